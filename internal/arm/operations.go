@@ -1,0 +1,186 @@
+package arm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/drydock-dev/drydock/internal/store"
+)
+
+// Operations runs ARM long-running operations: the request returns at once
+// with Azure-AsyncOperation and Location headers, the work goes on in the
+// background, and clients poll until it reaches a terminal status. Status
+// documents are kept in the store, so polling works across restarts; an
+// operation that was running when the server stopped reads as Failed.
+type Operations struct {
+	st   *store.Store
+	base string
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	ctx     context.Context
+	running map[string]bool
+	wg      sync.WaitGroup
+}
+
+func newOperations(st *store.Store, base string, log *slog.Logger) *Operations {
+	return &Operations{st: st, base: base, log: log, ctx: context.Background(), running: map[string]bool{}}
+}
+
+// SetContext sets the context background work runs under (the server's lifetime).
+func (o *Operations) SetContext(ctx context.Context) { o.ctx = ctx }
+
+// Wait blocks until every running operation has finished.
+func (o *Operations) Wait() { o.wg.Wait() }
+
+// Operation is the status document ARM clients poll.
+type Operation struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Status    string     `json:"status"`
+	StartTime time.Time  `json:"startTime"`
+	EndTime   *time.Time `json:"endTime,omitempty"`
+	Error     *Error     `json:"error,omitempty"`
+}
+
+type storedOp struct {
+	Operation
+	Owner   string          `json:"owner"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	ErrCode int             `json:"errStatus,omitempty"`
+}
+
+// Start begins fn in the background and sets the polling headers on the
+// response. It returns the operation's name. fn's result (may be nil) is
+// served by the Location URL when the operation succeeds.
+func (o *Operations) Start(r *Request, fn func(ctx context.Context) (any, error)) (string, error) {
+	name := uuid.NewString()
+	prefix := ""
+	if sub := r.ID.SubscriptionID; sub != "" {
+		prefix = "/subscriptions/" + sub
+	}
+	statusPath := prefix + "/providers/Microsoft.Resources/operationStatuses/" + name
+	resultPath := prefix + "/providers/Microsoft.Resources/operationResults/" + name
+	op := storedOp{Operation: Operation{ID: statusPath, Name: name, Status: "InProgress", StartTime: time.Now().UTC()}, Owner: r.Caller.ObjectID}
+	if err := o.save(context.Background(), op); err != nil {
+		return "", err
+	}
+	q := "?api-version=" + r.APIVersion
+	h := r.Writer.Header()
+	h.Set("Azure-AsyncOperation", o.base+statusPath+q)
+	h.Set("Location", o.base+resultPath+q)
+	h.Set("Retry-After", "1")
+
+	o.mu.Lock()
+	o.running[name] = true
+	ctx := WithCaller(o.ctx, r.Caller)
+	o.mu.Unlock()
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		res, err := fn(ctx)
+		end := time.Now().UTC()
+		op.EndTime = &end
+		if err != nil {
+			var ae *Error
+			if !errors.As(err, &ae) {
+				o.log.Error("long-running operation failed", "operation", name, "err", err)
+				ae = Errorf(http.StatusInternalServerError, "InternalServerError", "%v", err)
+			}
+			op.Status, op.Error, op.ErrCode = "Failed", ae, ae.Status
+		} else {
+			op.Status = "Succeeded"
+			if res != nil {
+				op.Result, _ = json.Marshal(res)
+			}
+		}
+		if err := o.save(context.Background(), op); err != nil {
+			o.log.Error("saving operation status", "operation", name, "err", err)
+		}
+		o.mu.Lock()
+		delete(o.running, name)
+		o.mu.Unlock()
+	}()
+	return name, nil
+}
+
+func (o *Operations) save(ctx context.Context, op storedOp) error {
+	b, err := json.Marshal(op)
+	if err != nil {
+		return err
+	}
+	return o.st.Update(ctx, func(tx *store.Tx) error { return tx.PutOperation(op.Name, b) })
+}
+
+func (o *Operations) load(r *Request) (storedOp, error) {
+	name := r.ID.Name()
+	var op storedOp
+	err := o.st.View(r.Context(), func(tx *store.Tx) error {
+		b, err := tx.GetOperation(name)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &op)
+	})
+	if err != nil || !strings.EqualFold(op.Owner, r.Caller.ObjectID) {
+		return op, Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' could not be found.", name)
+	}
+	o.mu.Lock()
+	running := o.running[op.Name]
+	o.mu.Unlock()
+	if op.Status == "InProgress" && !running {
+		op.Status = "Failed"
+		op.Error = Errorf(http.StatusInternalServerError, "OperationInterrupted", "The operation '%s' was interrupted by a server restart; run the command again.", op.Name)
+	}
+	return op, nil
+}
+
+func (o *Operations) status(r *Request) (int, any, error) {
+	op, err := o.load(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if op.Status == "InProgress" {
+		r.Writer.Header().Set("Retry-After", "1")
+	}
+	return http.StatusOK, op.Operation, nil
+}
+
+func (o *Operations) result(r *Request) (int, any, error) {
+	op, err := o.load(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	switch op.Status {
+	case "InProgress":
+		r.Writer.Header().Set("Location", r.BaseURL+r.URL.Path+"?api-version="+r.APIVersion)
+		r.Writer.Header().Set("Retry-After", "1")
+		return http.StatusAccepted, nil, nil
+	case "Failed", "Canceled":
+		if op.Error == nil {
+			op.Error = Errorf(http.StatusInternalServerError, "OperationFailed", "The operation failed.")
+		}
+		if op.Error.Status == 0 {
+			op.Error.Status = op.ErrCode
+		}
+		if op.Error.Status == 0 {
+			op.Error.Status = http.StatusInternalServerError
+		}
+		return 0, nil, op.Error
+	}
+	if len(op.Result) == 0 {
+		return http.StatusNoContent, nil, nil
+	}
+	return http.StatusOK, op.Result, nil
+}
+
+func (op Operation) String() string { return fmt.Sprintf("%s %s", op.Name, op.Status) }

@@ -1,0 +1,162 @@
+// Package config defines drydock's server configuration: one struct with
+// embedded defaults, read from an optional YAML/JSON file, then overridden by
+// DRYDOCK_* environment variables, then by command-line flags.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Config is the server configuration.
+type Config struct {
+	// DataDir holds the metadata database, keys, certificates and logs.
+	DataDir string `json:"dataDir"`
+	// Listen is the HTTPS address of the API (ARM, login, Graph, IMDS).
+	Listen string `json:"listen"`
+	// PublicURL is the base URL clients use; defaults to https://<listen>.
+	PublicURL string `json:"publicURL"`
+	// TenantDomain is the directory's default domain (admin@<domain>).
+	TenantDomain string `json:"tenantDomain"`
+	// GroupPropagationDelay is how long a new group membership takes to
+	// count for authorization (Entra's latency; 0 by default).
+	GroupPropagationDelay Duration `json:"groupPropagationDelay"`
+	// AccessTokenLifetime of directory access tokens.
+	AccessTokenLifetime Duration `json:"accessTokenLifetime"`
+	// LoginServerSuffix forms registries' login servers: <name>.<suffix>.
+	LoginServerSuffix string `json:"loginServerSuffix"`
+	// DefaultLocation for resources created without one.
+	DefaultLocation string `json:"defaultLocation"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `json:"logLevel"`
+}
+
+// Duration is a time.Duration written as "90s", "5m".
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON accepts a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", s, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// DefaultDataDir is $DRYDOCK_DATA_DIR or ~/.drydock/server.
+func DefaultDataDir() string {
+	if d := os.Getenv("DRYDOCK_DATA_DIR"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "."
+	}
+	return filepath.Join(home, ".drydock", "server")
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		DataDir:             DefaultDataDir(),
+		Listen:              "127.0.0.1:8443",
+		TenantDomain:        "drydock.local",
+		AccessTokenLifetime: Duration{time.Hour},
+		LoginServerSuffix:   "azurecr.io",
+		DefaultLocation:     "eastus",
+		LogLevel:            "info",
+	}
+}
+
+// envVars maps environment variables to setters.
+var envVars = map[string]func(*Config, string) error{
+	"DRYDOCK_DATA_DIR":                func(c *Config, v string) error { c.DataDir = v; return nil },
+	"DRYDOCK_LISTEN":                  func(c *Config, v string) error { c.Listen = v; return nil },
+	"DRYDOCK_PUBLIC_URL":              func(c *Config, v string) error { c.PublicURL = v; return nil },
+	"DRYDOCK_TENANT_DOMAIN":           func(c *Config, v string) error { c.TenantDomain = v; return nil },
+	"DRYDOCK_LOGIN_SERVER_SUFFIX":     func(c *Config, v string) error { c.LoginServerSuffix = v; return nil },
+	"DRYDOCK_DEFAULT_LOCATION":        func(c *Config, v string) error { c.DefaultLocation = v; return nil },
+	"DRYDOCK_LOG_LEVEL":               func(c *Config, v string) error { c.LogLevel = v; return nil },
+	"DRYDOCK_GROUP_PROPAGATION_DELAY": func(c *Config, v string) error { return setDuration(&c.GroupPropagationDelay, v) },
+	"DRYDOCK_ACCESS_TOKEN_LIFETIME":   func(c *Config, v string) error { return setDuration(&c.AccessTokenLifetime, v) },
+}
+
+func setDuration(d *Duration, v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", v, err)
+	}
+	d.Duration = x
+	return nil
+}
+
+// Load builds the configuration: defaults, then the file (if path is
+// non-empty, or <data dir>/config.yaml exists), then the environment.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		if p := filepath.Join(c.DataDir, "config.yaml"); fileExists(p) {
+			path = p
+		}
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("reading config: %w", err)
+		}
+		if err := yaml.UnmarshalStrict(b, &c); err != nil {
+			return c, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	for name, set := range envVars {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			if err := set(&c, v); err != nil {
+				return c, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Finish fills derived fields and validates.
+func (c *Config) Finish() error {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || port == "" {
+		return fmt.Errorf("listen address %q must be host:port", c.Listen)
+	}
+	if c.PublicURL == "" {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		c.PublicURL = "https://" + net.JoinHostPort(host, port)
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	if !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("publicURL %q must be https", c.PublicURL)
+	}
+	if c.GroupPropagationDelay.Duration < 0 || c.AccessTokenLifetime.Duration < time.Minute {
+		return fmt.Errorf("groupPropagationDelay must be >= 0 and accessTokenLifetime >= 1m")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = abs
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,455 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/drydock-dev/drydock/internal/httpjson"
+	"github.com/drydock-dev/drydock/internal/store"
+)
+
+// The Microsoft-Graph-shaped management API (https://graph.microsoft.com
+// audience) for users, applications, service principals and groups.
+
+func graphError(w http.ResponseWriter, status int, code, msg string) {
+	httpjson.Write(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+func graphErr(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
+		graphError(w, http.StatusNotFound, "Request_ResourceNotFound", strings.TrimPrefix(err.Error(), "not found: "))
+	case errors.Is(err, ErrExists):
+		graphError(w, http.StatusBadRequest, "Request_BadRequest", strings.TrimPrefix(err.Error(), "already exists: "))
+	case errors.Is(err, ErrInvalid):
+		graphError(w, http.StatusBadRequest, "Request_BadRequest", strings.TrimPrefix(err.Error(), "invalid request: "))
+	case errors.Is(err, errDenied):
+		graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+	default:
+		graphError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
+	}
+}
+
+var errDenied = errors.New("denied")
+
+type graphHandler func(w http.ResponseWriter, r *http.Request, caller Principal)
+
+// graphAuth verifies the Graph bearer token and loads the caller.
+func (d *Directory) graphAuth(h graphHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
+			return
+		}
+		c, err := d.VerifyAccessToken(tok, AudienceGraph)
+		if err != nil {
+			graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure: "+err.Error())
+			return
+		}
+		caller, err := d.Get(r.Context(), c.ObjectID)
+		if err != nil {
+			graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The signed-in principal no longer exists in the directory.")
+			return
+		}
+		h(w, r, caller)
+	}
+}
+
+func (d *Directory) graphRoutes(mux *http.ServeMux) {
+	route := func(pattern string, h graphHandler) { mux.HandleFunc(pattern, d.graphAuth(h)) }
+	route("GET /v1.0/me", func(w http.ResponseWriter, r *http.Request, c Principal) { httpjson.Write(w, 200, d.graphObject(c)) })
+	route("GET /v1.0/users", d.listKind(KindUser))
+	route("POST /v1.0/users", d.createUser)
+	route("GET /v1.0/users/{id}", d.getKind(KindUser))
+	route("DELETE /v1.0/users/{id}", d.deleteKind(KindUser))
+	route("GET /v1.0/applications", d.listKind(KindApplication))
+	route("POST /v1.0/applications", d.createApplication)
+	route("GET /v1.0/applications/{id}", d.getKind(KindApplication))
+	route("DELETE /v1.0/applications/{id}", d.deleteKind(KindApplication))
+	route("POST /v1.0/applications/{id}/addPassword", d.addPassword)
+	route("GET /v1.0/servicePrincipals", d.listKind(KindServicePrincipal, KindManagedIdentity))
+	route("POST /v1.0/servicePrincipals", d.createServicePrincipal)
+	route("GET /v1.0/servicePrincipals/{id}", d.getKind(KindServicePrincipal, KindManagedIdentity))
+	route("DELETE /v1.0/servicePrincipals/{id}", d.deleteKind(KindServicePrincipal))
+	route("GET /v1.0/groups", d.listKind(KindGroup))
+	route("POST /v1.0/groups", d.createGroup)
+	route("GET /v1.0/groups/{id}", d.getKind(KindGroup))
+	route("DELETE /v1.0/groups/{id}", d.deleteKind(KindGroup))
+	route("GET /v1.0/groups/{id}/members", d.listMembers)
+	route("POST /v1.0/groups/{id}/members/$ref", d.addMember)
+	route("DELETE /v1.0/groups/{id}/members/{member}/$ref", d.removeMember)
+	route("GET /v1.0/directoryObjects/{id}", d.getKind())
+	route("POST /v1.0/directoryObjects/getByIds", d.getByIDs)
+	route("POST /v1.0/directoryObjects/{id}/checkMemberGroups", d.checkMemberGroups)
+}
+
+// graphObject renders a principal the way Microsoft Graph does.
+func (d *Directory) graphObject(p Principal) map[string]any {
+	o := map[string]any{"id": p.ObjectID, "displayName": p.DisplayName, "createdDateTime": p.CreatedAt.Format(time.RFC3339)}
+	switch p.Kind {
+	case KindUser:
+		o["@odata.type"] = "#microsoft.graph.user"
+		o["userPrincipalName"] = p.UPN
+		o["accountEnabled"] = true
+		o["mail"] = nil
+	case KindGroup:
+		o["@odata.type"] = "#microsoft.graph.group"
+		o["mailNickname"] = p.UPN
+		o["securityEnabled"] = true
+		o["mailEnabled"] = false
+	case KindApplication:
+		o["@odata.type"] = "#microsoft.graph.application"
+		o["appId"] = p.AppID
+		o["signInAudience"] = "AzureADMyOrg"
+	case KindServicePrincipal, KindManagedIdentity:
+		o["@odata.type"] = "#microsoft.graph.servicePrincipal"
+		o["appId"] = p.AppID
+		o["appOwnerOrganizationId"] = d.cfg.TenantID
+		o["accountEnabled"] = true
+		names := []string{p.AppID}
+		o["servicePrincipalType"] = "Application"
+		if p.Kind == KindManagedIdentity {
+			o["servicePrincipalType"] = "ManagedIdentity"
+			names = append(names, p.ResourceID)
+			o["alternativeNames"] = []string{"isExplicit=True", p.ResourceID}
+		}
+		o["servicePrincipalNames"] = names
+	}
+	return o
+}
+
+func (d *Directory) writeList(w http.ResponseWriter, ps []Principal) {
+	out := make([]map[string]any, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, d.graphObject(p))
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (d *Directory) listKind(kinds ...string) graphHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ Principal) {
+		f, err := ParseFilter(r.URL.Query().Get("$filter"))
+		if err != nil {
+			graphError(w, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+err.Error())
+			return
+		}
+		ps, err := d.List(r.Context(), kinds...)
+		if err != nil {
+			graphErr(w, err)
+			return
+		}
+		var out []Principal
+		for _, p := range ps {
+			if f.Match(d.graphObject(p)) {
+				out = append(out, p)
+			}
+		}
+		d.writeList(w, out)
+	}
+}
+
+// find resolves a path id (object ID, or UPN for users, or appId for
+// applications and service principals) to a principal of one of kinds
+// (any kind when none).
+func (d *Directory) find(ctx context.Context, id string, kinds ...string) (Principal, error) {
+	var p Principal
+	err := d.st.View(ctx, func(tx *store.Tx) error {
+		sp, err := tx.GetPrincipal(id)
+		if err != nil {
+			sp, err = tx.PrincipalByUPN(id)
+		}
+		if err != nil {
+			if len(kinds) > 0 && kinds[0] == KindApplication {
+				sp, err = tx.ApplicationByAppID(id)
+			} else {
+				sp, err = tx.PrincipalByAppID(id)
+			}
+		}
+		p = fromStore(sp)
+		return err
+	})
+	ok := err == nil
+	if ok && len(kinds) > 0 {
+		ok = false
+		for _, k := range kinds {
+			ok = ok || p.Kind == k
+		}
+	}
+	if !ok {
+		return Principal{}, fmt.Errorf("%w: Resource '%s' does not exist or one of its queried reference-property objects are not present.", ErrNotFound, id)
+	}
+	return p, nil
+}
+
+func (d *Directory) getKind(kinds ...string) graphHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ Principal) {
+		p, err := d.find(r.Context(), r.PathValue("id"), kinds...)
+		if err != nil {
+			graphErr(w, err)
+			return
+		}
+		httpjson.Write(w, http.StatusOK, d.graphObject(p))
+	}
+}
+
+func (d *Directory) deleteKind(kind string) graphHandler {
+	return func(w http.ResponseWriter, r *http.Request, caller Principal) {
+		p, err := d.find(r.Context(), r.PathValue("id"), kind)
+		if err != nil {
+			graphErr(w, err)
+			return
+		}
+		if !caller.IsGlobalAdmin() && (kind == KindUser || !strings.EqualFold(p.OwnerID, caller.ObjectID)) {
+			graphErr(w, errDenied)
+			return
+		}
+		if strings.EqualFold(p.ObjectID, caller.ObjectID) {
+			graphError(w, http.StatusBadRequest, "Request_BadRequest", "The signed-in user cannot delete itself.")
+			return
+		}
+		if err := d.Delete(r.Context(), p.ObjectID); err != nil {
+			graphErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (d *Directory) createUser(w http.ResponseWriter, r *http.Request, caller Principal) {
+	if !caller.IsGlobalAdmin() {
+		graphErr(w, errDenied)
+		return
+	}
+	var body struct {
+		DisplayName       string `json:"displayName"`
+		UserPrincipalName string `json:"userPrincipalName"`
+		PasswordProfile   struct {
+			Password string `json:"password"`
+		} `json:"passwordProfile"`
+	}
+	if err := httpjson.Decode(r, &body, true); err != nil {
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return
+	}
+	var p Principal
+	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
+		p, err = d.CreateUser(r.Context(), tx, body.UserPrincipalName, body.DisplayName, body.PasswordProfile.Password, nil)
+		return err
+	})
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, d.graphObject(p))
+}
+
+func (d *Directory) createApplication(w http.ResponseWriter, r *http.Request, caller Principal) {
+	var body struct {
+		DisplayName string `json:"displayName"`
+	}
+	if err := httpjson.Decode(r, &body, true); err != nil {
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return
+	}
+	var p Principal
+	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
+		p, err = d.CreateApplication(tx, body.DisplayName, caller.ObjectID)
+		return err
+	})
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, d.graphObject(p))
+}
+
+func (d *Directory) addPassword(w http.ResponseWriter, r *http.Request, caller Principal) {
+	var body struct {
+		PasswordCredential struct {
+			DisplayName string    `json:"displayName"`
+			EndDateTime time.Time `json:"endDateTime"`
+		} `json:"passwordCredential"`
+	}
+	if err := httpjson.Decode(r, &body, false); err != nil {
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return
+	}
+	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	if !caller.IsGlobalAdmin() && !strings.EqualFold(app.OwnerID, caller.ObjectID) {
+		graphErr(w, errDenied)
+		return
+	}
+	var secret string
+	var s store.Secret
+	err = d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
+		secret, s, err = d.AddPassword(tx, app.ObjectID, body.PasswordCredential.DisplayName, body.PasswordCredential.EndDateTime)
+		return err
+	})
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{
+		"keyId": s.KeyID, "displayName": s.DisplayName, "hint": s.Hint, "secretText": secret,
+		"startDateTime": s.StartAt.Format(time.RFC3339), "endDateTime": s.EndAt.Format(time.RFC3339),
+	})
+}
+
+func (d *Directory) createServicePrincipal(w http.ResponseWriter, r *http.Request, caller Principal) {
+	var body struct {
+		AppID string `json:"appId"`
+	}
+	if err := httpjson.Decode(r, &body, true); err != nil {
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return
+	}
+	var p Principal
+	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
+		p, err = d.CreateServicePrincipal(tx, body.AppID, caller.ObjectID)
+		return err
+	})
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, d.graphObject(p))
+}
+
+func (d *Directory) createGroup(w http.ResponseWriter, r *http.Request, caller Principal) {
+	var body struct {
+		DisplayName  string `json:"displayName"`
+		MailNickname string `json:"mailNickname"`
+	}
+	if err := httpjson.Decode(r, &body, true); err != nil {
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return
+	}
+	var p Principal
+	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
+		p, err = d.CreateGroup(tx, body.DisplayName, body.MailNickname, caller.ObjectID)
+		return err
+	})
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, d.graphObject(p))
+}
+
+func (d *Directory) groupForChange(ctx context.Context, id string, caller Principal) (Principal, error) {
+	g, err := d.find(ctx, id, KindGroup)
+	if err != nil {
+		return g, err
+	}
+	if !caller.IsGlobalAdmin() && !strings.EqualFold(g.OwnerID, caller.ObjectID) {
+		return g, errDenied
+	}
+	return g, nil
+}
+
+func (d *Directory) listMembers(w http.ResponseWriter, r *http.Request, _ Principal) {
+	g, err := d.find(r.Context(), r.PathValue("id"), KindGroup)
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	ms, err := d.Members(r.Context(), g.ObjectID)
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	out := []map[string]any{}
+	for _, m := range ms {
+		p, err := d.Get(r.Context(), m.MemberID)
+		if err != nil {
+			continue
+		}
+		o := d.graphObject(p)
+		o["addedDateTime"] = m.AddedAt.Format(time.RFC3339)
+		o["effectiveDateTime"] = m.EffectiveAt.Format(time.RFC3339)
+		out = append(out, o)
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (d *Directory) addMember(w http.ResponseWriter, r *http.Request, caller Principal) {
+	g, err := d.groupForChange(r.Context(), r.PathValue("id"), caller)
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	var body struct {
+		Ref string `json:"@odata.id"`
+	}
+	if err := httpjson.Decode(r, &body, true); err != nil || body.Ref == "" {
+		graphError(w, http.StatusBadRequest, "BadRequest", "The request body must be {\"@odata.id\": \"https://graph.microsoft.com/v1.0/directoryObjects/<id>\"}.")
+		return
+	}
+	member := body.Ref[strings.LastIndex(body.Ref, "/")+1:]
+	if _, err := d.AddMember(r.Context(), g.ObjectID, member); err != nil {
+		graphErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d *Directory) removeMember(w http.ResponseWriter, r *http.Request, caller Principal) {
+	g, err := d.groupForChange(r.Context(), r.PathValue("id"), caller)
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	if err := d.RemoveMember(r.Context(), g.ObjectID, r.PathValue("member")); err != nil {
+		graphErr(w, fmt.Errorf("%w: '%s' is not a member of group '%s'", ErrNotFound, r.PathValue("member"), g.DisplayName))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d *Directory) getByIDs(w http.ResponseWriter, r *http.Request, _ Principal) {
+	var body struct {
+		IDs []string `json:"ids"`
+	}
+	if err := httpjson.Decode(r, &body, true); err != nil {
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return
+	}
+	var out []Principal
+	for _, id := range body.IDs {
+		if p, err := d.Get(r.Context(), id); err == nil {
+			out = append(out, p)
+		}
+	}
+	d.writeList(w, out)
+}
+
+func (d *Directory) checkMemberGroups(w http.ResponseWriter, r *http.Request, _ Principal) {
+	var body struct {
+		GroupIDs []string `json:"groupIds"`
+	}
+	if err := httpjson.Decode(r, &body, true); err != nil {
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return
+	}
+	p, err := d.find(r.Context(), r.PathValue("id"))
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	out := []string{}
+	for _, g := range body.GroupIDs {
+		if d.IsMember(p.ObjectID, g) {
+			out = append(out, g)
+		}
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"value": out})
+}

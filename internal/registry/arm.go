@@ -1,0 +1,410 @@
+// Package registry owns container registries: the
+// Microsoft.ContainerRegistry ARM provider (registries, name availability,
+// admin credentials) and, behind each registry's login server, its data
+// plane.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/drydock-dev/drydock/internal/arm"
+	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/resourceid"
+	"github.com/drydock-dev/drydock/internal/secretbox"
+	"github.com/drydock-dev/drydock/internal/store"
+)
+
+const (
+	registryType = "Microsoft.ContainerRegistry/registries"
+	namespace    = "Microsoft.ContainerRegistry"
+)
+
+// Config holds registry settings.
+type Config struct {
+	// LoginServerSuffix is appended to a registry's name to form its login
+	// server ("azurecr.io" gives myacr.azurecr.io).
+	LoginServerSuffix string
+	DefaultLocation   string
+}
+
+// Provider serves Microsoft.ContainerRegistry.
+type Provider struct {
+	rt  *arm.Router
+	box *secretbox.Box
+	cfg Config
+}
+
+// Register adds the provider's routes and delete hook.
+func Register(rt *arm.Router, box *secretbox.Box, cfg Config) *Provider {
+	p := &Provider{rt: rt, box: box, cfg: cfg}
+	rt.Handle("PUT", registryType, p.put)
+	rt.Handle("PATCH", registryType, p.patch)
+	rt.Handle("GET", registryType, p.get)
+	rt.Handle("DELETE", registryType, p.delete)
+	rt.Handle("GET", registryType+"[]", p.list)
+	rt.Handle("POST", namespace+"/checkNameAvailability", p.checkName)
+	rt.Handle("POST", registryType+"/listCredentials", p.listCredentials)
+	rt.Handle("POST", registryType+"/regenerateCredential", p.regenerateCredential)
+	rt.OnDelete(registryType, func(tx *store.Tx, r store.Resource) error { return tx.DeleteSecrets(r.ID, "") })
+	return p
+}
+
+// Properties of a registry, as ARM returns them.
+type Properties struct {
+	LoginServer              string         `json:"loginServer"`
+	CreationDate             time.Time      `json:"creationDate"`
+	ProvisioningState        string         `json:"provisioningState"`
+	AdminUserEnabled         bool           `json:"adminUserEnabled"`
+	AnonymousPullEnabled     bool           `json:"anonymousPullEnabled"`
+	NetworkRuleSet           any            `json:"networkRuleSet"`
+	Policies                 map[string]any `json:"policies"`
+	Encryption               map[string]any `json:"encryption"`
+	DataEndpointEnabled      bool           `json:"dataEndpointEnabled"`
+	DataEndpointHostNames    []string       `json:"dataEndpointHostNames"`
+	PrivateEndpoints         []any          `json:"privateEndpointConnections"`
+	PublicNetworkAccess      string         `json:"publicNetworkAccess"`
+	NetworkRuleBypassOptions string         `json:"networkRuleBypassOptions"`
+	ZoneRedundancy           string         `json:"zoneRedundancy"`
+	Status                   any            `json:"status"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]{5,50}$`)
+
+// ValidateName checks a registry name as ACR does.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return arm.BadRequest("InvalidResourceName",
+			"Registry name '%s' is invalid: registry names may contain only alpha numeric characters and must be between 5 and 50 characters.", name)
+	}
+	return nil
+}
+
+var tiers = map[string]string{"basic": "Basic", "standard": "Standard", "premium": "Premium"}
+
+func normalizeSKU(s string) (string, error) {
+	if t, ok := tiers[strings.ToLower(s)]; ok {
+		return t, nil
+	}
+	return "", arm.BadRequest("InvalidSku", "The SKU '%s' is not valid. Allowed values are Basic, Standard and Premium.", s)
+}
+
+// LoginServer is the registry's login server host name.
+func (p *Provider) LoginServer(name string) string {
+	return strings.ToLower(name) + "." + p.cfg.LoginServerSuffix
+}
+
+type body struct {
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	SKU        *arm.SKU          `json:"sku"`
+	Properties struct {
+		AdminUserEnabled     *bool `json:"adminUserEnabled"`
+		AnonymousPullEnabled *bool `json:"anonymousPullEnabled"`
+	} `json:"properties"`
+}
+
+func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Properties, error) {
+	var row store.Resource
+	err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+		row, err = tx.GetResource(id)
+		return err
+	})
+	if err != nil {
+		rid, _ := resourceid.Parse(id)
+		return arm.Resource{}, Properties{}, arm.NotFound(registryType, rid.Name(), rid.ResourceGroup)
+	}
+	res, err := arm.FromRow(row)
+	if err != nil {
+		return res, Properties{}, err
+	}
+	var props Properties
+	err = json.Unmarshal(res.Properties, &props)
+	return res, props, err
+}
+
+func (p *Provider) put(r *arm.Request) (int, any, error) {
+	if err := ValidateName(r.ID.Name()); err != nil {
+		return 0, nil, err
+	}
+	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/write", r.ID.String()); err != nil {
+		return 0, nil, err
+	}
+	var b body
+	if err := arm.Decode(r, &b); err != nil {
+		return 0, nil, err
+	}
+	res, props, err := p.load(r.Context(), r.ID.String())
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusCreated
+		loc, err := arm.CheckLocation(b.Location, "")
+		if err != nil {
+			return 0, nil, err
+		}
+		if b.SKU == nil || b.SKU.Name == "" {
+			return 0, nil, arm.BadRequest("InvalidSku", "The sku property is required: set sku.name to Basic, Standard or Premium.")
+		}
+		res = arm.Resource{ID: r.ID.String(), Name: r.ID.Name(), Type: registryType, Location: loc}
+		props = Properties{
+			LoginServer: p.LoginServer(r.ID.Name()), CreationDate: time.Now().UTC(), ProvisioningState: "Succeeded",
+			NetworkRuleSet: map[string]any{"defaultAction": "Allow", "ipRules": []any{}},
+			Policies: map[string]any{
+				"quarantinePolicy":                 map[string]string{"status": "disabled"},
+				"trustPolicy":                      map[string]string{"type": "Notary", "status": "disabled"},
+				"retentionPolicy":                  map[string]any{"days": 7, "status": "disabled"},
+				"exportPolicy":                     map[string]string{"status": "enabled"},
+				"azureADAuthenticationAsArmPolicy": map[string]string{"status": "enabled"},
+			},
+			Encryption: map[string]any{"status": "disabled"}, DataEndpointHostNames: []string{}, PrivateEndpoints: []any{},
+			PublicNetworkAccess: "Enabled", NetworkRuleBypassOptions: "AzureServices", ZoneRedundancy: "Disabled",
+		}
+	}
+	return p.write(r, status, res, props, b)
+}
+
+func (p *Provider) patch(r *arm.Request) (int, any, error) {
+	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/write", r.ID.String()); err != nil {
+		return 0, nil, err
+	}
+	var b body
+	if err := arm.Decode(r, &b); err != nil {
+		return 0, nil, err
+	}
+	res, props, err := p.load(r.Context(), r.ID.String())
+	if err != nil {
+		return 0, nil, err
+	}
+	return p.write(r, http.StatusOK, res, props, b)
+}
+
+// write applies a PUT/PATCH body and stores the registry; a name taken by
+// another registry anywhere is AlreadyInUse.
+func (p *Provider) write(r *arm.Request, status int, res arm.Resource, props Properties, b body) (int, any, error) {
+	if b.SKU != nil && b.SKU.Name != "" {
+		tier, err := normalizeSKU(b.SKU.Name)
+		if err != nil {
+			return 0, nil, err
+		}
+		res.SKU = &arm.SKU{Name: tier, Tier: tier}
+	}
+	if b.Tags != nil {
+		res.Tags = b.Tags
+	}
+	if v := b.Properties.AdminUserEnabled; v != nil {
+		props.AdminUserEnabled = *v
+	}
+	if v := b.Properties.AnonymousPullEnabled; v != nil {
+		props.AnonymousPullEnabled = *v
+	}
+	if props.AnonymousPullEnabled && res.SKU.Name == "Basic" {
+		return 0, nil, arm.BadRequest("AnonymousPullNotSupported",
+			"Anonymous pull is available only on the Standard and Premium service tiers, and registry '%s' is Basic. Upgrade it first with 'az acr update --name %s --sku Standard'.", res.Name, res.Name)
+	}
+	res.Touch(r.Caller)
+	var err error
+	if res.Properties, err = json.Marshal(props); err != nil {
+		return 0, nil, err
+	}
+	row, err := res.Row(r.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
+		if err := tx.PutResource(row); err != nil {
+			return err
+		}
+		if props.AdminUserEnabled {
+			return p.ensureAdminPasswords(tx, res.ID)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return 0, nil, arm.Errorf(http.StatusConflict, "AlreadyInUse",
+			"The registry DNS name %s is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability", props.LoginServer)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return status, res, nil
+}
+
+var passwordNames = []string{"password", "password2"}
+
+func adminKey(registryID, name string) string { return strings.ToLower(registryID) + "#" + name }
+
+func (p *Provider) ensureAdminPasswords(tx *store.Tx, registryID string) error {
+	have, err := tx.Secrets(registryID)
+	if err != nil {
+		return err
+	}
+	if len(have) >= len(passwordNames) {
+		return nil
+	}
+	for _, n := range passwordNames {
+		if err := p.setAdminPassword(tx, registryID, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Provider) setAdminPassword(tx *store.Tx, registryID, name string) error {
+	secret := newAdminPassword()
+	now := time.Now().UTC()
+	return tx.AddSecret(store.Secret{
+		KeyID: adminKey(registryID, name), OwnerID: registryID, Hash: directory.HashSecret(secret), Hint: secret[:3],
+		DisplayName: name, StartAt: now, EndAt: now.AddDate(100, 0, 0), Sealed: p.box.Seal(secret, adminKey(registryID, name)),
+	})
+}
+
+func (p *Provider) get(r *arm.Request) (int, any, error) {
+	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/read", r.ID.String()); err != nil {
+		return 0, nil, err
+	}
+	res, _, err := p.load(r.Context(), r.ID.String())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, res, nil
+}
+
+func (p *Provider) list(r *arm.Request) (int, any, error) {
+	var out []arm.Resource
+	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
+		rows, err := tx.ListResources(store.ResourceFilter{Type: registryType, Subscription: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup})
+		for _, row := range rows {
+			if !p.rt.CanRead(r.Caller, registryType, row.ID) {
+				continue
+			}
+			res, err := arm.FromRow(row)
+			if err != nil {
+				return err
+			}
+			out = append(out, res)
+		}
+		return err
+	})
+	return http.StatusOK, arm.List(out), err
+}
+
+func (p *Provider) delete(r *arm.Request) (int, any, error) {
+	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/delete", r.ID.String()); err != nil {
+		return 0, nil, err
+	}
+	if _, _, err := p.load(r.Context(), r.ID.String()); err != nil {
+		return arm.NoContent()
+	}
+	var removed []string
+	err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) (err error) {
+		removed, err = p.rt.DeleteScope(tx, r.ID)
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	p.rt.ForgetAssignments(removed)
+	return http.StatusOK, nil, nil
+}
+
+func (p *Provider) checkName(r *arm.Request) (int, any, error) {
+	var b struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	}
+	if err := arm.Decode(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if !strings.EqualFold(b.Type, registryType) {
+		return 0, nil, arm.BadRequest("InvalidResourceType", "The resource type '%s' is not supported; use '%s'.", b.Type, registryType)
+	}
+	if err := ValidateName(b.Name); err != nil {
+		return http.StatusOK, map[string]any{"nameAvailable": false, "reason": "Invalid",
+			"message": "The specified resource name is invalid: registry names may contain only alpha numeric characters and must be between 5 and 50 characters."}, nil
+	}
+	var taken bool
+	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
+		rows, err := tx.ListResources(store.ResourceFilter{Type: registryType, Name: b.Name})
+		taken = len(rows) > 0
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if taken {
+		return http.StatusOK, map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": fmt.Sprintf("The registry %s is already in use.", b.Name)}, nil
+	}
+	return http.StatusOK, map[string]any{"nameAvailable": true}, nil
+}
+
+// AdminCredentials returns the admin user name and passwords in order.
+func (p *Provider) AdminCredentials(ctx context.Context, registryID string) (string, []string, error) {
+	res, props, err := p.load(ctx, registryID)
+	if err != nil {
+		return "", nil, err
+	}
+	if !props.AdminUserEnabled {
+		return "", nil, arm.BadRequest("AdminUserDisabled",
+			"Admin user is disabled for registry '%s'. Enable it with 'az acr update --name %s --admin-enabled true'.", res.Name, res.Name)
+	}
+	var secrets []store.Secret
+	if err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+		secrets, err = tx.Secrets(registryID)
+		return err
+	}); err != nil {
+		return "", nil, err
+	}
+	var out []string
+	for _, s := range secrets {
+		pw, err := p.box.Open(s.Sealed, s.KeyID)
+		if err != nil {
+			return "", nil, err
+		}
+		out = append(out, pw)
+	}
+	return res.Name, out, nil
+}
+
+func (p *Provider) listCredentials(r *arm.Request) (int, any, error) {
+	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/listCredentials/action", r.ID.String()); err != nil {
+		return 0, nil, err
+	}
+	user, pws, err := p.AdminCredentials(r.Context(), r.ID.String())
+	if err != nil {
+		return 0, nil, err
+	}
+	var list []map[string]string
+	for i, pw := range pws {
+		list = append(list, map[string]string{"name": passwordNames[i], "value": pw})
+	}
+	return http.StatusOK, map[string]any{"username": user, "passwords": list}, nil
+}
+
+func (p *Provider) regenerateCredential(r *arm.Request) (int, any, error) {
+	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/regenerateCredential/action", r.ID.String()); err != nil {
+		return 0, nil, err
+	}
+	var b struct {
+		Name string `json:"name"`
+	}
+	if err := arm.Decode(r, &b); err != nil {
+		return 0, nil, err
+	}
+	name := strings.ToLower(b.Name)
+	if name != "password" && name != "password2" {
+		return 0, nil, arm.BadRequest("InvalidParameter", "The password name '%s' is invalid; use 'password' or 'password2'.", b.Name)
+	}
+	if _, _, err := p.AdminCredentials(r.Context(), r.ID.String()); err != nil {
+		return 0, nil, err
+	}
+	if err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) error { return p.setAdminPassword(tx, r.ID.String(), name) }); err != nil {
+		return 0, nil, err
+	}
+	return p.listCredentials(r)
+}

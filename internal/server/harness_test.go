@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drydock-dev/drydock/internal/config"
+)
+
+// testServer is a drydock server running in-process on a loopback port.
+type testServer struct {
+	State
+	dataDir string
+	client  *http.Client
+}
+
+func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = ln.Addr().String()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := New(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	ts := &testServer{State: srv.State(), dataDir: cfg.DataDir}
+	ts.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CA().Pool()}}}
+	return ts
+}
+
+func (ts *testServer) adminPassword(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join(ts.dataDir, AdminPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// token runs an OAuth2 grant against the tenant's token endpoint.
+func (ts *testServer) token(t *testing.T, form url.Values) (int, map[string]any) {
+	t.Helper()
+	resp, err := ts.client.PostForm(ts.Endpoint+"/"+ts.TenantID+"/oauth2/v2.0/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
+}
+
+func (ts *testServer) userToken(t *testing.T, user, password, scope string) string {
+	t.Helper()
+	code, out := ts.token(t, url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}, "scope": {scope}, "client_id": {"04b07795-8ddb-461a-bbee-02f9e1bf7b46"}})
+	if code != 200 {
+		t.Fatalf("password grant: %d %v", code, out)
+	}
+	return out["access_token"].(string)
+}
+
+// do sends a JSON request with a bearer token and decodes the JSON answer.
+func (ts *testServer) do(t *testing.T, token, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, ts.Endpoint+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: status %d, non-JSON body %q", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func errMessage(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	c, _ := e["message"].(string)
+	return c
+}

@@ -1,0 +1,211 @@
+// Package server assembles drydock: it opens the store, keys and
+// certificates in the data dir, bootstraps the tenant on first start, wires
+// the directory, the resource manager and its providers onto one HTTPS
+// listener with health and metrics endpoints, and shuts down gracefully.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/drydock-dev/drydock/internal/access"
+	"github.com/drydock-dev/drydock/internal/arm"
+	"github.com/drydock-dev/drydock/internal/authz"
+	"github.com/drydock-dev/drydock/internal/config"
+	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/identity"
+	"github.com/drydock-dev/drydock/internal/pki"
+	"github.com/drydock-dev/drydock/internal/registry"
+	"github.com/drydock-dev/drydock/internal/resources"
+	"github.com/drydock-dev/drydock/internal/secretbox"
+	"github.com/drydock-dev/drydock/internal/store"
+	"github.com/drydock-dev/drydock/internal/tokens"
+)
+
+// State is written to <data dir>/server.json for `drydock up` and clients.
+type State struct {
+	Endpoint string `json:"endpoint"`
+	CAFile   string `json:"caFile"`
+	TenantID string `json:"tenantId"`
+	Admin    string `json:"adminUser"`
+	PID      int    `json:"pid"`
+}
+
+// Paths of files in the data dir.
+const (
+	StateFile         = "server.json"
+	AdminPasswordFile = "admin-password"
+	dbFile            = "drydock.db"
+)
+
+// Server is an assembled drydock.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	st      *store.Store
+	ca      *pki.CA
+	dir     *directory.Directory
+	router  *arm.Router
+	access  *access.Service
+	handler http.Handler
+	tlsCert tls.Certificate
+	state   State
+}
+
+// New opens everything in the data dir and bootstraps the tenant.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Finish(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, dbFile))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, st: st}
+	if err := s.assemble(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) assemble(ctx context.Context) error {
+	cfg := s.cfg
+	keys := filepath.Join(cfg.DataDir, "keys")
+	ca, err := pki.LoadOrCreateCA(filepath.Join(cfg.DataDir, "pki"), "drydock CA")
+	if err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
+	s.ca = ca
+	u, _ := url.Parse(cfg.PublicURL)
+	names := []string{"localhost"}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	if ip := net.ParseIP(u.Hostname()); ip != nil {
+		ips = append(ips, ip)
+	} else {
+		names = append(names, u.Hostname())
+	}
+	s.tlsCert, err = ca.LoadOrIssueServer(filepath.Join(cfg.DataDir, "pki", "server.crt"), filepath.Join(cfg.DataDir, "pki", "server.key"), "drydock", names, ips)
+	if err != nil {
+		return fmt.Errorf("server certificate: %w", err)
+	}
+	signer, err := tokens.LoadOrCreate(keys)
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	box, err := secretbox.LoadOrCreate(keys)
+	if err != nil {
+		return fmt.Errorf("secrets key: %w", err)
+	}
+	tenant, err := s.tenantID(ctx)
+	if err != nil {
+		return err
+	}
+	s.dir, err = directory.New(ctx, s.st, signer, directory.Config{
+		TenantID: tenant, BaseURL: cfg.PublicURL, Domain: cfg.TenantDomain,
+		AccessTokenLifetime: cfg.AccessTokenLifetime.Duration, GroupPropagationDelay: cfg.GroupPropagationDelay.Duration,
+	})
+	if err != nil {
+		return err
+	}
+	s.router = arm.NewRouter(s.st, s.dir, authz.NewEngine(authz.BuiltInRoles()), cfg.PublicURL, s.log)
+	if s.access, err = access.New(ctx, s.router, s.dir); err != nil {
+		return err
+	}
+	s.access.Register(s.router)
+	rp := resources.Register(s.router, s.dir, s.access)
+	registry.Register(s.router, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, DefaultLocation: cfg.DefaultLocation})
+	identity.Register(s.router, s.dir)
+	admin, err := s.bootstrap(ctx, rp)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	s.state = State{Endpoint: cfg.PublicURL, CAFile: filepath.Join(cfg.DataDir, "pki", "ca.crt"), TenantID: tenant, Admin: admin, PID: os.Getpid()}
+	s.handler = s.routes()
+	return nil
+}
+
+// Handler is the server's HTTP handler (for in-process tests).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// State describes the running server.
+func (s *Server) State() State { return s.state }
+
+// CA is the server's certificate authority.
+func (s *Server) CA() *pki.CA { return s.ca }
+
+// Run listens on the configured address and serves until ctx is cancelled.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		s.st.Close()
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully and
+// closes the store.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.st.Close()
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		s.log.Warn("listening beyond loopback, as configured", "addr", ln.Addr().String())
+	}
+	opCtx, cancelOps := context.WithCancel(context.Background())
+	defer cancelOps()
+	s.router.Ops.SetContext(opCtx)
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.tlsCert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if err := writeJSONFile(filepath.Join(s.cfg.DataDir, StateFile), s.state); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(s.cfg.DataDir, StateFile))
+	s.log.Info("drydock is serving", "endpoint", s.cfg.PublicURL, "ca", s.state.CAFile, "tenant", s.state.TenantID, "dataDir", s.cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		s.log.Warn("shutdown", "err", err)
+	}
+	s.router.Ops.Wait()
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,615 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// ---- meta ----
+
+// Meta returns the value stored under key, or "" when absent.
+func (t *Tx) Meta(key string) (string, error) {
+	var v string
+	err := t.tx.QueryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetMeta stores value under key.
+func (t *Tx) SetMeta(key, value string) error {
+	_, err := t.tx.Exec(`INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+// ---- subscriptions ----
+
+// Subscription is a row of the subscriptions table.
+type Subscription struct {
+	ID          string
+	DisplayName string
+	TenantID    string
+	State       string
+	CreatedAt   time.Time
+}
+
+// CreateSubscription inserts a subscription; ErrConflict if the ID exists.
+func (t *Tx) CreateSubscription(s Subscription) error {
+	_, err := t.tx.Exec(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
+		strings.ToLower(s.ID), s.DisplayName, s.TenantID, s.State, now())
+	if isUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+// GetSubscription returns a subscription by ID (case-insensitive).
+func (t *Tx) GetSubscription(id string) (Subscription, error) {
+	var s Subscription
+	var created string
+	err := t.tx.QueryRow(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions WHERE id = ?`, strings.ToLower(id)).
+		Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, ErrNotFound
+	}
+	s.CreatedAt = parseTime(created)
+	return s, err
+}
+
+// ListSubscriptions returns all subscriptions ordered by creation.
+func (t *Tx) ListSubscriptions() ([]Subscription, error) {
+	rows, err := t.tx.Query(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Subscription
+	for rows.Next() {
+		var s Subscription
+		var created string
+		if err := rows.Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created); err != nil {
+			return nil, err
+		}
+		s.CreatedAt = parseTime(created)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// ---- resources ----
+
+// Resource is a stored ARM resource: its ID as first written, its
+// lower-cased type, and its JSON body (the ARM representation).
+type Resource struct {
+	ID            string
+	Type          string // lower-case, e.g. "microsoft.containerregistry/registries"
+	Subscription  string // lower-case
+	ResourceGroup string // lower-case; for a resource group, its own name
+	Name          string
+	Body          json.RawMessage
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// PutResource inserts or replaces a resource, keyed by its case-folded ID.
+// A registry whose name is taken anywhere returns ErrConflict.
+func (t *Tx) PutResource(r Resource) error {
+	key := strings.ToLower(r.ID)
+	ts := now()
+	_, err := t.tx.Exec(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
+		VALUES(?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+		key, r.ID, strings.ToLower(r.Type), strings.ToLower(r.Subscription), strings.ToLower(r.ResourceGroup), strings.ToLower(r.Name), string(r.Body), ts, ts)
+	if isUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+const resourceCols = `id, type, subscription, resource_group, name_key, body, created_at, updated_at`
+
+func scanResource(sc interface{ Scan(...any) error }) (Resource, error) {
+	var r Resource
+	var body, created, updated string
+	if err := sc.Scan(&r.ID, &r.Type, &r.Subscription, &r.ResourceGroup, &r.Name, &body, &created, &updated); err != nil {
+		return r, err
+	}
+	// Name as written is the last segment of the ID.
+	if i := strings.LastIndex(r.ID, "/"); i >= 0 {
+		r.Name = r.ID[i+1:]
+	}
+	r.Body = json.RawMessage(body)
+	r.CreatedAt, r.UpdatedAt = parseTime(created), parseTime(updated)
+	return r, nil
+}
+
+// GetResource returns the resource with the given ID (case-insensitive).
+func (t *Tx) GetResource(id string) (Resource, error) {
+	r, err := scanResource(t.tx.QueryRow(`SELECT `+resourceCols+` FROM resources WHERE key = ?`, strings.ToLower(id)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	return r, err
+}
+
+// DeleteResource removes one resource; ErrNotFound if absent.
+func (t *Tx) DeleteResource(id string) error {
+	res, err := t.tx.Exec(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ResourceFilter selects resources; empty fields match anything.
+type ResourceFilter struct {
+	Type          string
+	Subscription  string
+	ResourceGroup string
+	Name          string
+}
+
+// ListResources returns resources matching f, ordered by ID.
+func (t *Tx) ListResources(f ResourceFilter) ([]Resource, error) {
+	q := `SELECT ` + resourceCols + ` FROM resources WHERE 1=1`
+	var args []any
+	if f.Type != "" {
+		q += ` AND type = ?`
+		args = append(args, strings.ToLower(f.Type))
+	}
+	if f.Subscription != "" {
+		q += ` AND subscription = ?`
+		args = append(args, strings.ToLower(f.Subscription))
+	}
+	if f.ResourceGroup != "" {
+		q += ` AND resource_group = ?`
+		args = append(args, strings.ToLower(f.ResourceGroup))
+	}
+	if f.Name != "" {
+		q += ` AND name_key = ?`
+		args = append(args, strings.ToLower(f.Name))
+	}
+	q += ` ORDER BY key`
+	rows, err := t.tx.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ---- principals ----
+
+// Principal is a directory object that can sign in or be assigned roles:
+// a user, a service principal (application or managed identity), or a group.
+type Principal struct {
+	ObjectID     string
+	Kind         string // "User", "ServicePrincipal", "ManagedIdentity", "Group", "Application"
+	AppID        string // appId / clientId for service principals and managed identities
+	UPN          string // userPrincipalName for users, mailNickname for groups
+	DisplayName  string
+	ResourceID   string // managed identity's ARM resource ID
+	PasswordHash string // users only
+	Body         json.RawMessage
+	CreatedAt    time.Time
+}
+
+// CreatePrincipal inserts a principal; ErrConflict if its object ID or UPN exists.
+func (t *Tx) CreatePrincipal(p Principal) error {
+	if len(p.Body) == 0 {
+		p.Body = json.RawMessage("{}")
+	}
+	ts := now()
+	if !p.CreatedAt.IsZero() {
+		ts = fmtTime(p.CreatedAt)
+	}
+	_, err := t.tx.Exec(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
+		strings.ToLower(p.ObjectID), p.Kind, p.AppID, p.UPN, p.DisplayName, p.ResourceID, p.PasswordHash, string(p.Body), ts)
+	if isUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+// UpdatePrincipalPassword replaces a user's password hash.
+func (t *Tx) UpdatePrincipalPassword(objectID, hash string) error {
+	_, err := t.tx.Exec(`UPDATE principals SET password_hash = ? WHERE object_id = ?`, hash, strings.ToLower(objectID))
+	return err
+}
+
+const principalCols = `object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at`
+
+func scanPrincipal(sc interface{ Scan(...any) error }) (Principal, error) {
+	var p Principal
+	var body, created string
+	err := sc.Scan(&p.ObjectID, &p.Kind, &p.AppID, &p.UPN, &p.DisplayName, &p.ResourceID, &p.PasswordHash, &body, &created)
+	p.Body = json.RawMessage(body)
+	p.CreatedAt = parseTime(created)
+	return p, err
+}
+
+func (t *Tx) onePrincipal(where string, arg any) (Principal, error) {
+	p, err := scanPrincipal(t.tx.QueryRow(`SELECT `+principalCols+` FROM principals WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	return p, err
+}
+
+// GetPrincipal returns a principal by object ID.
+func (t *Tx) GetPrincipal(objectID string) (Principal, error) {
+	return t.onePrincipal(`object_id = ?`, strings.ToLower(objectID))
+}
+
+// PrincipalByUPN returns a user (or group, by mail nickname) by UPN, case-insensitive.
+func (t *Tx) PrincipalByUPN(upn string) (Principal, error) {
+	return t.onePrincipal(`lower(upn) = lower(?) AND upn != ''`, upn)
+}
+
+// PrincipalByAppID returns the service principal or managed identity with
+// the given appId/clientId (applications are excluded).
+func (t *Tx) PrincipalByAppID(appID string) (Principal, error) {
+	return t.onePrincipal(`lower(app_id) = lower(?) AND app_id != '' AND kind != 'Application'`, appID)
+}
+
+// ApplicationByAppID returns the application object with the given appId.
+func (t *Tx) ApplicationByAppID(appID string) (Principal, error) {
+	return t.onePrincipal(`lower(app_id) = lower(?) AND kind = 'Application'`, appID)
+}
+
+// PrincipalByResourceID returns the managed identity with the given ARM resource ID.
+func (t *Tx) PrincipalByResourceID(id string) (Principal, error) {
+	return t.onePrincipal(`lower(resource_id) = lower(?) AND resource_id != ''`, id)
+}
+
+// ListPrincipals returns principals of the given kinds (all when none), ordered by display name.
+func (t *Tx) ListPrincipals(kinds ...string) ([]Principal, error) {
+	q := `SELECT ` + principalCols + ` FROM principals`
+	var args []any
+	if len(kinds) > 0 {
+		q += ` WHERE kind IN (?` + strings.Repeat(",?", len(kinds)-1) + `)`
+		for _, k := range kinds {
+			args = append(args, k)
+		}
+	}
+	q += ` ORDER BY lower(display_name), object_id`
+	rows, err := t.tx.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Principal
+	for rows.Next() {
+		p, err := scanPrincipal(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DeletePrincipal removes a principal with its secrets and memberships.
+func (t *Tx) DeletePrincipal(objectID string) error {
+	id := strings.ToLower(objectID)
+	res, err := t.tx.Exec(`DELETE FROM principals WHERE object_id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	for _, q := range []string{
+		`DELETE FROM secrets WHERE owner_id = ?`,
+		`DELETE FROM group_members WHERE group_id = ? OR member_id = ?`,
+	} {
+		args := []any{id}
+		if strings.Count(q, "?") == 2 {
+			args = append(args, id)
+		}
+		if _, err := t.tx.Exec(q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- secrets (application passwords, host credentials, admin passwords) ----
+
+// Secret is a hashed credential owned by a directory or ARM object.
+type Secret struct {
+	KeyID       string
+	OwnerID     string // lower-cased owner: application object ID, host resource ID, ...
+	Hash        string
+	Hint        string // first characters of the secret, as Entra shows
+	DisplayName string
+	StartAt     time.Time
+	EndAt       time.Time
+	// Sealed is the secret encrypted with the data dir's key, for the few
+	// secrets that must be shown again (registry admin passwords).
+	Sealed string
+}
+
+// AddSecret stores a hashed secret, replacing one with the same key ID.
+func (t *Tx) AddSecret(s Secret) error {
+	_, err := t.tx.Exec(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
+		ON CONFLICT(key_id) DO UPDATE SET hash = excluded.hash, hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at, sealed = excluded.sealed`,
+		strings.ToLower(s.KeyID), strings.ToLower(s.OwnerID), s.Hash, s.Hint, s.DisplayName, fmtTime(s.StartAt), fmtTime(s.EndAt), s.Sealed)
+	if isUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+// Secrets returns the secrets of an owner.
+func (t *Tx) Secrets(ownerID string) ([]Secret, error) {
+	rows, err := t.tx.Query(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed FROM secrets WHERE owner_id = ? ORDER BY key_id`, strings.ToLower(ownerID))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Secret
+	for rows.Next() {
+		var s Secret
+		var st, en string
+		if err := rows.Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en, &s.Sealed); err != nil {
+			return nil, err
+		}
+		s.StartAt, s.EndAt = parseTime(st), parseTime(en)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSecrets removes every secret of an owner (or just keyID when given).
+func (t *Tx) DeleteSecrets(ownerID, keyID string) error {
+	if keyID != "" {
+		_, err := t.tx.Exec(`DELETE FROM secrets WHERE owner_id = ? AND key_id = ?`, strings.ToLower(ownerID), strings.ToLower(keyID))
+		return err
+	}
+	_, err := t.tx.Exec(`DELETE FROM secrets WHERE owner_id = ?`, strings.ToLower(ownerID))
+	return err
+}
+
+// ---- group membership ----
+
+// Member is one membership edge.
+type Member struct {
+	GroupID     string
+	MemberID    string
+	AddedAt     time.Time
+	EffectiveAt time.Time
+}
+
+// AddMember adds member to group; ErrConflict if already a member.
+func (t *Tx) AddMember(m Member) error {
+	_, err := t.tx.Exec(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
+		strings.ToLower(m.GroupID), strings.ToLower(m.MemberID), fmtTime(m.AddedAt), fmtTime(m.EffectiveAt))
+	if isUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+// RemoveMember removes a membership; ErrNotFound if absent.
+func (t *Tx) RemoveMember(groupID, memberID string) error {
+	res, err := t.tx.Exec(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (t *Tx) members(where string, args ...any) ([]Member, error) {
+	rows, err := t.tx.Query(`SELECT group_id, member_id, added_at, effective_at FROM group_members WHERE `+where+` ORDER BY added_at`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Member
+	for rows.Next() {
+		var m Member
+		var a, e string
+		if err := rows.Scan(&m.GroupID, &m.MemberID, &a, &e); err != nil {
+			return nil, err
+		}
+		m.AddedAt, m.EffectiveAt = parseTime(a), parseTime(e)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// GroupMembers lists the direct members of a group.
+func (t *Tx) GroupMembers(groupID string) ([]Member, error) { return t.members(`group_id = ?`, strings.ToLower(groupID)) }
+
+// MemberOf lists the groups a principal is a direct member of.
+func (t *Tx) MemberOf(memberID string) ([]Member, error) { return t.members(`member_id = ?`, strings.ToLower(memberID)) }
+
+// AllMemberships returns every membership edge (to build the in-memory index).
+func (t *Tx) AllMemberships() ([]Member, error) { return t.members(`1 = 1`) }
+
+// ---- role assignments ----
+
+// RoleAssignment is a stored assignment; Body is its ARM JSON.
+type RoleAssignment struct {
+	Name        string
+	Scope       string
+	RoleGUID    string
+	PrincipalID string
+	Body        json.RawMessage
+}
+
+// CreateRoleAssignment inserts an assignment. ErrConflict when the name
+// exists or when the same principal already holds the role at the scope.
+func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
+	_, err := t.tx.Exec(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
+		strings.ToLower(a.Name), string(a.Body), normScope(a.Scope), strings.ToLower(a.RoleGUID), strings.ToLower(a.PrincipalID))
+	if isUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+// DeleteRoleAssignment removes an assignment by name.
+func (t *Tx) DeleteRoleAssignment(name string) error {
+	res, err := t.tx.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeleteRoleAssignmentsBelow removes every assignment at or below scope and
+// returns their names (used when a resource or resource group is deleted).
+func (t *Tx) DeleteRoleAssignmentsBelow(scope string) ([]string, error) {
+	s := normScope(scope)
+	rows, err := t.tx.Query(`SELECT name_key FROM role_assignments WHERE scope_key = ? OR substr(scope_key, 1, ?) = ?`, s, len(s)+1, s+"/")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if _, err := t.tx.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, n); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// ListRoleAssignments returns every assignment.
+func (t *Tx) ListRoleAssignments() ([]RoleAssignment, error) {
+	rows, err := t.tx.Query(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RoleAssignment
+	for rows.Next() {
+		var a RoleAssignment
+		var body string
+		if err := rows.Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID); err != nil {
+			return nil, err
+		}
+		a.Body = json.RawMessage(body)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func normScope(s string) string {
+	s = strings.ToLower(strings.TrimSuffix(s, "/"))
+	if s == "" {
+		return "/"
+	}
+	return s
+}
+
+// ---- long-running operations ----
+
+// PutOperation stores an operation's status document.
+func (t *Tx) PutOperation(id string, body json.RawMessage) error {
+	_, err := t.tx.Exec(`INSERT INTO operations(id, body, updated_at) VALUES(?,?,?) ON CONFLICT(id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+		strings.ToLower(id), string(body), now())
+	return err
+}
+
+// GetOperation returns an operation's status document.
+func (t *Tx) GetOperation(id string) (json.RawMessage, error) {
+	var body string
+	err := t.tx.QueryRow(`SELECT body FROM operations WHERE id = ?`, strings.ToLower(id)).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return json.RawMessage(body), err
+}
+
+// ---- hosts (machines that may ask the managed-identity endpoint for tokens) ----
+
+// PutHost records which managed identities (principal object IDs) are
+// assigned to a host.
+func (t *Tx) PutHost(hostID string, identities []string) error {
+	b, _ := json.Marshal(identities)
+	_, err := t.tx.Exec(`INSERT INTO hosts(host_id, identities) VALUES(?, ?) ON CONFLICT(host_id) DO UPDATE SET identities = excluded.identities`,
+		strings.ToLower(hostID), string(b))
+	return err
+}
+
+// HostIdentities returns the identities assigned to a host; ErrNotFound if
+// the host is not registered.
+func (t *Tx) HostIdentities(hostID string) ([]string, error) {
+	var s string
+	err := t.tx.QueryRow(`SELECT identities FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	err = json.Unmarshal([]byte(s), &ids)
+	return ids, err
+}
+
+// DeleteHost unregisters a host and its credentials.
+func (t *Tx) DeleteHost(hostID string) error {
+	if _, err := t.tx.Exec(`DELETE FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)); err != nil {
+		return err
+	}
+	return t.DeleteSecrets(hostID, "")
+}
+
+// SecretByKeyID returns one secret by its key ID.
+func (t *Tx) SecretByKeyID(keyID string) (Secret, error) {
+	var s Secret
+	var st, en string
+	err := t.tx.QueryRow(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at FROM secrets WHERE key_id = ?`, strings.ToLower(keyID)).
+		Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, ErrNotFound
+	}
+	s.StartAt, s.EndAt = parseTime(st), parseTime(en)
+	return s, err
+}
+
+// GetRoleAssignment returns one assignment by name.
+func (t *Tx) GetRoleAssignment(name string) (RoleAssignment, error) {
+	var a RoleAssignment
+	var body string
+	err := t.tx.QueryRow(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments WHERE name_key = ?`, strings.ToLower(name)).
+		Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, ErrNotFound
+	}
+	a.Body = json.RawMessage(body)
+	return a, err
+}

@@ -1,0 +1,227 @@
+// Package tokens owns drydock's token signing keys and the JWT format of
+// the tokens the directory issues: RS256 signatures with a key id, the
+// Entra claim set, and strict verification (algorithm, key, issuer,
+// audience, expiry).
+package tokens
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Verification errors, wrapped with detail.
+var (
+	ErrMalformed = errors.New("token is malformed")
+	ErrSignature = errors.New("token signature is invalid")
+	ErrExpired   = errors.New("token is expired")
+	ErrAudience  = errors.New("token audience is not accepted")
+	ErrIssuer    = errors.New("token issuer is not accepted")
+)
+
+// Claims is the claim set of a directory access token (Entra v2 shape).
+type Claims struct {
+	jwt.RegisteredClaims
+	TenantID string `json:"tid"`
+	ObjectID string `json:"oid"`
+	AppID    string `json:"appid,omitempty"`
+	AzP      string `json:"azp,omitempty"`
+	IDType   string `json:"idtyp"` // "user" or "app"
+	UPN      string `json:"upn,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Scope    string `json:"scp,omitempty"`
+	Version  string `json:"ver"`
+	// MIResourceID is set on managed-identity tokens (Entra's xms_mirid).
+	MIResourceID string `json:"xms_mirid,omitempty"`
+	// TokenUse distinguishes refresh tokens ("refresh") from access tokens ("").
+	TokenUse string `json:"token_use,omitempty"`
+}
+
+// Signer signs and verifies tokens with one RSA key kept in the data dir.
+type Signer struct {
+	key *rsa.PrivateKey
+	kid string
+}
+
+// LoadOrCreate loads the signing key from dir/signing.key or creates a
+// 2048-bit key there (mode 0600, written atomically).
+func LoadOrCreate(dir string) (*Signer, error) {
+	path := filepath.Join(dir, "signing.key")
+	if b, err := os.ReadFile(path); err == nil {
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%s: no PEM block", path)
+		}
+		k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return newSigner(k), nil
+	} else if !os.IsNotExist(err) {
+		return nil, err
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	if err := writeAtomic(path, data, 0o600); err != nil {
+		return nil, err
+	}
+	return newSigner(k), nil
+}
+
+// NewSigner wraps an existing key (tests).
+func NewSigner(k *rsa.PrivateKey) *Signer { return newSigner(k) }
+
+func newSigner(k *rsa.PrivateKey) *Signer {
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	sum := sha256.Sum256(der)
+	return &Signer{key: k, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}
+}
+
+// KeyID is the "kid" header value of every token this signer issues.
+func (s *Signer) KeyID() string { return s.kid }
+
+// PublicKey returns the verification key.
+func (s *Signer) PublicKey() crypto.PublicKey { return &s.key.PublicKey }
+
+// Sign returns the compact JWS of claims, RS256 with this signer's kid.
+func (s *Signer) Sign(claims jwt.Claims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = s.kid
+	return t.SignedString(s.key)
+}
+
+// VerifyOptions says which issuer and audiences a verified token may carry.
+type VerifyOptions struct {
+	Issuer    string
+	Audiences []string // accepted audiences, compared without a trailing '/' and case-insensitively
+	Now       func() time.Time
+}
+
+// Verify parses token into claims (a pointer to a struct embedding
+// jwt.RegisteredClaims), accepting only RS256 signed by this signer's key,
+// then checks issuer, audience, expiry and not-before.
+func (s *Signer) Verify(token string, claims jwt.Claims, opt VerifyOptions) error {
+	if strings.Count(token, ".") != 2 {
+		return fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+	}
+	popts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(30 * time.Second),
+	}
+	if opt.Now != nil {
+		popts = append(popts, jwt.WithTimeFunc(opt.Now))
+	}
+	_, err := jwt.NewParser(popts...).ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		if kid, _ := t.Header["kid"].(string); kid != s.kid {
+			return nil, fmt.Errorf("unknown key id %q", kid)
+		}
+		return &s.key.PublicKey, nil
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return fmt.Errorf("%w: %v", ErrExpired, err)
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	default:
+		return fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	iss, _ := claims.GetIssuer()
+	if opt.Issuer != "" && iss != opt.Issuer {
+		return fmt.Errorf("%w: issuer %q", ErrIssuer, iss)
+	}
+	auds, _ := claims.GetAudience()
+	if len(opt.Audiences) > 0 && !audienceOK(auds, opt.Audiences) {
+		return fmt.Errorf("%w: audience %q", ErrAudience, strings.Join(auds, ","))
+	}
+	return nil
+}
+
+func audienceOK(have, want []string) bool {
+	for _, h := range have {
+		h = strings.TrimSuffix(h, "/")
+		for _, w := range want {
+			if strings.EqualFold(h, strings.TrimSuffix(w, "/")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// JWK is one key of a JSON Web Key Set.
+type JWK struct {
+	Kty string   `json:"kty"`
+	Use string   `json:"use"`
+	Kid string   `json:"kid"`
+	Alg string   `json:"alg"`
+	N   string   `json:"n"`
+	E   string   `json:"e"`
+	X5t string   `json:"x5t,omitempty"`
+	X5c []string `json:"x5c,omitempty"`
+}
+
+// JWKS returns the signer's public key as a JWK set ({"keys":[...]}).
+func (s *Signer) JWKS() map[string][]JWK {
+	pub := s.key.PublicKey
+	return map[string][]JWK{"keys": {{
+		Kty: "RSA", Use: "sig", Kid: s.kid, Alg: "RS256",
+		N: base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+	}}}
+}
+
+// Unverified decodes the claims of a token without checking anything, for
+// choosing which verification applies (e.g. reading tid or aud).
+func Unverified(token string, claims jwt.Claims) error {
+	_, _, err := jwt.NewParser().ParseUnverified(token, claims)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
