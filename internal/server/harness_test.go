@@ -126,3 +126,5 @@ func errMessage(body map[string]any) string {
 	c, _ := e["message"].(string)
 	return c
 }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
