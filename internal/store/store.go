@@ -156,9 +156,17 @@ CREATE TABLE IF NOT EXISTS operations(
   updated_at TEXT NOT NULL);
 `
 
+// schemas are applied in order at open; each file that owns tables adds
+// its DDL (CREATE ... IF NOT EXISTS) here.
+var schemas = []string{schema}
+
 func (s *Store) migrate(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, schema)
-	return err
+	for _, ddl := range schemas {
+		if _, err := s.db.ExecContext(ctx, ddl); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }

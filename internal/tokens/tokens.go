@@ -6,6 +6,8 @@ package tokens
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -50,10 +52,53 @@ type Claims struct {
 	TokenUse string `json:"token_use,omitempty"`
 }
 
-// Signer signs and verifies tokens with one RSA key kept in the data dir.
+// Signer signs and verifies tokens with one key kept in the data dir: RSA
+// (RS256) for the directory, ECDSA P-256 (ES256) for the registry's token
+// service, whose token rate matters more.
 type Signer struct {
-	key *rsa.PrivateKey
-	kid string
+	key    *rsa.PrivateKey
+	ec     *ecdsa.PrivateKey
+	method jwt.SigningMethod
+	kid    string
+}
+
+// LoadOrCreateEC loads an ES256 key from dir/name or creates it (0600).
+func LoadOrCreateEC(dir, name string) (*Signer, error) {
+	path := filepath.Join(dir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%s: no PEM block", path)
+		}
+		k, err := x509.ParseECPrivateKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return newECSigner(k), nil
+	} else if !os.IsNotExist(err) {
+		return nil, err
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
+	return newECSigner(k), nil
+}
+
+func newECSigner(k *ecdsa.PrivateKey) *Signer {
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	sum := sha256.Sum256(der)
+	return &Signer{ec: k, method: jwt.SigningMethodES256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}
 }
 
 // LoadOrCreate loads the signing key from dir/signing.key or creates a
@@ -93,20 +138,32 @@ func NewSigner(k *rsa.PrivateKey) *Signer { return newSigner(k) }
 func newSigner(k *rsa.PrivateKey) *Signer {
 	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	sum := sha256.Sum256(der)
-	return &Signer{key: k, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}
+	return &Signer{key: k, method: jwt.SigningMethodRS256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}
 }
 
 // KeyID is the "kid" header value of every token this signer issues.
 func (s *Signer) KeyID() string { return s.kid }
 
 // PublicKey returns the verification key.
-func (s *Signer) PublicKey() crypto.PublicKey { return &s.key.PublicKey }
+func (s *Signer) PublicKey() crypto.PublicKey {
+	if s.ec != nil {
+		return &s.ec.PublicKey
+	}
+	return &s.key.PublicKey
+}
 
-// Sign returns the compact JWS of claims, RS256 with this signer's kid.
+func (s *Signer) private() crypto.Signer {
+	if s.ec != nil {
+		return s.ec
+	}
+	return s.key
+}
+
+// Sign returns the compact JWS of claims with this signer's algorithm and kid.
 func (s *Signer) Sign(claims jwt.Claims) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t := jwt.NewWithClaims(s.method, claims)
 	t.Header["kid"] = s.kid
-	return t.SignedString(s.key)
+	return t.SignedString(s.private())
 }
 
 // VerifyOptions says which issuer and audiences a verified token may carry.
@@ -117,14 +174,14 @@ type VerifyOptions struct {
 }
 
 // Verify parses token into claims (a pointer to a struct embedding
-// jwt.RegisteredClaims), accepting only RS256 signed by this signer's key,
+// jwt.RegisteredClaims), accepting only this signer's algorithm and key,
 // then checks issuer, audience, expiry and not-before.
 func (s *Signer) Verify(token string, claims jwt.Claims, opt VerifyOptions) error {
 	if strings.Count(token, ".") != 2 {
 		return fmt.Errorf("%w: not a compact JWS", ErrMalformed)
 	}
 	popts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
+		jwt.WithValidMethods([]string{s.method.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(30 * time.Second),
@@ -136,7 +193,7 @@ func (s *Signer) Verify(token string, claims jwt.Claims, opt VerifyOptions) erro
 		if kid, _ := t.Header["kid"].(string); kid != s.kid {
 			return nil, fmt.Errorf("unknown key id %q", kid)
 		}
-		return &s.key.PublicKey, nil
+		return s.PublicKey(), nil
 	})
 	switch {
 	case err == nil:
@@ -182,8 +239,11 @@ type JWK struct {
 	X5c []string `json:"x5c,omitempty"`
 }
 
-// JWKS returns the signer's public key as a JWK set ({"keys":[...]}).
+// JWKS returns an RSA signer's public key as a JWK set ({"keys":[...]}).
 func (s *Signer) JWKS() map[string][]JWK {
+	if s.key == nil {
+		return map[string][]JWK{"keys": {}}
+	}
 	pub := s.key.PublicKey
 	return map[string][]JWK{"keys": {{
 		Kty: "RSA", Use: "sig", Kid: s.kid, Alg: "RS256",
