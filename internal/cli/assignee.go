@@ -1,0 +1,235 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/google/uuid"
+)
+
+// graphAPI is the part of the client that directory lookups use; tests
+// substitute a fake.
+type graphAPI interface {
+	Graph(ctx context.Context, method, path string, query url.Values, body, out any) error
+	GraphList(ctx context.Context, path string, query url.Values, all bool) ([]map[string]any, bool, error)
+}
+
+// Principal types of role assignments.
+const (
+	principalUser             = "User"
+	principalGroup            = "Group"
+	principalServicePrincipal = "ServicePrincipal"
+)
+
+func isGUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// assigneeKind classifies an --assignee value, which decides where it is
+// looked up.
+type assigneeKind int
+
+const (
+	assigneeName assigneeKind = iota // a display name or service principal name
+	assigneeUPN                      // contains '@'
+	assigneeGUID                     // an object id or an appId
+)
+
+func classifyAssignee(s string) assigneeKind {
+	switch {
+	case isGUID(s):
+		return assigneeGUID
+	case strings.Contains(s, "@"):
+		return assigneeUPN
+	}
+	return assigneeName
+}
+
+// principalTypeOf maps a directory object's @odata.type to a role
+// assignment principal type ("" when unknown).
+func principalTypeOf(obj map[string]any) string {
+	switch strings.ToLower(strings.TrimPrefix(str(obj, "@odata.type"), "#")) {
+	case "microsoft.graph.user":
+		return principalUser
+	case "microsoft.graph.group":
+		return principalGroup
+	case "microsoft.graph.serviceprincipal":
+		return principalServicePrincipal
+	}
+	return ""
+}
+
+// principal is a resolved assignee.
+type principal struct {
+	ID, Type string
+}
+
+// errAssigneeNotFound is az's error for an assignee it cannot find.
+func errAssigneeNotFound(assignee string) error {
+	return fmt.Errorf("Cannot find user or service principal in graph database for '%[1]s'. "+
+		"If the assignee is an appId, make sure the corresponding service principal is created with 'az ad sp create --id %[1]s'.", assignee)
+}
+
+func filterQuery(filter string) url.Values { return url.Values{"$filter": {filter}} }
+
+// lookup lists directory objects matching a filter, treating a rejected
+// filter as no match (so optional lookups degrade gracefully).
+func lookup(ctx context.Context, g graphAPI, path, filter string, tolerant bool) ([]map[string]any, error) {
+	items, _, err := g.GraphList(ctx, path, filterQuery(filter), true)
+	var ae *client.APIError
+	if err != nil && tolerant && errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+		return nil, nil
+	}
+	return items, err
+}
+
+// resolveAssignee finds the directory object an --assignee names, the way
+// az does: a UPN among users; a GUID as an object id (getByIds) or else an
+// appId; any other value as a service principal name, then a service
+// principal's display name, then a group's display name.
+func resolveAssignee(ctx context.Context, g graphAPI, assignee string) (principal, error) {
+	kind := classifyAssignee(assignee)
+	one := func(items []map[string]any, typ string) (principal, bool, error) {
+		switch len(items) {
+		case 0:
+			return principal{}, false, nil
+		case 1:
+			t := principalTypeOf(items[0])
+			if t == "" {
+				t = typ
+			}
+			return principal{ID: str(items[0], "id"), Type: t}, true, nil
+		}
+		return principal{}, false, fmt.Errorf("Found multiple directory objects for '%s'. Please use --assignee-object-id with --assignee-principal-type.", assignee)
+	}
+	type step struct {
+		path, filter, typ string
+		tolerant          bool
+	}
+	var steps []step
+	quoted := client.ODataString(assignee)
+	switch kind {
+	case assigneeUPN:
+		steps = append(steps, step{"/users", "userPrincipalName eq " + quoted, principalUser, false})
+	case assigneeGUID:
+		var res struct {
+			Value []map[string]any `json:"value"`
+		}
+		if err := g.Graph(ctx, http.MethodPost, "/directoryObjects/getByIds", nil, map[string]any{"ids": []string{assignee}}, &res); err != nil {
+			return principal{}, err
+		}
+		var principals []map[string]any
+		for _, o := range res.Value {
+			if principalTypeOf(o) != "" {
+				principals = append(principals, o)
+			}
+		}
+		if p, ok, err := one(principals, ""); ok || err != nil {
+			return p, err
+		}
+		steps = append(steps, step{"/servicePrincipals", "appId eq " + quoted, principalServicePrincipal, false})
+	}
+	if kind != assigneeGUID {
+		steps = append(steps,
+			step{"/servicePrincipals", "servicePrincipalNames/any(c:c eq " + quoted + ")", principalServicePrincipal, true},
+			step{"/servicePrincipals", "displayName eq " + quoted, principalServicePrincipal, false},
+			step{"/groups", "displayName eq " + quoted, principalGroup, false},
+		)
+	}
+	for _, s := range steps {
+		items, err := lookup(ctx, g, s.path, s.filter, s.tolerant)
+		if err != nil {
+			return principal{}, err
+		}
+		if p, ok, err := one(items, s.typ); ok || err != nil {
+			return p, err
+		}
+	}
+	return principal{}, errAssigneeNotFound(assignee)
+}
+
+// resolveAssigneeOrID is resolveAssignee that, like az for list and delete,
+// takes an unknown GUID as an object id.
+func resolveAssigneeOrID(ctx context.Context, g graphAPI, assignee string) (string, error) {
+	p, err := resolveAssignee(ctx, g, assignee)
+	if err != nil {
+		if isGUID(assignee) {
+			return assignee, nil
+		}
+		return "", err
+	}
+	return p.ID, nil
+}
+
+// principalTypeByID looks an object id's principal type up, "" when the
+// directory does not know it.
+func principalTypeByID(ctx context.Context, g graphAPI, id string) string {
+	var res struct {
+		Value []map[string]any `json:"value"`
+	}
+	if err := g.Graph(ctx, http.MethodPost, "/directoryObjects/getByIds", nil, map[string]any{"ids": []string{id}}, &res); err != nil || len(res.Value) == 0 {
+		return ""
+	}
+	return principalTypeOf(res.Value[0])
+}
+
+// resolveGroup turns a group's display name or object id into its id, with
+// az's errors.
+func resolveGroup(ctx context.Context, g graphAPI, identifier string) (string, error) {
+	if isGUID(identifier) {
+		return identifier, nil
+	}
+	items, err := lookup(ctx, g, "/groups", "displayName eq "+client.ODataString(identifier), false)
+	if err != nil {
+		return "", err
+	}
+	switch len(items) {
+	case 0:
+		return "", fmt.Errorf("Group %s is not found in Graph", identifier)
+	case 1:
+		return str(items[0], "id"), nil
+	}
+	return "", fmt.Errorf("More than 1 group objects has the display name of %s", identifier)
+}
+
+// resolveServicePrincipal turns an appId, service principal name or object
+// id into the service principal's object id, with az's error.
+func resolveServicePrincipal(ctx context.Context, g graphAPI, identifier string) (string, error) {
+	filter := "servicePrincipalNames/any(c:c eq " + client.ODataString(identifier) + ")"
+	if isGUID(identifier) {
+		filter = "appId eq " + client.ODataString(identifier)
+	}
+	items, err := lookup(ctx, g, "/servicePrincipals", filter, true)
+	if err != nil {
+		return "", err
+	}
+	if len(items) > 0 {
+		return str(items[0], "id"), nil
+	}
+	if isGUID(identifier) {
+		return identifier, nil
+	}
+	return "", fmt.Errorf("Service principal '%s' doesn't exist", identifier)
+}
+
+// displayableName is how az role assignment list names a principal.
+func displayableName(obj map[string]any) string {
+	if s := str(obj, "userPrincipalName"); s != "" {
+		return s
+	}
+	if names, ok := obj["servicePrincipalNames"].([]any); ok && len(names) > 0 {
+		if s, ok := names[0].(string); ok && s != "" {
+			return s
+		}
+	}
+	if s := str(obj, "appId"); s != "" {
+		return s
+	}
+	return str(obj, "displayName")
+}

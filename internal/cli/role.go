@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+)
+
+const (
+	authzProvider         = "/providers/Microsoft.Authorization"
+	roleDefinitionsSuffix = authzProvider + "/roleDefinitions"
+	roleAssignmentsSuffix = authzProvider + "/roleAssignments"
+	roleDefinitionTable   = "[].{Name:roleName, Type:type, Description:description}"
+)
+
+// roleDefinitionRename maps a role definition's properties to az's names.
+var roleDefinitionRename = map[string]string{"type": "roleType"}
+
+func newRoleCommand(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "role", Short: "Manage Azure role-based access control (Azure RBAC)."}
+	def := &cobra.Command{Use: "definition", Short: "Manage role definitions."}
+	def.AddCommand(newRoleDefinitionListCommand(a))
+	cmd.AddCommand(def, newRoleAssignmentCommand(a))
+	return cmd
+}
+
+// scopePrefix turns a scope into the path prefix extension resources hang
+// below ("/" becomes "").
+func scopePrefix(scope string) string { return strings.TrimRight(scope, "/") }
+
+// buildRoleScope is az's _build_role_scope: --scope, else the resource
+// group, else the subscription.
+func buildRoleScope(group, scope, sub string) (string, error) {
+	switch {
+	case scope != "" && group != "":
+		return "", usageErrorf("Resource group '%s' is redundant because 'scope' is supplied", group)
+	case scope != "":
+		if !strings.HasPrefix(scope, "/") {
+			return "", usageErrorf("Invalid scope '%s'. A scope must start with '/'.", scope)
+		}
+		return scope, nil
+	case group != "":
+		return groupPath(sub, group), nil
+	}
+	return subscriptionPath(sub), nil
+}
+
+func authzRequest(method, path string, body any) client.Request {
+	return client.Request{Method: method, Path: path, APIVersion: client.APIVersionAuthorization, Body: body}
+}
+
+var roleDefinitionIDRE = regexp.MustCompile(`(?i)^/subscriptions/.+/providers/Microsoft\.Authorization/roleDefinitions/`)
+
+// resolveRoleID is az's _resolve_role_id: a role definition ID as is, a
+// GUID as a definition of the subscription, otherwise a role name looked up
+// at scope.
+func resolveRoleID(ctx context.Context, c *client.Client, role, scope, sub string) (string, error) {
+	if roleDefinitionIDRE.MatchString(role) || strings.HasPrefix(strings.ToLower(role), strings.ToLower(roleDefinitionsSuffix)+"/") {
+		return role, nil
+	}
+	if isGUID(role) {
+		return subscriptionPath(sub) + roleDefinitionsSuffix + "/" + role, nil
+	}
+	defs, err := c.ARMList(ctx, scopePrefix(scope)+roleDefinitionsSuffix, client.APIVersionAuthorization, filterQuery("roleName eq "+client.ODataString(role)))
+	if err != nil {
+		return "", err
+	}
+	switch len(defs) {
+	case 0:
+		return "", fmt.Errorf("Role '%s' doesn't exist.", role)
+	case 1:
+		return str(defs[0], "id"), nil
+	}
+	ids := make([]string, 0, len(defs))
+	for _, d := range defs {
+		ids = append(ids, str(d, "id"))
+	}
+	return "", fmt.Errorf("More than one role matches the given name '%s'. Please pick an id from '%s'", role, strings.Join(ids, "', '"))
+}
+
+// createRoleAssignment PUTs a new role assignment.
+func createRoleAssignment(ctx context.Context, c *client.Client, scope, roleID, principalID, principalType, description string) (map[string]any, error) {
+	props := map[string]any{"roleDefinitionId": roleID, "principalId": principalID}
+	if principalType != "" {
+		props["principalType"] = principalType
+	}
+	if description != "" {
+		props["description"] = description
+	}
+	var ra map[string]any
+	path := scopePrefix(scope) + roleAssignmentsSuffix + "/" + uuid.NewString()
+	if err := c.ARM(ctx, authzRequest(http.MethodPut, path, map[string]any{"properties": props}), &ra); err != nil {
+		return nil, err
+	}
+	return ra, nil
+}
+
+// roleAssignmentJSON flattens an assignment into az's shape.
+func roleAssignmentJSON(ra map[string]any) map[string]any {
+	out := flatten(ra, nil)
+	for _, k := range []string{"condition", "conditionVersion", "description", "delegatedManagedIdentityResourceId", "createdBy", "createdOn", "updatedBy", "updatedOn"} {
+		if _, ok := out[k]; !ok {
+			out[k] = nil
+		}
+	}
+	return out
+}
+
+func newRoleDefinitionListCommand(a *app) *cobra.Command {
+	var name, scope string
+	var customOnly triBool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List role definitions.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, sub, err := a.clientAndSub()
+			if err != nil {
+				return err
+			}
+			if scope == "" {
+				scope = subscriptionPath(sub.ID)
+			}
+			ctx := cmd.Context()
+			var defs []map[string]any
+			switch {
+			case isGUID(name):
+				var d map[string]any
+				if err := c.ARM(ctx, authzRequest(http.MethodGet, scopePrefix(scope)+roleDefinitionsSuffix+"/"+name, nil), &d); err != nil {
+					return err
+				}
+				defs = []map[string]any{d}
+			default:
+				var q map[string][]string
+				if name != "" {
+					q = filterQuery("roleName eq " + client.ODataString(name))
+				}
+				if defs, err = c.ARMList(ctx, scopePrefix(scope)+roleDefinitionsSuffix, client.APIVersionAuthorization, q); err != nil {
+					return err
+				}
+			}
+			out := make([]map[string]any, 0, len(defs))
+			for _, d := range defs {
+				if customOnly.set && customOnly.val && !strings.EqualFold(str(d, "properties", "type"), "CustomRole") {
+					continue
+				}
+				out = append(out, flatten(d, roleDefinitionRename))
+			}
+			return a.print(out, roleDefinitionTable)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&name, "name", "n", "", "A role's name or id, e.g. 'Reader'.")
+	f.StringVar(&scope, "scope", "", "Scope at which the role definitions are listed. Defaults to the subscription.")
+	addTriBool(f, &customOnly, "custom-role-only", "Custom roles only (vs. built-in ones).")
+	return cmd
+}

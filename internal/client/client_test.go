@@ -1,0 +1,507 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeJWT builds an unsigned token carrying claims.
+func fakeJWT(claims map[string]any) string {
+	b, _ := json.Marshal(claims)
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString(b) + ".sig"
+}
+
+// testServer is a TLS server whose handler tests replace, plus a client
+// that trusts it through a CA file.
+type testServer struct {
+	t   *testing.T
+	srv *httptest.Server
+	mu  sync.Mutex
+	log []string
+	h   http.HandlerFunc
+}
+
+func newTestServer(t *testing.T, h http.HandlerFunc) (*testServer, *Client) {
+	t.Helper()
+	ts := &testServer{t: t, h: h}
+	ts.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts.mu.Lock()
+		ts.log = append(ts.log, r.Method+" "+r.URL.RequestURI())
+		ts.mu.Unlock()
+		ts.h(w, r)
+	}))
+	t.Cleanup(ts.srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Endpoint: ts.srv.URL + "/", CAFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sleep = func(ctx context.Context, d time.Duration) error { return nil }
+	return ts, c
+}
+
+func (ts *testServer) requests() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return append([]string(nil), ts.log...)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func loggedIn(c *Client) {
+	c.SetCredentials(&Credentials{TenantID: "t1", RefreshToken: "rt", AccessTokens: map[string]AccessToken{
+		ARMScope:   {Token: "arm", TokenType: "Bearer", ExpiresOn: time.Now().Add(time.Hour)},
+		GraphScope: {Token: "graph", TokenType: "Bearer", ExpiresOn: time.Now().Add(time.Hour)},
+	}})
+}
+
+func TestLoginPassword(t *testing.T) {
+	tok := fakeJWT(map[string]any{"tid": "tenant-1", "upn": "alice@contoso.com"})
+	var form map[string]string
+	_, c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/organizations/oauth2/v2.0/token" || r.Method != http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		_ = r.ParseForm()
+		form = map[string]string{}
+		for k := range r.PostForm {
+			form[k] = r.PostForm.Get(k)
+		}
+		writeJSON(w, 200, map[string]any{"token_type": "Bearer", "access_token": tok, "expires_in": 3600, "refresh_token": "rt-1", "scope": "x"})
+	})
+	cr, err := c.LoginPassword(context.Background(), "", "alice@contoso.com", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"grant_type": "password", "client_id": AzureCLIClientID, "username": "alice@contoso.com", "password": "pw",
+		"scope": "https://management.core.windows.net//.default offline_access",
+	}
+	for k, v := range want {
+		if form[k] != v {
+			t.Errorf("form %s = %q, want %q", k, form[k], v)
+		}
+	}
+	if cr.TenantID != "tenant-1" || cr.RefreshToken != "rt-1" || cr.AccessTokens[ARMScope].Token != tok {
+		t.Errorf("credentials = %+v", cr)
+	}
+	if d := time.Until(cr.AccessTokens[ARMScope].ExpiresOn); d < 59*time.Minute || d > 61*time.Minute {
+		t.Errorf("expiry in %v", d)
+	}
+}
+
+func TestOAuthErrorSurfacesDescription(t *testing.T) {
+	_, c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "AADSTS50126: Error validating credentials due to invalid username or password."})
+	})
+	_, err := c.LoginPassword(context.Background(), "", "a", "b")
+	var oe *OAuthError
+	if !errors.As(err, &oe) || oe.Code != "invalid_grant" {
+		t.Fatalf("err = %#v", err)
+	}
+	if err.Error() != "AADSTS50126: Error validating credentials due to invalid username or password." {
+		t.Errorf("message %q", err.Error())
+	}
+}
+
+func TestTokenRefresh(t *testing.T) {
+	var grants []string
+	ts, c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		grants = append(grants, r.URL.Path+" "+r.PostForm.Get("grant_type")+" "+r.PostForm.Get("scope")+" "+r.PostForm.Get("refresh_token"))
+		writeJSON(w, 200, map[string]any{"token_type": "Bearer", "access_token": "new-" + r.PostForm.Get("scope"), "expires_in": "3600", "refresh_token": "rt-2"})
+	})
+	_ = ts
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	c.Now = func() time.Time { return now }
+	saved := 0
+	c.OnCredentialsChange = func(*Credentials) error { saved++; return nil }
+	c.SetCredentials(&Credentials{TenantID: "t1", RefreshToken: "rt-1", AccessTokens: map[string]AccessToken{
+		ARMScope:   {Token: "fresh", ExpiresOn: now.Add(time.Hour)},
+		GraphScope: {Token: "stale", ExpiresOn: now.Add(2 * time.Minute)},
+	}})
+	ctx := context.Background()
+	tok, err := c.Token(ctx, ARMScope)
+	if err != nil || tok.Token != "fresh" {
+		t.Fatalf("cached token = %v, %v", tok, err)
+	}
+	tok, err = c.Token(ctx, GraphScope)
+	if err != nil || tok.Token != "new-https://graph.microsoft.com/.default" {
+		t.Fatalf("refreshed token = %v, %v", tok, err)
+	}
+	if want := []string{"/t1/oauth2/v2.0/token refresh_token https://graph.microsoft.com/.default rt-1"}; fmt.Sprint(grants) != fmt.Sprint(want) {
+		t.Errorf("grants = %q", grants)
+	}
+	if c.Credentials().RefreshToken != "rt-2" || saved != 1 {
+		t.Errorf("refresh token %q saved %d", c.Credentials().RefreshToken, saved)
+	}
+	// The refreshed token is now cached.
+	if tok, _ := c.Token(ctx, GraphScope); tok.Token != "new-https://graph.microsoft.com/.default" || len(grants) != 1 {
+		t.Errorf("second call refreshed again: %v", grants)
+	}
+}
+
+func TestServicePrincipalToken(t *testing.T) {
+	var form string
+	_, c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		form = r.URL.Path + " " + r.PostForm.Get("grant_type") + " " + r.PostForm.Get("client_id") + " " + r.PostForm.Get("client_secret") + " " + r.PostForm.Get("scope")
+		writeJSON(w, 200, map[string]any{"token_type": "Bearer", "access_token": "sp-token", "expires_in": 3600})
+	})
+	c.SetCredentials(&Credentials{TenantID: "t1", ServicePrincipal: &ServicePrincipalSecret{AppID: "app", Secret: "s3"}})
+	if _, err := c.Token(context.Background(), GraphScope); err != nil {
+		t.Fatal(err)
+	}
+	if want := "/t1/oauth2/v2.0/token client_credentials app s3 https://graph.microsoft.com/.default"; form != want {
+		t.Errorf("form = %q, want %q", form, want)
+	}
+}
+
+func TestNotLoggedIn(t *testing.T) {
+	_, c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	if err := c.ARM(context.Background(), Request{Method: "GET", Path: "/subscriptions"}, nil); !errors.Is(err, ErrNotLoggedIn) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestARMSendsAPIVersionTokenAndBody(t *testing.T) {
+	var got struct{ auth, query, ctype, body string }
+	_, c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.auth, got.query, got.ctype, got.body = r.Header.Get("Authorization"), r.URL.RawQuery, r.Header.Get("Content-Type"), string(b)
+		writeJSON(w, 200, map[string]any{"name": "rg"})
+	})
+	loggedIn(c)
+	var out map[string]any
+	err := c.ARM(context.Background(), Request{Method: "PUT", Path: "/subscriptions/s/resourcegroups/rg", APIVersion: APIVersionResources, Body: map[string]string{"location": "westus"}}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.auth != "Bearer arm" || got.query != "api-version=2022-09-01" || got.ctype != "application/json" || strings.TrimSpace(got.body) != `{"location":"westus"}` {
+		t.Errorf("request = %+v", got)
+	}
+	if out["name"] != "rg" {
+		t.Errorf("out = %v", out)
+	}
+}
+
+func TestAsyncOperationPolling(t *testing.T) {
+	polls := 0
+	ts, c := newTestServer(t, nil)
+	ts.h = func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "PUT":
+			w.Header().Set("Azure-AsyncOperation", ts.srv.URL+"/ops/1?api-version=2023-07-01")
+			w.Header().Set("Retry-After", "3")
+			writeJSON(w, 201, map[string]any{"name": "r", "properties": map[string]any{"provisioningState": "Creating"}})
+		case r.URL.Path == "/ops/1":
+			if r.Header.Get("Authorization") != "Bearer arm" {
+				t.Errorf("poll without token")
+			}
+			polls++
+			status := "InProgress"
+			if polls == 2 {
+				status = "Succeeded"
+			}
+			writeJSON(w, 200, map[string]any{"status": status})
+		case r.Method == "GET":
+			writeJSON(w, 200, map[string]any{"name": "r", "properties": map[string]any{"provisioningState": "Succeeded"}})
+		}
+	}
+	var sleeps []time.Duration
+	c.Sleep = func(ctx context.Context, d time.Duration) error { sleeps = append(sleeps, d); return nil }
+	loggedIn(c)
+	var out map[string]any
+	if err := c.ARM(context.Background(), Request{Method: "PUT", Path: "/x/r", APIVersion: "v", Body: map[string]any{}}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out["properties"].(map[string]any)["provisioningState"] != "Succeeded" {
+		t.Errorf("out = %v", out)
+	}
+	want := []string{"PUT /x/r?api-version=v", "GET /ops/1?api-version=2023-07-01", "GET /ops/1?api-version=2023-07-01", "GET /x/r?api-version=v"}
+	if fmt.Sprint(ts.requests()) != fmt.Sprint(want) {
+		t.Errorf("requests = %q", ts.requests())
+	}
+	if fmt.Sprint(sleeps) != fmt.Sprint([]time.Duration{3 * time.Second, time.Second}) {
+		t.Errorf("sleeps = %v", sleeps)
+	}
+}
+
+func TestAsyncOperationFailed(t *testing.T) {
+	ts, c := newTestServer(t, nil)
+	ts.h = func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "DELETE" {
+			w.Header().Set("Azure-AsyncOperation", ts.srv.URL+"/ops/2")
+			w.WriteHeader(202)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"status": "Failed", "error": map[string]any{"code": "Conflict", "message": "it is in use"}})
+	}
+	loggedIn(c)
+	err := c.ARM(context.Background(), Request{Method: "DELETE", Path: "/x"}, nil)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != "Conflict" || err.Error() != "(Conflict) it is in use" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLocationPolling(t *testing.T) {
+	for _, method := range []string{"DELETE", "POST", "PUT"} {
+		t.Run(method, func(t *testing.T) {
+			polls := 0
+			ts, c := newTestServer(t, nil)
+			ts.h = func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.URL.Path == "/loc":
+					polls++
+					if polls < 3 {
+						w.Header().Set("Location", ts.srv.URL+"/loc")
+						w.WriteHeader(202)
+						return
+					}
+					writeJSON(w, 200, map[string]any{"result": "from-location"})
+				case r.Method == "GET":
+					writeJSON(w, 200, map[string]any{"result": "resource"})
+				default:
+					w.Header().Set("Location", ts.srv.URL+"/loc")
+					w.WriteHeader(202)
+				}
+			}
+			loggedIn(c)
+			var out map[string]any
+			if err := c.ARM(context.Background(), Request{Method: method, Path: "/res"}, &out); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]any{"DELETE": nil, "POST": "from-location", "PUT": "resource"}[method]
+			if out["result"] != want {
+				t.Errorf("out = %v, want %v", out, want)
+			}
+			if polls != 3 {
+				t.Errorf("polls = %d", polls)
+			}
+		})
+	}
+}
+
+func TestNoWait(t *testing.T) {
+	ts, c := newTestServer(t, nil)
+	ts.h = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Azure-AsyncOperation", ts.srv.URL+"/ops")
+		w.WriteHeader(202)
+	}
+	loggedIn(c)
+	if err := c.ARM(context.Background(), Request{Method: "DELETE", Path: "/x", NoWait: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ts.requests()); n != 1 {
+		t.Errorf("%d requests", n)
+	}
+}
+
+func TestUnauthorizedRetriesWithNewToken(t *testing.T) {
+	_, c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/token") {
+			writeJSON(w, 200, map[string]any{"access_token": "second", "expires_in": 3600})
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer second" {
+			writeJSON(w, 401, map[string]any{"error": map[string]any{"code": "InvalidAuthenticationToken", "message": "bad"}})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"ok": true})
+	})
+	loggedIn(c)
+	var out map[string]any
+	if err := c.ARM(context.Background(), Request{Method: "GET", Path: "/subscriptions"}, &out); err != nil || out["ok"] != true {
+		t.Fatalf("out %v err %v", out, err)
+	}
+}
+
+func TestDecodeAPIError(t *testing.T) {
+	tests := []struct {
+		status int
+		body   string
+		want   string
+	}{
+		{404, `{"error":{"code":"ResourceGroupNotFound","message":"Resource group 'x' could not be found."}}`, "(ResourceGroupNotFound) Resource group 'x' could not be found."},
+		{400, `{"code":"BadRequest","message":"nope"}`, "(BadRequest) nope"},
+		{500, `oops`, "(InternalServerError) oops"},
+		{403, ``, "(Forbidden) Operation returned an invalid status 'Forbidden'"},
+		{409, `{"error":{"code":"Conflict"}}`, "(Conflict) Operation returned an invalid status 'Conflict'"},
+	}
+	for _, tt := range tests {
+		e := DecodeAPIError(tt.status, []byte(tt.body))
+		if e.Error() != tt.want || e.Status != tt.status {
+			t.Errorf("DecodeAPIError(%d, %s) = %q", tt.status, tt.body, e.Error())
+		}
+	}
+	if !IsNotFound(fmt.Errorf("wrapped: %w", DecodeAPIError(404, nil))) {
+		t.Error("IsNotFound through wrapping")
+	}
+}
+
+func TestDecodeOAuthError(t *testing.T) {
+	tests := []struct {
+		body, code, want string
+	}{
+		{`{"error":"invalid_grant","error_description":"AADSTS50126: bad"}`, "invalid_grant", "AADSTS50126: bad"},
+		{`{"error":"invalid_client"}`, "invalid_client", "invalid_client"},
+		{`{"error":{"code":"NotFound","message":"no such tenant"}}`, "NotFound", "no such tenant"},
+		{`garbage`, "invalid_request", "token request failed with status 400 Bad Request"},
+	}
+	for _, tt := range tests {
+		e := DecodeOAuthError(400, []byte(tt.body))
+		if e.Code != tt.code || e.Error() != tt.want {
+			t.Errorf("DecodeOAuthError(%s) = %q %q", tt.body, e.Code, e.Error())
+		}
+	}
+}
+
+func TestGraphListPaging(t *testing.T) {
+	ts, c := newTestServer(t, nil)
+	ts.h = func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer graph" {
+			t.Errorf("graph call with %q", r.Header.Get("Authorization"))
+		}
+		if r.URL.Query().Get("page") == "2" {
+			writeJSON(w, 200, map[string]any{"value": []any{map[string]any{"id": "b"}}})
+			return
+		}
+		if r.URL.Query().Get("$filter") != "displayName eq 'x'" {
+			t.Errorf("filter %q", r.URL.RawQuery)
+		}
+		writeJSON(w, 200, map[string]any{"value": []any{map[string]any{"id": "a"}}, "@odata.nextLink": ts.srv.URL + "/v1.0/users?page=2"})
+	}
+	loggedIn(c)
+	q := map[string][]string{"$filter": {"displayName eq 'x'"}}
+	items, more, err := c.GraphList(context.Background(), "/users", q, false)
+	if err != nil || len(items) != 1 || !more {
+		t.Fatalf("first page: %v %v %v", items, more, err)
+	}
+	items, more, err = c.GraphList(context.Background(), "/users", q, true)
+	if err != nil || len(items) != 2 || more {
+		t.Fatalf("all pages: %v %v %v", items, more, err)
+	}
+	if got := ts.requests()[0]; got != "GET /v1.0/users?$filter=displayName%20eq%20%27x%27" {
+		t.Errorf("request %q", got)
+	}
+}
+
+func TestTokenNotSentElsewhere(t *testing.T) {
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			t.Errorf("token leaked to another origin")
+		}
+		writeJSON(w, 200, map[string]any{"status": "Succeeded"})
+	}))
+	defer other.Close()
+	ts, c := newTestServer(t, nil)
+	ts.h = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Azure-AsyncOperation", other.URL+"/op")
+		w.WriteHeader(202)
+	}
+	c.HTTP.Transport.(*http.Transport).TLSClientConfig.RootCAs.AddCert(other.Certificate())
+	loggedIn(c)
+	if err := c.ARM(context.Background(), Request{Method: "DELETE", Path: "/x"}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &Client{PollInterval: 2 * time.Second, Now: func() time.Time { return now }}
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 2 * time.Second},
+		{"0", 0},
+		{"5", 5 * time.Second},
+		{"junk", 2 * time.Second},
+		{now.Add(7 * time.Second).Format(http.TimeFormat), 7 * time.Second},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.header != "" {
+			h.Set("Retry-After", tt.header)
+		}
+		if got := c.retryAfter(h); got != tt.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", tt.header, got, tt.want)
+		}
+	}
+}
+
+func TestNewRejectsBadInput(t *testing.T) {
+	if _, err := New(Config{Endpoint: "127.0.0.1:8443"}); err == nil {
+		t.Error("endpoint without scheme accepted")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	_ = os.WriteFile(bad, []byte("not pem"), 0o600)
+	if _, err := New(Config{CAFile: bad}); err == nil {
+		t.Error("CA file without PEM accepted")
+	}
+	if _, err := New(Config{CAFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
+		t.Error("missing CA file accepted")
+	}
+}
+
+func TestDebugRedactsSecrets(t *testing.T) {
+	var log strings.Builder
+	ts, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"access_token": "SECRET-AT", "refresh_token": "SECRET-RT", "expires_in": 3600})
+	})
+	c, err := New(Config{Endpoint: ts.srv.URL, Debug: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.HTTP.Transport.(*debugTransport).next.(*http.Transport).TLSClientConfig.RootCAs.AddCert(ts.srv.Certificate())
+	if _, err := c.LoginPassword(context.Background(), "", "u", "SECRET-PW"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Token(context.Background(), ARMScope); err != nil {
+		t.Fatal(err)
+	}
+	out := log.String()
+	for _, s := range []string{"SECRET-AT", "SECRET-RT", "SECRET-PW"} {
+		if strings.Contains(out, s) {
+			t.Errorf("debug log contains %s:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(out, "DEBUG: Request URL:") || !strings.Contains(out, "DEBUG: Response status: 200") {
+		t.Errorf("debug log lacks request/response lines:\n%s", out)
+	}
+}
+
+func TestExpiredRefreshTokenAsksForLogin(t *testing.T) {
+	_, c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "AADSTS700082: The refresh token has expired."})
+	})
+	c.SetCredentials(&Credentials{TenantID: "t", RefreshToken: "old"})
+	_, err := c.Token(context.Background(), ARMScope)
+	if err == nil || err.Error() != "AADSTS700082: The refresh token has expired. Interactive authentication is needed. Please run 'az login'." {
+		t.Errorf("err = %v", err)
+	}
+}
