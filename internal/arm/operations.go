@@ -50,6 +50,25 @@ type Operation struct {
 	StartTime time.Time  `json:"startTime"`
 	EndTime   *time.Time `json:"endTime,omitempty"`
 	Error     *Error     `json:"error,omitempty"`
+	// PercentComplete and Properties.Progress report how far a running
+	// operation has got (ARM's percentComplete; drydock's progress text).
+	PercentComplete float64            `json:"percentComplete"`
+	Properties      *OperationProgress `json:"properties,omitempty"`
+}
+
+// OperationProgress is drydock's human-readable progress of an operation.
+type OperationProgress struct {
+	Progress string `json:"progress,omitempty"`
+}
+
+type progressKey struct{}
+
+// ReportProgress records progress for the operation running under ctx; it
+// is a no-op outside an operation.
+func ReportProgress(ctx context.Context, percent float64, message string) {
+	if f, ok := ctx.Value(progressKey{}).(func(float64, string)); ok {
+		f(percent, message)
+	}
 }
 
 type storedOp struct {
@@ -84,12 +103,31 @@ func (o *Operations) Start(r *Request, fn func(ctx context.Context) (any, error)
 	o.running[name] = true
 	ctx := WithCaller(o.ctx, r.Caller)
 	o.mu.Unlock()
+	var last time.Time
+	var progressMu sync.Mutex
+	ctx = context.WithValue(ctx, progressKey{}, func(pct float64, msg string) {
+		progressMu.Lock()
+		defer progressMu.Unlock()
+		// Persist at most a few times a second; the final state is saved below.
+		if time.Since(last) < 250*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		p := op
+		p.PercentComplete, p.Properties = pct, &OperationProgress{Progress: msg}
+		if err := o.save(context.Background(), p); err != nil {
+			o.log.Warn("saving operation progress", "operation", name, "err", err)
+		}
+	})
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
 		res, err := fn(ctx)
+		progressMu.Lock()
+		defer progressMu.Unlock()
 		end := time.Now().UTC()
 		op.EndTime = &end
+		op.PercentComplete = 100
 		if err != nil {
 			var ae *Error
 			if !errors.As(err, &ae) {

@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -107,7 +108,7 @@ func (rt *Router) OnDelete(typ string, h DeleteHook) {
 // DeleteScope deletes, inside tx, every resource at or below scope
 // (running each type's delete hook) and every role assignment at or below
 // it. It returns the names of the removed assignments, which the caller
-// passes to ForgetAssignments after the commit.
+// passes to Deleted after the commit.
 func (rt *Router) DeleteScope(tx *store.Tx, scope resourceid.ID) ([]string, error) {
 	f := store.ResourceFilter{Subscription: scope.SubscriptionID, ResourceGroup: scope.ResourceGroup}
 	rows, err := tx.ListResources(f)
@@ -132,11 +133,21 @@ func (rt *Router) DeleteScope(tx *store.Tx, scope resourceid.ID) ([]string, erro
 	return tx.DeleteRoleAssignmentsBelow(scope.String())
 }
 
-// ForgetAssignments drops deleted assignments from the authorization engine.
-func (rt *Router) ForgetAssignments(names []string) {
-	for _, n := range names {
+// Deleted finishes a committed DeleteScope: it drops the removed
+// assignments from the authorization engine and runs the providers'
+// after-delete callbacks (e.g. name resolution for deleted registries).
+func (rt *Router) Deleted(ctx context.Context, removedAssignments []string) {
+	for _, n := range removedAssignments {
 		rt.engine.Remove(n)
 	}
+	for _, f := range rt.afterDelete {
+		f(ctx)
+	}
+}
+
+// AfterDelete registers a callback run after every committed DeleteScope.
+func (rt *Router) AfterDelete(f func(ctx context.Context)) {
+	rt.afterDelete = append(rt.afterDelete, f)
 }
 
 // Engine exposes the authorization engine to providers.

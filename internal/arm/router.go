@@ -39,14 +39,15 @@ type Handler func(r *Request) (int, any, error)
 
 // Router dispatches ARM requests to providers by method and resource type.
 type Router struct {
-	st     *store.Store
-	dir    *directory.Directory
-	engine *authz.Engine
-	base   string
-	log    *slog.Logger
-	routes map[string]Handler
-	Ops    *Operations
-	hooks  map[string]DeleteHook
+	st          *store.Store
+	dir         *directory.Directory
+	engine      *authz.Engine
+	base        string
+	log         *slog.Logger
+	routes      map[string]Handler
+	Ops         *Operations
+	hooks       map[string]DeleteHook
+	afterDelete []func(context.Context)
 }
 
 // NewRouter builds the ARM front door.

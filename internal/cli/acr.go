@@ -29,6 +29,13 @@ func newACRCommand(a *app) *cobra.Command {
 		newACRCheckNameCommand(a),
 		cred,
 	)
+	cmd.AddCommand(
+		newACRLoginCommand(a),
+		newACRRepositoryCommand(a),
+		newACRImportCommand(a),
+		newACRCheckHealthCommand(a),
+		newACRShowUsageCommand(a),
+	)
 	return cmd
 }
 

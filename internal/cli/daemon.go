@@ -26,7 +26,7 @@ import (
 // addDaemonCommands adds `server`, `up` and `down`: the commands that run the
 // drydock server rather than talk to it.
 func addDaemonCommands(root *cobra.Command) {
-	root.AddCommand(newServerCommand(), newUpCommand(), newDownCommand())
+	root.AddCommand(newServerCommand(), newUpCommand(), newDownCommand(), newBenchCommand())
 }
 
 type serverFlags struct {

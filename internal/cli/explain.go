@@ -19,7 +19,7 @@ func newRoleAssignmentExplainCommand(a *app) *cobra.Command {
 		Short: "Explain whether a principal may perform an action at a scope, and which role assignments decide it (drydock only).",
 		Long: "Explain whether a principal may perform an action at a scope, and which role assignments decide it (drydock only).\n\n" +
 			"Assignments listed as pending exist but do not count yet (for example a group membership that becomes effective later).",
-		Example: "  az role assignment explain --assignee myIdentity --action Microsoft.ContainerRegistry/registries/pull/read --data-action --scope {acrId}",
+		Example: "  az role assignment explain --assignee myIdentity --action Microsoft.ContainerRegistry/registries/pull/read --scope {acrId}",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := require(cmd, "action"); err != nil {
 				return err

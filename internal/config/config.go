@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,19 @@ type Config struct {
 	DefaultLocation string `json:"defaultLocation"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"logLevel"`
+	// RegistryListen is the TLS address every registry's login server is
+	// served on (one listener, routed by host name). On a port other than
+	// 443 login servers carry the port (myacr.azurecr.io:5443).
+	RegistryListen string `json:"registryListen"`
+	// ManageHostsFile keeps a drydock block in HostsFile that resolves each
+	// login server to the registry listener's address.
+	ManageHostsFile bool `json:"manageHostsFile"`
+	// HostsFile is the hosts file drydock manages (default /etc/hosts).
+	HostsFile string `json:"hostsFile"`
+	// RegistryAccessTokenLifetime is how long a registry access token
+	// lives; RBAC is evaluated again for every new one, so it bounds how
+	// long a removed role assignment still lets pulls through.
+	RegistryAccessTokenLifetime Duration `json:"registryAccessTokenLifetime"`
 }
 
 // Duration is a time.Duration written as "90s", "5m".
@@ -69,13 +83,17 @@ func DefaultDataDir() string {
 // Default returns the embedded defaults.
 func Default() Config {
 	return Config{
-		DataDir:             DefaultDataDir(),
-		Listen:              "127.0.0.1:8443",
-		TenantDomain:        "drydock.local",
-		AccessTokenLifetime: Duration{time.Hour},
-		LoginServerSuffix:   "azurecr.io",
-		DefaultLocation:     "eastus",
-		LogLevel:            "info",
+		DataDir:                     DefaultDataDir(),
+		Listen:                      "127.0.0.1:8443",
+		TenantDomain:                "drydock.local",
+		AccessTokenLifetime:         Duration{time.Hour},
+		LoginServerSuffix:           "azurecr.io",
+		DefaultLocation:             "eastus",
+		LogLevel:                    "info",
+		RegistryListen:              "127.0.0.1:443",
+		ManageHostsFile:             true,
+		HostsFile:                   "/etc/hosts",
+		RegistryAccessTokenLifetime: Duration{10 * time.Minute},
 	}
 }
 
@@ -90,6 +108,14 @@ var envVars = map[string]func(*Config, string) error{
 	"DRYDOCK_LOG_LEVEL":               func(c *Config, v string) error { c.LogLevel = v; return nil },
 	"DRYDOCK_GROUP_PROPAGATION_DELAY": func(c *Config, v string) error { return setDuration(&c.GroupPropagationDelay, v) },
 	"DRYDOCK_ACCESS_TOKEN_LIFETIME":   func(c *Config, v string) error { return setDuration(&c.AccessTokenLifetime, v) },
+	"DRYDOCK_REGISTRY_LISTEN":         func(c *Config, v string) error { c.RegistryListen = v; return nil },
+	"DRYDOCK_HOSTS_FILE":              func(c *Config, v string) error { c.HostsFile = v; return nil },
+	"DRYDOCK_MANAGE_HOSTS_FILE": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.ManageHostsFile = b
+		return err
+	},
+	"DRYDOCK_REGISTRY_ACCESS_TOKEN_LIFETIME": func(c *Config, v string) error { return setDuration(&c.RegistryAccessTokenLifetime, v) },
 }
 
 func setDuration(d *Duration, v string) error {
@@ -145,8 +171,11 @@ func (c *Config) Finish() error {
 	if !strings.HasPrefix(c.PublicURL, "https://") {
 		return fmt.Errorf("publicURL %q must be https", c.PublicURL)
 	}
-	if c.GroupPropagationDelay.Duration < 0 || c.AccessTokenLifetime.Duration < time.Minute {
-		return fmt.Errorf("groupPropagationDelay must be >= 0 and accessTokenLifetime >= 1m")
+	if c.GroupPropagationDelay.Duration < 0 || c.AccessTokenLifetime.Duration < time.Minute || c.RegistryAccessTokenLifetime.Duration < 10*time.Second {
+		return fmt.Errorf("groupPropagationDelay must be >= 0, accessTokenLifetime >= 1m and registryAccessTokenLifetime >= 10s")
+	}
+	if _, _, err := net.SplitHostPort(c.RegistryListen); err != nil {
+		return fmt.Errorf("registryListen %q must be host:port", c.RegistryListen)
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

@@ -72,7 +72,7 @@ type Directory struct {
 	signer *tokens.Signer
 	cfg    Config
 
-	mu      sync.RWMutex
+	mu       sync.RWMutex
 	memberOf map[string][]store.Member // member object ID (lower) → direct groups
 }
 

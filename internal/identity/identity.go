@@ -182,7 +182,7 @@ func (p *Provider) deleteResource(typ string) arm.Handler {
 		if err != nil {
 			return 0, nil, err
 		}
-		p.rt.ForgetAssignments(removed)
+		p.rt.Deleted(r.Context(), removed)
 		return http.StatusOK, nil, nil
 	}
 }

@@ -31,14 +31,18 @@ type Config struct {
 	// LoginServerSuffix is appended to a registry's name to form its login
 	// server ("azurecr.io" gives myacr.azurecr.io).
 	LoginServerSuffix string
-	DefaultLocation   string
+	// LoginServerPort is appended as ":<port>" when the registry listener
+	// is not on 443.
+	LoginServerPort string
+	DefaultLocation string
 }
 
 // Provider serves Microsoft.ContainerRegistry.
 type Provider struct {
-	rt  *arm.Router
-	box *secretbox.Box
-	cfg Config
+	rt        *arm.Router
+	box       *secretbox.Box
+	cfg       Config
+	dataPlane *DataPlane // nil until the data plane is assembled
 }
 
 // Register adds the provider's routes and delete hook.
@@ -52,7 +56,17 @@ func Register(rt *arm.Router, box *secretbox.Box, cfg Config) *Provider {
 	rt.Handle("POST", namespace+"/checkNameAvailability", p.checkName)
 	rt.Handle("POST", registryType+"/listCredentials", p.listCredentials)
 	rt.Handle("POST", registryType+"/regenerateCredential", p.regenerateCredential)
-	rt.OnDelete(registryType, func(tx *store.Tx, r store.Resource) error { return tx.DeleteSecrets(r.ID, "") })
+	rt.Handle("POST", registryType+"/importImage", p.importImage)
+	rt.Handle("GET", registryType+"/listUsages[]", p.listUsages)
+	rt.AfterDelete(p.registriesChanged)
+	rt.OnDelete(registryType, func(tx *store.Tx, r store.Resource) error {
+		if p.dataPlane != nil {
+			if err := p.dataPlane.dist.DeleteRegistry(context.Background(), tx, strings.ToLower(r.ID)); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteSecrets(r.ID, "")
+	})
 	return p
 }
 
@@ -97,7 +111,21 @@ func normalizeSKU(s string) (string, error) {
 
 // LoginServer is the registry's login server host name.
 func (p *Provider) LoginServer(name string) string {
-	return strings.ToLower(name) + "." + p.cfg.LoginServerSuffix
+	ls := strings.ToLower(name) + "." + p.cfg.LoginServerSuffix
+	if p.cfg.LoginServerPort != "" && p.cfg.LoginServerPort != "443" {
+		ls += ":" + p.cfg.LoginServerPort
+	}
+	return ls
+}
+
+// registriesChanged keeps name resolution in step with the registries.
+func (p *Provider) registriesChanged(ctx context.Context) {
+	if p.dataPlane == nil {
+		return
+	}
+	if err := p.dataPlane.SyncHosts(ctx); err != nil {
+		p.dataPlane.log.Warn("updating the hosts file", "err", err)
+	}
 }
 
 type body struct {
@@ -227,11 +255,12 @@ func (p *Provider) write(r *arm.Request, status int, res arm.Resource, props Pro
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return 0, nil, arm.Errorf(http.StatusConflict, "AlreadyInUse",
-			"The registry DNS name %s is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability", props.LoginServer)
+			"The registry DNS name %s is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability", strings.ToLower(res.Name)+"."+p.cfg.LoginServerSuffix)
 	}
 	if err != nil {
 		return 0, nil, err
 	}
+	p.registriesChanged(r.Context())
 	return status, res, nil
 }
 
@@ -309,7 +338,7 @@ func (p *Provider) delete(r *arm.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	p.rt.ForgetAssignments(removed)
+	p.rt.Deleted(r.Context(), removed)
 	return http.StatusOK, nil, nil
 }
 
@@ -407,4 +436,61 @@ func (p *Provider) regenerateCredential(r *arm.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return p.listCredentials(r)
+}
+
+func (p *Provider) importImage(r *arm.Request) (int, any, error) {
+	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/importImage/action", r.ID.String()); err != nil {
+		return 0, nil, err
+	}
+	var req ImportRequest
+	if err := arm.Decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	if _, err := req.parseTargets(); err != nil {
+		return 0, nil, err
+	}
+	if p.dataPlane == nil {
+		return 0, nil, arm.Errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "The registry data plane is not running.")
+	}
+	reg, err := p.dataPlane.registryByID(r.Context(), r.ID.String())
+	if err != nil {
+		return 0, nil, err
+	}
+	caller := r.Caller
+	if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
+		return nil, p.dataPlane.Import(ctx, reg, caller, req)
+	}); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, nil, nil
+}
+
+func (p *Provider) listUsages(r *arm.Request) (int, any, error) {
+	id := r.ID
+	id.Types, id.Names = id.Types[:1], id.Names[:1]
+	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/listUsages/read", id.String()); err != nil {
+		return 0, nil, err
+	}
+	if _, _, err := p.load(r.Context(), id.String()); err != nil {
+		return 0, nil, err
+	}
+	var size int64
+	var repos int
+	if p.dataPlane != nil {
+		u, err := p.dataPlane.dist.Usage(r.Context(), strings.ToLower(id.String()))
+		if err != nil {
+			return 0, nil, err
+		}
+		size, repos = u.Size, u.Repositories
+	}
+	usage := func(name string, limit, current int64, unit string) map[string]any {
+		return map[string]any{"name": name, "limit": limit, "currentValue": current, "unit": unit}
+	}
+	return http.StatusOK, map[string]any{"value": []any{
+		usage("Size", 10<<40, size, "Bytes"),
+		usage("Repositories", 1<<31-1, int64(repos), "Count"),
+		usage("Webhooks", 2, 0, "Count"),
+		usage("ScopeMaps", 100, 0, "Count"),
+		usage("Tokens", 100, 0, "Count"),
+	}}, nil
 }

@@ -348,7 +348,7 @@ func (p *Provider) deleteGroup(r *arm.Request) (int, any, error) {
 			return err
 		})
 		if err == nil {
-			p.rt.ForgetAssignments(removed)
+			p.rt.Deleted(ctx, removed)
 		}
 		return nil, err
 	})

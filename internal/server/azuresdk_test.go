@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -93,7 +94,7 @@ func TestAzureSDK(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create registry: %v", err)
 	}
-	if *reg.Properties.LoginServer != "sdkregistry1.azurecr.io" || *reg.SKU.Tier != armcontainerregistry.SKUTierStandard {
+	if !strings.HasPrefix(*reg.Properties.LoginServer, "sdkregistry1.azurecr.io:") || *reg.SKU.Tier != armcontainerregistry.SKUTierStandard {
 		t.Fatalf("registry: %+v", reg.Properties)
 	}
 	avail, err := registries.CheckNameAvailability(ctx, armcontainerregistry.RegistryNameCheckRequest{

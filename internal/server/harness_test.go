@@ -33,6 +33,8 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = ln.Addr().String()
+	cfg.RegistryListen = "127.0.0.1:0"
+	cfg.HostsFile = filepath.Join(cfg.DataDir, "hosts")
 	if mutate != nil {
 		mutate(&cfg)
 	}

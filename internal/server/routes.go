@@ -18,7 +18,7 @@ import (
 )
 
 func (s *Server) routes() http.Handler {
-	reg := prometheus.NewRegistry()
+	reg := s.prom
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "drydock_http_requests_total", Help: "HTTP requests served, by API surface, method and status code.",
@@ -112,6 +112,7 @@ func (s *Server) endpoints(w http.ResponseWriter, r *http.Request) {
 			"containerRegistryAudience": directory.AudienceACR,
 			"managedIdentityEndpoint":   base + "/metadata/identity/oauth2/token",
 			"hostCredentialHeader":      directory.HostCredentialHeader,
+			"registryAddress":           s.regLn.Addr().String(),
 		},
 	})
 }

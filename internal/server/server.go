@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/drydock-dev/drydock/internal/access"
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
@@ -60,6 +62,12 @@ type Server struct {
 	handler http.Handler
 	tlsCert tls.Certificate
 	state   State
+	prom    *prometheus.Registry
+
+	regLn     net.Listener
+	regCert   tls.Certificate
+	dataPlane *registry.DataPlane
+	closers   []func() error
 }
 
 // New opens everything in the data dir and bootstraps the tenant.
@@ -74,9 +82,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, st: st}
+	s := &Server{cfg: cfg, log: log, st: st, prom: prometheus.NewRegistry()}
 	if err := s.assemble(ctx); err != nil {
-		st.Close()
+		s.close()
 		return nil, err
 	}
 	return s, nil
@@ -127,8 +135,15 @@ func (s *Server) assemble(ctx context.Context) error {
 	}
 	s.access.Register(s.router)
 	rp := resources.Register(s.router, s.dir, s.access)
-	registry.Register(s.router, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, DefaultLocation: cfg.DefaultLocation})
+	var port string
+	if s.regLn, port, err = s.listenRegistry(); err != nil {
+		return err
+	}
+	prov := registry.Register(s.router, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation})
 	identity.Register(s.router, s.dir)
+	if err := s.assembleRegistry(ctx, prov, keys); err != nil {
+		return err
+	}
 	admin, err := s.bootstrap(ctx, rp)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -157,10 +172,21 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx is cancelled, then shuts down gracefully and
-// closes the store.
+// close releases what New opened.
+func (s *Server) close() {
+	if s.regLn != nil {
+		s.regLn.Close()
+	}
+	for _, c := range s.closers {
+		c()
+	}
+	s.st.Close()
+}
+
+// Serve serves on ln (and the registries on their listener) until ctx is
+// cancelled, then shuts down gracefully and closes the store.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	defer s.st.Close()
+	defer s.close()
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		s.log.Warn("listening beyond loopback, as configured", "addr", ln.Addr().String())
 	}
@@ -180,9 +206,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("drydock is serving", "endpoint", s.cfg.PublicURL, "ca", s.state.CAFile, "tenant", s.state.TenantID, "dataDir", s.cfg.DataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	stopRegistry, regErrc := s.serveRegistry(ctx)
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
+	case serveErr = <-regErrc:
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
@@ -191,9 +219,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		s.log.Warn("shutdown", "err", err)
 	}
+	if err := stopRegistry(shutCtx); err != nil {
+		s.log.Warn("registry shutdown", "err", err)
+	}
+	if err := s.dataPlane.Close(); err != nil {
+		s.log.Warn("removing the hosts file block", "err", err)
+	}
 	s.router.Ops.Wait()
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
 	}
 	return nil
 }

@@ -438,10 +438,14 @@ func (t *Tx) members(where string, args ...any) ([]Member, error) {
 }
 
 // GroupMembers lists the direct members of a group.
-func (t *Tx) GroupMembers(groupID string) ([]Member, error) { return t.members(`group_id = ?`, strings.ToLower(groupID)) }
+func (t *Tx) GroupMembers(groupID string) ([]Member, error) {
+	return t.members(`group_id = ?`, strings.ToLower(groupID))
+}
 
 // MemberOf lists the groups a principal is a direct member of.
-func (t *Tx) MemberOf(memberID string) ([]Member, error) { return t.members(`member_id = ?`, strings.ToLower(memberID)) }
+func (t *Tx) MemberOf(memberID string) ([]Member, error) {
+	return t.members(`member_id = ?`, strings.ToLower(memberID))
+}
 
 // AllMemberships returns every membership edge (to build the in-memory index).
 func (t *Tx) AllMemberships() ([]Member, error) { return t.members(`1 = 1`) }

@@ -1,0 +1,472 @@
+// Package bench measures drydock's registry against a peer run on the same
+// machine in the same run (Debian's docker-registry, CNCF Distribution),
+// over the same transport (TLS with the same certificate), and reports
+// ratios: blob push and pull throughput, manifest GETs per second, token
+// issuance per second, and server memory growth while streaming; plus the
+// machine's limits (Go's SHA-256 speed, http.ServeFile of the same file).
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+// Options configure a run.
+type Options struct {
+	BlobSize       int64  // bytes of the push/pull blob
+	ManifestGETs   int    // requests in the manifest GET test
+	TokenRequests  int    // requests in the token test
+	Concurrency    int    // parallel clients for request-rate tests
+	Drydock        string // path of the drydock binary
+	DockerRegistry string // path of docker-registry
+	Out            io.Writer
+}
+
+// Result is one measured metric for both registries.
+type Result struct {
+	Name          string
+	Unit          string
+	Drydock, Peer float64
+	Note          string
+}
+
+// Run performs the benchmark and writes a report to opts.Out.
+func Run(ctx context.Context, opts Options) ([]Result, error) {
+	dir, err := os.MkdirTemp("", "drydock-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintf(opts.Out, "preparing a %s blob in %s\n", size(opts.BlobSize), dir)
+	blobPath := filepath.Join(dir, "blob")
+	digest, err := writeRandom(blobPath, opts.BlobSize)
+	if err != nil {
+		return nil, err
+	}
+
+	dd, err := startDrydock(ctx, opts.Drydock, filepath.Join(dir, "drydock"))
+	if err != nil {
+		return nil, fmt.Errorf("starting drydock: %w", err)
+	}
+	defer dd.stop()
+	peer, err := startPeer(ctx, opts.DockerRegistry, filepath.Join(dir, "peer"), dd.certFile, dd.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("starting docker-registry: %w", err)
+	}
+	defer peer.stop()
+
+	var results []Result
+	add := func(r Result) {
+		results = append(results, r)
+		fmt.Fprintf(opts.Out, "  %-34s drydock %10.1f  peer %10.1f %s\n", r.Name, r.Drydock, r.Peer, r.Unit)
+	}
+
+	shaMBs, err := sha256Speed(blobPath)
+	if err != nil {
+		return nil, err
+	}
+	serveMBs, err := serveFileSpeed(blobPath, dd.pool, dd.certFile, dd.keyFile)
+	if err != nil {
+		return nil, err
+	}
+
+	// Push.
+	rssBefore := dd.rss()
+	ddPush, err := dd.client.push(ctx, blobPath, digest, opts.BlobSize)
+	if err != nil {
+		return nil, fmt.Errorf("drydock push: %w", err)
+	}
+	rssGrowth := float64(dd.peakRSS()-rssBefore) / (1 << 20)
+	peerPush, err := peer.client.push(ctx, blobPath, digest, opts.BlobSize)
+	if err != nil {
+		return nil, fmt.Errorf("docker-registry push: %w", err)
+	}
+	add(Result{Name: "blob push (monolithic PUT)", Unit: "MB/s", Drydock: ddPush, Peer: peerPush})
+
+	// Pull.
+	ddPull, err := dd.client.pull(ctx, digest, opts.BlobSize)
+	if err != nil {
+		return nil, fmt.Errorf("drydock pull: %w", err)
+	}
+	peerPull, err := peer.client.pull(ctx, digest, opts.BlobSize)
+	if err != nil {
+		return nil, fmt.Errorf("docker-registry pull: %w", err)
+	}
+	add(Result{Name: "blob pull", Unit: "MB/s", Drydock: ddPull, Peer: peerPull})
+
+	// Manifest GETs.
+	for _, c := range []*regClient{dd.client, peer.client} {
+		if err := c.putManifest(ctx, digest, opts.BlobSize); err != nil {
+			return nil, fmt.Errorf("manifest put: %w", err)
+		}
+	}
+	ddMan, err := rate(ctx, opts.ManifestGETs, opts.Concurrency, dd.client.getManifest)
+	if err != nil {
+		return nil, fmt.Errorf("drydock manifest GET: %w", err)
+	}
+	peerMan, err := rate(ctx, opts.ManifestGETs, opts.Concurrency, peer.client.getManifest)
+	if err != nil {
+		return nil, fmt.Errorf("docker-registry manifest GET: %w", err)
+	}
+	add(Result{Name: "manifest GET (drydock with bearer)", Unit: "req/s", Drydock: ddMan, Peer: peerMan})
+
+	tokens, err := rate(ctx, opts.TokenRequests, opts.Concurrency, dd.client.fetchToken)
+	if err != nil {
+		return nil, fmt.Errorf("token issuance: %w", err)
+	}
+	add(Result{Name: "/oauth2/token issuance", Unit: "tokens/s", Drydock: tokens, Note: "docker-registry has no token service"})
+
+	w := tabwriter.NewWriter(opts.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "\nmetric\tdrydock\tdocker-registry\tratio\ttarget")
+	fmt.Fprintf(w, "blob push (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 4x peer, >= 70%% of SHA-256 (%.0f%%)\n", ddPush, peerPush, ddPush/peerPush, 100*ddPush/shaMBs)
+	fmt.Fprintf(w, "blob pull (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 1.3x peer, >= 90%% of ServeFile (%.0f%%)\n", ddPull, peerPull, ddPull/peerPull, 100*ddPull/serveMBs)
+	fmt.Fprintf(w, "manifest GET (req/s)\t%.0f\t%.0f\t%.2fx\t>= 10x peer\n", ddMan, peerMan, ddMan/peerMan)
+	fmt.Fprintf(w, "token issuance (tokens/s)\t%.0f\t-\t-\t>= 5000\n", tokens)
+	fmt.Fprintf(w, "RSS growth during push (MiB)\t%.1f\t-\t-\t< 64\n", rssGrowth)
+	fmt.Fprintf(w, "machine: SHA-256 (MB/s)\t%.0f\t\t\t\n", shaMBs)
+	fmt.Fprintf(w, "machine: http.ServeFile (MB/s)\t%.0f\t\t\t\n", serveMBs)
+	w.Flush()
+	results = append(results,
+		Result{Name: "rss growth during push", Unit: "MiB", Drydock: rssGrowth},
+		Result{Name: "sha256", Unit: "MB/s", Drydock: shaMBs},
+		Result{Name: "servefile", Unit: "MB/s", Drydock: serveMBs})
+	return results, nil
+}
+
+func size(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
+
+// writeRandom writes n pseudo-random bytes and returns their digest.
+func writeRandom(path string, n int64) (string, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	r := rand.NewChaCha8([32]byte{1, 2, 3})
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for left := n; left > 0; {
+		chunk := buf
+		if left < int64(len(chunk)) {
+			chunk = chunk[:left]
+		}
+		r.Read(chunk)
+		h.Write(chunk)
+		if _, err := f.Write(chunk); err != nil {
+			return "", err
+		}
+		left -= int64(len(chunk))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), f.Sync()
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+
+func sha256Speed(path string) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	start := time.Now()
+	n, err := io.CopyBuffer(sha256.New(), f, make([]byte, 1<<20))
+	return mbps(n, time.Since(start)), err
+}
+
+// serveFileSpeed measures http.ServeFile of the same file over the same TLS.
+func serveFileSpeed(path string, pool *x509.CertPool, certFile, keyFile string) (float64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return 0, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) }),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	go srv.ServeTLS(ln, "", "")
+	defer srv.Close()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+	start := time.Now()
+	resp, err := c.Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	return mbps(n, time.Since(start)), err
+}
+
+// rate runs n calls of f over conc workers and returns calls per second.
+func rate(ctx context.Context, n, conc int, f func(context.Context) error) (float64, error) {
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < conc; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if err := f(ctx); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds(), firstErr
+}
+
+// ---- registry client ----
+
+type regClient struct {
+	base    string // https://host:port
+	host    string // Host header (login server) when it differs from base
+	http    *http.Client
+	bearer  string
+	token   func(ctx context.Context) (string, error) // for drydock
+	manDgst string
+}
+
+func (c *regClient) do(ctx context.Context, method, path string, body io.Reader, n int64, hdr map[string]string) (*http.Response, error) {
+	u := path
+	if !strings.HasPrefix(path, "https://") {
+		u = c.base + path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if c.host != "" {
+		req.Host = c.host
+	}
+	if n > 0 {
+		req.ContentLength = n
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	return c.http.Do(req)
+}
+
+func drain(resp *http.Response, want ...int) error {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	for _, w := range want {
+		if resp.StatusCode == w {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s %s: %s %s", resp.Request.Method, resp.Request.URL.Path, resp.Status, b)
+}
+
+func (c *regClient) location(resp *http.Response) string {
+	loc := resp.Header.Get("Location")
+	if strings.HasPrefix(loc, "/") {
+		return c.base + loc
+	}
+	if u, err := url.Parse(loc); err == nil && c.host != "" {
+		return c.base + u.RequestURI()
+	}
+	return loc
+}
+
+func (c *regClient) push(ctx context.Context, path, digest string, n int64) (float64, error) {
+	resp, err := c.do(ctx, "POST", "/v2/bench/blobs/uploads/", nil, 0, nil)
+	if err != nil {
+		return 0, err
+	}
+	loc := c.location(resp)
+	if err := drain(resp, 202); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sep := "?"
+	if strings.Contains(loc, "?") {
+		sep = "&"
+	}
+	start := time.Now()
+	resp, err = c.do(ctx, "PUT", loc+sep+"digest="+url.QueryEscape(digest), f, n, map[string]string{"Content-Type": "application/octet-stream"})
+	if err != nil {
+		return 0, err
+	}
+	if err := drain(resp, 201); err != nil {
+		return 0, err
+	}
+	return mbps(n, time.Since(start)), nil
+}
+
+func (c *regClient) pull(ctx context.Context, digest string, n int64) (float64, error) {
+	start := time.Now()
+	resp, err := c.do(ctx, "GET", "/v2/bench/blobs/"+digest, nil, 0, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return 0, drain(resp, 200)
+	}
+	got, err := io.CopyBuffer(io.Discard, resp.Body, make([]byte, 1<<20))
+	if err == nil && got != n {
+		err = fmt.Errorf("pulled %d bytes, want %d", got, n)
+	}
+	return mbps(got, time.Since(start)), err
+}
+
+func (c *regClient) putBlob(ctx context.Context, data []byte) (string, error) {
+	sum := sha256.Sum256(data)
+	d := "sha256:" + hex.EncodeToString(sum[:])
+	resp, err := c.do(ctx, "POST", "/v2/bench/blobs/uploads/", nil, 0, nil)
+	if err != nil {
+		return "", err
+	}
+	loc := c.location(resp)
+	if err := drain(resp, 202); err != nil {
+		return "", err
+	}
+	sep := "?"
+	if strings.Contains(loc, "?") {
+		sep = "&"
+	}
+	resp, err = c.do(ctx, "PUT", loc+sep+"digest="+url.QueryEscape(d), bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		return "", err
+	}
+	return d, drain(resp, 201)
+}
+
+func (c *regClient) putManifest(ctx context.Context, layer string, n int64) error {
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	cd, err := c.putBlob(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	m, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(cfg)},
+		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": n}},
+	})
+	resp, err := c.do(ctx, "PUT", "/v2/bench/manifests/v1", bytes.NewReader(m), int64(len(m)), map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+	if err != nil {
+		return err
+	}
+	return drain(resp, 201)
+}
+
+func (c *regClient) getManifest(ctx context.Context) error {
+	resp, err := c.do(ctx, "GET", "/v2/bench/manifests/v1", nil, 0, map[string]string{"Accept": "application/vnd.oci.image.manifest.v1+json"})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("manifest GET: %s", resp.Status)
+	}
+	return nil
+}
+
+func (c *regClient) fetchToken(ctx context.Context) error {
+	_, err := c.token(ctx)
+	return err
+}
+
+// ---- processes ----
+
+type proc struct {
+	cmd      *exec.Cmd
+	client   *regClient
+	pool     *x509.CertPool
+	certFile string
+	keyFile  string
+}
+
+func (p *proc) stop() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			p.cmd.Process.Kill()
+		}
+	}
+}
+
+func (p *proc) status(field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func (p *proc) rss() int64     { return p.status("VmRSS") }
+func (p *proc) peakRSS() int64 { return p.status("VmHWM") }
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitFor(ctx context.Context, check func() error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var errNotReady = errors.New("not ready")

@@ -1,0 +1,252 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// startDrydock runs `drydock server` in dir with the registry listener on
+// a free loopback port, creates a registry and returns a client holding a
+// push+pull token for its repository "bench".
+func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
+	api, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	reg, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(dir + ".log")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "server", "--data-dir", dir, "--listen", api, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "DRYDOCK_REGISTRY_LISTEN="+reg, "DRYDOCK_MANAGE_HOSTS_FILE=false")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, certFile: filepath.Join(dir, "pki", "registry.crt"), keyFile: filepath.Join(dir, "pki", "registry.key")}
+	var state struct {
+		Endpoint, CAFile, TenantID, AdminUser string
+	}
+	err = waitFor(ctx, func() error {
+		b, err := os.ReadFile(filepath.Join(dir, "server.json"))
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &state)
+	})
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("drydock did not start (see %s): %w", logf.Name(), err)
+	}
+	pem, err := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.pool = x509.NewCertPool()
+	p.pool.AppendCertsFromPEM(pem)
+	api2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}}
+	if err := waitFor(ctx, func() error {
+		resp, err := api2.Get(state.Endpoint + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return errNotReady
+		}
+		return nil
+	}); err != nil {
+		p.stop()
+		return nil, err
+	}
+	pw, err := os.ReadFile(filepath.Join(dir, "admin-password"))
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := postForm(api2, state.Endpoint+"/"+state.TenantID+"/oauth2/v2.0/token", "", url.Values{
+		"grant_type": {"password"}, "username": {state.AdminUser}, "password": {strings.TrimSpace(string(pw))},
+		"scope": {"https://management.core.windows.net//.default"},
+	}, &tok); err != nil {
+		p.stop()
+		return nil, err
+	}
+	var subs struct {
+		Value []struct {
+			SubscriptionID string `json:"subscriptionId"`
+		} `json:"value"`
+	}
+	if err := armCall(api2, tok.AccessToken, "GET", state.Endpoint+"/subscriptions?api-version=2022-12-01", nil, &subs); err != nil || len(subs.Value) == 0 {
+		p.stop()
+		return nil, fmt.Errorf("listing subscriptions: %v", err)
+	}
+	rg := state.Endpoint + "/subscriptions/" + subs.Value[0].SubscriptionID + "/resourceGroups/bench"
+	if err := armCall(api2, tok.AccessToken, "PUT", rg+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, nil); err != nil {
+		p.stop()
+		return nil, err
+	}
+	var acr struct {
+		Properties struct {
+			LoginServer string `json:"loginServer"`
+		} `json:"properties"`
+	}
+	if err := armCall(api2, tok.AccessToken, "PUT", rg+"/providers/Microsoft.ContainerRegistry/registries/benchacr?api-version=2023-07-01",
+		map[string]any{"location": "eastus", "sku": map[string]any{"name": "Standard"}}, &acr); err != nil {
+		p.stop()
+		return nil, err
+	}
+	login := acr.Properties.LoginServer
+	host, _, _ := net.SplitHostPort(login)
+	c := &regClient{base: "https://" + reg, host: login,
+		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, ServerName: host}, MaxIdleConnsPerHost: 64}}}
+	var rt struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := postForm(c.http, c.base+"/oauth2/exchange", login, url.Values{
+		"grant_type": {"access_token"}, "service": {login}, "tenant": {state.TenantID}, "access_token": {tok.AccessToken},
+	}, &rt); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("token exchange: %w", err)
+	}
+	c.token = func(ctx context.Context) (string, error) {
+		var at struct {
+			AccessToken string `json:"access_token"`
+		}
+		err := postForm(c.http, c.base+"/oauth2/token", login, url.Values{
+			"grant_type": {"refresh_token"}, "service": {login}, "scope": {"repository:bench:pull,push"}, "refresh_token": {rt.RefreshToken},
+		}, &at)
+		return at.AccessToken, err
+	}
+	if c.bearer, err = c.token(ctx); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("access token: %w", err)
+	}
+	p.client = c
+	return p, nil
+}
+
+func postForm(c *http.Client, u, host string, form url.Values, out any) error {
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("POST %s: %s %s", u, resp.Status, b)
+	}
+	return json.Unmarshal(b, out)
+}
+
+func armCall(c *http.Client, token, method, u string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, u, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s %s", method, u, resp.Status, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// startPeer runs Debian's docker-registry with the same certificate.
+func startPeer(ctx context.Context, bin, dir, certFile, keyFile string) (*proc, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+  tls:
+    certificate: %s
+    key: %s
+`, filepath.Join(dir, "data"), addr, certFile, keyFile)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(dir + ".log")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "serve", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd}
+	ca, err := os.ReadFile(filepath.Join(filepath.Dir(certFile), "ca.crt"))
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.pool = x509.NewCertPool()
+	p.pool.AppendCertsFromPEM(ca)
+	c := &regClient{base: "https://" + addr, http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"}, MaxIdleConnsPerHost: 64}}}
+	if err := waitFor(ctx, func() error {
+		resp, err := c.http.Get(c.base + "/v2/")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return errNotReady
+		}
+		return nil
+	}); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("docker-registry did not start (see %s): %w", logf.Name(), err)
+	}
+	p.client = c
+	return p, nil
+}

@@ -1,0 +1,477 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/spf13/cobra"
+)
+
+// orderbyParams maps --orderby to the registry's orderby parameter.
+var orderbyParams = map[string]string{"time_asc": "timeasc", "time_desc": "timedesc"}
+
+func newACRRepositoryCommand(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "repository", Short: "Manage repositories (image names) for Azure Container Registries."}
+	cmd.AddCommand(
+		newACRRepositoryListCommand(a),
+		newACRRepositoryShowTagsCommand(a),
+		newACRRepositoryShowManifestsCommand(a),
+		newACRRepositoryShowCommand(a),
+		newACRRepositoryDeleteCommand(a),
+		newACRRepositoryUntagCommand(a),
+	)
+	return cmd
+}
+
+// listOptions are --top and --orderby.
+type listOptions struct {
+	top     int
+	orderby string
+}
+
+func (o *listOptions) add(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&o.top, "top", 0, "Limit the number of items in the results.")
+	cmd.Flags().StringVar(&o.orderby, "orderby", "", "Order the items in the results. Default to alphabetical order of names. Allowed values: time_asc, time_desc.")
+}
+
+// values returns top (-1 when not given) and the orderby parameter.
+func (o *listOptions) values(cmd *cobra.Command) (int, string, error) {
+	top := -1
+	if cmd.Flags().Changed("top") {
+		top = o.top
+	}
+	if o.orderby == "" {
+		return top, "", nil
+	}
+	v, err := choice("--orderby", o.orderby, "time_asc", "time_desc")
+	if err != nil {
+		return 0, "", err
+	}
+	return top, orderbyParams[v], nil
+}
+
+// repoPath is /acr/v1/<repo> plus escaped suffix segments.
+func repoPath(repo string, segments ...string) string {
+	p := "/acr/v1/" + client.EscapeRepository(repo)
+	for _, s := range segments {
+		p += "/" + url.PathEscape(s)
+	}
+	return p
+}
+
+func readScope(repo string) string { return client.RepositoryScope(repo, "metadata_read") }
+
+func newACRRepositoryListCommand(a *app) *cobra.Command {
+	var f registryAccessFlags
+	var lo listOptions
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List repositories in an Azure Container Registry.",
+		Example: "  az acr repository list -n myregistry",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := require(cmd, "name"); err != nil {
+				return err
+			}
+			top, orderby, err := lo.values(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			reg, _, err := a.registryAccess(ctx, f, client.ScopeCatalog, false)
+			if err != nil {
+				return err
+			}
+			items, err := reg.List(ctx, "/acr/v1/_catalog", client.ScopeCatalog, "repositories", top, orderby)
+			if client.IsRouteMissing(err) {
+				items, err = reg.List(ctx, "/v2/_catalog", client.ScopeCatalog, "repositories", top, "")
+			}
+			if err != nil {
+				return err
+			}
+			return a.print(items, "")
+		},
+	}
+	f.add(cmd)
+	lo.add(cmd)
+	return cmd
+}
+
+func newACRRepositoryShowTagsCommand(a *app) *cobra.Command {
+	var f registryAccessFlags
+	var lo listOptions
+	var repo string
+	var detail bool
+	cmd := &cobra.Command{
+		Use:     "show-tags",
+		Short:   "Show tags for a repository in an Azure Container Registry.",
+		Example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := require(cmd, "name", "repository"); err != nil {
+				return err
+			}
+			top, orderby, err := lo.values(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
+			if err != nil {
+				return err
+			}
+			items, err := reg.List(ctx, repoPath(repo, "_tags"), readScope(repo), "tags", top, orderby)
+			if client.IsRouteMissing(err) {
+				// A registry without ACR's metadata API: the OCI tag list.
+				if detail {
+					a.warn("The specified --detail is ignored as it is only supported for managed registries.")
+				}
+				if top >= 0 {
+					a.warn("The specified --top is ignored as it is only supported for managed registries.")
+				}
+				if orderby != "" {
+					a.warn("The specified --orderby is ignored as it is only supported for managed registries.")
+				}
+				items, err = reg.List(ctx, "/v2/"+client.EscapeRepository(repo)+"/tags/list", client.RepositoryScope(repo, "pull"), "tags", -1, "")
+				if err != nil {
+					return err
+				}
+				return a.print(items, "")
+			}
+			if err != nil {
+				return err
+			}
+			if detail {
+				return a.print(items, "")
+			}
+			names := make([]any, 0, len(items))
+			for _, it := range items {
+				if m, ok := it.(map[string]any); ok {
+					names = append(names, m["name"])
+				} else {
+					names = append(names, it)
+				}
+			}
+			return a.print(names, "")
+		},
+	}
+	f.add(cmd)
+	lo.add(cmd)
+	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
+	cmd.Flags().BoolVar(&detail, "detail", false, "Show detailed information.")
+	return cmd
+}
+
+func newACRRepositoryShowManifestsCommand(a *app) *cobra.Command {
+	var f registryAccessFlags
+	var lo listOptions
+	var repo string
+	var detail bool
+	cmd := &cobra.Command{
+		Use:     "show-manifests",
+		Short:   "Show manifests of a repository in an Azure Container Registry.",
+		Example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := require(cmd, "name", "repository"); err != nil {
+				return err
+			}
+			top, orderby, err := lo.values(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
+			if err != nil {
+				return err
+			}
+			items, err := reg.List(ctx, repoPath(repo, "_manifests"), readScope(repo), "manifests", top, orderby)
+			if err != nil {
+				return err
+			}
+			if detail {
+				return a.print(items, "")
+			}
+			out := make([]any, 0, len(items))
+			for _, it := range items {
+				m, _ := it.(map[string]any)
+				row := map[string]any{"digest": "", "tags": []any{}, "timestamp": ""}
+				if v, ok := m["digest"]; ok {
+					row["digest"] = v
+				}
+				if v, ok := m["tags"]; ok {
+					row["tags"] = v
+				}
+				if v, ok := m["lastUpdateTime"]; ok {
+					row["timestamp"] = v
+				}
+				out = append(out, row)
+			}
+			return a.print(out, "")
+		},
+	}
+	f.add(cmd)
+	lo.add(cmd)
+	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
+	cmd.Flags().BoolVar(&detail, "detail", false, "Show detailed information.")
+	return cmd
+}
+
+// parseImage splits an image name as az's _parse_image_name does: name@digest
+// (when allowed), name:tag, or name (the tag "latest").
+func parseImage(image string, allowDigest bool) (repo, tag, digest string, err error) {
+	if allowDigest && strings.Contains(image, "@") {
+		if parts := strings.Split(image, "@"); len(parts) == 2 {
+			return parts[0], "", parts[1], nil
+		}
+	}
+	if !strings.Contains(image, ":") {
+		return image, "latest", "", nil
+	}
+	if parts := strings.Split(image, ":"); len(parts) == 2 {
+		return parts[0], parts[1], "", nil
+	}
+	if allowDigest {
+		return "", "", "", errors.New("The name of the image to delete may include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
+	}
+	return "", "", "", errors.New("The name of the image may include a tag in the format 'name:tag'.")
+}
+
+// repoOrImage validates --repository | --image.
+func repoOrImage(repo, image string) error {
+	if (repo == "") == (image == "") {
+		return errors.New("Usage error: --image IMAGE | --repository REPOSITORY")
+	}
+	return nil
+}
+
+func newACRRepositoryShowCommand(a *app) *cobra.Command {
+	var f registryAccessFlags
+	var repo, image string
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Get the attributes of a repository or image in an Azure Container Registry.",
+		Example: "  az acr repository show -n myregistry --repository hello-world\n" +
+			"  az acr repository show -n myregistry --image hello-world:latest\n" +
+			"  az acr repository show -n myregistry --image hello-world@sha256:abc123",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := require(cmd, "name"); err != nil {
+				return err
+			}
+			if err := repoOrImage(repo, image); err != nil {
+				return err
+			}
+			var tag, digest string
+			if image != "" {
+				var err error
+				if repo, tag, digest, err = parseImage(image, true); err != nil {
+					return err
+				}
+			}
+			ctx := cmd.Context()
+			reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
+			if err != nil {
+				return err
+			}
+			res, err := showRepositoryItem(ctx, reg, repo, tag, digest)
+			if err != nil {
+				return err
+			}
+			return a.print(res, "")
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
+	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
+	return cmd
+}
+
+// showRepositoryItem reads a repository's, tag's or manifest's attributes
+// (GET /acr/v1/<repo>[/_tags/<tag>|/_manifests/<digest>]). A server without
+// those routes is answered from the listings.
+func showRepositoryItem(ctx context.Context, reg *client.Registry, repo, tag, digest string) (any, error) {
+	scope := readScope(repo)
+	var path, index string
+	switch {
+	case tag != "":
+		path, index = repoPath(repo, "_tags", tag), "tag"
+	case digest != "":
+		path, index = repoPath(repo, "_manifests", digest), "manifest"
+	default:
+		path = repoPath(repo)
+	}
+	res, _, err := reg.Data(ctx, http.MethodGet, path, nil, scope, index)
+	if !client.IsRouteMissing(err) {
+		return res, err
+	}
+	notFound := &client.RegistryError{Status: http.StatusNotFound, Message: "The requested data does not exist."}
+	switch {
+	case tag != "":
+		tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tags {
+			if m, ok := t.(map[string]any); ok && m["name"] == tag {
+				return m, nil
+			}
+		}
+		return nil, notFound
+	case digest != "":
+		manifests, err := reg.List(ctx, repoPath(repo, "_manifests"), scope, "manifests", -1, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range manifests {
+			if m, ok := x.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["digest"]), digest) {
+				return m, nil
+			}
+		}
+		return nil, notFound
+	}
+	manifests, err := reg.List(ctx, repoPath(repo, "_manifests"), scope, "manifests", -1, "")
+	if err != nil {
+		return nil, err
+	}
+	tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{
+		"registry": reg.LoginServer, "imageName": repo, "manifestCount": len(manifests), "tagCount": len(tags),
+		"changeableAttributes": map[string]any{"deleteEnabled": true, "writeEnabled": true, "readEnabled": true, "listEnabled": true},
+	}
+	var created, updated string
+	for _, x := range manifests {
+		m, _ := x.(map[string]any)
+		if c := str(m, "createdTime"); c != "" && (created == "" || c < created) {
+			created = c
+		}
+		if u := str(m, "lastUpdateTime"); u != "" && u > updated {
+			updated = u
+		}
+	}
+	if created != "" {
+		out["createdTime"] = created
+	}
+	if updated != "" {
+		out["lastUpdateTime"] = updated
+	}
+	return out, nil
+}
+
+func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
+	var f registryAccessFlags
+	var repo, image string
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Delete a repository or image in an Azure Container Registry.",
+		Long: "Delete a repository or image in an Azure Container Registry. An image given by tag deletes the manifest " +
+			"the tag points to, and with it every other tag of that manifest; to remove only the tag, use 'az acr repository untag'.",
+		Example: "  az acr repository delete -n myregistry --image hello-world:latest\n" +
+			"  az acr repository delete -n myregistry --image hello-world@sha256:abc123\n" +
+			"  az acr repository delete -n myregistry --repository hello-world",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := require(cmd, "name"); err != nil {
+				return err
+			}
+			if err := repoOrImage(repo, image); err != nil {
+				return err
+			}
+			var tag, digest string
+			if image != "" {
+				var err error
+				if repo, tag, digest, err = parseImage(image, true); err != nil {
+					return err
+				}
+			}
+			ctx := cmd.Context()
+			scope := client.RepositoryScope(repo, "delete", "metadata_read", "pull")
+			reg, _, err := a.registryAccess(ctx, f, scope, false)
+			if err != nil {
+				return err
+			}
+			var path string
+			if tag != "" || digest != "" {
+				if digest == "" {
+					if digest, err = reg.ManifestDigest(ctx, repo, tag, scope); err != nil {
+						return err
+					}
+				}
+				tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
+				if err != nil {
+					return err
+				}
+				var images []string
+				for _, t := range tags {
+					if m, ok := t.(map[string]any); ok && m["digest"] == digest {
+						images = append(images, fmt.Sprintf("'%s:%v'", repo, m["name"]))
+					}
+				}
+				msg := fmt.Sprintf("This operation will delete the manifest '%s'", digest)
+				if len(images) > 0 {
+					msg += " and all the following images: " + strings.Join(images, ", ")
+				}
+				if yes {
+					a.warn("%s", msg)
+				} else if ok, err := a.confirm(msg+".\nAre you sure you want to continue?", false); err != nil || !ok {
+					return err
+				}
+				path = "/v2/" + client.EscapeRepository(repo) + "/manifests/" + url.PathEscape(digest)
+			} else {
+				ok, err := a.confirm(fmt.Sprintf("Are you sure you want to delete the repository '%s' and all images under it?", repo), yes)
+				if err != nil || !ok {
+					return err
+				}
+				path = repoPath(repo)
+			}
+			res, _, err := reg.Data(ctx, http.MethodDelete, path, nil, scope, "")
+			if err != nil || res == nil {
+				return err
+			}
+			return a.print(res, "")
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
+	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
+	yesFlag(cmd.Flags(), &yes)
+	return cmd
+}
+
+func newACRRepositoryUntagCommand(a *app) *cobra.Command {
+	var f registryAccessFlags
+	var image string
+	cmd := &cobra.Command{
+		Use:     "untag",
+		Short:   "Untag an image in an Azure Container Registry.",
+		Long:    "Untag an image in an Azure Container Registry. This command does not delete the manifest referenced by the tag or any associated layer data.",
+		Example: "  az acr repository untag -n myregistry --image hello-world:latest",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := require(cmd, "name", "image"); err != nil {
+				return err
+			}
+			repo, tag, _, err := parseImage(image, false)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			scope := client.RepositoryScope(repo, "delete")
+			reg, _, err := a.registryAccess(ctx, f, scope, false)
+			if err != nil {
+				return err
+			}
+			res, _, err := reg.Data(ctx, http.MethodDelete, repoPath(repo, "_tags", tag), nil, scope, "")
+			if err != nil || res == nil {
+				return err
+			}
+			return a.print(res, "")
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag'.")
+	return cmd
+}

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"net/http"
+
+	"github.com/spf13/cobra"
+)
+
+// acrUsageTable is az's usage_output_format.
+const acrUsageTable = `value[].{NAME:name, LIMIT:limit, "CURRENT VALUE":currentValue, UNIT:unit}`
+
+func newACRShowUsageCommand(a *app) *cobra.Command {
+	var r registryRef
+	cmd := &cobra.Command{
+		Use:     "show-usage",
+		Short:   "Get the storage usage for an Azure Container Registry.",
+		Example: "  az acr show-usage -n myregistry",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := require(cmd, "name"); err != nil {
+				return err
+			}
+			c, sub, err := a.clientAndSub()
+			if err != nil {
+				return err
+			}
+			path, _, err := r.resolve(cmd.Context(), c, sub)
+			if err != nil {
+				return err
+			}
+			var res map[string]any
+			if err := c.ARM(cmd.Context(), acrRequest(http.MethodGet, path+"/listUsages", nil), &res); err != nil {
+				return err
+			}
+			return a.print(res, acrUsageTable)
+		},
+	}
+	r.flags(cmd)
+	return cmd
+}

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drydock-dev/drydock/internal/bench"
+)
+
+func newBenchCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Measure drydock against a peer on this machine."}
+	var opts bench.Options
+	var sizeMiB int64
+	reg := &cobra.Command{
+		Use:   "registry",
+		Short: "Benchmark the registry data plane against Debian's docker-registry.",
+		Long: `Starts drydock and Debian's docker-registry (CNCF Distribution) on loopback, both over TLS with the
+same certificate, and prints, as ratios from one run: blob push (monolithic PUT) and pull throughput,
+manifest GETs per second (drydock with a bearer token), /oauth2/token issuance per second, drydock's
+memory growth while a blob streams in, and the machine's limits (Go's SHA-256 speed and a plain
+http.ServeFile of the same file). Install the peer with 'apt-get install docker-registry'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			opts.Drydock = exe
+			if opts.DockerRegistry == "" {
+				if opts.DockerRegistry, err = exec.LookPath("docker-registry"); err != nil {
+					return fmt.Errorf("docker-registry not found on PATH: install it with 'apt-get install docker-registry' or pass --docker-registry")
+				}
+			}
+			opts.BlobSize = sizeMiB << 20
+			opts.Out = cmd.OutOrStdout()
+			_, err = bench.Run(cmd.Context(), opts)
+			return err
+		},
+	}
+	reg.Flags().Int64Var(&sizeMiB, "size-mib", 1024, "size of the pushed and pulled blob in MiB")
+	reg.Flags().IntVar(&opts.ManifestGETs, "manifest-gets", 20000, "manifest GET requests per registry")
+	reg.Flags().IntVar(&opts.TokenRequests, "token-requests", 20000, "/oauth2/token requests")
+	reg.Flags().IntVar(&opts.Concurrency, "concurrency", 16, "parallel clients for the request-rate tests")
+	reg.Flags().StringVar(&opts.DockerRegistry, "docker-registry", "", "path of the docker-registry binary (default: from PATH)")
+	cmd.AddCommand(reg)
+	return cmd
+}

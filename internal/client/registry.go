@@ -1,0 +1,1085 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// This file is the client of a registry's data plane, reached at its login
+// server (<name>.<suffix>[:port]), with ACR's token flow as az runs it
+// (azure-cli's acr/_docker_utils.py):
+//
+//  1. GET https://<login>/v2/ answers 401 with a Bearer challenge naming the
+//     realm and service;
+//  2. POST <realm origin>/oauth2/exchange trades the CLI's ARM access token
+//     for an ACR refresh token;
+//  3. POST <realm origin>/oauth2/token trades the refresh token (or a user
+//     name and password) for an access token of one scope.
+//
+// Its HTTP transport trusts the same CA as the ARM client. When the login
+// server's name does not resolve, it dials the registry listener's address
+// that the server's cloud metadata publishes, keeping the login server as
+// TLS server name and Host.
+
+// RegistryNullGUID is the user name that marks an ACR refresh or access
+// token passed as a password (docker login -u <it> -p <token>).
+const RegistryNullGUID = "00000000-0000-0000-0000-000000000000"
+
+// ScopeCatalog is the scope of listing a registry's repositories (the
+// catalog only knows "*", even to read).
+const ScopeCatalog = "registry:catalog:*"
+
+// RepositoryScope is the scope of actions on a repository, e.g.
+// RepositoryScope("hello", "metadata_read") = "repository:hello:metadata_read".
+func RepositoryScope(repo string, actions ...string) string {
+	return "repository:" + repo + ":" + strings.Join(actions, ",")
+}
+
+// ManifestMediaTypes are the manifest types asked for when reading a
+// manifest: OCI and Docker images and indexes.
+var ManifestMediaTypes = []string{
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+}
+
+// Titles of registry errors, as az's acr/_errors.py names them (check-health
+// prints them).
+const (
+	TitleDNS             = "CONNECTIVITY_DNS_ERROR"
+	TitleSSL             = "CONNECTIVITY_SSL_ERROR"
+	TitleConnection      = "CONNECTIVITY_ERROR"
+	TitleForbidden       = "CONNECTIVITY_FORBIDDEN_ERROR"
+	TitleChallenge       = "CONNECTIVITY_CHALLENGE_ERROR"
+	TitleAADLogin        = "CONNECTIVITY_AAD_LOGIN_ERROR"
+	TitleWWWAuthenticate = "CONNECTIVITY_WWW_AUTHENTICATE_ERROR"
+	TitleRefreshToken    = "CONNECTIVITY_REFRESH_TOKEN_ERROR"
+	TitleAccessToken     = "CONNECTIVITY_ACCESS_TOKEN_ERROR"
+)
+
+// RegistryError is a failure to reach a registry, to authenticate to it,
+// or an error answered by its API.
+type RegistryError struct {
+	// Title is one of the Title constants for connectivity and token
+	// errors, empty for errors of data calls.
+	Title string
+	// Message is what az prints after "ERROR: ".
+	Message string
+	// Status is the HTTP status of the response, 0 when there was none.
+	Status int
+	// Code is the first error code of a data call's error body
+	// ({"errors":[{"code":..,"message":..}]}), when it had one.
+	Code string
+	// Err is the underlying transport error, if any.
+	Err error
+}
+
+func (e *RegistryError) Error() string { return e.Message }
+func (e *RegistryError) Unwrap() error { return e.Err }
+
+// RegistryOptions configures a Registry.
+type RegistryOptions struct {
+	// Name is the registry's name, used in messages (default: the login
+	// server's first label).
+	Name string
+	// Username and Password authenticate with the password grant (admin
+	// user, service principal, or the null GUID with an ACR token) instead
+	// of the AAD exchange.
+	Username, Password string
+	// Tenant is sent with the exchange (default: the credentials' tenant).
+	Tenant string
+	// LookupHost resolves host names (default net.DefaultResolver).
+	LookupHost func(ctx context.Context, host string) ([]string, error)
+}
+
+// Registry is a client of one registry's data plane. It caches the
+// challenge, the refresh token and access tokens per scope, so one Registry
+// serves one command.
+type Registry struct {
+	// LoginServer is host[:port], without scheme.
+	LoginServer string
+	Name        string
+	Username    string
+	Password    string
+	Tenant      string
+	// HTTP performs the requests.
+	HTTP *http.Client
+	// AADToken returns the directory access token exchanged for a refresh
+	// token.
+	AADToken func(ctx context.Context) (string, error)
+	// Retries is how often a data call is tried when the registry cannot
+	// be reached or answers 5xx (az tries 3 times); RetryInterval is the
+	// pause between tries and Sleep performs it.
+	Retries       int
+	RetryInterval time.Duration
+	Sleep         func(ctx context.Context, d time.Duration) error
+
+	dialer    *registryDialer
+	tlsConfig *tls.Config
+
+	mu        sync.Mutex
+	challenge *Challenge
+	refresh   string
+	access    map[string]string
+}
+
+// Challenge is a parsed WWW-Authenticate header.
+type Challenge struct {
+	// Scheme is "bearer" or "basic" (lower case).
+	Scheme string
+	Params map[string]string
+}
+
+// Realm and Service are the Bearer challenge's parameters.
+func (c *Challenge) Realm() string   { return c.Params["realm"] }
+func (c *Challenge) Service() string { return c.Params["service"] }
+
+// Registry returns a client of the registry at loginServer that trusts the
+// same certificates as c and falls back to the registry listener address
+// published in c's cloud metadata when the name does not resolve.
+func (c *Client) Registry(loginServer string, opts RegistryOptions) *Registry {
+	loginServer = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(loginServer, "https://"), "http://"), "/")
+	base, debug := c.baseTransport()
+	d := &registryDialer{lookup: opts.LookupHost, fallback: c.registryAddress}
+	if d.lookup == nil {
+		d.lookup = net.DefaultResolver.LookupHost
+	}
+	tr := base.Clone()
+	// Login servers resolve through drydock's hosts entries (or the
+	// fallback address), which a proxy would not know.
+	tr.Proxy = nil
+	tr.DialContext = d.DialContext
+	tr.DialTLSContext = nil
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+	}
+	tr.TLSClientConfig.ServerName = ""
+	var rt http.RoundTripper = tr
+	if debug != nil {
+		rt = &registryDebugTransport{next: tr, w: debug}
+	}
+	name := opts.Name
+	if name == "" {
+		name = loginServer
+		if i := strings.IndexAny(name, ".:"); i > 0 {
+			name = name[:i]
+		}
+	}
+	tenant := opts.Tenant
+	if tenant == "" {
+		if cr := c.Credentials(); cr != nil {
+			tenant = cr.TenantID
+		}
+	}
+	timeout := 2 * time.Minute
+	if c.HTTP != nil && c.HTTP.Timeout > 0 {
+		timeout = c.HTTP.Timeout
+	}
+	sleep := c.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	return &Registry{
+		LoginServer: loginServer,
+		Name:        name,
+		Username:    opts.Username,
+		Password:    opts.Password,
+		Tenant:      tenant,
+		HTTP:        &http.Client{Transport: rt, Timeout: timeout},
+		AADToken: func(ctx context.Context) (string, error) {
+			t, err := c.Token(ctx, ARMScope)
+			return t.Token, err
+		},
+		Retries:       3,
+		RetryInterval: 2 * time.Second,
+		Sleep:         sleep,
+		dialer:        d,
+		tlsConfig:     tr.TLSClientConfig,
+		access:        map[string]string{},
+	}
+}
+
+// baseTransport finds the *http.Transport under c's HTTP client (and the
+// debug log writer, when --debug wrapped it).
+func (c *Client) baseTransport() (*http.Transport, io.Writer) {
+	var debug io.Writer
+	var rt http.RoundTripper
+	if c.HTTP != nil {
+		rt = c.HTTP.Transport
+	}
+	if d, ok := rt.(*debugTransport); ok {
+		debug, rt = d.w, d.next
+	}
+	if t, ok := rt.(*http.Transport); ok {
+		return t, debug
+	}
+	return http.DefaultTransport.(*http.Transport), debug
+}
+
+// registryAddress reads the registry listener's address from the cloud
+// metadata (drydock.registryAddress). An unspecified IP (a listener on all
+// interfaces) is replaced by the endpoint's host.
+func (c *Client) registryAddress(ctx context.Context) (string, error) {
+	md, err := c.Metadata(ctx)
+	if err != nil {
+		return "", err
+	}
+	dd, _ := md["drydock"].(map[string]any)
+	addr, _ := dd["registryAddress"].(string)
+	if addr == "" {
+		return "", errors.New("the server's metadata has no drydock.registryAddress")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("invalid drydock.registryAddress %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if u, err := url.Parse(c.Endpoint); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		} else {
+			host = "127.0.0.1"
+		}
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// registryDialer dials login servers: by name when it resolves, else at the
+// registry listener's address.
+type registryDialer struct {
+	lookup   func(ctx context.Context, host string) ([]string, error)
+	fallback func(ctx context.Context) (string, error)
+	net      net.Dialer
+
+	mu       sync.Mutex
+	resolved bool
+	addr     string
+	addrErr  error
+}
+
+// fallbackAddress fetches the listener address once.
+func (d *registryDialer) fallbackAddress(ctx context.Context) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.resolved {
+		if d.fallback == nil {
+			d.addrErr = errors.New("no fallback address")
+		} else {
+			d.addr, d.addrErr = d.fallback(ctx)
+		}
+		d.resolved = d.addrErr == nil || ctx.Err() == nil
+	}
+	return d.addr, d.addrErr
+}
+
+// DialContext dials addr (host:port), resolving host with the lookup
+// function and falling back to the listener address when the name is
+// unknown or none of its addresses answers.
+func (d *registryDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if net.ParseIP(host) != nil {
+		return d.net.DialContext(ctx, network, addr)
+	}
+	ips, lerr := d.lookup(ctx, host)
+	if lerr == nil && len(ips) == 0 {
+		lerr = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	var firstErr error
+	if lerr == nil {
+		for _, ip := range ips {
+			conn, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip, port))
+			if err == nil {
+				return conn, nil
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	} else {
+		if ctx.Err() != nil {
+			return nil, lerr
+		}
+		firstErr = &net.OpError{Op: "dial", Net: network, Err: lerr}
+	}
+	fb, ferr := d.fallbackAddress(ctx)
+	if ferr != nil || fb == "" {
+		return nil, firstErr
+	}
+	conn, err := d.net.DialContext(ctx, network, fb)
+	if err != nil {
+		return nil, firstErr
+	}
+	return conn, nil
+}
+
+// Handshake opens a TLS connection to the login server and verifies its
+// certificate, as the data calls do.
+func (r *Registry) Handshake(ctx context.Context) (*tls.ConnectionState, error) {
+	host, port := r.hostPort()
+	conn, err := r.dialer.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	cfg := r.tlsConfig.Clone()
+	cfg.ServerName = host
+	tc := tls.Client(conn, cfg)
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	} else {
+		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	st := tc.ConnectionState()
+	return &st, nil
+}
+
+func (r *Registry) hostPort() (string, string) {
+	if h, p, err := net.SplitHostPort(r.LoginServer); err == nil {
+		return h, p
+	}
+	return r.LoginServer, "443"
+}
+
+// Host is the login server without its port.
+func (r *Registry) Host() string {
+	h, _ := r.hostPort()
+	return h
+}
+
+// ChallengeURL is the URL of the challenge endpoint.
+func (r *Registry) ChallengeURL() string { return "https://" + r.LoginServer + "/v2/" }
+
+// connectError explains a failure to reach the login server.
+func (r *Registry) connectError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = ue.Err
+	}
+	title := TitleConnection
+	var dnsErr *net.DNSError
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dnsErr):
+		title = TitleDNS
+	case errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &hostname), errors.As(err, &recordErr),
+		strings.Contains(cause.Error(), "certificate"), strings.Contains(cause.Error(), "tls:"):
+		title = TitleSSL
+	}
+	return &RegistryError{
+		Title: title,
+		Message: fmt.Sprintf("Could not connect to the registry login server '%s'. Please verify that the registry exists and the URL '%s' is reachable from your environment. (%v)",
+			r.LoginServer, r.ChallengeURL(), cause),
+		Err: err,
+	}
+}
+
+// send performs one request and reads its response.
+func (r *Registry) send(ctx context.Context, method, rawURL string, header http.Header, body []byte) (*response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", "drydock-cli")
+	res, err := r.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("reading response of %s %s: %w", method, redactURL(req.URL), err)
+	}
+	return &response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
+}
+
+func (r *Registry) postForm(ctx context.Context, rawURL string, form url.Values) (*response, error) {
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.Set("Accept", "application/json")
+	res, err := r.send(ctx, http.MethodPost, rawURL, h, []byte(form.Encode()))
+	if err != nil {
+		return nil, r.connectError(err)
+	}
+	return res, nil
+}
+
+// Challenge GETs /v2/ without credentials and parses the challenge. It
+// fails when the registry cannot be reached, forbids access (403), or does
+// not answer 401 with a WWW-Authenticate header.
+func (r *Registry) Challenge(ctx context.Context) (*Challenge, error) {
+	r.mu.Lock()
+	ch := r.challenge
+	r.mu.Unlock()
+	if ch != nil {
+		return ch, nil
+	}
+	res, err := r.send(ctx, http.MethodGet, r.ChallengeURL(), nil, nil)
+	if err != nil {
+		return nil, r.connectError(err)
+	}
+	if res.Status == http.StatusForbidden {
+		return nil, &RegistryError{Title: TitleForbidden, Status: res.Status, Message: fmt.Sprintf(
+			"Looks like you don't have access to registry '%s'. To see configured firewall rules, run 'az acr show --query networkRuleSet --name %s'. "+
+				"Please refer to https://aka.ms/acr/errors#connectivity_forbidden_error for more information.", r.LoginServer, r.Name)}
+	}
+	hdr := res.Header.Get("WWW-Authenticate")
+	if res.Status != http.StatusUnauthorized || hdr == "" {
+		return nil, &RegistryError{Title: TitleChallenge, Status: res.Status, Message: fmt.Sprintf("Registry '%s' did not issue a challenge.", r.LoginServer)}
+	}
+	ch = ParseChallenge(hdr)
+	r.mu.Lock()
+	r.challenge = ch
+	r.mu.Unlock()
+	return ch, nil
+}
+
+// ParseChallenge parses a WWW-Authenticate header such as
+// `Bearer realm="https://x/oauth2/token",service="x",scope="a:b:c,d"`.
+func ParseChallenge(h string) *Challenge {
+	h = strings.TrimSpace(h)
+	ch := &Challenge{Params: map[string]string{}}
+	scheme, rest, _ := strings.Cut(h, " ")
+	ch.Scheme = strings.ToLower(scheme)
+	for rest = strings.TrimSpace(rest); rest != ""; {
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 {
+			break
+		}
+		key := strings.ToLower(strings.TrimSpace(rest[:eq]))
+		rest = strings.TrimLeft(rest[eq+1:], " ")
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			var b strings.Builder
+			i := 1
+			for ; i < len(rest); i++ {
+				c := rest[i]
+				if c == '\\' && i+1 < len(rest) {
+					i++
+					b.WriteByte(rest[i])
+					continue
+				}
+				if c == '"' {
+					break
+				}
+				b.WriteByte(c)
+			}
+			val = b.String()
+			rest = rest[min(i+1, len(rest)):]
+		} else {
+			end := strings.IndexByte(rest, ',')
+			if end < 0 {
+				end = len(rest)
+			}
+			val = strings.TrimSpace(rest[:end])
+			rest = rest[end:]
+		}
+		ch.Params[key] = val
+		rest = strings.TrimLeft(rest, " ,")
+	}
+	return ch
+}
+
+// bearer checks the challenge asks for a Bearer token with realm and
+// service, returning the origin of the realm (where /oauth2/* live).
+func (r *Registry) bearer(ch *Challenge, title, format string) (string, error) {
+	if ch.Scheme == "bearer" && ch.Realm() != "" && ch.Service() != "" {
+		if u, err := url.Parse(ch.Realm()); err == nil && u.Scheme != "" && u.Host != "" {
+			return u.Scheme + "://" + u.Host, nil
+		}
+	}
+	return "", &RegistryError{Title: title, Message: fmt.Sprintf(format, r.LoginServer)}
+}
+
+// RefreshToken exchanges the CLI's directory access token for an ACR
+// refresh token (POST /oauth2/exchange).
+func (r *Registry) RefreshToken(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	rt := r.refresh
+	r.mu.Unlock()
+	if rt != "" {
+		return rt, nil
+	}
+	ch, err := r.Challenge(ctx)
+	if err != nil {
+		return "", err
+	}
+	origin, err := r.bearer(ch, TitleAADLogin, "Registry '%s' does not support AAD login.")
+	if err != nil {
+		return "", err
+	}
+	if r.AADToken == nil {
+		return "", ErrNotLoggedIn
+	}
+	aad, err := r.AADToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	form := url.Values{
+		"grant_type":   {"access_token"},
+		"service":      {ch.Service()},
+		"tenant":       {r.Tenant},
+		"access_token": {aad},
+	}
+	if r.Tenant == "" {
+		form.Del("tenant")
+	}
+	res, err := r.postForm(ctx, origin+"/oauth2/exchange", form)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if res.Status != http.StatusOK || json.Unmarshal(res.Body, &out) != nil || out.RefreshToken == "" {
+		return "", &RegistryError{Title: TitleRefreshToken, Status: res.Status, Message: fmt.Sprintf(
+			"Access to registry '%s' was denied. Response code: %d. Please try running 'az login' again to refresh permissions.", r.LoginServer, res.Status)}
+	}
+	r.mu.Lock()
+	r.refresh = out.RefreshToken
+	r.mu.Unlock()
+	return out.RefreshToken, nil
+}
+
+// AccessToken returns an access token for scope (which may be empty, to
+// only check credentials): from the refresh token, or with the password
+// grant when the Registry has a user name. It returns "" when the
+// registry asks for Basic credentials instead of tokens.
+func (r *Registry) AccessToken(ctx context.Context, scope string) (string, error) {
+	r.mu.Lock()
+	tok, ok := r.access[scope]
+	r.mu.Unlock()
+	if ok {
+		return tok, nil
+	}
+	ch, err := r.Challenge(ctx)
+	if err != nil {
+		return "", err
+	}
+	var form url.Values
+	var origin string
+	if r.Username != "" {
+		if ch.Scheme == "basic" {
+			return "", nil
+		}
+		if origin, err = r.bearer(ch, TitleWWWAuthenticate, "Registry '%s' did not ask properly for a basic or a bearer authentication."); err != nil {
+			return "", err
+		}
+		form = url.Values{
+			"grant_type": {"password"},
+			"service":    {ch.Service()},
+			"username":   {r.Username},
+			"password":   {r.Password},
+		}
+	} else {
+		rt, err := r.RefreshToken(ctx)
+		if err != nil {
+			return "", err
+		}
+		origin, _ = r.bearer(ch, TitleAADLogin, "Registry '%s' does not support AAD login.")
+		form = url.Values{
+			"grant_type":    {"refresh_token"},
+			"service":       {ch.Service()},
+			"refresh_token": {rt},
+		}
+	}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	res, err := r.postForm(ctx, origin+"/oauth2/token", form)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if res.Status != http.StatusOK || json.Unmarshal(res.Body, &out) != nil || out.AccessToken == "" {
+		return "", &RegistryError{Title: TitleAccessToken, Status: res.Status, Message: fmt.Sprintf(
+			"Access to registry '%s' was denied. Response code: %d. Please try running 'az login' again to refresh permissions.", r.LoginServer, res.Status)}
+	}
+	r.mu.Lock()
+	r.access[scope] = out.AccessToken
+	r.mu.Unlock()
+	return out.AccessToken, nil
+}
+
+// authorization is the Authorization header of a data call on scope.
+func (r *Registry) authorization(ctx context.Context, scope string) (string, error) {
+	tok, err := r.AccessToken(ctx, scope)
+	if err != nil {
+		return "", err
+	}
+	if tok == "" {
+		req, _ := http.NewRequest(http.MethodGet, "https://x/", nil)
+		req.SetBasicAuth(r.Username, r.Password)
+		return req.Header.Get("Authorization"), nil
+	}
+	return "Bearer " + tok, nil
+}
+
+// forget drops the cached access token of scope.
+func (r *Registry) forget(scope string) {
+	r.mu.Lock()
+	delete(r.access, scope)
+	r.mu.Unlock()
+}
+
+// RegistryRequest is one data call.
+type RegistryRequest struct {
+	Method string
+	// Path is absolute, with its segments escaped by the caller.
+	Path  string
+	Query url.Values
+	// Scope is the token scope the call needs.
+	Scope  string
+	Accept []string
+}
+
+// RegistryResponse is a data call's response.
+type RegistryResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do performs a data call with an access token for req.Scope. A 401 is
+// retried once with a new token; transport errors and 5xx answers are
+// retried up to Retries times.
+func (r *Registry) Do(ctx context.Context, req RegistryRequest) (*RegistryResponse, error) {
+	u := "https://" + r.LoginServer + req.Path
+	if enc := EncodeQuery(req.Query); enc != "" {
+		u += "?" + enc
+	}
+	tries := max(r.Retries, 1)
+	renewed := false
+	var lastErr error
+	for attempt := 0; attempt < tries; attempt++ {
+		if attempt > 0 && r.Sleep != nil {
+			if err := r.Sleep(ctx, r.RetryInterval); err != nil {
+				return nil, err
+			}
+		}
+		auth, err := r.authorization(ctx, req.Scope)
+		if err != nil {
+			return nil, err
+		}
+		h := http.Header{}
+		h.Set("Authorization", auth)
+		if len(req.Accept) > 0 {
+			h.Set("Accept", strings.Join(req.Accept, ", "))
+		} else {
+			h.Set("Accept", "application/json")
+		}
+		res, err := r.send(ctx, req.Method, u, h, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			lastErr = r.connectError(err)
+			continue
+		}
+		if res.Status == http.StatusUnauthorized && !renewed && strings.HasPrefix(auth, "Bearer ") {
+			renewed = true
+			r.forget(req.Scope)
+			attempt--
+			continue
+		}
+		if res.Status >= 500 || res.Status == http.StatusTooManyRequests {
+			lastErr = registryAPIError(req.Method, res)
+			continue
+		}
+		return &RegistryResponse{Status: res.Status, Header: res.Header, Body: res.Body}, nil
+	}
+	return nil, lastErr
+}
+
+// registryAPIError turns a failed data call into az's message
+// (request_data_from_registry and parse_error_message).
+func registryAPIError(method string, res *response) *RegistryError {
+	var msg string
+	switch res.Status {
+	case http.StatusUnauthorized:
+		msg = "Authentication required."
+	case http.StatusNotFound:
+		msg = "The requested data does not exist."
+	case http.StatusMethodNotAllowed:
+		msg = "This operation is not supported."
+	case http.StatusConflict:
+		msg = "Failed to request data due to a conflict."
+	default:
+		msg = fmt.Sprintf("Could not %s the requested data.", strings.ToLower(method))
+	}
+	e := &RegistryError{Status: res.Status}
+	var body struct {
+		Errors []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(res.Body, &body) == nil && len(body.Errors) > 0 {
+		e.Code = body.Errors[0].Code
+		if m := body.Errors[0].Message; m != "" {
+			msg = "Error: " + m
+		}
+	}
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	if id := res.Header.Get("x-ms-correlation-request-id"); id != "" {
+		msg += " Correlation ID: " + id + "."
+	}
+	e.Message = msg
+	return e
+}
+
+// IsRouteMissing reports whether err is a 404 or 405 that did not come
+// from the registry API (no {"errors":[...]} body): the server does not
+// serve that route at all.
+func IsRouteMissing(err error) bool {
+	var re *RegistryError
+	if !errors.As(err, &re) || re.Title != "" {
+		return false
+	}
+	return re.Status == http.StatusMethodNotAllowed || (re.Status == http.StatusNotFound && re.Code == "")
+}
+
+// Data performs a data call the way az's request_data_from_registry does:
+// a 200 answer's JSON (its resultIndex member when not empty) and the Link
+// header; 201/202 answers' JSON when they have one; nothing for 204; a
+// RegistryError otherwise.
+func (r *Registry) Data(ctx context.Context, method, path string, query url.Values, scope, resultIndex string) (any, string, error) {
+	res, err := r.Do(ctx, RegistryRequest{Method: method, Path: path, Query: query, Scope: scope})
+	if err != nil {
+		return nil, "", err
+	}
+	switch res.Status {
+	case http.StatusOK, http.StatusCreated, http.StatusAccepted:
+		var v any
+		if len(bytes.TrimSpace(res.Body)) > 0 {
+			if err := json.Unmarshal(res.Body, &v); err != nil {
+				if res.Status == http.StatusOK {
+					return nil, "", fmt.Errorf("invalid JSON response from %s: %w", path, err)
+				}
+				v = nil
+			}
+		}
+		if resultIndex != "" {
+			if m, ok := v.(map[string]any); ok {
+				v = m[resultIndex]
+			} else {
+				v = nil
+			}
+		}
+		link := ""
+		if res.Status == http.StatusOK {
+			link = res.Header.Get("Link")
+		}
+		return v, link, nil
+	case http.StatusNoContent:
+		return nil, "", nil
+	}
+	return nil, "", registryAPIError(method, &response{Status: res.Status, Header: res.Header, Body: res.Body})
+}
+
+// DefaultPageSize is the page size of listings (az's DEFAULT_PAGINATION).
+const DefaultPageSize = 100
+
+// List reads a paged listing (az's _obtain_data_from_registry): pages of
+// at most DefaultPageSize items, following the Link header, stopping after
+// top items when top >= 0. orderby is sent as is ("timeasc", "timedesc").
+func (r *Registry) List(ctx context.Context, path, scope, resultIndex string, top int, orderby string) ([]any, error) {
+	out := []any{}
+	params := url.Values{"n": {fmt.Sprint(DefaultPageSize)}}
+	if orderby != "" {
+		params.Set("orderby", orderby)
+	}
+	seen := map[string]bool{}
+	topGiven := top >= 0
+	for {
+		if topGiven {
+			n := min(top, DefaultPageSize)
+			params.Set("n", fmt.Sprint(n))
+			top -= n
+		}
+		key := EncodeQuery(params)
+		if seen[key] {
+			return out, nil
+		}
+		seen[key] = true
+		v, link, err := r.Data(ctx, http.MethodGet, path, params, scope, resultIndex)
+		if err != nil {
+			return nil, err
+		}
+		if items, ok := v.([]any); ok {
+			out = append(out, items...)
+		}
+		if topGiven && top <= 0 {
+			return out, nil
+		}
+		next := nextLinkQuery(link)
+		if next == nil {
+			return out, nil
+		}
+		if orderby != "" && next.Get("orderby") == "" {
+			next.Set("orderby", orderby)
+		}
+		params = next
+	}
+}
+
+var linkTarget = regexp.MustCompile(`<([^>]*)>`)
+
+// nextLinkQuery extracts the query of a Link header's target such as
+// `</acr/v1/_catalog?last=hello&n=100>; rel="next"`.
+func nextLinkQuery(link string) url.Values {
+	m := linkTarget.FindStringSubmatch(link)
+	if m == nil {
+		return nil
+	}
+	u, err := url.Parse(m[1])
+	if err != nil || u.RawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil || len(q) == 0 {
+		return nil
+	}
+	return q
+}
+
+// ManifestDigest returns the digest of the manifest ref (a tag or digest)
+// points to: HEAD /v2/<repo>/manifests/<ref> and its Docker-Content-Digest
+// header, else a GET whose body is hashed.
+func (r *Registry) ManifestDigest(ctx context.Context, repo, ref, scope string) (string, error) {
+	path := "/v2/" + EscapeRepository(repo) + "/manifests/" + url.PathEscape(ref)
+	res, err := r.Do(ctx, RegistryRequest{Method: http.MethodHead, Path: path, Scope: scope, Accept: ManifestMediaTypes})
+	if err != nil {
+		return "", err
+	}
+	if res.Status == http.StatusOK {
+		if d := res.Header.Get("Docker-Content-Digest"); d != "" {
+			return d, nil
+		}
+	}
+	res, err = r.Do(ctx, RegistryRequest{Method: http.MethodGet, Path: path, Scope: scope, Accept: ManifestMediaTypes})
+	if err != nil {
+		return "", err
+	}
+	if res.Status != http.StatusOK {
+		return "", registryAPIError(http.MethodGet, &response{Status: res.Status, Header: res.Header, Body: res.Body})
+	}
+	if d := res.Header.Get("Docker-Content-Digest"); d != "" {
+		return d, nil
+	}
+	sum := sha256.Sum256(res.Body)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// EscapeRepository escapes each segment of a repository name, keeping the
+// slashes between them.
+func EscapeRepository(repo string) string {
+	parts := strings.Split(repo, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// registryDebugTransport logs registry requests and responses for --debug,
+// hiding tokens and passwords in forms, JSON bodies and headers.
+type registryDebugTransport struct {
+	next http.RoundTripper
+	w    io.Writer
+	mu   sync.Mutex
+}
+
+var registryFormSecrets = []string{"password", "refresh_token", "access_token"}
+
+var registrySecretJSON = regexp.MustCompile(`"(access_token|refresh_token|token|password|accessToken|refreshToken)"\s*:\s*"[^"]*"`)
+
+func registryRedact(b []byte, contentType string) string {
+	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
+		if v, err := url.ParseQuery(string(b)); err == nil {
+			for _, f := range registryFormSecrets {
+				if v.Has(f) {
+					v.Set(f, "*****")
+				}
+			}
+			return v.Encode()
+		}
+	}
+	if ct := strings.ToLower(contentType); ct != "" && !strings.Contains(ct, "json") && !strings.HasPrefix(ct, "text/") {
+		return fmt.Sprintf("<%d bytes of %s>", len(b), contentType)
+	}
+	return registrySecretJSON.ReplaceAllString(string(b), `"$1": "*****"`)
+}
+
+func (d *registryDebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		reqBody = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	logHeaders := &debugTransport{w: d.w}
+	d.mu.Lock()
+	fmt.Fprintf(d.w, "DEBUG: Request URL: '%s'\n", redactURL(req.URL))
+	fmt.Fprintf(d.w, "DEBUG: Request method: '%s'\n", req.Method)
+	logHeaders.headers("Request", req.Header)
+	if len(reqBody) > 0 {
+		fmt.Fprintf(d.w, "DEBUG: Request body:\nDEBUG: %s\n", registryRedact(reqBody, req.Header.Get("Content-Type")))
+	}
+	d.mu.Unlock()
+	res, err := d.next.RoundTrip(req)
+	if err != nil {
+		d.mu.Lock()
+		fmt.Fprintf(d.w, "DEBUG: Request failed: %v\n", err)
+		d.mu.Unlock()
+		return nil, err
+	}
+	body, rerr := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.w, "DEBUG: Response status: %d\n", res.StatusCode)
+	logHeaders.headers("Response", res.Header)
+	if len(body) > 0 {
+		fmt.Fprintf(d.w, "DEBUG: Response content:\nDEBUG: %s\n", registryRedact(body, res.Header.Get("Content-Type")))
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	return res, nil
+}
+
+// OperationStatus is one poll of an Azure-AsyncOperation.
+type OperationStatus struct {
+	// Status is InProgress, Succeeded, Failed or Canceled.
+	Status string
+	// PercentComplete is the status document's percentComplete, when it
+	// has one.
+	PercentComplete *float64
+	// Progress is drydock's properties.progress text, when given.
+	Progress string
+}
+
+// ARMOperation performs an ARM request that starts a long-running
+// operation and follows its Azure-AsyncOperation to the end (or its
+// Location when it has no Azure-AsyncOperation), calling progress (when not
+// nil) with every status document polled. With r.NoWait it returns after
+// the first response. Failures come back as *APIError.
+func (c *Client) ARMOperation(ctx context.Context, r Request, progress func(OperationStatus)) error {
+	var body []byte
+	if r.Body != nil {
+		b, err := json.Marshal(r.Body)
+		if err != nil {
+			return err
+		}
+		body = b
+	}
+	res, err := c.send(ctx, r.Method, c.armURL(r.Path, r.APIVersion, r.Query), ARMScope, body)
+	if err != nil {
+		return err
+	}
+	if res.Status >= 400 {
+		return DecodeAPIError(res.Status, res.Body)
+	}
+	if r.NoWait || (res.Status != http.StatusAccepted && res.Status != http.StatusCreated) {
+		return nil
+	}
+	ao := res.Header.Get("Azure-AsyncOperation")
+	if ao == "" {
+		if loc := res.Header.Get("Location"); loc != "" {
+			_, err := c.pollLocation(ctx, loc, res.Header)
+			return err
+		}
+		return nil
+	}
+	h := res.Header
+	for {
+		if err := c.Sleep(ctx, c.retryAfter(h)); err != nil {
+			return err
+		}
+		res, err := c.send(ctx, http.MethodGet, ao, ARMScope, nil)
+		if err != nil {
+			return err
+		}
+		if res.Status >= 400 {
+			return DecodeAPIError(res.Status, res.Body)
+		}
+		h = res.Header
+		var op struct {
+			Status          string   `json:"status"`
+			PercentComplete *float64 `json:"percentComplete"`
+			Properties      struct {
+				Progress string `json:"progress"`
+			} `json:"properties"`
+			Error *struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(res.Body, &op); err != nil {
+			return fmt.Errorf("invalid operation status response: %w", err)
+		}
+		if progress != nil {
+			progress(OperationStatus{Status: op.Status, PercentComplete: op.PercentComplete, Progress: op.Properties.Progress})
+		}
+		switch strings.ToLower(op.Status) {
+		case "succeeded":
+			return nil
+		case "failed", "canceled", "cancelled":
+			e := &APIError{Status: res.Status, Code: op.Status, Message: fmt.Sprintf("Long running operation failed with status '%s'.", op.Status)}
+			if op.Error != nil {
+				if op.Error.Code != "" {
+					e.Code = op.Error.Code
+				}
+				if op.Error.Message != "" {
+					e.Message = op.Error.Message
+				}
+			}
+			return e
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/drydock-dev/drydock/internal/arm"
+	"github.com/drydock-dev/drydock/internal/registry/auth"
+	"github.com/drydock-dev/drydock/internal/registry/distribution"
+	"github.com/drydock-dev/drydock/internal/registry/storage"
+	"github.com/drydock-dev/drydock/internal/store"
+)
+
+// DataPlane serves every registry's login server on one TLS listener,
+// routing by host name: /oauth2/exchange and /oauth2/token to the token
+// service, /v2/ to the distribution API behind the auth check.
+type DataPlane struct {
+	p       *Provider
+	tokens  *auth.Service
+	dist    *distribution.Handler
+	log     *slog.Logger
+	hosts   *HostsFile
+	metrics *metrics
+
+	selfAddr string            // the registry listener, for server-side copies
+	ca       *x509.Certificate // drydock's CA
+}
+
+type metrics struct {
+	pulls, pushes, pullBytes, pushBytes *prometheus.CounterVec
+	authOK, authFail                    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	c := func(name, help string) *prometheus.CounterVec {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"registry"})
+		reg.MustRegister(v)
+		return v
+	}
+	return &metrics{
+		pulls:     c("drydock_registry_pulls_total", "Blob downloads served, per registry."),
+		pushes:    c("drydock_registry_pushes_total", "Blobs committed by uploads, per registry."),
+		pullBytes: c("drydock_registry_pull_bytes_total", "Bytes of blobs served, per registry."),
+		pushBytes: c("drydock_registry_push_bytes_total", "Bytes of blobs committed, per registry."),
+		authOK:    c("drydock_registry_auth_success_total", "Requests whose credentials were accepted, per registry."),
+		authFail:  c("drydock_registry_auth_failure_total", "Requests refused for missing or insufficient credentials, per registry."),
+	}
+}
+
+func (m *metrics) Pulled(reg distribution.Registry, _ string, n int64) {
+	m.pulls.WithLabelValues(reg.LoginServer).Inc()
+	m.pullBytes.WithLabelValues(reg.LoginServer).Add(float64(n))
+}
+
+func (m *metrics) Pushed(reg distribution.Registry, _ string, n int64) {
+	m.pushes.WithLabelValues(reg.LoginServer).Inc()
+	m.pushBytes.WithLabelValues(reg.LoginServer).Add(float64(n))
+}
+
+// NewDataPlane assembles the data plane over the blob store. hosts may be
+// nil (no name management).
+func NewDataPlane(p *Provider, tokens *auth.Service, blobs *storage.BlobStore, hosts *HostsFile, promReg prometheus.Registerer, log *slog.Logger) *DataPlane {
+	dp := &DataPlane{p: p, tokens: tokens, log: log, hosts: hosts, metrics: newMetrics(promReg)}
+	dp.dist = distribution.New(p.rt.Store(), blobs, dp, dp.metrics, log)
+	p.dataPlane = dp
+	return dp
+}
+
+// Distribution is the OCI API handler (for repository commands and GC).
+func (dp *DataPlane) Distribution() *distribution.Handler { return dp.dist }
+
+type regKey struct{}
+
+// registryByID loads a registry's data-plane view by resource ID.
+func (dp *DataPlane) registryByID(ctx context.Context, id string) (auth.Registry, error) {
+	res, props, err := dp.p.load(ctx, id)
+	if err != nil {
+		return auth.Registry{}, err
+	}
+	return auth.Registry{ID: res.ID, Name: res.Name, LoginServer: props.LoginServer, AnonymousPull: props.AnonymousPullEnabled, AdminEnabled: props.AdminUserEnabled}, nil
+}
+
+// lookup finds the registry whose login server is host.
+func (dp *DataPlane) lookup(ctx context.Context, host string) (auth.Registry, bool) {
+	host = strings.ToLower(host)
+	name, ok := strings.CutSuffix(host, "."+strings.ToLower(dp.p.cfg.LoginServerSuffix))
+	if !ok || name == "" || strings.Contains(name, ".") {
+		return auth.Registry{}, false
+	}
+	var rows []store.Resource
+	if err := dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType, Name: name})
+		return err
+	}); err != nil || len(rows) != 1 {
+		return auth.Registry{}, false
+	}
+	res, err := arm.FromRow(rows[0])
+	if err != nil {
+		return auth.Registry{}, false
+	}
+	var props Properties
+	if json.Unmarshal(res.Properties, &props) != nil {
+		return auth.Registry{}, false
+	}
+	return auth.Registry{ID: res.ID, Name: res.Name, LoginServer: props.LoginServer, AnonymousPull: props.AnonymousPullEnabled, AdminEnabled: props.AdminUserEnabled}, true
+}
+
+func distRegistry(r auth.Registry) distribution.Registry {
+	return distribution.Registry{Key: strings.ToLower(r.ID), Name: r.Name, LoginServer: r.LoginServer}
+}
+
+// ServeHTTP routes a data-plane request by host name.
+func (dp *DataPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	reg, ok := dp.lookup(r.Context(), host)
+	if !ok {
+		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		http.Error(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"no registry is served at `+jsonEscape(host)+`"}]}`, http.StatusNotFound)
+		return
+	}
+	ctx := context.WithValue(r.Context(), regKey{}, reg)
+	ctx = distribution.WithRegistry(ctx, distRegistry(reg))
+	r = r.WithContext(ctx)
+	switch p := r.URL.Path; {
+	case p == "/oauth2/exchange":
+		dp.tokens.HandleExchange(w, r, reg)
+	case p == "/oauth2/token":
+		dp.tokens.HandleToken(w, r, reg)
+	case strings.HasPrefix(p, "/acr/v1/"):
+		dp.serveACRv1(w, r, reg)
+	default:
+		dp.dist.ServeHTTP(w, r)
+	}
+}
+
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.Trim(string(b), `"`)
+}
+
+// Authorize implements distribution.Authorizer with ACR's rules: a bearer
+// access token from /oauth2/token, Basic credentials (null GUID + refresh
+// or access token, admin user, service principal), or anonymous pull.
+func (dp *DataPlane) Authorize(w http.ResponseWriter, r *http.Request, need []auth.Access) (auth.Identity, []auth.Access, bool) {
+	reg, _ := r.Context().Value(regKey{}).(auth.Registry)
+	h := r.Header.Get("Authorization")
+	var id auth.Identity
+	var grants []auth.Access
+	var err error
+	switch {
+	case strings.HasPrefix(h, "Bearer "):
+		id, grants, err = dp.tokens.VerifyAccessToken(reg, strings.TrimSpace(h[len("Bearer "):]))
+	case strings.HasPrefix(h, "Basic "):
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			err = errors.New("malformed Basic credentials")
+			break
+		}
+		id, grants, err = dp.tokens.BasicGrants(r.Context(), reg, user, pass, need)
+	case h == "":
+		id = auth.Identity{Kind: "anonymous"}
+		if reg.AnonymousPull && len(need) > 0 {
+			grants, _ = dp.tokens.Grant(r.Context(), reg, id, need)
+		}
+		if len(need) == 0 || !covers(grants, need) {
+			dp.metrics.authFail.WithLabelValues(reg.LoginServer).Inc()
+			auth.Challenge(w, reg, need, false)
+			return id, nil, false
+		}
+	default:
+		err = errors.New("unsupported authorization scheme")
+	}
+	if err != nil {
+		dp.metrics.authFail.WithLabelValues(reg.LoginServer).Inc()
+		auth.Challenge(w, reg, need, false)
+		return id, nil, false
+	}
+	if !covers(grants, need) {
+		dp.metrics.authFail.WithLabelValues(reg.LoginServer).Inc()
+		if strings.HasPrefix(h, "Basic ") {
+			w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}` + "\n"))
+			return id, grants, false
+		}
+		auth.Challenge(w, reg, need, true)
+		return id, grants, false
+	}
+	dp.metrics.authOK.WithLabelValues(reg.LoginServer).Inc()
+	return id, grants, true
+}
+
+func covers(grants, need []auth.Access) bool {
+	for _, n := range need {
+		for _, a := range n.Actions {
+			if !auth.Allows(grants, n.Type, n.Name, a) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// TLSConfig serves one wildcard certificate for *.<suffix>.
+func TLSConfig(cert tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+}
+
+// SyncHosts rewrites the managed hosts block from the registries in the store.
+func (dp *DataPlane) SyncHosts(ctx context.Context) error {
+	if dp.hosts == nil {
+		return nil
+	}
+	var rows []store.Resource
+	if err := dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType})
+		return err
+	}); err != nil {
+		return err
+	}
+	var hosts []string
+	for _, row := range rows {
+		hosts = append(hosts, strings.ToLower(row.Name)+"."+dp.p.cfg.LoginServerSuffix)
+	}
+	return dp.hosts.Sync(hosts)
+}
+
+// Close removes the managed hosts block.
+func (dp *DataPlane) Close() error {
+	if dp.hosts == nil {
+		return nil
+	}
+	return dp.hosts.Sync(nil)
+}

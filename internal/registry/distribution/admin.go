@@ -1,0 +1,220 @@
+package distribution
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/drydock-dev/drydock/internal/registry/storage"
+	"github.com/drydock-dev/drydock/internal/store"
+)
+
+// Errors of the read and management helpers. Each matches store.ErrNotFound.
+var (
+	ErrRepositoryNotFound = fmt.Errorf("repository not found: %w", store.ErrNotFound)
+	ErrTagNotFound        = fmt.Errorf("tag not found: %w", store.ErrNotFound)
+	ErrManifestNotFound   = fmt.Errorf("manifest not found: %w", store.ErrNotFound)
+)
+
+// TagInfo describes a tag (az acr repository show-tags --detail).
+type TagInfo struct {
+	Name      string
+	Digest    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ManifestInfo describes a manifest (az acr manifest list-metadata).
+type ManifestInfo struct {
+	Digest       string
+	MediaType    string
+	ArtifactType string // artifactType, else the config's media type
+	Subject      string
+	Size         int64 // the manifest's bytes
+	ImageSize    int64 // config and layers linked in the repository
+	Tags         []string
+	CreatedAt    time.Time
+}
+
+// RepositoryInfo describes a repository (az acr repository show).
+type RepositoryInfo struct {
+	Name          string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ManifestCount int
+	TagCount      int
+}
+
+// UsageInfo is what a registry holds.
+type UsageInfo struct {
+	Repositories int   // repositories with at least one manifest
+	Size         int64 // bytes: distinct blobs linked anywhere in the registry, plus manifests
+}
+
+// DeleteRegistry removes all metadata of a registry inside tx (the ARM
+// delete's transaction). Blob content and upload data are freed later by
+// garbage collection.
+func (h *Handler) DeleteRegistry(ctx context.Context, tx *store.Tx, key string) error {
+	_, err := tx.DeleteRegistryData(strings.ToLower(key))
+	return err
+}
+
+// Repositories lists the repositories of a registry that hold manifests,
+// in byte order.
+func (h *Handler) Repositories(ctx context.Context, key string) ([]string, error) {
+	var out []string
+	err := h.st.View(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = tx.ListRegistryRepositories(key, "", -1)
+		return err
+	})
+	if out == nil {
+		out = []string{}
+	}
+	return out, err
+}
+
+// Repository describes one repository; ErrRepositoryNotFound if unknown.
+func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryInfo, error) {
+	var info RepositoryInfo
+	err := h.st.View(ctx, func(tx *store.Tx) error {
+		r, err := tx.GetRegistryRepository(key, repo)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrRepositoryNotFound
+		}
+		if err != nil {
+			return err
+		}
+		info = RepositoryInfo{Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		ms, err := tx.ListRegistryManifests(key, repo)
+		if err != nil {
+			return err
+		}
+		tags, err := tx.ListRegistryTags(key, repo, "", -1)
+		if err != nil {
+			return err
+		}
+		info.ManifestCount, info.TagCount = len(ms), len(tags)
+		return nil
+	})
+	return info, err
+}
+
+// Tags lists a repository's tags in byte order; ErrRepositoryNotFound if
+// the repository is unknown.
+func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error) {
+	out := []TagInfo{}
+	err := h.st.View(ctx, func(tx *store.Tx) error {
+		if _, err := tx.GetRegistryRepository(key, repo); errors.Is(err, store.ErrNotFound) {
+			return ErrRepositoryNotFound
+		} else if err != nil {
+			return err
+		}
+		tags, err := tx.ListRegistryTags(key, repo, "", -1)
+		for _, t := range tags {
+			out = append(out, TagInfo{Name: t.Name, Digest: t.Digest, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
+		}
+		return err
+	})
+	return out, err
+}
+
+// Manifests lists a repository's manifests, newest first, with their tags;
+// ErrRepositoryNotFound if the repository is unknown.
+func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestInfo, error) {
+	out := []ManifestInfo{}
+	err := h.st.View(ctx, func(tx *store.Tx) error {
+		if _, err := tx.GetRegistryRepository(key, repo); errors.Is(err, store.ErrNotFound) {
+			return ErrRepositoryNotFound
+		} else if err != nil {
+			return err
+		}
+		ms, err := tx.ListRegistryManifests(key, repo)
+		if err != nil {
+			return err
+		}
+		tags, err := tx.ListRegistryTags(key, repo, "", -1)
+		if err != nil {
+			return err
+		}
+		byDigest := map[string][]string{}
+		for _, t := range tags {
+			byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
+		}
+		for _, m := range ms {
+			size, err := tx.RegistryManifestBlobSize(key, repo, m.Digest)
+			if err != nil {
+				return err
+			}
+			ts := byDigest[m.Digest]
+			sort.Strings(ts)
+			out = append(out, ManifestInfo{
+				Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Subject: m.Subject,
+				Size: m.Size, ImageSize: size, Tags: ts, CreatedAt: m.CreatedAt,
+			})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteRepository removes a repository: its manifests, tags, blob links
+// and upload sessions. ErrRepositoryNotFound if it is unknown.
+func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error {
+	var uploads []string
+	err := h.st.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		uploads, err = tx.DeleteRegistryRepository(key, repo)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrRepositoryNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range uploads {
+		if err := h.blobs.CancelUpload(context.WithoutCancel(ctx), id); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
+			h.log.Warn("registry upload not cancelled", "upload", id, "err", err)
+		}
+	}
+	return nil
+}
+
+// Untag removes a tag (its manifest stays); ErrTagNotFound if absent.
+func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
+	return h.st.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.DeleteRegistryTag(key, repo, tag)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrTagNotFound
+		}
+		return err
+	})
+}
+
+// DeleteManifest removes a manifest by digest with the tags pointing to it
+// (az acr repository delete --image repo@digest); ErrManifestNotFound if
+// absent.
+func (h *Handler) DeleteManifest(ctx context.Context, key, repo, digest string) error {
+	return h.st.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.DeleteRegistryManifest(key, repo, digest)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrManifestNotFound
+		}
+		return err
+	})
+}
+
+// Usage reports how many repositories a registry has and the bytes it uses.
+func (h *Handler) Usage(ctx context.Context, key string) (UsageInfo, error) {
+	var u UsageInfo
+	err := h.st.View(ctx, func(tx *store.Tx) error {
+		var err error
+		u.Repositories, u.Size, err = tx.RegistryUsage(key)
+		return err
+	})
+	return u, err
+}

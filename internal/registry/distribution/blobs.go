@@ -1,0 +1,82 @@
+package distribution
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/drydock-dev/drydock/internal/registry/storage"
+	"github.com/drydock-dev/drydock/internal/store"
+)
+
+// GET/HEAD /v2/<name>/blobs/<digest>: the blob, if it is linked in the
+// repository. Range requests are served by http.ServeContent on the blob
+// store's ReadSeeker (an *os.File with the filesystem driver, so the body
+// goes out with sendfile).
+func (q *request) getBlob() {
+	if !q.authorize(pullActions) {
+		return
+	}
+	digest, _, derr := parseDigest(q.arg)
+	if derr != nil {
+		q.fail(derr)
+		return
+	}
+	err := q.view(func(tx *store.Tx) error {
+		_, err := tx.BlobLink(q.reg.Key, q.name, digest)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
+		return
+	}
+	if err != nil {
+		q.internal("blob lookup", err)
+		return
+	}
+	rs, desc, err := q.h.blobs.Open(q.ctx, digest)
+	if errors.Is(err, storage.ErrBlobUnknown) {
+		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
+		return
+	}
+	if err != nil {
+		q.internal("blob open", err)
+		return
+	}
+	defer rs.Close()
+	h := q.w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Docker-Content-Digest", desc.Digest)
+	h.Set("Etag", `"`+desc.Digest+`"`)
+	h.Set("Cache-Control", "max-age=31536000")
+	if q.r.Method == http.MethodHead {
+		http.ServeContent(q.w, q.r, "", time.Time{}, rs)
+		return
+	}
+	cw := &countingWriter{ResponseWriter: q.w}
+	http.ServeContent(cw, q.r, "", time.Time{}, rs)
+	q.h.pulled(q.reg, q.name, cw.n)
+}
+
+// DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository;
+// garbage collection frees its content once nothing links it.
+func (q *request) deleteBlob() {
+	if !q.authorize(deleteActions) {
+		return
+	}
+	digest, _, derr := parseDigest(q.arg)
+	if derr != nil {
+		q.fail(derr)
+		return
+	}
+	err := q.update(func(tx *store.Tx) error { return tx.UnlinkBlob(q.reg.Key, q.name, digest) })
+	if errors.Is(err, store.ErrNotFound) {
+		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
+		return
+	}
+	if err != nil {
+		q.internal("blob delete", err)
+		return
+	}
+	q.empty(http.StatusAccepted)
+}

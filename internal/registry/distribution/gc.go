@@ -1,0 +1,152 @@
+package distribution
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/drydock-dev/drydock/internal/registry/storage"
+	"github.com/drydock-dev/drydock/internal/store"
+)
+
+// UploadMaxAge is how long an upload session may stay idle before garbage
+// collection removes it.
+const UploadMaxAge = 24 * time.Hour
+
+// GCStats reports what a garbage collection did.
+type GCStats struct {
+	LinksRemoved        int64 // blob links no manifest referred to
+	RepositoriesRemoved int64 // repositories left with nothing
+	BlobsScanned        int   // blobs in the blob store
+	BlobsDeleted        int   // blobs nothing linked
+	BytesFreed          int64
+	UploadsPurged       int // upload data idle for more than UploadMaxAge
+	SessionsRemoved     int // upload sessions whose data is gone
+}
+
+// CollectGarbage frees what nothing needs, while the registry keeps
+// serving:
+//
+//  1. In every repository, blob links older than grace that no manifest of
+//     the repository refers to are removed (untagged manifests are kept,
+//     and so are the blobs they refer to).
+//  2. Upload data idle for more than UploadMaxAge is purged, and upload
+//     sessions older than that whose data is gone are forgotten.
+//  3. Repositories left empty (no manifest, tag, link or upload) for more
+//     than grace are removed.
+//  4. Blobs of the blob store that no repository of any registry links and
+//     that were written more than grace ago are deleted.
+//
+// The grace period protects a blob pushed but not yet referenced by the
+// manifest being pushed after it. Step 1 is one transaction, so a manifest
+// push that checked its blobs cannot lose them to it; in step 4 each blob
+// is deleted under its digest's write lock after checking again that no
+// link exists, and every push or mount holds that lock's read side from
+// storing (or finding) the blob until its link is committed.
+func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCStats, error) {
+	var stats GCStats
+	now := h.now()
+	cutoff := now.Add(-grace)
+
+	err := h.st.Update(ctx, func(tx *store.Tx) error {
+		n, err := tx.UnlinkUnreferencedBlobs(cutoff)
+		stats.LinksRemoved = n
+		return err
+	})
+	if err != nil {
+		return stats, err
+	}
+
+	uploadCutoff := now.Add(-UploadMaxAge)
+	if stats.UploadsPurged, err = h.blobs.PurgeUploads(ctx, uploadCutoff); err != nil {
+		return stats, err
+	}
+	var old []store.RegistryUpload
+	if err := h.st.View(ctx, func(tx *store.Tx) error {
+		var err error
+		old, err = tx.RegistryUploadsStartedBefore(uploadCutoff)
+		return err
+	}); err != nil {
+		return stats, err
+	}
+	for _, u := range old {
+		_, err := h.blobs.UploadSize(ctx, u.ID)
+		if !errors.Is(err, storage.ErrUploadUnknown) {
+			if err != nil && ctx.Err() != nil {
+				return stats, ctx.Err()
+			}
+			continue // still there (recently written), or a passing failure
+		}
+		err = h.st.Update(ctx, func(tx *store.Tx) error { return tx.DeleteRegistryUpload(u.ID) })
+		if err == nil {
+			stats.SessionsRemoved++
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return stats, err
+		}
+	}
+
+	if err := h.st.Update(ctx, func(tx *store.Tx) error {
+		n, err := tx.DeleteEmptyRegistryRepositories(cutoff)
+		stats.RepositoriesRemoved = n
+		return err
+	}); err != nil {
+		return stats, err
+	}
+
+	linked := map[string]struct{}{}
+	if err := h.st.View(ctx, func(tx *store.Tx) error {
+		return tx.LinkedBlobDigests(func(d string) { linked[d] = struct{}{} })
+	}); err != nil {
+		return stats, err
+	}
+	var candidates []storage.Descriptor
+	err = h.blobs.Walk(ctx, func(d storage.Descriptor, mod time.Time) error {
+		stats.BlobsScanned++
+		if _, ok := linked[d.Digest]; ok || !mod.Before(cutoff) {
+			return nil
+		}
+		candidates = append(candidates, d)
+		return nil
+	})
+	if err != nil {
+		return stats, err
+	}
+	for _, d := range candidates {
+		deleted, err := h.deleteUnlinked(ctx, d.Digest)
+		if err != nil {
+			return stats, err
+		}
+		if deleted {
+			stats.BlobsDeleted++
+			stats.BytesFreed += d.Size
+		}
+	}
+	if stats.LinksRemoved > 0 || stats.BlobsDeleted > 0 || stats.SessionsRemoved > 0 || stats.RepositoriesRemoved > 0 {
+		h.log.Info("registry garbage collected", "linksRemoved", stats.LinksRemoved, "blobsDeleted", stats.BlobsDeleted,
+			"bytesFreed", stats.BytesFreed, "uploadsPurged", stats.UploadsPurged, "sessionsRemoved", stats.SessionsRemoved,
+			"repositoriesRemoved", stats.RepositoriesRemoved)
+	}
+	return stats, nil
+}
+
+// deleteUnlinked deletes a blob if, under its write lock, nothing links it.
+func (h *Handler) deleteUnlinked(ctx context.Context, digest string) (bool, error) {
+	unlock := h.locks.Lock(digest)
+	defer unlock()
+	var linked bool
+	if err := h.st.View(ctx, func(tx *store.Tx) error {
+		var err error
+		linked, err = tx.BlobLinked(digest)
+		return err
+	}); err != nil {
+		return false, err
+	}
+	if linked {
+		return false, nil
+	}
+	err := h.blobs.Delete(ctx, digest)
+	if errors.Is(err, storage.ErrBlobUnknown) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -1,0 +1,652 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// ---- container registry data plane (OCI distribution metadata) ----
+//
+// Every table is partitioned by the registry's key: its lower-cased ARM
+// resource ID. Repository names are lower-case by grammar, digests are
+// lower-case hex; tags are case-sensitive and stored as given. Manifest
+// bodies live here (they are at most a few MiB); blob content lives in the
+// blob store, and a blob is readable through a repository only while a row
+// of registry_blobs links it there.
+
+const registrySchema = `
+CREATE TABLE IF NOT EXISTS registry_repositories(
+  registry TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY(registry, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS registry_manifests(
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  artifact_type TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  annotations TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY(registry, repository, digest));
+CREATE INDEX IF NOT EXISTS registry_manifests_subject ON registry_manifests(registry, repository, subject) WHERE subject != '';
+CREATE TABLE IF NOT EXISTS registry_tags(
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY(registry, repository, tag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS registry_tags_digest ON registry_tags(registry, repository, digest);
+CREATE TABLE IF NOT EXISTS registry_blobs(
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  linked_at TEXT NOT NULL,
+  PRIMARY KEY(registry, repository, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS registry_blobs_digest ON registry_blobs(digest);
+CREATE TABLE IF NOT EXISTS registry_manifest_refs(
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  manifest TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  is_manifest INTEGER NOT NULL,
+  PRIMARY KEY(registry, repository, manifest, ref)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS registry_manifest_refs_ref ON registry_manifest_refs(registry, repository, ref);
+CREATE TABLE IF NOT EXISTS registry_uploads(
+  id TEXT PRIMARY KEY,
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  started_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS registry_uploads_registry ON registry_uploads(registry, repository);
+CREATE INDEX IF NOT EXISTS registry_uploads_started ON registry_uploads(started_at);
+`
+
+func init() { schemas = append(schemas, registrySchema) }
+
+// regTimeLayout is fixed-width, so that stored times compare as strings
+// (the grace-period queries of garbage collection rely on it).
+const regTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func regTime(t time.Time) string { return t.UTC().Format(regTimeLayout) }
+
+func regNow() string { return regTime(time.Now()) }
+
+func regKey(registry string) string { return strings.ToLower(registry) }
+
+// RegistryManifest is a row of registry_manifests. Listing and referrer
+// queries leave Body nil.
+type RegistryManifest struct {
+	Registry     string
+	Repository   string
+	Digest       string
+	MediaType    string
+	ArtifactType string          // artifactType, else the config's media type (image manifests)
+	Subject      string          // digest of the subject descriptor, if any
+	Annotations  json.RawMessage // the manifest's top-level annotations object, or nil
+	Size         int64
+	Body         []byte
+	CreatedAt    time.Time
+}
+
+// ManifestRef is something a manifest points to: a blob (config, layers)
+// or, for an index, a child manifest.
+type ManifestRef struct {
+	Digest   string
+	Manifest bool
+}
+
+// RegistryTag is a row of registry_tags.
+type RegistryTag struct {
+	Name      string
+	Digest    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RegistryRepository is a row of registry_repositories.
+type RegistryRepository struct {
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RegistryUpload is a blob upload session of one repository.
+type RegistryUpload struct {
+	ID         string
+	Registry   string
+	Repository string
+	StartedAt  time.Time
+}
+
+// EnsureRegistryRepository creates the repository row if it is missing and
+// marks the repository as updated.
+func (t *Tx) EnsureRegistryRepository(registry, repo string) error {
+	ts := regNow()
+	_, err := t.tx.Exec(`INSERT INTO registry_repositories(registry, name, created_at, updated_at) VALUES(?,?,?,?)
+		ON CONFLICT(registry, name) DO UPDATE SET updated_at = excluded.updated_at`, regKey(registry), repo, ts, ts)
+	return err
+}
+
+// GetRegistryRepository returns a repository; ErrNotFound if it is unknown.
+func (t *Tx) GetRegistryRepository(registry, repo string) (RegistryRepository, error) {
+	var r RegistryRepository
+	var c, u string
+	err := t.tx.QueryRow(`SELECT name, created_at, updated_at FROM registry_repositories WHERE registry = ? AND name = ?`,
+		regKey(registry), repo).Scan(&r.Name, &c, &u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	r.CreatedAt, r.UpdatedAt = parseTime(c), parseTime(u)
+	return r, err
+}
+
+// ListRegistryRepositories returns, in byte order, the names after last of
+// the repositories that hold at least one manifest; at most n (n < 0: all).
+func (t *Tx) ListRegistryRepositories(registry, last string, n int) ([]string, error) {
+	rows, err := t.tx.Query(`SELECT r.name FROM registry_repositories r
+		WHERE r.registry = ? AND r.name > ?
+		AND EXISTS(SELECT 1 FROM registry_manifests m WHERE m.registry = r.registry AND m.repository = r.name)
+		ORDER BY r.name LIMIT ?`, regKey(registry), last, n)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// DeleteRegistryRepository removes a repository with its manifests, tags,
+// blob links and upload sessions; ErrNotFound if it is unknown. The upload
+// sessions' IDs are returned so that their data can be dropped.
+func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
+	reg := regKey(registry)
+	res, err := t.tx.Exec(`DELETE FROM registry_repositories WHERE registry = ? AND name = ?`, reg, repo)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, ErrNotFound
+	}
+	rows, err := t.tx.Query(`SELECT id FROM registry_uploads WHERE registry = ? AND repository = ?`, reg, repo)
+	if err != nil {
+		return nil, err
+	}
+	uploads, err := scanStrings(rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, table := range []string{"registry_manifests", "registry_tags", "registry_blobs", "registry_manifest_refs", "registry_uploads"} {
+		if _, err := t.tx.Exec(`DELETE FROM `+table+` WHERE registry = ? AND repository = ?`, reg, repo); err != nil {
+			return nil, err
+		}
+	}
+	return uploads, nil
+}
+
+// DeleteRegistryData removes every row of a registry (when the registry
+// itself is deleted) and returns the IDs of its upload sessions.
+func (t *Tx) DeleteRegistryData(registry string) ([]string, error) {
+	reg := regKey(registry)
+	rows, err := t.tx.Query(`SELECT id FROM registry_uploads WHERE registry = ?`, reg)
+	if err != nil {
+		return nil, err
+	}
+	uploads, err := scanStrings(rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, table := range []string{"registry_repositories", "registry_manifests", "registry_tags", "registry_blobs", "registry_manifest_refs", "registry_uploads"} {
+		if _, err := t.tx.Exec(`DELETE FROM `+table+` WHERE registry = ?`, reg); err != nil {
+			return nil, err
+		}
+	}
+	return uploads, nil
+}
+
+// RegistryUsage counts a registry's repositories that hold manifests and
+// the bytes it uses: each distinct blob once, plus the manifests.
+func (t *Tx) RegistryUsage(registry string) (repositories int, size int64, err error) {
+	reg := regKey(registry)
+	err = t.tx.QueryRow(`SELECT
+		(SELECT COUNT(*) FROM (SELECT DISTINCT repository FROM registry_manifests WHERE registry = ?)),
+		(SELECT COALESCE(SUM(size), 0) FROM (SELECT digest, MAX(size) AS size FROM registry_blobs WHERE registry = ? GROUP BY digest)) +
+		(SELECT COALESCE(SUM(size), 0) FROM registry_manifests WHERE registry = ?)`, reg, reg, reg).Scan(&repositories, &size)
+	return repositories, size, err
+}
+
+// ---- blob links ----
+
+// LinkBlob makes a stored blob readable through a repository, creating the
+// repository if needed. Linking again refreshes the link's time.
+func (t *Tx) LinkBlob(registry, repo, digest string, size int64) error {
+	if err := t.EnsureRegistryRepository(registry, repo); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(`INSERT INTO registry_blobs(registry, repository, digest, size, linked_at) VALUES(?,?,?,?,?)
+		ON CONFLICT(registry, repository, digest) DO UPDATE SET size = excluded.size, linked_at = excluded.linked_at`,
+		regKey(registry), repo, digest, size, regNow())
+	return err
+}
+
+// BlobLink returns the size of a blob linked in a repository; ErrNotFound
+// if it is not linked there.
+func (t *Tx) BlobLink(registry, repo, digest string) (int64, error) {
+	var size int64
+	err := t.tx.QueryRow(`SELECT size FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`,
+		regKey(registry), repo, digest).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	return size, err
+}
+
+// UnlinkBlob removes a blob's link from a repository; ErrNotFound if it
+// was not linked.
+func (t *Tx) UnlinkBlob(registry, repo, digest string) error {
+	res, err := t.tx.Exec(`DELETE FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`, regKey(registry), repo, digest)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// BlobLinkRepositories lists the repositories of a registry that link a blob.
+func (t *Tx) BlobLinkRepositories(registry, digest string) ([]string, error) {
+	rows, err := t.tx.Query(`SELECT repository FROM registry_blobs WHERE registry = ? AND digest = ? ORDER BY repository`, regKey(registry), digest)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// MissingBlobLinks returns those of digests that are not linked in the
+// repository, in the order given.
+func (t *Tx) MissingBlobLinks(registry, repo string, digests []string) ([]string, error) {
+	return t.missing(`SELECT 1 FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`, registry, repo, digests)
+}
+
+// MissingRegistryManifests returns those of digests that are not manifests
+// of the repository, in the order given.
+func (t *Tx) MissingRegistryManifests(registry, repo string, digests []string) ([]string, error) {
+	return t.missing(`SELECT 1 FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, registry, repo, digests)
+}
+
+func (t *Tx) missing(q, registry, repo string, digests []string) ([]string, error) {
+	if len(digests) == 0 {
+		return nil, nil
+	}
+	st, err := t.tx.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	reg := regKey(registry)
+	var out []string
+	for _, d := range digests {
+		var one int
+		err := st.QueryRow(reg, repo, d).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			out = append(out, d)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// BlobLinked reports whether any repository of any registry links the blob.
+func (t *Tx) BlobLinked(digest string) (bool, error) {
+	var ok bool
+	err := t.tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM registry_blobs WHERE digest = ?)`, digest).Scan(&ok)
+	return ok, err
+}
+
+// LinkedBlobDigests calls fn with every digest linked anywhere (each once).
+func (t *Tx) LinkedBlobDigests(fn func(digest string)) error {
+	rows, err := t.tx.Query(`SELECT DISTINCT digest FROM registry_blobs`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return err
+		}
+		fn(d)
+	}
+	return rows.Err()
+}
+
+// UnlinkUnreferencedBlobs removes, in every registry, the blob links that
+// were made before linkedBefore and that no manifest of their repository
+// refers to; it returns how many it removed.
+func (t *Tx) UnlinkUnreferencedBlobs(linkedBefore time.Time) (int64, error) {
+	res, err := t.tx.Exec(`DELETE FROM registry_blobs WHERE linked_at < ? AND NOT EXISTS(
+		SELECT 1 FROM registry_manifest_refs r
+		WHERE r.registry = registry_blobs.registry AND r.repository = registry_blobs.repository AND r.ref = registry_blobs.digest)`,
+		regTime(linkedBefore))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// DeleteEmptyRegistryRepositories removes repositories last updated before
+// the given time that hold no manifest, tag, blob link or upload session.
+func (t *Tx) DeleteEmptyRegistryRepositories(updatedBefore time.Time) (int64, error) {
+	res, err := t.tx.Exec(`DELETE FROM registry_repositories WHERE updated_at < ?
+		AND NOT EXISTS(SELECT 1 FROM registry_manifests m WHERE m.registry = registry_repositories.registry AND m.repository = registry_repositories.name)
+		AND NOT EXISTS(SELECT 1 FROM registry_tags g WHERE g.registry = registry_repositories.registry AND g.repository = registry_repositories.name)
+		AND NOT EXISTS(SELECT 1 FROM registry_blobs b WHERE b.registry = registry_repositories.registry AND b.repository = registry_repositories.name)
+		AND NOT EXISTS(SELECT 1 FROM registry_uploads u WHERE u.registry = registry_repositories.registry AND u.repository = registry_repositories.name)`,
+		regTime(updatedBefore))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// ---- manifests ----
+
+// PutRegistryManifest stores a manifest and what it refers to, creating the
+// repository if needed. A manifest that exists already (same digest, hence
+// same content) only has its media type updated. It reports whether the
+// manifest is new.
+func (t *Tx) PutRegistryManifest(m RegistryManifest, refs []ManifestRef) (bool, error) {
+	reg := regKey(m.Registry)
+	if err := t.EnsureRegistryRepository(reg, m.Repository); err != nil {
+		return false, err
+	}
+	ann := ""
+	if len(m.Annotations) > 0 {
+		ann = string(m.Annotations)
+	}
+	res, err := t.tx.Exec(`INSERT INTO registry_manifests(registry, repository, digest, media_type, artifact_type, subject, annotations, size, body, created_at)
+		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(registry, repository, digest) DO NOTHING`,
+		reg, m.Repository, m.Digest, m.MediaType, m.ArtifactType, m.Subject, ann, int64(len(m.Body)), m.Body, regNow())
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		_, err := t.tx.Exec(`UPDATE registry_manifests SET media_type = ? WHERE registry = ? AND repository = ? AND digest = ? AND media_type != ?`,
+			m.MediaType, reg, m.Repository, m.Digest, m.MediaType)
+		return false, err
+	}
+	if len(refs) > 0 {
+		st, err := t.tx.Prepare(`INSERT INTO registry_manifest_refs(registry, repository, manifest, ref, is_manifest) VALUES(?,?,?,?,?)
+			ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return false, err
+		}
+		defer st.Close()
+		for _, r := range refs {
+			if _, err := st.Exec(reg, m.Repository, m.Digest, r.Digest, r.Manifest); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+const regManifestCols = `m.digest, m.media_type, m.artifact_type, m.subject, m.annotations, m.size, m.created_at`
+
+func scanRegManifest(sc interface{ Scan(...any) error }, withBody bool) (RegistryManifest, error) {
+	var m RegistryManifest
+	var ann, created string
+	dst := []any{&m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &ann, &m.Size, &created}
+	if withBody {
+		dst = append(dst, &m.Body)
+	}
+	if err := sc.Scan(dst...); err != nil {
+		return m, err
+	}
+	if ann != "" {
+		m.Annotations = json.RawMessage(ann)
+	}
+	m.CreatedAt = parseTime(created)
+	return m, nil
+}
+
+// GetRegistryManifest returns a manifest of a repository by digest, or by
+// tag when byTag is set, in one indexed query; the body only when withBody
+// is set. ErrNotFound if there is no such manifest or tag.
+func (t *Tx) GetRegistryManifest(registry, repo, reference string, byTag, withBody bool) (RegistryManifest, error) {
+	cols := regManifestCols
+	if withBody {
+		cols += `, m.body`
+	}
+	var q string
+	if byTag {
+		q = `SELECT ` + cols + ` FROM registry_tags t JOIN registry_manifests m
+			ON m.registry = t.registry AND m.repository = t.repository AND m.digest = t.digest
+			WHERE t.registry = ? AND t.repository = ? AND t.tag = ?`
+	} else {
+		q = `SELECT ` + cols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? AND m.digest = ?`
+	}
+	reg := regKey(registry)
+	m, err := scanRegManifest(t.tx.QueryRow(q, reg, repo, reference), withBody)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	m.Registry, m.Repository = reg, repo
+	return m, err
+}
+
+// DeleteRegistryManifest removes a manifest, its references and every tag
+// that points to it, and returns the tags removed; ErrNotFound if absent.
+func (t *Tx) DeleteRegistryManifest(registry, repo, digest string) ([]string, error) {
+	reg := regKey(registry)
+	res, err := t.tx.Exec(`DELETE FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, reg, repo, digest)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, ErrNotFound
+	}
+	rows, err := t.tx.Query(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND digest = ? RETURNING tag`, reg, repo, digest)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := scanStrings(rows)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.tx.Exec(`DELETE FROM registry_manifest_refs WHERE registry = ? AND repository = ? AND manifest = ?`, reg, repo, digest); err != nil {
+		return nil, err
+	}
+	return tags, t.touchRepository(reg, repo)
+}
+
+func (t *Tx) touchRepository(reg, repo string) error {
+	_, err := t.tx.Exec(`UPDATE registry_repositories SET updated_at = ? WHERE registry = ? AND name = ?`, regNow(), reg, repo)
+	return err
+}
+
+// RegistryReferrers returns the manifests of a repository whose subject is
+// the given digest, optionally only those of one artifact type, ordered by
+// creation. Bodies are not loaded.
+func (t *Tx) RegistryReferrers(registry, repo, subject, artifactType string) ([]RegistryManifest, error) {
+	q := `SELECT ` + regManifestCols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? AND m.subject = ?`
+	args := []any{regKey(registry), repo, subject}
+	if artifactType != "" {
+		q += ` AND m.artifact_type = ?`
+		args = append(args, artifactType)
+	}
+	q += ` ORDER BY m.created_at, m.digest`
+	return t.regManifests(registry, repo, q, args...)
+}
+
+// ListRegistryManifests returns the manifests of a repository, newest
+// first, without bodies.
+func (t *Tx) ListRegistryManifests(registry, repo string) ([]RegistryManifest, error) {
+	q := `SELECT ` + regManifestCols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? ORDER BY m.created_at DESC, m.digest`
+	return t.regManifests(registry, repo, q, regKey(registry), repo)
+}
+
+func (t *Tx) regManifests(registry, repo, q string, args ...any) ([]RegistryManifest, error) {
+	rows, err := t.tx.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RegistryManifest
+	for rows.Next() {
+		m, err := scanRegManifest(rows, false)
+		if err != nil {
+			return nil, err
+		}
+		m.Registry, m.Repository = regKey(registry), repo
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// RegistryManifestBlobSize sums the sizes of the blobs a manifest refers to
+// that are linked in its repository (an image's size).
+func (t *Tx) RegistryManifestBlobSize(registry, repo, digest string) (int64, error) {
+	var size int64
+	err := t.tx.QueryRow(`SELECT COALESCE(SUM(b.size), 0) FROM registry_manifest_refs r JOIN registry_blobs b
+		ON b.registry = r.registry AND b.repository = r.repository AND b.digest = r.ref
+		WHERE r.registry = ? AND r.repository = ? AND r.manifest = ? AND r.is_manifest = 0`, regKey(registry), repo, digest).Scan(&size)
+	return size, err
+}
+
+// ---- tags ----
+
+// PutRegistryTag points a tag at a manifest digest (creating or moving it).
+func (t *Tx) PutRegistryTag(registry, repo, tag, digest string) error {
+	reg := regKey(registry)
+	ts := regNow()
+	_, err := t.tx.Exec(`INSERT INTO registry_tags(registry, repository, tag, digest, created_at, updated_at) VALUES(?,?,?,?,?,?)
+		ON CONFLICT(registry, repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
+		WHERE registry_tags.digest != excluded.digest`, reg, repo, tag, digest, ts, ts)
+	if err != nil {
+		return err
+	}
+	return t.touchRepository(reg, repo)
+}
+
+// DeleteRegistryTag removes a tag and returns the digest it pointed to;
+// ErrNotFound if absent.
+func (t *Tx) DeleteRegistryTag(registry, repo, tag string) (string, error) {
+	reg := regKey(registry)
+	var digest string
+	err := t.tx.QueryRow(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND tag = ? RETURNING digest`, reg, repo, tag).Scan(&digest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	return digest, t.touchRepository(reg, repo)
+}
+
+// ListRegistryTags returns, in byte order, the tags of a repository after
+// last; at most n (n < 0: all).
+func (t *Tx) ListRegistryTags(registry, repo, last string, n int) ([]RegistryTag, error) {
+	rows, err := t.tx.Query(`SELECT tag, digest, created_at, updated_at FROM registry_tags
+		WHERE registry = ? AND repository = ? AND tag > ? ORDER BY tag LIMIT ?`, regKey(registry), repo, last, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RegistryTag
+	for rows.Next() {
+		var g RegistryTag
+		var c, u string
+		if err := rows.Scan(&g.Name, &g.Digest, &c, &u); err != nil {
+			return nil, err
+		}
+		g.CreatedAt, g.UpdatedAt = parseTime(c), parseTime(u)
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// ---- upload sessions ----
+
+// PutRegistryUpload records an upload session.
+func (t *Tx) PutRegistryUpload(u RegistryUpload) error {
+	started := u.StartedAt
+	if started.IsZero() {
+		started = time.Now()
+	}
+	_, err := t.tx.Exec(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
+		strings.ToLower(u.ID), regKey(u.Registry), u.Repository, regTime(started))
+	if isUnique(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+// GetRegistryUpload returns an upload session; ErrNotFound if unknown.
+func (t *Tx) GetRegistryUpload(id string) (RegistryUpload, error) {
+	var u RegistryUpload
+	var s string
+	err := t.tx.QueryRow(`SELECT id, registry, repository, started_at FROM registry_uploads WHERE id = ?`, strings.ToLower(id)).
+		Scan(&u.ID, &u.Registry, &u.Repository, &s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, ErrNotFound
+	}
+	u.StartedAt = parseTime(s)
+	return u, err
+}
+
+// DeleteRegistryUpload removes an upload session; ErrNotFound if unknown.
+func (t *Tx) DeleteRegistryUpload(id string) error {
+	res, err := t.tx.Exec(`DELETE FROM registry_uploads WHERE id = ?`, strings.ToLower(id))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// RegistryUploadsStartedBefore lists the upload sessions started before t0.
+func (t *Tx) RegistryUploadsStartedBefore(t0 time.Time) ([]RegistryUpload, error) {
+	rows, err := t.tx.Query(`SELECT id, registry, repository, started_at FROM registry_uploads WHERE started_at < ? ORDER BY started_at`, regTime(t0))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RegistryUpload
+	for rows.Next() {
+		var u RegistryUpload
+		var s string
+		if err := rows.Scan(&u.ID, &u.Registry, &u.Repository, &s); err != nil {
+			return nil, err
+		}
+		u.StartedAt = parseTime(s)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
