@@ -49,6 +49,7 @@ func newACRImportCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			r.name = a.registryName(r.name)
 			ctx := cmd.Context()
 			path, _, err := r.resolve(ctx, c, sub)
 			if err != nil {
@@ -216,6 +217,11 @@ func (p *progressPrinter) draw(text string) {
 }
 
 func (p *progressPrinter) update(st client.OperationStatus) {
+	switch strings.ToLower(st.Status) {
+	case "succeeded", "failed", "canceled", "cancelled":
+		// The end is the command's result, not progress.
+		return
+	}
 	text := progressText(st)
 	if p.tty {
 		p.draw(text)
@@ -237,10 +243,11 @@ func (p *progressPrinter) done() {
 }
 
 // progressText describes a status document's progress: drydock's
-// properties.progress and percentComplete.
+// properties.progress and a percentComplete above 0.
 func progressText(st client.OperationStatus) string {
 	var pct string
-	if st.PercentComplete != nil && !math.IsNaN(*st.PercentComplete) {
+	// drydock always sends percentComplete; 0 says nothing yet.
+	if st.PercentComplete != nil && *st.PercentComplete > 0 && !math.IsNaN(*st.PercentComplete) {
 		pct = strconv.FormatFloat(math.Round(*st.PercentComplete*10)/10, 'f', -1, 64) + "% complete"
 	}
 	switch {

@@ -119,12 +119,14 @@ func TestACRImportFailureAndNoWait(t *testing.T) {
 }
 
 func TestProgressText(t *testing.T) {
-	pct := 12.345
+	pct, zero := 12.345, 0.0
 	for _, c := range []struct {
 		st   client.OperationStatus
 		want string
 	}{
 		{client.OperationStatus{}, ""},
+		{client.OperationStatus{PercentComplete: &zero}, ""},
+		{client.OperationStatus{PercentComplete: &zero, Progress: "resolving x"}, "resolving x"},
 		{client.OperationStatus{PercentComplete: &pct}, "12.3% complete"},
 		{client.OperationStatus{Progress: "copied 1 of 2 blobs"}, "copied 1 of 2 blobs"},
 		{client.OperationStatus{Progress: "copied 1 of 2 blobs", PercentComplete: &pct}, "copied 1 of 2 blobs, 12.3% complete"},

@@ -96,8 +96,11 @@ func (a *app) registryClient(c *client.Client, sub client.Subscription, t *regis
 	if cr := c.Credentials(); tenant == "" && cr != nil {
 		tenant = cr.TenantID
 	}
+	// drydock's CA tells drydock's listener from another server the login
+	// server's name may resolve to.
+	_, caFile := serverConfig("", "", a.profile)
 	return c.Registry(t.loginServer, client.RegistryOptions{
-		Name: t.name, Username: username, Password: password, Tenant: tenant, LookupHost: registryLookupHost,
+		Name: t.name, Username: username, Password: password, Tenant: tenant, LookupHost: registryLookupHost, CAFile: caFile,
 	})
 }
 

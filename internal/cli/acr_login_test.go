@@ -53,6 +53,8 @@ type fakeACR struct {
 	// drydock.registryAddress from the metadata.
 	denyExchange bool
 	noAddress    bool
+	// v2Only serves no /acr/v1 routes, only the OCI API.
+	v2Only bool
 }
 
 const acrSuffix = "azurecr.test"
@@ -289,7 +291,23 @@ func (f *fakeACR) registry(w http.ResponseWriter, r *http.Request, name string) 
 	}
 	q := r.URL.Query()
 	p := r.URL.Path
+	if f.v2Only && strings.HasPrefix(p, "/acr/") {
+		acrErrors(w, 404, "NOT_FOUND", "the requested resource is not part of the distribution API")
+		return
+	}
 	switch {
+	case p == "/v2/_catalog" && r.Method == http.MethodGet:
+		if need("registry:catalog:*") {
+			reply(w, 200, map[string]any{"repositories": []string{"hello", "world"}})
+		}
+	case p == "/v2/hello/tags/list" && r.Method == http.MethodGet:
+		if need("repository:hello:pull") {
+			reply(w, 200, map[string]any{"name": "hello", "tags": []string{"latest", "v1", "v2"}})
+		}
+	case p == "/v2/hello/manifests/v2" && r.Method == http.MethodDelete:
+		if need("repository:hello:delete") {
+			w.WriteHeader(202)
+		}
 	case p == "/acr/v1/_catalog" && r.Method == http.MethodGet:
 		if !need("registry:catalog:*") {
 			return
@@ -316,7 +334,7 @@ func (f *fakeACR) registry(w http.ResponseWriter, r *http.Request, name string) 
 			tags = tags[:n]
 		}
 		reply(w, 200, map[string]any{"registry": login, "imageName": "hello", "tags": tags})
-	case p == "/acr/v1/hello/_manifests" && r.Method == http.MethodGet:
+	case strings.HasPrefix(p, "/acr/v1/hello/_manifests") && r.Method == http.MethodGet:
 		if !need("repository:hello:metadata_read") {
 			return
 		}

@@ -303,9 +303,14 @@ func showRepositoryItem(ctx context.Context, reg *client.Registry, repo, tag, di
 		path = repoPath(repo)
 	}
 	res, _, err := reg.Data(ctx, http.MethodGet, path, nil, scope, index)
-	if !client.IsRouteMissing(err) {
-		return res, err
+	switch {
+	case err == nil && res != nil:
+		return res, nil
+	case err != nil && !client.IsRouteMissing(err):
+		return nil, err
 	}
+	// The route is not served, or answered without the expected member
+	// (a listing): look the item up in the listing.
 	notFound := &client.RegistryError{Status: http.StatusNotFound, Message: "The requested data does not exist."}
 	switch {
 	case tag != "":
@@ -402,7 +407,7 @@ func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
 					}
 				}
 				tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
-				if err != nil {
+				if err != nil && !client.IsRouteMissing(err) {
 					return err
 				}
 				var images []string
@@ -465,6 +470,10 @@ func newACRRepositoryUntagCommand(a *app) *cobra.Command {
 				return err
 			}
 			res, _, err := reg.Data(ctx, http.MethodDelete, repoPath(repo, "_tags", tag), nil, scope, "")
+			if client.IsRouteMissing(err) {
+				// The OCI way: DELETE of a manifest by tag removes the tag.
+				res, _, err = reg.Data(ctx, http.MethodDelete, "/v2/"+client.EscapeRepository(repo)+"/manifests/"+url.PathEscape(tag), nil, scope, "")
+			}
 			if err != nil || res == nil {
 				return err
 			}

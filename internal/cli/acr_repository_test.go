@@ -142,3 +142,27 @@ func TestACRRepositoryDeleteAndUntag(t *testing.T) {
 	h.fails(1, "ERROR: The name of the image may include a tag in the format 'name:tag'.", "acr", "repository", "untag", "-n", "myacr", "--image", "a:b:c")
 	h.fails(2, "ERROR: the following arguments are required: --image/-t", "acr", "repository", "untag", "-n", "myacr")
 }
+
+// A data plane with only the OCI API: the commands fall back to it.
+func TestACRRepositoryOCIFallbacks(t *testing.T) {
+	h, f := newACRHarness(t)
+	f.v2Only = true
+	login := f.login("myacr")
+	if got := h.ok("acr", "repository", "list", "-n", "myacr"); !reflect.DeepEqual(got, []any{"hello", "world"}) {
+		t.Errorf("list = %v", got)
+	}
+	out, errOut, code := h.run("acr", "repository", "show-tags", "-n", "myacr", "--repository", "hello", "--detail")
+	if code != 0 || out != "[\n  \"latest\",\n  \"v1\",\n  \"v2\"\n]\n" ||
+		errOut != "WARNING: The specified --detail is ignored as it is only supported for managed registries.\n" {
+		t.Errorf("show-tags: %d %q %q", code, out, errOut)
+	}
+	out, errOut, code = h.run("acr", "repository", "untag", "-n", "myacr", "--image", "hello:v2")
+	if code != 0 || out != "" || errOut != "" || !f.saw("DELETE "+login+" /v2/hello/manifests/v2") {
+		t.Errorf("untag: %d %q %q %v", code, out, errOut, f.requests())
+	}
+	out, errOut, code = h.run("acr", "repository", "delete", "-n", "myacr", "--image", "hello:v1", "--yes")
+	if code != 0 || out != "" || errOut != "WARNING: This operation will delete the manifest 'sha256:aaa'\n" || !f.saw("DELETE "+login+" /v2/hello/manifests/sha256:aaa") {
+		t.Errorf("delete: %d %q %q", code, out, errOut)
+	}
+	h.fails(1, "ERROR: Error: the requested resource is not part of the distribution API.", "acr", "repository", "show-manifests", "-n", "myacr", "--repository", "hello")
+}

@@ -23,6 +23,7 @@ func newACRShowUsageCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			r.name = a.registryName(r.name)
 			path, _, err := r.resolve(cmd.Context(), c, sub)
 			if err != nil {
 				return err

@@ -135,6 +135,10 @@ func (a *app) createForRBAC(ctx context.Context, c *client.Client, name string, 
 func (a *app) assignWithRetry(ctx context.Context, c *client.Client, scope, roleID, principalID string) error {
 	for attempt := 1; ; attempt++ {
 		_, err := createRoleAssignment(ctx, c, scope, roleID, principalID, principalServicePrincipal, "")
+		if client.HasCode(err, "RoleAssignmentExists") {
+			a.warn("  Role assignment already exists.")
+			return nil
+		}
 		if err == nil || !client.HasCode(err, "PrincipalNotFound") || attempt >= roleAssignmentRetries {
 			return err
 		}

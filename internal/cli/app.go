@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"os"
 	"path/filepath"
@@ -188,7 +189,7 @@ func (a *app) confirm(question string, yes bool) (bool, error) {
 	if !ok || f == nil {
 		return false, fmt.Errorf("Unable to prompt for confirmation as no tty available. Use --yes.")
 	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !term.IsTerminal(int(f.Fd())) {
 		return false, fmt.Errorf("Unable to prompt for confirmation as no tty available. Use --yes.")
 	}
 	fmt.Fprintf(a.stderr, "%s (y/n): ", question)

@@ -224,9 +224,8 @@ func describeAssignments(ctx context.Context, c *client.Client, items []map[stri
 		} else {
 			m["roleDefinitionName"] = nil
 		}
-		if n, ok := names[strings.ToLower(str(ra, "properties", "principalId"))]; ok && n != "" {
-			m["principalName"] = n
-		}
+		// az prints "" for a principal that no longer exists.
+		m["principalName"] = names[strings.ToLower(str(ra, "properties", "principalId"))]
 		out = append(out, m)
 	}
 	return out

@@ -8,12 +8,14 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -106,6 +108,11 @@ type RegistryOptions struct {
 	Tenant string
 	// LookupHost resolves host names (default net.DefaultResolver).
 	LookupHost func(ctx context.Context, host string) ([]string, error)
+	// CAFile is drydock's CA certificate. When set, a login server whose
+	// name resolves to a peer with a certificate that does not chain to it
+	// (a real registry of the same name, when drydock's hosts entries are
+	// missing) is reached at the registry listener's address instead.
+	CAFile string
 }
 
 // Registry is a client of one registry's data plane. It caches the
@@ -130,8 +137,7 @@ type Registry struct {
 	RetryInterval time.Duration
 	Sleep         func(ctx context.Context, d time.Duration) error
 
-	dialer    *registryDialer
-	tlsConfig *tls.Config
+	dialer *registryDialer
 
 	mu        sync.Mutex
 	challenge *Challenge
@@ -152,26 +158,28 @@ func (c *Challenge) Service() string { return c.Params["service"] }
 
 // Registry returns a client of the registry at loginServer that trusts the
 // same certificates as c and falls back to the registry listener address
-// published in c's cloud metadata when the name does not resolve.
+// published in c's cloud metadata when the name does not resolve (or
+// resolves to a peer that is not drydock, see RegistryOptions.CAFile).
 func (c *Client) Registry(loginServer string, opts RegistryOptions) *Registry {
 	loginServer = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(loginServer, "https://"), "http://"), "/")
 	base, debug := c.baseTransport()
-	d := &registryDialer{lookup: opts.LookupHost, fallback: c.registryAddress}
-	if d.lookup == nil {
-		d.lookup = net.DefaultResolver.LookupHost
-	}
 	tr := base.Clone()
-	// Login servers resolve through drydock's hosts entries (or the
-	// fallback address), which a proxy would not know.
-	tr.Proxy = nil
-	tr.DialContext = d.DialContext
-	tr.DialTLSContext = nil
 	if tr.TLSClientConfig == nil {
 		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	} else {
 		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
 	}
 	tr.TLSClientConfig.ServerName = ""
+	d := &registryDialer{lookup: opts.LookupHost, fallback: c.registryAddress, tls: tr.TLSClientConfig, anchors: readAnchors(opts.CAFile)}
+	d.net.Timeout = 30 * time.Second
+	if d.lookup == nil {
+		d.lookup = net.DefaultResolver.LookupHost
+	}
+	// Login servers resolve through drydock's hosts entries (or the
+	// fallback address), which a proxy would not know.
+	tr.Proxy = nil
+	tr.DialContext = d.DialContext
+	tr.DialTLSContext = d.DialTLSContext
 	var rt http.RoundTripper = tr
 	if debug != nil {
 		rt = &registryDebugTransport{next: tr, w: debug}
@@ -212,8 +220,33 @@ func (c *Client) Registry(loginServer string, opts RegistryOptions) *Registry {
 		RetryInterval: 2 * time.Second,
 		Sleep:         sleep,
 		dialer:        d,
-		tlsConfig:     tr.TLSClientConfig,
 		access:        map[string]string{},
+	}
+}
+
+// readAnchors reads the certificates of a PEM file (none when it cannot be
+// read: the check is then skipped).
+func readAnchors(file string) []*x509.Certificate {
+	if file == "" {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	var out []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return out
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if cert, err := x509.ParseCertificate(block.Bytes); err == nil {
+			out = append(out, cert)
+		}
 	}
 }
 
@@ -261,12 +294,16 @@ func (c *Client) registryAddress(ctx context.Context) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// registryDialer dials login servers: by name when it resolves, else at the
-// registry listener's address.
+// registryDialer dials login servers: by name when it resolves (to
+// drydock), else at the registry listener's address.
 type registryDialer struct {
 	lookup   func(ctx context.Context, host string) ([]string, error)
 	fallback func(ctx context.Context) (string, error)
 	net      net.Dialer
+	tls      *tls.Config
+	// anchors are drydock's CA certificates; a peer whose verified chain
+	// does not end in one of them is not drydock.
+	anchors []*x509.Certificate
 
 	mu       sync.Mutex
 	resolved bool
@@ -289,70 +326,135 @@ func (d *registryDialer) fallbackAddress(ctx context.Context) (string, error) {
 	return d.addr, d.addrErr
 }
 
-// DialContext dials addr (host:port), resolving host with the lookup
-// function and falling back to the listener address when the name is
-// unknown or none of its addresses answers.
+// dialByName dials host:port at the addresses host resolves to.
+func (d *registryDialer) dialByName(ctx context.Context, network, host, port string) (net.Conn, error) {
+	if net.ParseIP(host) != nil {
+		return d.net.DialContext(ctx, network, net.JoinHostPort(host, port))
+	}
+	ips, err := d.lookup(ctx, host)
+	if err == nil && len(ips) == 0 {
+		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	var firstErr error
+	for _, ip := range ips {
+		conn, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip, port))
+		if err == nil {
+			return conn, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+// DialContext dials addr (host:port) by name, falling back to the listener
+// address when the name is unknown or none of its addresses answers.
 func (d *registryDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	if net.ParseIP(host) != nil {
-		return d.net.DialContext(ctx, network, addr)
-	}
-	ips, lerr := d.lookup(ctx, host)
-	if lerr == nil && len(ips) == 0 {
-		lerr = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	var firstErr error
-	if lerr == nil {
-		for _, ip := range ips {
-			conn, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip, port))
-			if err == nil {
-				return conn, nil
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-	} else {
-		if ctx.Err() != nil {
-			return nil, lerr
-		}
-		firstErr = &net.OpError{Op: "dial", Net: network, Err: lerr}
+	conn, err := d.dialByName(ctx, network, host, port)
+	if err == nil || ctx.Err() != nil || net.ParseIP(host) != nil {
+		return conn, err
 	}
 	fb, ferr := d.fallbackAddress(ctx)
 	if ferr != nil || fb == "" {
-		return nil, firstErr
+		return nil, err
 	}
-	conn, err := d.net.DialContext(ctx, network, fb)
-	if err != nil {
-		return nil, firstErr
+	conn, ferr = d.net.DialContext(ctx, network, fb)
+	if ferr != nil {
+		return nil, err
 	}
 	return conn, nil
+}
+
+// DialTLSContext opens a verified TLS connection to addr with host as the
+// server name: by name first; at the listener address when the name does
+// not resolve, nothing answers there, or what answers is not drydock.
+func (d *registryDialer) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := d.dialByName(ctx, network, host, port)
+	if err == nil {
+		var tc *tls.Conn
+		if tc, err = d.handshake(ctx, conn, host); err == nil {
+			if d.isDrydock(tc.ConnectionState()) {
+				return tc, nil
+			}
+			tc.Close()
+			err = fmt.Errorf("tls: the certificate of %s does not chain to drydock's CA (the name resolves to another server)", addr)
+		}
+	}
+	if ctx.Err() != nil || net.ParseIP(host) != nil {
+		return nil, err
+	}
+	fb, ferr := d.fallbackAddress(ctx)
+	if ferr != nil || fb == "" {
+		return nil, err
+	}
+	fconn, ferr := d.net.DialContext(ctx, network, fb)
+	if ferr != nil {
+		return nil, err
+	}
+	tc, ferr := d.handshake(ctx, fconn, host)
+	if ferr != nil {
+		return nil, ferr
+	}
+	return tc, nil
+}
+
+func (d *registryDialer) handshake(ctx context.Context, conn net.Conn, host string) (*tls.Conn, error) {
+	cfg := d.tls.Clone()
+	cfg.ServerName = host
+	tc := tls.Client(conn, cfg)
+	deadline := time.Now().Add(30 * time.Second)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = conn.SetDeadline(deadline)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// isDrydock reports whether a verified chain of the peer ends in one of
+// drydock's CA certificates (always true when they are not known).
+func (d *registryDialer) isDrydock(st tls.ConnectionState) bool {
+	if len(d.anchors) == 0 {
+		return true
+	}
+	for _, chain := range st.VerifiedChains {
+		for _, c := range chain {
+			for _, a := range d.anchors {
+				if c.Equal(a) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Handshake opens a TLS connection to the login server and verifies its
 // certificate, as the data calls do.
 func (r *Registry) Handshake(ctx context.Context) (*tls.ConnectionState, error) {
 	host, port := r.hostPort()
-	conn, err := r.dialer.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	conn, err := r.dialer.DialTLSContext(ctx, "tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	cfg := r.tlsConfig.Clone()
-	cfg.ServerName = host
-	tc := tls.Client(conn, cfg)
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	} else {
-		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	}
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, err
-	}
-	st := tc.ConnectionState()
+	st := conn.(*tls.Conn).ConnectionState()
 	return &st, nil
 }
 
@@ -768,15 +870,16 @@ func registryAPIError(method string, res *response) *RegistryError {
 	return e
 }
 
-// IsRouteMissing reports whether err is a 404 or 405 that did not come
-// from the registry API (no {"errors":[...]} body): the server does not
-// serve that route at all.
+// IsRouteMissing reports whether err says the server does not serve the
+// route at all: a 405, or a 404 without an error code of the registry API
+// or with the distribution API's NOT_FOUND ("not part of the distribution
+// API"), as opposed to NAME_UNKNOWN, MANIFEST_UNKNOWN and the like.
 func IsRouteMissing(err error) bool {
 	var re *RegistryError
 	if !errors.As(err, &re) || re.Title != "" {
 		return false
 	}
-	return re.Status == http.StatusMethodNotAllowed || (re.Status == http.StatusNotFound && re.Code == "")
+	return re.Status == http.StatusMethodNotAllowed || (re.Status == http.StatusNotFound && (re.Code == "" || re.Code == "NOT_FOUND"))
 }
 
 // Data performs a data call the way az's request_data_from_registry does:

@@ -36,6 +36,18 @@ const testSuffix = "azurecr.test"
 // CA file.
 func testCA(t *testing.T) (tls.Certificate, string) {
 	t.Helper()
+	cert, caPEM := issueCA(t)
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, file
+}
+
+// issueCA makes a CA and a server certificate it signs; it returns the
+// certificate and the CA's PEM.
+func issueCA(t *testing.T) (tls.Certificate, []byte) {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
@@ -58,19 +70,16 @@ func testCA(t *testing.T) (tls.Certificate, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, file
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 }
 
 // fakeRegistry serves ARM's metadata and one registry's data plane on one
 // TLS listener, routing by Host like drydock's listeners.
 type fakeRegistry struct {
-	t     *testing.T
-	srv   *httptest.Server
-	login string
+	t      *testing.T
+	srv    *httptest.Server
+	login  string
+	caFile string
 
 	mu       sync.Mutex
 	log      []string
@@ -83,7 +92,7 @@ type fakeRegistry struct {
 func newFakeRegistry(t *testing.T) (*fakeRegistry, *Client) {
 	t.Helper()
 	cert, caFile := testCA(t)
-	f := &fakeRegistry{t: t, repos: []string{"alpha", "beta", "gamma", "delta", "epsilon"}}
+	f := &fakeRegistry{t: t, caFile: caFile, repos: []string{"alpha", "beta", "gamma", "delta", "epsilon"}}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	f.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	f.srv.StartTLS()
@@ -134,7 +143,8 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 	f.log = append(f.log, r.Method+" "+r.Host+" "+r.URL.RequestURI())
 	f.mu.Unlock()
 	if r.URL.Path == "/metadata/endpoints" {
-		writeJSON(w, 200, map[string]any{"drydock": map[string]any{"registryAddress": "0.0.0.0:" + strings.Split(f.login, ":")[1]}})
+		_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
+		writeJSON(w, 200, map[string]any{"drydock": map[string]any{"registryAddress": "0.0.0.0:" + port}})
 		return
 	}
 	if r.Host != f.login {
@@ -470,5 +480,66 @@ func TestARMOperationProgress(t *testing.T) {
 	}
 	if len(seen) != 3 || seen[0].Progress != "copied 2 of 5 blobs (1.0 MiB)" || *seen[0].PercentComplete != 40 || seen[1].PercentComplete != nil {
 		t.Errorf("progress = %+v", seen)
+	}
+}
+
+func TestRegistryUntrustedCertificate(t *testing.T) {
+	_, c := newFakeRegistry(t)
+	other := httptest.NewTLSServer(http.NotFoundHandler())
+	defer other.Close()
+	reg := c.Registry(other.Listener.Addr().String(), RegistryOptions{LookupHost: notFound})
+	if _, err := reg.Handshake(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("handshake with an untrusted certificate: %v", err)
+	}
+	_, err := reg.Challenge(context.Background())
+	var re *RegistryError
+	if !errors.As(err, &re) || re.Title != TitleSSL {
+		t.Errorf("challenge: %v", err)
+	}
+}
+
+// A login server whose name resolves to another server (a real registry of
+// the same name) is reached at drydock's listener instead.
+func TestRegistryNameResolvesElsewhere(t *testing.T) {
+	f, _ := newFakeRegistry(t)
+	foreignCert, foreignCA := issueCA(t)
+	var hits sync.Map
+	foreign := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Store(r.Method+" "+r.URL.Path, true)
+		w.WriteHeader(500)
+	}))
+	foreign.TLS = &tls.Config{Certificates: []tls.Certificate{foreignCert}}
+	foreign.StartTLS()
+	defer foreign.Close()
+	_, fport, _ := net.SplitHostPort(foreign.Listener.Addr().String())
+	f.login = "myacr." + testSuffix + ":" + fport
+
+	// The client trusts both CAs (like system roots that trust the real
+	// registry); only the first is drydock's.
+	dir := t.TempDir()
+	drydockCA := filepath.Join(dir, "drydock.pem")
+	both := filepath.Join(dir, "both.pem")
+	caPEM, _ := os.ReadFile(f.caFile)
+	os.WriteFile(drydockCA, caPEM, 0o600)
+	os.WriteFile(both, append(append([]byte{}, caPEM...), foreignCA...), 0o600)
+	c, err := New(Config{Endpoint: f.srv.URL, CAFile: both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetCredentials(&Credentials{TenantID: "tenant-1", AccessTokens: map[string]AccessToken{
+		ARMScope: {Token: fakeJWT(map[string]any{"tid": "tenant-1"}), ExpiresOn: time.Now().Add(time.Hour)},
+	}})
+	reg := c.Registry(f.login, RegistryOptions{LookupHost: loopback, CAFile: drydockCA})
+	if _, err := reg.AccessToken(context.Background(), ScopeCatalog); err != nil {
+		t.Fatalf("access token: %v", err)
+	}
+	hits.Range(func(k, _ any) bool { t.Errorf("request reached the foreign server: %v", k); return true })
+	// Without drydock's CA known, the name's server is used.
+	reg = c.Registry(f.login, RegistryOptions{LookupHost: loopback})
+	if _, err := reg.Challenge(context.Background()); err == nil {
+		t.Error("the foreign server issued a challenge")
+	}
+	if _, ok := hits.Load("GET /v2/"); !ok {
+		t.Error("the foreign server was not asked")
 	}
 }

@@ -123,6 +123,7 @@ func (p *Provider) registriesChanged(ctx context.Context) {
 	if p.dataPlane == nil {
 		return
 	}
+	p.dataPlane.forget()
 	if err := p.dataPlane.SyncHosts(ctx); err != nil {
 		p.dataPlane.log.Warn("updating the hosts file", "err", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -33,7 +35,22 @@ type DataPlane struct {
 
 	selfAddr string            // the registry listener, for server-side copies
 	ca       *x509.Certificate // drydock's CA
+
+	regCache sync.Map // host → cachedRegistry; cleared on every registry change
 }
+
+type cachedRegistry struct {
+	reg auth.Registry
+	ok  bool
+	at  time.Time
+}
+
+// registryCacheTTL bounds how stale a cached registry lookup may be; ARM
+// writes clear the cache at once, so this only matters for other writers.
+const registryCacheTTL = 5 * time.Second
+
+// forget drops cached registry lookups (after ARM changes a registry).
+func (dp *DataPlane) forget() { dp.regCache.Clear() }
 
 type metrics struct {
 	pulls, pushes, pullBytes, pushBytes *prometheus.CounterVec
@@ -92,6 +109,18 @@ func (dp *DataPlane) registryByID(ctx context.Context, id string) (auth.Registry
 // lookup finds the registry whose login server is host.
 func (dp *DataPlane) lookup(ctx context.Context, host string) (auth.Registry, bool) {
 	host = strings.ToLower(host)
+	if v, ok := dp.regCache.Load(host); ok {
+		c := v.(cachedRegistry)
+		if time.Since(c.at) < registryCacheTTL {
+			return c.reg, c.ok
+		}
+	}
+	reg, ok := dp.lookupStore(ctx, host)
+	dp.regCache.Store(host, cachedRegistry{reg: reg, ok: ok, at: time.Now()})
+	return reg, ok
+}
+
+func (dp *DataPlane) lookupStore(ctx context.Context, host string) (auth.Registry, bool) {
 	name, ok := strings.CutSuffix(host, "."+strings.ToLower(dp.p.cfg.LoginServerSuffix))
 	if !ok || name == "" || strings.Contains(name, ".") {
 		return auth.Registry{}, false

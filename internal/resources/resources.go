@@ -22,7 +22,12 @@ import (
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
-const groupType = "Microsoft.Resources/resourceGroups"
+const (
+	groupType = "Microsoft.Resources/resourceGroups"
+	// groupAction is the prefix of resource-group actions in role
+	// definitions ("Microsoft.Resources/subscriptions/resourceGroups/read").
+	groupAction = "Microsoft.Resources/subscriptions/resourceGroups"
+)
 
 // Provider serves subscriptions and resource groups.
 type Provider struct {
@@ -244,7 +249,7 @@ func (p *Provider) getGroupRow(ctx context.Context, id resourceid.ID) (arm.Resou
 }
 
 func (p *Provider) getGroup(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, groupType+"/read", r.ID.String()); err != nil {
+	if err := p.rt.Authorize(r.Context(), r.Caller, groupAction+"/read", r.ID.String()); err != nil {
 		return 0, nil, err
 	}
 	res, err := p.getGroupRow(r.Context(), r.ID)
@@ -255,7 +260,7 @@ func (p *Provider) getGroup(r *arm.Request) (int, any, error) {
 }
 
 func (p *Provider) headGroup(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, groupType+"/read", r.ID.String()); err != nil {
+	if err := p.rt.Authorize(r.Context(), r.Caller, groupAction+"/read", r.ID.String()); err != nil {
 		return 0, nil, err
 	}
 	if _, err := p.getGroupRow(r.Context(), r.ID); err != nil {
@@ -269,7 +274,7 @@ func (p *Provider) listGroups(r *arm.Request) (int, any, error) {
 	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
 		rows, err := tx.ListResources(store.ResourceFilter{Type: groupType, Subscription: r.ID.SubscriptionID})
 		for _, row := range rows {
-			if !p.rt.CanRead(r.Caller, groupType, row.ID) {
+			if !p.rt.CanRead(r.Caller, groupAction, row.ID) {
 				continue
 			}
 			res, err := arm.FromRow(row)
@@ -289,7 +294,7 @@ func (p *Provider) putGroup(r *arm.Request) (int, any, error) {
 		return 0, nil, arm.BadRequest("InvalidResourceGroup",
 			"The provided resource group name '%s' has these invalid characters or length. The name can only be a letter, digit, '-', '.', '(', ')' or '_', 1 to 90 characters, and cannot end with '.'.", name)
 	}
-	if err := p.rt.Authorize(r.Context(), r.Caller, groupType+"/write", r.ID.String()); err != nil {
+	if err := p.rt.Authorize(r.Context(), r.Caller, groupAction+"/write", r.ID.String()); err != nil {
 		return 0, nil, err
 	}
 	var body struct {
@@ -334,7 +339,7 @@ func (p *Provider) putGroup(r *arm.Request) (int, any, error) {
 }
 
 func (p *Provider) deleteGroup(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, groupType+"/delete", r.ID.String()); err != nil {
+	if err := p.rt.Authorize(r.Context(), r.Caller, groupAction+"/delete", r.ID.String()); err != nil {
 		return 0, nil, err
 	}
 	if _, err := p.getGroupRow(r.Context(), r.ID); err != nil {

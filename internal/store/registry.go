@@ -1,10 +1,12 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -649,4 +651,123 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// ---- hot-path reads ----
+//
+// A manifest or blob GET and every chunk of an upload look up one row. Run
+// through Tx, each would parse its SQL (and a BEGIN and a ROLLBACK) again;
+// these Store methods run one statement prepared once per connection, with
+// no transaction around it (a single SELECT is consistent by itself).
+
+type regStatements struct {
+	once                         sync.Once
+	err                          error
+	byTag, byTagBody             *sql.Stmt
+	byDigest, byDigestBody       *sql.Stmt
+	blobLink, upload, repository *sql.Stmt
+}
+
+var regStatementCache sync.Map // *Store → *regStatements
+
+func (s *Store) regStatements() (*regStatements, error) {
+	v, _ := regStatementCache.LoadOrStore(s, &regStatements{})
+	rs := v.(*regStatements)
+	rs.once.Do(func() {
+		prep := func(q string) *sql.Stmt {
+			if rs.err != nil {
+				return nil
+			}
+			st, err := s.db.Prepare(q)
+			rs.err = err
+			return st
+		}
+		byTag := func(cols string) string {
+			return `SELECT ` + cols + ` FROM registry_tags t JOIN registry_manifests m
+				ON m.registry = t.registry AND m.repository = t.repository AND m.digest = t.digest
+				WHERE t.registry = ? AND t.repository = ? AND t.tag = ?`
+		}
+		byDigest := func(cols string) string {
+			return `SELECT ` + cols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? AND m.digest = ?`
+		}
+		rs.byTag = prep(byTag(regManifestCols))
+		rs.byTagBody = prep(byTag(regManifestCols + `, m.body`))
+		rs.byDigest = prep(byDigest(regManifestCols))
+		rs.byDigestBody = prep(byDigest(regManifestCols + `, m.body`))
+		rs.blobLink = prep(`SELECT size FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`)
+		rs.upload = prep(`SELECT id, registry, repository, started_at FROM registry_uploads WHERE id = ?`)
+		rs.repository = prep(`SELECT 1 FROM registry_repositories WHERE registry = ? AND name = ?`)
+	})
+	return rs, rs.err
+}
+
+// LookupRegistryManifest is Tx.GetRegistryManifest outside a transaction,
+// for GET and HEAD of manifests.
+func (s *Store) LookupRegistryManifest(ctx context.Context, registry, repo, reference string, byTag, withBody bool) (RegistryManifest, error) {
+	rs, err := s.regStatements()
+	if err != nil {
+		return RegistryManifest{}, err
+	}
+	st := rs.byDigest
+	switch {
+	case byTag && withBody:
+		st = rs.byTagBody
+	case byTag:
+		st = rs.byTag
+	case withBody:
+		st = rs.byDigestBody
+	}
+	reg := regKey(registry)
+	m, err := scanRegManifest(st.QueryRowContext(ctx, reg, repo, reference), withBody)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	m.Registry, m.Repository = reg, repo
+	return m, err
+}
+
+// LookupBlobLink is Tx.BlobLink outside a transaction, for blob GETs.
+func (s *Store) LookupBlobLink(ctx context.Context, registry, repo, digest string) (int64, error) {
+	rs, err := s.regStatements()
+	if err != nil {
+		return 0, err
+	}
+	var size int64
+	err = rs.blobLink.QueryRowContext(ctx, regKey(registry), repo, digest).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	return size, err
+}
+
+// LookupRegistryUpload is Tx.GetRegistryUpload outside a transaction, for
+// every request of an upload.
+func (s *Store) LookupRegistryUpload(ctx context.Context, id string) (RegistryUpload, error) {
+	rs, err := s.regStatements()
+	if err != nil {
+		return RegistryUpload{}, err
+	}
+	var u RegistryUpload
+	var started string
+	err = rs.upload.QueryRowContext(ctx, strings.ToLower(id)).Scan(&u.ID, &u.Registry, &u.Repository, &started)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, ErrNotFound
+	}
+	u.StartedAt = parseTime(started)
+	return u, err
+}
+
+// RegistryRepositoryExists reports whether a repository is known, outside
+// a transaction.
+func (s *Store) RegistryRepositoryExists(ctx context.Context, registry, repo string) (bool, error) {
+	rs, err := s.regStatements()
+	if err != nil {
+		return false, err
+	}
+	var one int
+	err = rs.repository.QueryRowContext(ctx, regKey(registry), repo).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -58,6 +58,7 @@ type Service struct {
 	admin  AdminPasswords
 	audit  *slog.Logger
 	cfg    Config
+	cache  *verifiedCache
 }
 
 // New builds the token service. audit receives one record per decision.
@@ -71,7 +72,7 @@ func New(dir *directory.Directory, signer *tokens.Signer, decide Decider, admin 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{dir: dir, signer: signer, decide: decide, admin: admin, audit: audit, cfg: cfg}
+	return &Service{dir: dir, signer: signer, decide: decide, admin: admin, audit: audit, cfg: cfg, cache: newVerifiedCache(16384)}
 }
 
 // Identity is who a registry request or token acts for.
@@ -336,10 +337,28 @@ func scopeList(as []Access) string {
 	return strings.Join(out, " ")
 }
 
+// verify checks a registry token's signature, issuer, audience (this
+// registry) and expiry, remembering tokens that passed.
+func (s *Service) verify(reg Registry, tok string, claims interface {
+	jwt.Claims
+}, load func(any)) error {
+	key := reg.LoginServer + " " + tok
+	if c, ok := s.cache.get(key, s.cfg.Now()); ok {
+		load(c)
+		return nil
+	}
+	if err := s.signer.Verify(tok, claims, s.verifyOpts(reg)); err != nil {
+		return err
+	}
+	exp, _ := claims.GetExpirationTime()
+	s.cache.put(key, claims, exp.Time)
+	return nil
+}
+
 // redeem verifies an ACR refresh token of this registry.
 func (s *Service) redeem(ctx context.Context, reg Registry, tok string) (Identity, error) {
 	var rc refreshClaims
-	if err := s.signer.Verify(tok, &rc, s.verifyOpts(reg)); err != nil {
+	if err := s.verify(reg, tok, &rc, func(c any) { rc = *c.(*refreshClaims) }); err != nil {
 		return Identity{Kind: "unknown"}, fmt.Errorf("invalid refresh token: %w", err)
 	}
 	if rc.GrantType != "refresh_token" {
@@ -363,7 +382,7 @@ func (s *Service) credentials(ctx context.Context, reg Registry, user, pass stri
 			return id, nil, nil
 		}
 		var ac accessClaims
-		if err := s.signer.Verify(pass, &ac, s.verifyOpts(reg)); err != nil || ac.GrantType != "access_token" {
+		if err := s.verify(reg, pass, &ac, func(c any) { ac = *c.(*accessClaims) }); err != nil || ac.GrantType != "access_token" {
 			return Identity{Kind: "unknown"}, nil, errors.New("the password is not a valid refresh or access token for this registry")
 		}
 		return Identity{Kind: ac.Kind, PrincipalID: ac.ObjectID, Name: ac.Subject}, ac.Access, nil
@@ -409,7 +428,7 @@ func intersect(granted, bound []Access) []Access {
 // VerifyAccessToken checks a bearer token on a /v2 request.
 func (s *Service) VerifyAccessToken(reg Registry, tok string) (Identity, []Access, error) {
 	var ac accessClaims
-	if err := s.signer.Verify(tok, &ac, s.verifyOpts(reg)); err != nil {
+	if err := s.verify(reg, tok, &ac, func(c any) { ac = *c.(*accessClaims) }); err != nil {
 		return Identity{}, nil, err
 	}
 	if ac.GrantType != "access_token" {

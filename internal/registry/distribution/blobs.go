@@ -22,10 +22,7 @@ func (q *request) getBlob() {
 		q.fail(derr)
 		return
 	}
-	err := q.view(func(tx *store.Tx) error {
-		_, err := tx.BlobLink(q.reg.Key, q.name, digest)
-		return err
-	})
+	_, err := q.h.st.LookupBlobLink(q.ctx, q.reg.Key, q.name, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
 		return

@@ -69,7 +69,7 @@ func (e *testEvents) Pushed(reg Registry, repo string, n int64) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	h     *Handler
 	st    *store.Store
 	blobs *storage.BlobStore
@@ -102,7 +102,7 @@ type envOpts struct {
 	blobs      *storage.BlobStore
 }
 
-func newEnv(t *testing.T, opts ...envOpts) *env {
+func newEnv(t testing.TB, opts ...envOpts) *env {
 	t.Helper()
 	var o envOpts
 	if len(opts) > 0 {

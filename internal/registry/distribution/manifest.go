@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"strings"
 
@@ -72,6 +73,9 @@ func parseManifest(body []byte, contentType string) (*parsedManifest, *Error) {
 	}
 	var m manifestJSON
 	if err := json.Unmarshal(body, &m); err != nil {
+		return invalid("%v", err)
+	}
+	if err := strictFields(body); err != nil {
 		return invalid("%v", err)
 	}
 	if m.SchemaVersion == nil {
@@ -264,4 +268,124 @@ func validMediaType(mt string) bool {
 		}
 	}
 	return true
+}
+
+// Field names the parser reads, by their lower-case form. encoding/json
+// matches names case-insensitively and lets a repeated name win silently;
+// another parser could read the other spelling or the first occurrence, and
+// so see other references than the registry checked. strictFields refuses
+// both for these names.
+type fieldSet map[string]string
+
+func newFieldSet(names ...string) fieldSet {
+	f := fieldSet{}
+	for _, n := range names {
+		f[strings.ToLower(n)] = n
+	}
+	return f
+}
+
+var (
+	manifestFields   = newFieldSet("schemaVersion", "mediaType", "artifactType", "config", "layers", "blobs", "manifests", "subject", "annotations")
+	descriptorFields = newFieldSet("mediaType", "digest", "size", "urls")
+)
+
+// strictFields checks the field names of a manifest (valid JSON, an object)
+// and of its descriptors.
+func strictFields(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // '{'
+		return err
+	}
+	return walkObject(dec, manifestFields, func(key string) error {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "config", "subject":
+			if t == json.Delim('{') {
+				return walkObject(dec, descriptorFields, nil)
+			}
+		case "layers", "manifests", "blobs":
+			if t == json.Delim('[') {
+				for dec.More() {
+					e, err := dec.Token()
+					if err != nil {
+						return err
+					}
+					if e == json.Delim('{') {
+						err = walkObject(dec, descriptorFields, nil)
+					} else {
+						err = skipAfter(dec, e)
+					}
+					if err != nil {
+						return err
+					}
+				}
+				_, err := dec.Token() // ']'
+				return err
+			}
+		}
+		return skipAfter(dec, t)
+	})
+}
+
+// walkObject reads the members of an object whose '{' was read, up to and
+// including its '}'. For a name of fields, child (if not nil) consumes the
+// value; every other value is skipped.
+func walkObject(dec *json.Decoder, fields fieldSet, child func(key string) error) error {
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := t.(string)
+		if exact, known := fields[strings.ToLower(key)]; known {
+			if key != exact {
+				return fmt.Errorf("field %q must be spelled %q", truncate(key, 100), exact)
+			}
+			if seen[key] {
+				return fmt.Errorf("field %q appears more than once", key)
+			}
+			seen[key] = true
+			if child != nil {
+				if err := child(key); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		v, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if err := skipAfter(dec, v); err != nil {
+			return err
+		}
+	}
+	_, err := dec.Token() // '}'
+	return err
+}
+
+// skipAfter consumes the rest of a value whose first token was t.
+func skipAfter(dec *json.Decoder, t json.Token) error {
+	if d, ok := t.(json.Delim); !ok || d == '}' || d == ']' {
+		return nil
+	}
+	for depth := 1; depth > 0; {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+	}
+	return nil
 }

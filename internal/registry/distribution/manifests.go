@@ -25,17 +25,12 @@ func (q *request) getManifest() {
 		return
 	}
 	withBody := q.r.Method != http.MethodHead
-	var m store.RegistryManifest
-	err := q.view(func(tx *store.Tx) error {
-		var err error
-		m, err = tx.GetRegistryManifest(q.reg.Key, q.name, ref.String(), ref.Tag != "", withBody)
-		if errors.Is(err, store.ErrNotFound) {
-			if _, rerr := tx.GetRegistryRepository(q.reg.Key, q.name); errors.Is(rerr, store.ErrNotFound) {
-				return errNameUnknown
-			}
+	m, err := q.h.st.LookupRegistryManifest(q.ctx, q.reg.Key, q.name, ref.String(), ref.Tag != "", withBody)
+	if errors.Is(err, store.ErrNotFound) {
+		if exists, xerr := q.h.st.RegistryRepositoryExists(q.ctx, q.reg.Key, q.name); xerr == nil && !exists {
+			err = errNameUnknown
 		}
-		return err
-	})
+	}
 	switch {
 	case errors.Is(err, errNameUnknown):
 		q.fail(ErrNameUnknown.WithDetail(map[string]string{"name": q.name}))

@@ -70,6 +70,7 @@ func TestManifestKinds(t *testing.T) {
 		}})
 	noLayers := mustJSON(testManifest{SchemaVersion: 2, MediaType: MediaTypeOCIManifest,
 		Config: &desc{MediaType: "application/vnd.oci.image.config.v1+json", Digest: cd, Size: int64(len(cfg))}, Layers: []desc{}})
+	annotated := []byte(`{"schemaVersion":2,"mediaType":"` + MediaTypeOCIManifest + `","config":{"mediaType":"a/b","digest":"` + cd + `","size":` + strconv.Itoa(len(cfg)) + `,"annotations":{"Digest":"x","digest":"y"}},"layers":[],"annotations":{"A":"1","a":"2"},"Custom":{"Layers":[1]}}`)
 	emptyIndex := []byte(`{"schemaVersion":2,"mediaType":"` + MediaTypeOCIIndex + `","manifests":[]}`)
 	noMediaType := mustJSON(map[string]any{"schemaVersion": 2,
 		"config": desc{MediaType: "application/vnd.oci.image.config.v1+json", Digest: cd, Size: int64(len(cfg))}, "layers": []desc{}, "custom": map[string]int{"x": 1}})
@@ -90,6 +91,7 @@ func TestManifestKinds(t *testing.T) {
 		{"empty index", MediaTypeOCIIndex, MediaTypeOCIIndex, "emptyindex", emptyIndex},
 		{"no mediaType, Content-Type given", MediaTypeOCIManifest + "; charset=utf-8", MediaTypeOCIManifest, "ct", noMediaType},
 		{"no mediaType nor Content-Type", "", MediaTypeOCIManifest, "inferred", noMediaType},
+		{"case-variant annotation keys", MediaTypeOCIManifest, MediaTypeOCIManifest, "annotated", annotated},
 		{"helm chart", "application/vnd.oci.image.manifest.v1+json", MediaTypeOCIManifest, "helm", helm},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,6 +155,10 @@ func TestManifestRejected(t *testing.T) {
 		{"bad subject", "t", MediaTypeOCIManifest, with(func(c *testManifest) { c.Subject = &desc{MediaType: "a/b", Digest: "nope", Size: 1} }), 400, "MANIFEST_INVALID"},
 		{"annotations not strings", "t", MediaTypeOCIManifest, []byte(`{"schemaVersion":2,"config":` + string(mustJSON(cfg)) + `,"annotations":{"a":1}}`), 400, "MANIFEST_INVALID"},
 		{"unknown media type without content", "t", "", []byte(`{"schemaVersion":2}`), 400, "MANIFEST_INVALID"},
+		{"field in another case", "t", MediaTypeOCIManifest, []byte(`{"schemaVersion":2,"config":` + string(mustJSON(cfg)) + `,"Layers":[]}`), 400, "MANIFEST_INVALID"},
+		{"repeated field", "t", MediaTypeOCIManifest, []byte(`{"schemaVersion":2,"config":` + string(mustJSON(cfg)) + `,"layers":[],"layers":[]}`), 400, "MANIFEST_INVALID"},
+		{"descriptor field in another case", "t", MediaTypeOCIManifest, []byte(`{"schemaVersion":2,"config":{"mediaType":"a/b","digest":"` + cfg.Digest + `","size":1,"Digest":"` + unknown + `"}}`), 400, "MANIFEST_INVALID"},
+		{"repeated digest in a layer", "t", MediaTypeOCIManifest, []byte(`{"schemaVersion":2,"config":` + string(mustJSON(cfg)) + `,"layers":[{"mediaType":"a/b","digest":"` + unknown + `","digest":"` + cfg.Digest + `","size":1}]}`), 400, "MANIFEST_INVALID"},
 		{"invalid tag", "-bad", MediaTypeOCIManifest, body, 400, "TAG_INVALID"},
 		{"tag too long", strings.Repeat("a", 129), MediaTypeOCIManifest, body, 400, "TAG_INVALID"},
 		{"invalid digest reference", "sha256:baddigeststring", MediaTypeOCIManifest, body, 400, "DIGEST_INVALID"},

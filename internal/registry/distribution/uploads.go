@@ -173,12 +173,7 @@ func (q *request) blobCreated(digest string) {
 // session returns the upload session of the request, which must belong to
 // this registry and repository; otherwise it answers BLOB_UPLOAD_UNKNOWN.
 func (q *request) session() (store.RegistryUpload, bool) {
-	var u store.RegistryUpload
-	err := q.view(func(tx *store.Tx) error {
-		var err error
-		u, err = tx.GetRegistryUpload(q.arg)
-		return err
-	})
+	u, err := q.h.st.LookupRegistryUpload(q.ctx, q.arg)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Registry != q.reg.Key || u.Repository != q.name)) {
 		q.fail(ErrBlobUploadUnknown.WithDetail(map[string]string{"uuid": truncate(q.arg, 100)}))
 		return u, false

@@ -64,8 +64,9 @@ func (e *DigestMismatchError) Is(target error) bool { return target == ErrDigest
 //
 // A blob path is only ever written by a Move of verified, durable upload
 // data, so whatever is found there is whole and hashes to its name. Methods
-// are safe for concurrent use; operations on one upload are serialized. Two
-// BlobStores must not share a driver root from different processes.
+// are safe for concurrent use; operations on one upload are serialized by
+// the BlobStore, so a driver root must have a single BlobStore: one per
+// process, and one process at a time.
 type BlobStore struct {
 	d     Driver
 	locks lockMap
@@ -97,9 +98,9 @@ func (s *BlobStore) Put(ctx context.Context, expected string, r io.Reader) (Desc
 		return Descriptor{}, err
 	}
 	defer unlock()
-	data := uploadData(id)
-	w, err := s.d.Writer(ctx, data, false)
+	w, err := s.d.Writer(ctx, uploadData(id), false)
 	if err != nil {
+		s.d.Delete(context.WithoutCancel(ctx), uploadDir(id))
 		return Descriptor{}, err
 	}
 	h := newHash(alg)

@@ -193,10 +193,10 @@ func (s *BlobStore) StartUpload(ctx context.Context) (string, error) {
 	}
 	defer unlock()
 	w, err := s.d.Writer(ctx, uploadData(id), false)
-	if err != nil {
-		return "", err
+	if err == nil {
+		err = w.Close()
 	}
-	if err := w.Close(); err == nil {
+	if err == nil {
 		err = s.saveState(ctx, &upload{id: id, h: sha256.New(), started: time.Now().UTC()})
 	}
 	if err != nil {
