@@ -119,10 +119,17 @@ func (h *healthCheck) registryChecks(ctx context.Context, r registryRef) error {
 		err = errors.New("no addresses")
 	}
 	if err != nil {
-		return h.fail(client.TitleDNS, fmt.Sprintf("DNS lookup to registry '%s' failed (%v). Please check if the spelling is correct, "+
+		ferr := h.fail(client.TitleDNS, fmt.Sprintf("DNS lookup to registry '%s' failed (%v). Please check if the spelling is correct, "+
 			"if the CLI environment is on correct cloud and your network connectivity. drydock adds its login servers to the hosts file when it may write it.", login, err))
+		if !errors.Is(ferr, errStopChecks) {
+			return ferr
+		}
+		// --ignore-errors: go on through the registry listener's address,
+		// which the CLI (unlike docker) falls back to.
+		h.warning("Continuing through the registry listener address published by the server.")
+	} else {
+		h.pass(fmt.Sprintf("DNS lookup to %s at IP %s", login, preferIPv4(ips)))
 	}
-	h.pass(fmt.Sprintf("DNS lookup to %s at IP %s", login, preferIPv4(ips)))
 
 	// TLS, verified with the CA the CLI trusts.
 	if _, err := reg.Handshake(ctx); err != nil {

@@ -103,7 +103,7 @@ func newACRImportCommand(a *app) *cobra.Command {
 	}
 	r.flags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&source, "source", "", "Source image name or fully qualified source containing the registry login server. If `--registry` is used, `--source` will always be interpreted as a source image, even if it contains the login server.")
+	f.StringVar(&source, "source", "", "Source image name or fully qualified source containing the registry login server. If --registry is used, --source will always be interpreted as a source image, even if it contains the login server.")
 	f.StringVarP(&sourceRegistry, "registry", "r", "", "The source Azure container registry. This can be name, login server or resource ID of the source registry.")
 	f.StringVarP(&username, "username", "u", "", "The username of source container registry.")
 	f.StringVarP(&password, "password", "p", "", "The password of source container registry.")

@@ -328,7 +328,9 @@ func (f *fakeACR) registry(w http.ResponseWriter, r *http.Request, name string) 
 		}
 		tags := slices.Clone(f.tags)
 		if q.Get("orderby") == "timedesc" {
-			slices.SortFunc(tags, func(a, b map[string]any) int { return strings.Compare(b["lastUpdateTime"].(string), a["lastUpdateTime"].(string)) })
+			slices.SortFunc(tags, func(a, b map[string]any) int {
+				return strings.Compare(b["lastUpdateTime"].(string), a["lastUpdateTime"].(string))
+			})
 		}
 		if n, _ := strconv.Atoi(q.Get("n")); n > 0 && len(tags) > n {
 			tags = tags[:n]
@@ -449,7 +451,7 @@ func TestACRLoginWritesDockerConfig(t *testing.T) {
 	}
 	// The name resolved through the metadata's registry address, with the
 	// login server kept as Host.
-	if !f.saw("GET " + f.login("myacr") + " /v2/") || !f.saw("POST " + f.login("myacr") + " /oauth2/exchange") {
+	if !f.saw("GET "+f.login("myacr")+" /v2/") || !f.saw("POST "+f.login("myacr")+" /oauth2/exchange") {
 		t.Errorf("requests: %v", f.requests())
 	}
 

@@ -269,7 +269,8 @@ func (c *Client) baseTransport() (*http.Transport, io.Writer) {
 
 // registryAddress reads the registry listener's address from the cloud
 // metadata (drydock.registryAddress). An unspecified IP (a listener on all
-// interfaces) is replaced by the endpoint's host.
+// interfaces), or a loopback one when the endpoint is not on this machine's
+// loopback, is replaced by the endpoint's host.
 func (c *Client) registryAddress(ctx context.Context) (string, error) {
 	md, err := c.Metadata(ctx)
 	if err != nil {
@@ -284,14 +285,27 @@ func (c *Client) registryAddress(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("invalid drydock.registryAddress %q: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		if u, err := url.Parse(c.Endpoint); err == nil && u.Hostname() != "" {
-			host = u.Hostname()
-		} else {
-			host = "127.0.0.1"
-		}
+	endpointHost := "127.0.0.1"
+	if u, err := url.Parse(c.Endpoint); err == nil && u.Hostname() != "" {
+		endpointHost = u.Hostname()
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case host == "" || (ip != nil && ip.IsUnspecified()):
+		host = endpointHost
+	case ip != nil && ip.IsLoopback() && !isLoopbackHost(endpointHost):
+		// A listener on the server's loopback is not this machine's.
+		host = endpointHost
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // registryDialer dials login servers: by name when it resolves (to

@@ -482,7 +482,7 @@ func (t *Tx) touchRepository(reg, repo string) error {
 // the given digest, optionally only those of one artifact type, ordered by
 // creation. Bodies are not loaded.
 func (t *Tx) RegistryReferrers(registry, repo, subject, artifactType string) ([]RegistryManifest, error) {
-	q := `SELECT ` + regManifestCols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? AND m.subject = ?`
+	q := `SELECT ` + regManifestCols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? AND m.subject = ? AND m.subject != ''`
 	args := []any{regKey(registry), repo, subject}
 	if artifactType != "" {
 		q += ` AND m.artifact_type = ?`
