@@ -51,12 +51,13 @@ func (dp *DataPlane) serveACRv1(w http.ResponseWriter, r *http.Request, reg auth
 		httpjson.Write(w, http.StatusOK, map[string]any{"repositories": page})
 		return
 	}
-	repo, sub, tag := rest, "", ""
+	repo, sub, tag, digest := rest, "", "", ""
 	if i := strings.Index(rest, "/_tags"); i >= 0 {
 		repo, sub = rest[:i], "tags"
 		tag = strings.TrimPrefix(strings.TrimPrefix(rest[i:], "/_tags"), "/")
 	} else if i := strings.Index(rest, "/_manifests"); i >= 0 {
 		repo, sub = rest[:i], "manifests"
+		digest = strings.TrimPrefix(strings.TrimPrefix(rest[i:], "/_manifests"), "/")
 	}
 	if !auth.ValidRepository(repo) {
 		acrError(w, http.StatusBadRequest, "NAME_INVALID", "invalid repository name")
@@ -165,6 +166,9 @@ func (dp *DataPlane) serveACRv1(w http.ResponseWriter, r *http.Request, reg auth
 		sortByTime(r.URL.Query().Get("orderby"), len(ms), func(i int) time.Time { return ms[i].CreatedAt }, func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
 		var out []map[string]any
 		for _, m := range ms {
+			if digest != "" && m.Digest != digest {
+				continue
+			}
 			tags := m.Tags
 			if tags == nil {
 				tags = []string{}
@@ -173,6 +177,14 @@ func (dp *DataPlane) serveACRv1(w http.ResponseWriter, r *http.Request, reg auth
 				"digest": m.Digest, "imageSize": m.ImageSize, "createdTime": stamp(m.CreatedAt), "lastUpdateTime": stamp(m.CreatedAt),
 				"mediaType": m.MediaType, "configMediaType": m.ArtifactType, "tags": tags, "changeableAttributes": changeable,
 			})
+		}
+		if digest != "" {
+			if len(out) == 0 {
+				acrError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown")
+				return
+			}
+			httpjson.Write(w, http.StatusOK, map[string]any{"registry": reg.LoginServer, "imageName": repo, "manifest": out[0]})
+			return
 		}
 		out, next := paginateMaps(out, "digest", r.URL.Query())
 		if next != "" {
@@ -191,14 +203,15 @@ func tagView(t distribution.TagInfo) map[string]any {
 // sortByTime orders by time for orderby=time_asc|time_desc, leaving the
 // (lexical) order otherwise.
 func sortByTime(orderby string, n int, at func(int) time.Time, swap func(i, j int)) {
-	if orderby != "time_asc" && orderby != "time_desc" {
+	orderby = strings.ReplaceAll(orderby, "_", "") // az sends timeasc/timedesc; ACR also knows time_asc/time_desc
+	if orderby != "timeasc" && orderby != "timedesc" {
 		return
 	}
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
 	}
-	desc := orderby == "time_desc"
+	desc := orderby == "timedesc"
 	sort.SliceStable(idx, func(a, b int) bool {
 		if desc {
 			return at(idx[a]).After(at(idx[b]))

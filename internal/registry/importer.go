@@ -47,7 +47,10 @@ func (req *ImportRequest) parseTargets() ([]target, error) {
 	var out []target
 	for _, t := range req.TargetTags {
 		repo, tag, ok := strings.Cut(t, ":")
-		if !ok || !auth.ValidRepository(repo) || !tagRE.MatchString(tag) {
+		if !ok {
+			tag = "latest" // as ACR does for a target without a tag
+		}
+		if !auth.ValidRepository(repo) || !tagRE.MatchString(tag) {
 			return nil, arm.BadRequest("InvalidParameter", "The target tag '%s' is invalid: use <repository>:<tag> with a lower-case repository name.", t)
 		}
 		out = append(out, target{repo, tag})
@@ -88,6 +91,17 @@ func (dp *DataPlane) selfTransport() http.RoundTripper {
 		TLSClientConfig:     &tls.Config{RootCAs: dp.caPool(false), MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 8,
 	}
+}
+
+// ownHost reports whether host (with optional port) is one of this
+// server's login servers.
+func (dp *DataPlane) ownHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	_, ok := dp.lookup(context.Background(), h)
+	return ok
 }
 
 // caPool returns drydock's CA, with the system roots when system is true.
@@ -145,10 +159,17 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 		// with a pull token (the caller's pull permission was checked above).
 		srcOpts = append(srcOpts, remote.WithTransport(dp.selfTransport()),
 			remote.WithAuth(dp.internalAuth(auth.Registry{LoginServer: srcHost}, caller, srcRef.Context().RepositoryStr(), "pull")))
-	case c != nil && c.Username != "":
-		srcOpts = append(srcOpts, remote.WithTransport(dp.sourceTransport()), remote.WithAuth(&authn.Basic{Username: c.Username, Password: c.Password}))
 	default:
-		srcOpts = append(srcOpts, remote.WithTransport(dp.sourceTransport()))
+		tr := dp.sourceTransport()
+		if dp.ownHost(srcRef.Context().RegistryStr()) {
+			// One of this server's registries named by its login server:
+			// reach it through the listener whatever DNS says.
+			tr = dp.selfTransport()
+		}
+		srcOpts = append(srcOpts, remote.WithTransport(tr))
+		if c != nil && c.Username != "" {
+			srcOpts = append(srcOpts, remote.WithAuth(&authn.Basic{Username: c.Username, Password: c.Password}))
+		}
 	}
 	arm.ReportProgress(ctx, 0, "resolving "+srcRef.String())
 	desc, err := remote.Get(srcRef, srcOpts...)
