@@ -28,7 +28,8 @@ func (e *env) registryTransport(t *testing.T) http.RoundTripper {
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
-		TLSClientConfig: &tls.Config{RootCAs: base.TLSClientConfig.RootCAs},
+		TLSClientConfig:     &tls.Config{RootCAs: base.TLSClientConfig.RootCAs},
+		MaxIdleConnsPerHost: 64,
 	}
 }
 

@@ -364,11 +364,30 @@ func (s *Service) redeem(ctx context.Context, reg Registry, tok string) (Identit
 	if rc.GrantType != "refresh_token" {
 		return Identity{Kind: "unknown"}, errors.New("invalid refresh token: not a refresh token")
 	}
-	p, err := s.dir.Get(ctx, rc.ObjectID)
+	id, err := s.principal(ctx, rc.ObjectID)
 	if err != nil {
 		return Identity{Kind: "unknown"}, errors.New("the refresh token's principal no longer exists in the directory")
 	}
-	return Identity{Kind: "principal", PrincipalID: p.ObjectID, Name: p.Name()}, nil
+	return id, nil
+}
+
+// principalTTL bounds how long a deleted principal's refresh tokens keep
+// working after the deletion (the directory lookup is cached that long).
+const principalTTL = 5 * time.Second
+
+// principal looks a principal up in the directory, briefly cached.
+func (s *Service) principal(ctx context.Context, objectID string) (Identity, error) {
+	key := "principal " + objectID
+	if c, ok := s.cache.get(key, s.cfg.Now()); ok {
+		return c.(Identity), nil
+	}
+	p, err := s.dir.Get(ctx, objectID)
+	if err != nil {
+		return Identity{}, err
+	}
+	id := Identity{Kind: "principal", PrincipalID: p.ObjectID, Name: p.Name()}
+	s.cache.put(key, id, s.cfg.Now().Add(principalTTL))
+	return id, nil
 }
 
 // credentials checks a user name and password: the null GUID with an ACR
