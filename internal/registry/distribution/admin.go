@@ -59,6 +59,7 @@ type UsageInfo struct {
 // garbage collection.
 func (h *Handler) DeleteRegistry(ctx context.Context, tx *store.Tx, key string) error {
 	_, err := tx.DeleteRegistryData(strings.ToLower(key))
+	h.manifests.invalidate()
 	return err
 }
 
@@ -165,7 +166,7 @@ func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestIn
 // and upload sessions. ErrRepositoryNotFound if it is unknown.
 func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error {
 	var uploads []string
-	err := h.st.Update(ctx, func(tx *store.Tx) error {
+	err := h.update(ctx, func(tx *store.Tx) error {
 		var err error
 		uploads, err = tx.DeleteRegistryRepository(key, repo)
 		if errors.Is(err, store.ErrNotFound) {
@@ -186,7 +187,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 
 // Untag removes a tag (its manifest stays); ErrTagNotFound if absent.
 func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
-	return h.st.Update(ctx, func(tx *store.Tx) error {
+	return h.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRegistryTag(key, repo, tag)
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrTagNotFound
@@ -199,7 +200,7 @@ func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 // (az acr repository delete --image repo@digest); ErrManifestNotFound if
 // absent.
 func (h *Handler) DeleteManifest(ctx context.Context, key, repo, digest string) error {
-	return h.st.Update(ctx, func(tx *store.Tx) error {
+	return h.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRegistryManifest(key, repo, digest)
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrManifestNotFound

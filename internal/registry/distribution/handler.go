@@ -79,6 +79,9 @@ type Handler struct {
 	log   *slog.Logger
 	locks keyedLocks
 	now   func() time.Time
+	// manifests caches manifest lookups; every write below goes through
+	// h.update, which invalidates it.
+	manifests manifestCache
 }
 
 // New returns the distribution API handler. ev and log may be nil.
@@ -305,7 +308,7 @@ func (q *request) base() {
 }
 
 func (q *request) view(fn func(*store.Tx) error) error   { return q.h.st.View(q.ctx, fn) }
-func (q *request) update(fn func(*store.Tx) error) error { return q.h.st.Update(q.ctx, fn) }
+func (q *request) update(fn func(*store.Tx) error) error { return q.h.update(q.ctx, fn) }
 
 func (h *Handler) pulled(reg Registry, repo string, n int64) {
 	if h.ev != nil && n > 0 {

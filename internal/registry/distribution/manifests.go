@@ -25,7 +25,7 @@ func (q *request) getManifest() {
 		return
 	}
 	withBody := q.r.Method != http.MethodHead
-	m, err := q.h.st.LookupRegistryManifest(q.ctx, q.reg.Key, q.name, ref.String(), ref.Tag != "", withBody)
+	m, err := q.h.manifests.lookup(q.ctx, q.h.st, q.reg.Key, q.name, ref.String(), ref.Tag != "", withBody)
 	if errors.Is(err, store.ErrNotFound) {
 		if exists, xerr := q.h.st.RegistryRepositoryExists(q.ctx, q.reg.Key, q.name); xerr == nil && !exists {
 			err = errNameUnknown

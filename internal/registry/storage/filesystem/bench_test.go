@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/registry/storage"
+	"github.com/drydock-dev/drydock/internal/registry/storage/filesystem"
 	"github.com/drydock-dev/drydock/internal/registry/storage/storagetest"
 )
 
@@ -25,11 +26,28 @@ import (
 //
 //	go test -run '^$' -bench 'SHA256|Put' -benchtime 5x ./internal/registry/storage/filesystem/
 //
-// and the memory of a 1 GiB Put:
+// (DRYDOCK_BENCH_DIR=/dev/shm takes the disk out of it), and the memory of a
+// 1 GiB Put:
 //
 //	go test -run '^$' -bench PutMemory -benchtime 1x ./internal/registry/storage/filesystem/
 
 const benchSize = 256 << 20
+
+// benchDriver makes a driver for a benchmark, in $DRYDOCK_BENCH_DIR if set
+// (say /dev/shm, to take the disk out of the measurement), else in a
+// temporary directory.
+func benchDriver(b *testing.B) *filesystem.Driver {
+	dir := os.Getenv("DRYDOCK_BENCH_DIR")
+	if dir == "" {
+		return newDriverAt(b, b.TempDir())
+	}
+	dir, err := os.MkdirTemp(dir, "drydock-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return newDriverAt(b, dir)
+}
 
 var benchPattern = sync.OnceValue(func() []byte { return storagetest.RandomBytes(7, 1<<20) })
 
@@ -77,7 +95,7 @@ func BenchmarkSHA256(b *testing.B) {
 // BenchmarkPut is a monolithic push of 256 MiB: read, hash, write, fsync,
 // verify, rename into place.
 func BenchmarkPut(b *testing.B) {
-	d := newDriverAt(b, b.TempDir())
+	d := benchDriver(b)
 	bs := storage.NewBlobStore(d)
 	ctx := context.Background()
 	dg := patternDigest(benchSize)
@@ -99,7 +117,7 @@ func BenchmarkPut(b *testing.B) {
 // BenchmarkWrite is the disk's ceiling: the same 256 MiB written through
 // the driver in 1 MiB writes and fsynced, with no hashing.
 func BenchmarkWrite(b *testing.B) {
-	d := newDriverAt(b, b.TempDir())
+	d := benchDriver(b)
 	ctx := context.Background()
 	buf := make([]byte, 1<<20)
 	b.SetBytes(benchSize)
@@ -125,7 +143,7 @@ func BenchmarkWrite(b *testing.B) {
 
 // BenchmarkPutChunked pushes 256 MiB as four 64 MiB PATCHes and a PUT.
 func BenchmarkPutChunked(b *testing.B) {
-	d := newDriverAt(b, b.TempDir())
+	d := benchDriver(b)
 	bs := storage.NewBlobStore(d)
 	ctx := context.Background()
 	dg := patternDigest(benchSize)
@@ -158,7 +176,7 @@ func BenchmarkPutChunked(b *testing.B) {
 // 10ms): memory must stay flat whatever the blob size.
 func BenchmarkPutMemory(b *testing.B) {
 	const size = 1 << 30
-	d := newDriverAt(b, b.TempDir())
+	d := benchDriver(b)
 	bs := storage.NewBlobStore(d)
 	ctx := context.Background()
 	dg := patternDigest(size)
@@ -226,7 +244,7 @@ func rss() uint64 {
 // BenchmarkServe compares a pull through BlobStore.Open and
 // http.ServeContent with http.ServeFile of the same file, over loopback.
 func BenchmarkServe(b *testing.B) {
-	d := newDriverAt(b, b.TempDir())
+	d := benchDriver(b)
 	bs := storage.NewBlobStore(d)
 	ctx := context.Background()
 	dg := patternDigest(benchSize)
