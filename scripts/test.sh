@@ -1,11 +1,47 @@
 #!/usr/bin/env bash
 # Runs drydock's whole test suite: vet, unit tests, the in-process API and
-# Azure SDK tests, and the end-to-end tests that drive the real binary.
+# Azure SDK tests, the end-to-end tests that drive the real binary (among
+# them the registry tests with real clients: go-containerregistry, skopeo,
+# oras-go, the Azure SDK and Debian's docker-registry as an import source),
+# then the OCI distribution-spec conformance suite against a registry.
 # It installs and starts everything the tests need itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages the registry end-to-end tests drive; CI machines start
+# without them.
+need=()
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+if ((${#need[@]} > 0)); then
+	echo "== installing ${need[*]}"
+	if [[ $(id -u) != 0 ]]; then
+		echo "scripts/test.sh: ${need[*]} missing; install them (apt-get install -y ${need[*]}) or run as root" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
 echo "== go vet"
 go vet ./...
+
+# The conformance suite's binary, built once: the distribution package's
+# TestOCIConformance runs it in-process (plain HTTP, no auth), and
+# scripts/conformance.sh runs it against a real server.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/drydock-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+bash scripts/conformance.sh --build "$tmp/oci-conformance"
+
 echo "== go test"
-go test -count=1 -timeout 30m ./...
+rc=0
+# The registry e2e tests fail, rather than skip, when what they need is
+# missing (root, skopeo, docker-registry).
+DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
+	go test -count=1 -timeout 30m ./... || rc=$?
+
+# After the Go tests: the registry e2e tests hold 127.0.0.1:443 while they
+# run, and so does the conformance run.
+OCI_CONFORMANCE_BIN="$tmp/oci-conformance" bash scripts/conformance.sh || rc=1
+exit "$rc"

@@ -158,8 +158,8 @@ func Load(path string) (Config, error) {
 // Finish fills derived fields and validates.
 func (c *Config) Finish() error {
 	host, port, err := net.SplitHostPort(c.Listen)
-	if err != nil || port == "" {
-		return fmt.Errorf("listen address %q must be host:port", c.Listen)
+	if err != nil || port == "" || port == "0" {
+		return fmt.Errorf("listen address %q must be host:port with a fixed port (it is part of the token issuer and the CLI's endpoint)", c.Listen)
 	}
 	if c.PublicURL == "" {
 		if host == "" || host == "0.0.0.0" || host == "::" {

@@ -103,6 +103,10 @@ func (d *Directory) claims(p Principal, audience string, now, exp time.Time) *to
 	return c
 }
 
+// clockSkew is tolerated on directory tokens, which other machines' clients
+// present (Entra allows about 5 minutes; drydock is stricter).
+const clockSkew = 30 * time.Second
+
 // azureCLIClientID is the public client users sign in through (az's).
 const azureCLIClientID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 
@@ -110,7 +114,7 @@ const azureCLIClientID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 // returns its claims.
 func (d *Directory) VerifyAccessToken(token, audience string) (*tokens.Claims, error) {
 	c := &tokens.Claims{}
-	err := d.signer.Verify(token, c, tokens.VerifyOptions{Issuer: d.Issuer(), Audiences: d.AcceptedAudiences(audience), Now: d.cfg.Now})
+	err := d.signer.Verify(token, c, tokens.VerifyOptions{Issuer: d.Issuer(), Audiences: d.AcceptedAudiences(audience), Now: d.cfg.Now, Leeway: clockSkew})
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +130,7 @@ func (d *Directory) VerifyAccessToken(token, audience string) (*tokens.Claims, e
 // Redeem checks a refresh token and returns its (still existing) principal.
 func (d *Directory) Redeem(ctx context.Context, refreshToken string) (Principal, error) {
 	c := &tokens.Claims{}
-	if err := d.signer.Verify(refreshToken, c, tokens.VerifyOptions{Issuer: d.Issuer(), Audiences: []string{d.Issuer()}, Now: d.cfg.Now}); err != nil {
+	if err := d.signer.Verify(refreshToken, c, tokens.VerifyOptions{Issuer: d.Issuer(), Audiences: []string{d.Issuer()}, Now: d.cfg.Now, Leeway: clockSkew}); err != nil {
 		return Principal{}, err
 	}
 	if c.TokenUse != "refresh" {

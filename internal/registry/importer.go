@@ -152,6 +152,7 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 	if err != nil {
 		return arm.BadRequest("InvalidParameter", "The source image '%s/%s' is not a valid reference: %v.", srcHost, req.Source.SourceImage, err)
 	}
+	withCreds := req.Source.Credentials != nil && req.Source.Credentials.Username != ""
 	srcOpts := []remote.Option{remote.WithContext(ctx)}
 	switch c := req.Source.Credentials; {
 	case req.Source.ResourceID != "":
@@ -174,7 +175,7 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 	arm.ReportProgress(ctx, 0, "resolving "+srcRef.String())
 	desc, err := remote.Get(srcRef, srcOpts...)
 	if err != nil {
-		return importError(srcRef, err)
+		return importError(srcRef, err, withCreds)
 	}
 	var repos []string
 	for _, t := range targets {
@@ -230,7 +231,7 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 	}
 	<-done
 	if err != nil {
-		return importError(srcRef, err)
+		return importError(srcRef, err, withCreds)
 	}
 	for _, t := range targets[1:] {
 		ref, err := dstRef(reg, t)
@@ -250,7 +251,7 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 			err = remote.Tag(ref.(name.Tag), desc, dstOpts...)
 		}
 		if err != nil {
-			return importError(srcRef, err)
+			return importError(srcRef, err, withCreds)
 		}
 	}
 	return nil
@@ -266,11 +267,15 @@ func dstRef(reg auth.Registry, t target) (name.Reference, error) {
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // importError turns a copy failure into an ARM error that says what failed.
-func importError(src name.Reference, err error) error {
+func importError(src name.Reference, err error, withCreds bool) error {
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		switch terr.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
+			if withCreds {
+				return arm.Errorf(http.StatusBadRequest, "InvalidImportSourceCredentials",
+					"The source registry refused the credentials given for '%s' (%d): check --username and --password.", src, terr.StatusCode)
+			}
 			return arm.Errorf(http.StatusBadRequest, "InvalidImportSourceCredentials",
 				"The source registry refused access to '%s' (%d): provide --username and --password for it.", src, terr.StatusCode)
 		case http.StatusNotFound:

@@ -171,6 +171,9 @@ type VerifyOptions struct {
 	Issuer    string
 	Audiences []string // accepted audiences, compared without a trailing '/' and case-insensitively
 	Now       func() time.Time
+	// Leeway tolerates clock skew on exp/nbf/iat for tokens that come from
+	// other machines' clocks; zero means none.
+	Leeway time.Duration
 }
 
 // Verify parses token into claims (a pointer to a struct embedding
@@ -184,7 +187,7 @@ func (s *Signer) Verify(token string, claims jwt.Claims, opt VerifyOptions) erro
 		jwt.WithValidMethods([]string{s.method.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(30 * time.Second),
+		jwt.WithLeeway(opt.Leeway),
 	}
 	if opt.Now != nil {
 		popts = append(popts, jwt.WithTimeFunc(opt.Now))
