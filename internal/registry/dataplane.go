@@ -88,8 +88,35 @@ func (m *metrics) Pushed(reg distribution.Registry, _ string, n int64) {
 func NewDataPlane(p *Provider, tokens *auth.Service, blobs *storage.BlobStore, hosts *HostsFile, promReg prometheus.Registerer, log *slog.Logger) *DataPlane {
 	dp := &DataPlane{p: p, tokens: tokens, log: log, hosts: hosts, metrics: newMetrics(promReg)}
 	dp.dist = distribution.New(p.rt.Store(), blobs, dp, dp.metrics, log)
+	promReg.MustRegister(storageCollector{dp})
 	p.dataPlane = dp
 	return dp
+}
+
+// storageCollector reports each registry's storage use when scraped.
+type storageCollector struct{ dp *DataPlane }
+
+var storageDesc = prometheus.NewDesc("drydock_registry_storage_bytes",
+	"Bytes a registry holds: distinct blobs linked in its repositories plus manifests.", []string{"registry"}, nil)
+
+func (c storageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- storageDesc }
+
+func (c storageCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx := context.Background()
+	var rows []store.Resource
+	if err := c.dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType})
+		return err
+	}); err != nil {
+		return
+	}
+	for _, row := range rows {
+		u, err := c.dp.dist.Usage(ctx, strings.ToLower(row.ID))
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(storageDesc, prometheus.GaugeValue, float64(u.Size), c.dp.p.LoginServer(row.Name))
+	}
 }
 
 // Distribution is the OCI API handler (for repository commands and GC).

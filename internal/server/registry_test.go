@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -128,6 +129,20 @@ func TestRegistryPushPullWithRBAC(t *testing.T) {
 	e.mustDo(t, e.arm, "DELETE", assignment["id"].(string)+"?api-version=2022-04-01", nil, 200)
 	if _, err := remote.Image(ref, kubelet, remote.WithTransport(rt)); err == nil {
 		t.Fatal("pull still works after the assignment was removed")
+	}
+
+	// Per-registry metrics: pushes, pulls, bytes, auth outcomes, storage used.
+	resp, err = e.client.Get(e.Endpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"drydock_registry_pushes_total", "drydock_registry_pulls_total", "drydock_registry_push_bytes_total",
+		"drydock_registry_auth_success_total", "drydock_registry_auth_failure_total", `drydock_registry_storage_bytes{registry="` + login + `"}`} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("metrics lack %s", m)
+		}
 	}
 
 	// A refresh token of one registry is refused by another.
