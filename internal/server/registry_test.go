@@ -92,6 +92,18 @@ func TestRegistryPushPullWithRBAC(t *testing.T) {
 	if d1 != d2 {
 		t.Fatalf("digest %s != %s", d2, d1)
 	}
+	layers, err := got.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatalf("pull layer: %v", err)
+	}
+	rc.Close()
 
 	// A managed identity without a role can exchange but not pull; with
 	// AcrPull it can pull and not push; without it again, it cannot.
