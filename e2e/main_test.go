@@ -548,7 +548,6 @@ var guidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4
 
 func isGUID(s string) bool { return guidRE.MatchString(s) }
 
-
 // Azure's built-in role GUIDs.
 const (
 	acrPullGUID     = "7f951dda-4ed3-4680-a7ca-43fe172d538d"

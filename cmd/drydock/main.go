@@ -6,8 +6,21 @@ import (
 	"os"
 
 	"github.com/drydock-dev/drydock/internal/cli"
+	"github.com/drydock-dev/drydock/internal/cluster/controlplane"
+	"github.com/drydock-dev/drydock/internal/cluster/kubectl"
 )
 
 func main() {
+	// `drydock kubectl ...` hands every argument to the upstream kubectl
+	// unchanged (its flags would clash with drydock's global ones).
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "kubectl":
+			os.Exit(kubectl.Run(os.Args[2:]))
+		case "cluster-controlplane":
+			// The child process the server runs for each running cluster.
+			os.Exit(controlplane.Main(os.Args[2:]))
+		}
+	}
 	os.Exit(cli.Execute())
 }

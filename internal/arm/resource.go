@@ -3,6 +3,7 @@ package arm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -94,8 +95,9 @@ func CheckLocation(l, def string) (string, error) {
 	return l, nil
 }
 
-// DeleteHook cleans up what a provider keeps beside a resource row.
-type DeleteHook func(tx *store.Tx, r store.Resource) error
+// DeleteHook cleans up what a provider keeps beside a resource row. It
+// returns the names of role assignments it removed (for Deleted).
+type DeleteHook func(tx *store.Tx, r store.Resource) (removedAssignments []string, err error)
 
 // OnDelete registers the cleanup for resources of a type.
 func (rt *Router) OnDelete(typ string, h DeleteHook) {
@@ -116,21 +118,25 @@ func (rt *Router) DeleteScope(tx *store.Tx, scope resourceid.ID) ([]string, erro
 		return nil, err
 	}
 	// Children before parents: longer IDs first.
+	var removed []string
 	for i := len(rows) - 1; i >= 0; i-- {
 		r := rows[i]
 		if !resourceid.Within(scope.String(), r.ID) {
 			continue
 		}
 		if h := rt.hooks[strings.ToLower(r.Type)]; h != nil {
-			if err := h(tx, r); err != nil {
+			names, err := h(tx, r)
+			if err != nil {
 				return nil, err
 			}
+			removed = append(removed, names...)
 		}
-		if err := tx.DeleteResource(r.ID); err != nil {
+		if err := tx.DeleteResource(r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 	}
-	return tx.DeleteRoleAssignmentsBelow(scope.String())
+	names, err := tx.DeleteRoleAssignmentsBelow(scope.String())
+	return append(removed, names...), err
 }
 
 // Deleted finishes a committed DeleteScope: it drops the removed

@@ -89,6 +89,16 @@ func ActionMatches(pattern, action string) bool {
 	if pattern == "*" {
 		return true
 	}
+	// A whole-segment "*" may also stand for no segment at all, as in
+	// Azure: Managed Identity Operator's ".../userAssignedIdentities/*/assign/action"
+	// grants ".../userAssignedIdentities/assign/action".
+	if i := strings.Index(pattern, "/*/"); i >= 0 && globMatch(pattern[:i]+pattern[i+2:], action) {
+		return true
+	}
+	return globMatch(pattern, action)
+}
+
+func globMatch(pattern, action string) bool {
 	// Iterative glob matching with single-star backtracking: on a mismatch
 	// the most recent '*' absorbs one more character. This is linear for
 	// the usual patterns and never allocates.

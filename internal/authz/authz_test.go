@@ -36,11 +36,11 @@ func TestActionMatches(t *testing.T) {
 		{"Microsoft.Authorization/*/Write", "Microsoft.Authorization/roleAssignments/write", true},
 		{"Microsoft.Authorization/*/Write", "Microsoft.Authorization/policy/assignments/write", true},
 		{"Microsoft.Authorization/*/Write", "Microsoft.Authorization/roleAssignments/read", false},
-		{"Microsoft.Authorization/*/Write", "Microsoft.Authorization/write", false},
+		{"Microsoft.Authorization/*/Write", "Microsoft.Authorization/write", true}, // a whole-segment "*" may stand for no segment, as in Azure
 		{"Microsoft.Authorization/*/Delete", "Microsoft.Authorization/roleAssignments/delete", true},
 		{"Microsoft.Authorization/*/read", "Microsoft.Authorization/roleDefinitions/read", true},
 		{"Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action", "Microsoft.ManagedIdentity/userAssignedIdentities/x/assign/action", true},
-		{"Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", false},
+		{"Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", true}, // what Managed Identity Operator exists to grant
 		// Several stars and backtracking.
 		{"a*b*c", "abc", true},
 		{"a*b*c", "aXXbYYc", true},

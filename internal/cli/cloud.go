@@ -82,6 +82,8 @@ func cloudJSON(md map[string]any) map[string]any {
 			"acrLoginServerEndpoint": orNil(str(md, "suffixes", "acrLoginServer")),
 		},
 		"caFile": orNil(str(md, "drydock", "caFile")),
+		// drydock's own: where every registry's login server is served.
+		"registryAddress": orNil(str(md, "drydock", "registryAddress")),
 	}
 	return out
 }

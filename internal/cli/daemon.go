@@ -27,6 +27,7 @@ import (
 // drydock server rather than talk to it.
 func addDaemonCommands(root *cobra.Command) {
 	root.AddCommand(newServerCommand(), newUpCommand(), newDownCommand(), newBenchCommand())
+	root.AddCommand(newCredentialProviderCommand())
 }
 
 type serverFlags struct {

@@ -69,6 +69,11 @@ func (a *app) reportError(err error) int {
 	msg := strings.TrimSpace(err.Error())
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	fmt.Fprintf(a.stderr, "ERROR: %s\n", msg)
+	// Errors that carry their own exit code (aks check-acr: canipull's codes).
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) && ec.ExitCode() != 0 {
+		return ec.ExitCode()
+	}
 	return exitError
 }
 
@@ -100,6 +105,7 @@ func newRootCommand(a *app) *cobra.Command {
 		newAccountCommand(a),
 		newGroupCommand(a),
 		newACRCommand(a),
+		newAKSCommand(a),
 		newIdentityCommand(a),
 		newVMCommand(a),
 		newADCommand(a),

@@ -74,6 +74,7 @@ type Directory struct {
 
 	mu       sync.RWMutex
 	memberOf map[string][]store.Member // member object ID (lower) → direct groups
+	tokened  map[string]bool           // principals known to have been issued a token
 }
 
 // New opens the directory over the store and loads the membership index.
@@ -90,7 +91,7 @@ func New(ctx context.Context, st *store.Store, signer *tokens.Signer, cfg Config
 	if cfg.Domain == "" {
 		cfg.Domain = "drydock.local"
 	}
-	d := &Directory{st: st, signer: signer, cfg: cfg}
+	d := &Directory{st: st, signer: signer, cfg: cfg, tokened: map[string]bool{}}
 	if err := d.reloadMemberships(ctx); err != nil {
 		return nil, err
 	}
@@ -431,10 +432,17 @@ func randomSecret(n int) string {
 // ---- groups ----
 
 // AddMember adds a principal to a group. The membership counts for
-// authorization from now + GroupPropagationDelay.
+// authorization from now + GroupPropagationDelay, as Entra's cached group
+// claims do — unless the principal has never been issued a token: its first
+// token already carries the membership, so it counts at once. That is why
+// AKS recommends pre-creating a kubelet identity and adding it to the group
+// before the cluster ever uses it.
 func (d *Directory) AddMember(ctx context.Context, groupID, memberID string) (store.Member, error) {
 	now := d.Now().UTC()
 	m := store.Member{GroupID: strings.ToLower(groupID), MemberID: strings.ToLower(memberID), AddedAt: now, EffectiveAt: now.Add(d.cfg.GroupPropagationDelay)}
+	if !d.hadToken(ctx, memberID) {
+		m.EffectiveAt = now
+	}
 	err := d.st.Update(ctx, func(tx *store.Tx) error {
 		g, err := tx.GetPrincipal(groupID)
 		if err != nil || g.Kind != KindGroup {
@@ -552,4 +560,43 @@ func nonEmpty(b []byte) []byte {
 		return []byte("{}")
 	}
 	return b
+}
+
+// noteToken records, once per principal, that it has been issued a token.
+func (d *Directory) noteToken(p Principal) {
+	key := strings.ToLower(p.ObjectID)
+	d.mu.RLock()
+	seen := d.tokened[key]
+	d.mu.RUnlock()
+	if seen {
+		return
+	}
+	err := d.st.Update(context.Background(), func(tx *store.Tx) error {
+		if v, err := tx.Meta("firsttoken/" + key); err != nil || v != "" {
+			return err
+		}
+		return tx.SetMeta("firsttoken/"+key, d.Now().UTC().Format(time.RFC3339))
+	})
+	if err == nil {
+		d.mu.Lock()
+		d.tokened[key] = true
+		d.mu.Unlock()
+	}
+}
+
+// hadToken reports whether the principal was ever issued a token.
+func (d *Directory) hadToken(ctx context.Context, objectID string) bool {
+	key := strings.ToLower(objectID)
+	d.mu.RLock()
+	seen := d.tokened[key]
+	d.mu.RUnlock()
+	if seen {
+		return true
+	}
+	var v string
+	d.st.View(ctx, func(tx *store.Tx) (err error) {
+		v, err = tx.Meta("firsttoken/" + key)
+		return err
+	})
+	return v != ""
 }

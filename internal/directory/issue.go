@@ -62,6 +62,9 @@ func (d *Directory) IssueAccessToken(p Principal, audience string) (Token, error
 	exp := now.Add(d.cfg.AccessTokenLifetime)
 	c := d.claims(p, audience, now, exp)
 	s, err := d.signer.Sign(c)
+	if err == nil {
+		d.noteToken(p)
+	}
 	return Token{AccessToken: s, ExpiresOn: exp, Audience: audience}, err
 }
 

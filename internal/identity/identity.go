@@ -189,15 +189,15 @@ func (p *Provider) deleteResource(typ string) arm.Handler {
 
 // onDeleteIdentity removes the identity's service principal. Role
 // assignments naming it stay, as in Azure, and show an unknown principal.
-func (p *Provider) onDeleteIdentity(tx *store.Tx, r store.Resource) error {
+func (p *Provider) onDeleteIdentity(tx *store.Tx, r store.Resource) ([]string, error) {
 	sp, err := tx.PrincipalByResourceID(r.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return tx.DeletePrincipal(sp.ObjectID)
+	return nil, tx.DeletePrincipal(sp.ObjectID)
 }
 
 // ---- hosts ----
@@ -301,13 +301,13 @@ func (p *Provider) putVM(r *arm.Request) (int, any, error) {
 
 func (p *Provider) getVM(r *arm.Request) (int, any, error) { return p.get(r, vmType) }
 
-func (p *Provider) onDeleteVM(tx *store.Tx, r store.Resource) error {
+func (p *Provider) onDeleteVM(tx *store.Tx, r store.Resource) ([]string, error) {
 	if sp, err := tx.PrincipalByResourceID(r.ID); err == nil {
 		if err := tx.DeletePrincipal(sp.ObjectID); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return p.dir.UnregisterHost(tx, r.ID)
+	return nil, p.dir.UnregisterHost(tx, r.ID)
 }
 
 // issueHostCredential (drydock's own action) returns a new host credential;

@@ -59,13 +59,13 @@ func Register(rt *arm.Router, box *secretbox.Box, cfg Config) *Provider {
 	rt.Handle("POST", registryType+"/importImage", p.importImage)
 	rt.Handle("GET", registryType+"/listUsages[]", p.listUsages)
 	rt.AfterDelete(p.registriesChanged)
-	rt.OnDelete(registryType, func(tx *store.Tx, r store.Resource) error {
+	rt.OnDelete(registryType, func(tx *store.Tx, r store.Resource) ([]string, error) {
 		if p.dataPlane != nil {
 			if err := p.dataPlane.dist.DeleteRegistry(context.Background(), tx, strings.ToLower(r.ID)); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return tx.DeleteSecrets(r.ID, "")
+		return nil, tx.DeleteSecrets(r.ID, "")
 	})
 	return p
 }

@@ -188,8 +188,9 @@ func TestGroupPropagationDelay(t *testing.T) {
 	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
 	reg := e.rg("rg") + "/providers/Microsoft.ContainerRegistry/registries/groupacr"
 	e.mustDo(t, e.arm, "PUT", reg+"?api-version=2023-07-01", map[string]any{"location": "eastus", "sku": map[string]any{"name": "Basic"}}, 201)
-	mi := e.mustDo(t, e.arm, "PUT", e.rg("rg")+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/kubelet?api-version=2023-01-31", map[string]any{"location": "eastus"}, 201)
-	miID := mi["properties"].(map[string]any)["principalId"].(string)
+	// A principal that already holds a token (the user signed in): its
+	// new membership waits for the propagation delay.
+	miID, _ := e.newUser(t, "gina")
 	g := e.mustDo(t, e.graph, "POST", "/v1.0/groups", map[string]any{"displayName": "acr-pullers", "mailNickname": "acr-pullers"}, 201)
 	e.assign(t, e.arm, reg, acrPullID, g["id"].(string), 201)
 	e.mustDo(t, e.graph, "POST", "/v1.0/groups/"+g["id"].(string)+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + miID}, 204)
@@ -207,6 +208,17 @@ func TestGroupPropagationDelay(t *testing.T) {
 		map[string]any{"principalId": miID, "action": "Microsoft.ContainerRegistry/registries/pull/read"}, 200)
 	if ex["allowed"] != false || len(ex["pending"].([]any)) != 1 || !strings.Contains(ex["reason"].(string), "becomes effective at") {
 		t.Fatalf("explain during propagation: %v", ex)
+	}
+
+	// An identity that never had a token (the AKS workaround: pre-create
+	// the kubelet identity and add it to the group first) counts at once.
+	fresh := e.mustDo(t, e.arm, "PUT", e.rg("rg")+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/byo-kubelet?api-version=2023-01-31", map[string]any{"location": "eastus"}, 201)
+	freshID := fresh["properties"].(map[string]any)["principalId"].(string)
+	e.mustDo(t, e.graph, "POST", "/v1.0/groups/"+g["id"].(string)+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + freshID}, 204)
+	ex = e.mustDo(t, e.arm, "POST", reg+"/providers/Microsoft.Authorization/explainAccess?api-version=2022-04-01",
+		map[string]any{"principalId": freshID, "action": "Microsoft.ContainerRegistry/registries/pull/read"}, 200)
+	if ex["allowed"] != true {
+		t.Fatalf("explain for a never-used identity: %v", ex)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/access"
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
+	"github.com/drydock-dev/drydock/internal/cluster"
 	"github.com/drydock-dev/drydock/internal/config"
 	"github.com/drydock-dev/drydock/internal/directory"
 	"github.com/drydock-dev/drydock/internal/identity"
@@ -63,6 +64,9 @@ type Server struct {
 	tlsCert tls.Certificate
 	state   State
 	prom    *prometheus.Registry
+
+	supervisor *cluster.Supervisor
+	clusters   *cluster.Provider
 
 	regLn     net.Listener
 	regCert   tls.Certificate
@@ -140,10 +144,19 @@ func (s *Server) assemble(ctx context.Context) error {
 		return err
 	}
 	prov := registry.Register(s.router, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation})
-	identity.Register(s.router, s.dir)
+	ids := identity.Register(s.router, s.dir)
 	if err := s.assembleRegistry(ctx, prov, keys); err != nil {
 		return err
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	s.supervisor = cluster.NewSupervisor(exe, s.log)
+	s.clusters = cluster.Register(s.router, s.dir, ids, s.supervisor, cluster.Config{
+		DataDir: filepath.Join(cfg.DataDir, "clusters"), BaseURL: cfg.PublicURL, CAFile: filepath.Join(cfg.DataDir, "pki", "ca.crt"),
+		LoginServerSuffix: cfg.LoginServerSuffix, RegistryAddress: s.regLn.Addr().String(),
+	}, s.log)
 	admin, err := s.bootstrap(ctx, rp)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -207,6 +220,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	stopRegistry, regErrc := s.serveRegistry(ctx)
+	s.clusters.Resume(ctx)
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -222,6 +236,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := stopRegistry(shutCtx); err != nil {
 		s.log.Warn("registry shutdown", "err", err)
 	}
+	s.supervisor.StopAll()
 	if err := s.dataPlane.Close(); err != nil {
 		s.log.Warn("removing the hosts file block", "err", err)
 	}

@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// aksEnv lets a cluster's nodes resolve login servers as real nodes do:
+// the server keeps its own block in /etc/hosts (registries still listen on
+// a port of their own, so tests can run side by side).
+var aksEnv = []string{"DRYDOCK_MANAGE_HOSTS_FILE=true", "DRYDOCK_HOSTS_FILE=/etc/hosts"}
+
+// registryOpts reaches a server's registry listener whatever the login
+// server resolves to (the isolated test servers keep /etc/hosts untouched).
+func registryOpts(t *testing.T, s *server, az *cli, auth authn.Authenticator) []remote.Option {
+	t.Helper()
+	addr := az.tsv("cloud", "show", "--query", "registryAddress")
+	if addr == "" {
+		meta := az.obj("cloud", "show")
+		t.Fatalf("cloud show has no registry address: %v", meta)
+	}
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+	}
+	return []remote.Option{remote.WithTransport(tr), remote.WithAuth(auth)}
+}
+
+// pushImage puts a small image into a registry with its admin user.
+func pushImage(t *testing.T, s *server, az *cli, acr, ref string) {
+	t.Helper()
+	az.ok("acr", "update", "-n", acr, "--admin-enabled", "true", "-o", "none")
+	user := az.tsv("acr", "credential", "show", "-n", acr, "--query", "username")
+	pass := az.tsv("acr", "credential", "show", "-n", acr, "--query", "passwords[0].value")
+	login := az.tsv("acr", "show", "-n", acr, "--query", "loginServer")
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(login + "/" + ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img, registryOpts(t, s, az, &authn.Basic{Username: user, Password: pass})...); err != nil {
+		t.Fatalf("push %s: %v", tag, err)
+	}
+}
+
+// TestAKSDocumentFlow replays the seed document's commands: create a
+// registry, a cluster attached to it, get credentials, use kubectl, check
+// the cluster can pull, detach (check-acr says why it cannot), attach by
+// resource ID, stop, start and delete.
+func TestAKSDocumentFlow(t *testing.T) {
+	s := startServer(t, aksEnv...)
+	az := s.admin(t)
+	az.ok("group", "create", "--name", "myResourceGroup", "--location", "eastus", "-o", "none")
+	az.ok("group", "create", "--name", "myContainerRegistryResourceGroup", "--location", "eastus", "-o", "none")
+	az.ok("acr", "create", "--name", "mycontainerregistry", "--resource-group", "myContainerRegistryResourceGroup", "--sku", "basic", "-o", "none")
+	acrID := az.tsv("acr", "show", "-n", "mycontainerregistry", "--query", "id")
+	login := az.tsv("acr", "show", "-n", "mycontainerregistry", "--query", "loginServer")
+	pushImage(t, s, az, "mycontainerregistry", "nginx:v1")
+
+	mc := az.obj("aks", "create", "--name", "myAKSCluster", "--resource-group", "myResourceGroup", "--generate-ssh-keys",
+		"--attach-acr", "mycontainerregistry", "--node-count", "2")
+	expectFields(t, "aks create", mc, map[string]any{"name": "myAKSCluster", "provisioningState": "Succeeded", "nodeResourceGroup": "MC_myResourceGroup_myAKSCluster_eastus"})
+	kubelet := str(mc, "identityProfile", "kubeletidentity", "objectId")
+	if !isGUID(kubelet) || !strings.HasSuffix(str(mc, "identityProfile", "kubeletidentity", "resourceId"), "/userAssignedIdentities/myAKSCluster-agentpool") {
+		t.Fatalf("kubelet identity: %v", get(mc, "identityProfile"))
+	}
+	if str(mc, "powerState", "code") != "Running" || str(mc, "kubernetesVersion") != "1.37.2" {
+		t.Fatalf("cluster: %v", mc)
+	}
+	assigned := az.list("role", "assignment", "list", "--scope", acrID, "--assignee", kubelet)
+	if len(assigned) != 1 || str(assigned[0], "roleDefinitionName") != "AcrPull" {
+		t.Fatalf("--attach-acr did not assign AcrPull to the kubelet identity: %v", assigned)
+	}
+
+	// get-credentials merges a kubeconfig; kubectl works with it.
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	out := az.ok("aks", "get-credentials", "--resource-group", "myResourceGroup", "--name", "myAKSCluster", "--file", kubeconfig)
+	if !strings.Contains(out+az.run("aks", "get-credentials", "-g", "myResourceGroup", "-n", "myAKSCluster", "--file", kubeconfig, "--overwrite-existing").Stderr, "myAKSCluster") {
+		t.Errorf("get-credentials output: %q", out)
+	}
+	ns := az.ok("kubectl", "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name")
+	if !strings.Contains(ns, "namespace/kube-system") {
+		t.Fatalf("kubectl get namespaces: %q", ns)
+	}
+	ver := az.ok("kubectl", "--kubeconfig", kubeconfig, "version", "-o", "json")
+	if !strings.Contains(ver, `"gitVersion": "v1.37.2"`) {
+		t.Errorf("server version: %s", ver)
+	}
+
+	// check-acr passes while attached...
+	r := az.run("aks", "check-acr", "-g", "myResourceGroup", "-n", "myAKSCluster", "--acr", login)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Your cluster can pull images from "+login) {
+		t.Fatalf("check-acr while attached:\n%s", r)
+	}
+	// ...fails after --detach-acr, saying how to fix it...
+	az.ok("aks", "update", "-n", "myAKSCluster", "-g", "myResourceGroup", "--detach-acr", "mycontainerregistry", "-o", "none")
+	if left := az.list("role", "assignment", "list", "--scope", acrID, "--assignee", kubelet); len(left) != 0 {
+		t.Fatalf("--detach-acr left assignments: %v", left)
+	}
+	r = az.run("aks", "check-acr", "-g", "myResourceGroup", "-n", "myAKSCluster", "--acr", login)
+	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "--attach-acr") {
+		t.Fatalf("check-acr after detach must fail and point at --attach-acr:\n%s", r)
+	}
+	// ...and passes again after attaching by resource ID.
+	az.ok("aks", "update", "-n", "myAKSCluster", "-g", "myResourceGroup", "--attach-acr", acrID, "-o", "none")
+	r = az.run("aks", "check-acr", "-g", "myResourceGroup", "-n", "myAKSCluster", "--acr", login)
+	if r.Code != 0 {
+		t.Fatalf("check-acr after attach by resource ID:\n%s", r)
+	}
+
+	// A Contributor cannot attach: the error names the permission and scope.
+	az.ok("ad", "user", "create", "--display-name", "carol", "--user-principal-name", "carol@drydock.local", "--password", "Carol-Passw0rd", "-o", "none")
+	carolID := az.tsv("ad", "user", "show", "--id", "carol@drydock.local", "--query", "id")
+	subID := az.tsv("account", "show", "--query", "id")
+	az.ok("role", "assignment", "create", "--role", "Contributor", "--assignee-object-id", carolID, "--assignee-principal-type", "User", "--scope", "/subscriptions/"+subID, "-o", "none")
+	carol := s.login(t, "carol@drydock.local", "Carol-Passw0rd")
+	az.ok("aks", "update", "-n", "myAKSCluster", "-g", "myResourceGroup", "--detach-acr", "mycontainerregistry", "-o", "none")
+	line := carol.fails(1, "Microsoft.Authorization/roleAssignments/write", "aks", "update", "-n", "myAKSCluster", "-g", "myResourceGroup", "--attach-acr", "mycontainerregistry")
+	if !strings.Contains(line, acrID) || strings.Contains(line, "Are you an Owner") {
+		t.Errorf("attach error must name the scope and not az's misleading text: %s", line)
+	}
+
+	// stop frees the control plane; start brings it back with its objects.
+	az.ok("aks", "stop", "-n", "myAKSCluster", "-g", "myResourceGroup")
+	if st := az.tsv("aks", "show", "-n", "myAKSCluster", "-g", "myResourceGroup", "--query", "powerState.code"); st != "Stopped" {
+		t.Fatalf("after stop: %s", st)
+	}
+	az.ok("aks", "start", "-n", "myAKSCluster", "-g", "myResourceGroup")
+	ns = az.ok("kubectl", "--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name")
+	if !strings.Contains(ns, "namespace/default") {
+		t.Fatalf("kubectl after start: %q", ns)
+	}
+
+	az.ok("aks", "delete", "-n", "myAKSCluster", "-g", "myResourceGroup", "--yes")
+	if r := az.run("group", "exists", "-n", "MC_myResourceGroup_myAKSCluster_eastus"); strings.TrimSpace(r.Stdout) != "false" {
+		t.Errorf("node resource group after delete:\n%s", r)
+	}
+}
+
+// TestAKSGroupsBYOKubeletAndCrossSubscription covers the document's
+// warnings: AcrPull through a group reaches an identity already in use only
+// after the propagation delay (check-acr says when), a pre-created kubelet
+// identity added to the group first pulls at once (the workaround), and a
+// registry in another subscription is attached by resource ID.
+func TestAKSGroupsBYOKubeletAndCrossSubscription(t *testing.T) {
+	s := startServer(t, append(aksEnv, "DRYDOCK_GROUP_PROPAGATION_DELAY=10m")...)
+	az := s.admin(t)
+	az.ok("group", "create", "-n", "rg", "-l", "eastus", "-o", "none")
+	az.ok("acr", "create", "-n", "groupacr01", "-g", "rg", "--sku", "basic", "-o", "none")
+	acrID := az.tsv("acr", "show", "-n", "groupacr01", "--query", "id")
+	login := az.tsv("acr", "show", "-n", "groupacr01", "--query", "loginServer")
+	pushImage(t, s, az, "groupacr01", "app:v1")
+	groupID := az.tsv("ad", "group", "create", "--display-name", "acr-pullers", "--mail-nickname", "acr-pullers", "--query", "id")
+	az.ok("role", "assignment", "create", "--role", "AcrPull", "--assignee-object-id", groupID, "--assignee-principal-type", "Group", "--scope", acrID, "-o", "none")
+
+	// A cluster whose kubelet identity has already been used joins late.
+	mc := az.obj("aks", "create", "-n", "late", "-g", "rg", "--node-count", "1", "--generate-ssh-keys")
+	kubelet := str(mc, "identityProfile", "kubeletidentity", "objectId")
+	if r := az.run("aks", "check-acr", "-g", "rg", "-n", "late", "--acr", login); r.Code == 0 {
+		t.Fatalf("check-acr without any role must fail:\n%s", r)
+	}
+	az.ok("ad", "group", "member", "add", "--group", groupID, "--member-id", kubelet)
+	r := az.run("aks", "check-acr", "-g", "rg", "-n", "late", "--acr", login)
+	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "becomes effective at") {
+		t.Fatalf("check-acr must report the pending group membership:\n%s", r)
+	}
+
+	// The workaround: pre-create the kubelet identity, add it to the group,
+	// then bring it to the cluster.
+	cp := az.obj("identity", "create", "-n", "cp-identity", "-g", "rg")
+	byo := az.obj("identity", "create", "-n", "byo-kubelet", "-g", "rg")
+	az.ok("ad", "group", "member", "add", "--group", groupID, "--member-id", str(byo, "principalId"))
+	mc = az.obj("aks", "create", "-n", "byo", "-g", "rg", "--node-count", "1", "--generate-ssh-keys", "--enable-managed-identity",
+		"--assign-identity", str(cp, "id"), "--assign-kubelet-identity", str(byo, "id"))
+	if got := str(mc, "identityProfile", "kubeletidentity", "objectId"); got != str(byo, "principalId") {
+		t.Fatalf("kubelet identity %s, want the brought one %s", got, str(byo, "principalId"))
+	}
+	if r := az.run("aks", "check-acr", "-g", "rg", "-n", "byo", "--acr", login); r.Code != 0 {
+		t.Fatalf("a pre-created kubelet identity in the group must pull at once:\n%s", r)
+	}
+
+	// Cross-subscription attach by resource ID.
+	az.ok("account", "create", "--name", "second", "-o", "none")
+	az.ok("group", "create", "-n", "other-rg", "-l", "eastus", "--subscription", "second", "-o", "none")
+	az.ok("acr", "create", "-n", "otheracr01", "-g", "other-rg", "--sku", "basic", "--subscription", "second", "-o", "none")
+	otherID := az.tsv("acr", "show", "-n", "otheracr01", "-g", "other-rg", "--subscription", "second", "--query", "id")
+	otherLogin := az.tsv("acr", "show", "-n", "otheracr01", "-g", "other-rg", "--subscription", "second", "--query", "loginServer")
+	az.fails(1, "could not be found in subscription", "aks", "update", "-n", "late", "-g", "rg", "--attach-acr", "otheracr01")
+	az.ok("aks", "update", "-n", "late", "-g", "rg", "--attach-acr", otherID, "-o", "none")
+	first := az.tsv("account", "show", "--query", "id")
+	az.ok("account", "set", "--subscription", "second")
+	pushImage(t, s, az, "otheracr01", "app:v1")
+	az.ok("account", "set", "--subscription", first)
+	// The server's resolver caches /etc/hosts for a few seconds, so a
+	// registry created a moment ago may not resolve yet: retry a few times.
+	var r2 result
+	for attempt := 0; attempt < 10; attempt++ {
+		if r2 = az.run("aks", "check-acr", "-g", "rg", "-n", "late", "--acr", otherLogin); r2.Code != 52 {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if r2.Code != 0 {
+		t.Fatalf("check-acr after cross-subscription attach:\n%s", r2)
+	}
+}

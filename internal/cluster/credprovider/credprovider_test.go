@@ -1,0 +1,360 @@
+package credprovider_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
+	"github.com/drydock-dev/drydock/internal/cluster/credprovider/credprovidertest"
+)
+
+const suffix = "azurecr.test" // .test never resolves (RFC 6761)
+
+func request(image string) string {
+	return `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"` + image + `"}`
+}
+
+func run(t *testing.T, stdin string, args ...string) (map[string]any, string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := credprovider.Run(t.Context(), strings.NewReader(stdin), &out, args)
+	if err != nil {
+		return nil, out.String(), err
+	}
+	var m map[string]any
+	if jerr := json.Unmarshal(out.Bytes(), &m); jerr != nil {
+		t.Fatalf("response is not JSON: %q", out.String())
+	}
+	return m, out.String(), nil
+}
+
+func setup(t *testing.T) (*credprovidertest.Fake, string) {
+	f := credprovidertest.New(t, suffix)
+	reg := f.AddRegistry("myacr", map[string][]string{"nginx": {"v1"}})
+	f.Assign("AcrPull", f.Kubelet.PrincipalID, "ServicePrincipal", reg.ID)
+	return f, f.WriteConfig(f.Config())
+}
+
+func TestRunIssuesRefreshToken(t *testing.T) {
+	f, azureJSON := setup(t)
+	for _, tc := range []struct {
+		name, image, login string
+		args               []string
+	}{
+		{"tag", "myacr." + suffix + "/nginx:v1", "myacr." + suffix, []string{azureJSON}},
+		{"dashdash", "myacr." + suffix + "/library/nginx@sha256:" + strings.Repeat("a", 64), "myacr." + suffix, []string{"--", azureJSON}},
+		{"port", "myacr." + suffix + ":" + f.Port() + "/nginx", "myacr." + suffix + ":" + f.Port(), []string{azureJSON}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, raw, err := run(t, request(tc.image), tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m["apiVersion"] != "credentialprovider.kubelet.k8s.io/v1" || m["kind"] != "CredentialProviderResponse" ||
+				m["cacheKeyType"] != "Registry" || m["cacheDuration"] != "1h0m0s" {
+				t.Errorf("response %s", raw)
+			}
+			auth, _ := m["auth"].(map[string]any)
+			if len(auth) != 2 {
+				t.Fatalf("auth = %v", auth)
+			}
+			if a, _ := auth["*."+suffix].(map[string]any); a == nil || a["username"] != "" || a["password"] != "" {
+				t.Errorf("anonymous entry: %v", auth)
+			}
+			a, _ := auth[tc.login].(map[string]any)
+			if a == nil || a["username"] != "00000000-0000-0000-0000-000000000000" || !strings.HasPrefix(a["password"].(string), "rt-") {
+				t.Errorf("login server entry: %v", auth)
+			}
+		})
+	}
+	// The flow is cloud-provider-azure's: IMDS, challenge, exchange.
+	var saw []string
+	for _, r := range f.Requests() {
+		saw = append(saw, strings.SplitN(r, " ", 3)[2])
+	}
+	want := "/metadata/identity/oauth2/token /v2/ /oauth2/exchange"
+	if got := strings.Join(saw[:3], " "); got != want {
+		t.Errorf("requests %v, want %s", saw, want)
+	}
+}
+
+func TestRunSendsWhatCPASends(t *testing.T) {
+	f, azureJSON := setup(t)
+	var imds, exchange *http.Request
+	var exchangeForm map[string][]string
+	f.V2Hook = nil
+	orig := f.Server.Config.Handler
+	f.Server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/metadata/identity/oauth2/token":
+			imds = r.Clone(context.Background())
+		case "/oauth2/exchange":
+			exchange = r.Clone(context.Background())
+			_ = r.ParseForm()
+			exchangeForm = r.PostForm
+		}
+		orig.ServeHTTP(w, r)
+	})
+	if _, raw, err := run(t, request("myacr."+suffix+"/nginx:v1"), azureJSON); err != nil {
+		t.Fatal(err, raw)
+	}
+	q := imds.URL.Query()
+	if imds.Header.Get("Metadata") != "true" || imds.Header.Get("X-IDENTITY-HEADER") != f.HostCredential ||
+		q.Get("api-version") != "2018-02-01" || q.Get("resource") != "https://containerregistry.azure.net" || q.Get("client_id") != f.Kubelet.ClientID {
+		t.Errorf("identity request: %v %v", imds.Header, q)
+	}
+	if exchange.Header.Get("User-Agent") != "kubernetes-credentialprovider-acr" || exchange.Host != "myacr."+suffix {
+		t.Errorf("exchange request: host %s headers %v", exchange.Host, exchange.Header)
+	}
+	get := func(k string) string { return strings.Join(exchangeForm[k], ",") }
+	if get("grant_type") != "access_token_refresh_token" || get("service") != "myacr."+suffix || get("tenant") != f.Tenant ||
+		get("access_token") == "" || get("access_token") != get("refresh_token") {
+		t.Errorf("exchange form: %v", exchangeForm)
+	}
+}
+
+func TestRunNotARegistryImage(t *testing.T) {
+	f, azureJSON := setup(t)
+	for _, image := range []string{"nginx", "docker.io/library/nginx:1", "myacr.azurecr.io/nginx", "my-acr." + suffix + "/x",
+		"a.b." + suffix + "/x", "myacr." + suffix + ".evil.com/x", "myacr." + suffix + ":abc/x", "mcr.microsoft.com/aks/canipull:v0.1.0"} {
+		m, raw, err := run(t, request(image), azureJSON)
+		if err != nil {
+			t.Fatalf("%s: %v", image, err)
+		}
+		if m["cacheKeyType"] != "Registry" || m["cacheDuration"] != "0s" || len(m["auth"].(map[string]any)) != 0 || !strings.Contains(raw, `"auth":{}`) {
+			t.Errorf("%s: %s", image, raw)
+		}
+	}
+	if n := len(f.Requests()); n != 0 {
+		t.Errorf("%d requests for images outside the registries", n)
+	}
+}
+
+func TestRunRejectsBadRequests(t *testing.T) {
+	_, azureJSON := setup(t)
+	for _, tc := range []struct{ name, stdin, want string }{
+		{"v1alpha1", `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1alpha1","kind":"CredentialProviderRequest","image":"x"}`, "group version credentialprovider.kubelet.k8s.io/v1alpha1 is not supported"},
+		{"no apiVersion", `{"kind":"CredentialProviderRequest","image":"x"}`, "group version  is not supported"},
+		{"kind", `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderResponse","image":"x"}`, `kind was "CredentialProviderResponse", expected CredentialProviderRequest`},
+		{"empty image", `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":""}`, "image in plugin request was empty"},
+		{"no image", `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest"}`, "image in plugin request was empty"},
+		{"not json", `image: x`, "json parse error"},
+		{"empty", ``, "json parse error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, out, err := run(t, tc.stdin, azureJSON)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {
+				t.Errorf("err = %v, stdout %q; want %q", err, out, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	f, _ := setup(t)
+	dir := t.TempDir()
+	write := func(name string, mutate func(*credprovider.AzureConfig)) string {
+		c := f.Config()
+		mutate(c)
+		b, _ := json.Marshal(c)
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o600)
+		return p
+	}
+	garbage := filepath.Join(dir, "garbage.json")
+	os.WriteFile(garbage, []byte("{not json"), 0o600)
+	otherCA := filepath.Join(dir, "other-ca.crt")
+	other := credprovidertest.New(t, suffix)
+	b, _ := os.ReadFile(other.CAFile)
+	os.WriteFile(otherCA, b, 0o600)
+	image := "myacr." + suffix + "/nginx:v1"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing file", []string{filepath.Join(dir, "nope.json")}, "failed to load config"},
+		{"garbage", []string{garbage}, "failed to load config: parsing"},
+		{"two args", []string{garbage, garbage}, "expected at most one argument"},
+		{"unknown flag", []string{"--registry-mirror=mcr.microsoft.com:myacr." + suffix, garbage}, "unknown flag: --registry-mirror"},
+		{"missing CA file", []string{write("ca.json", func(c *credprovider.AzureConfig) { c.CAFile = filepath.Join(dir, "no-ca") })}, "reading the CA file"},
+		{"untrusted CA", []string{write("otherca.json", func(c *credprovider.AzureConfig) { c.CAFile = otherCA })}, "certificate signed by unknown authority"},
+		{"missing host credential", []string{write("hc.json", func(c *credprovider.AzureConfig) { c.HostCredentialFile = filepath.Join(dir, "no-hc") })}, "reading the host credential"},
+		{"wrong host credential", []string{write("hc2.json", func(c *credprovider.AzureConfig) { c.HostCredentialFile = garbage })}, "responded with status code 401: unauthorized_client: The host credential is not valid"},
+		{"identity not assigned", []string{write("id.json", func(c *credprovider.AzureConfig) { c.UserAssignedIdentityID = "11111111-2222-3333-4444-555555555555" })}, "status code 400: invalid_request: Identity not found"},
+		{"no identity endpoint", []string{write("ep.json", func(c *credprovider.AzureConfig) { c.IdentityEndpoint, c.ResourceManagerEndpoint = "", "" })}, "azure.json names no identityEndpoint"},
+		{"no registry address", []string{write("ra.json", func(c *credprovider.AzureConfig) { c.RegistryAddress = "" })}, "error reaching registry endpoint https://myacr." + suffix + "/v2/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, out, err := run(t, request(image), tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {
+				t.Errorf("err = %v, stdout %q; want %q", err, out, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunRegistryFailures(t *testing.T) {
+	image := "myacr." + suffix + "/nginx:v1"
+	for _, tc := range []struct {
+		name  string
+		setup func(f *credprovidertest.Fake)
+		want  string
+	}{
+		{"challenge status", func(f *credprovidertest.Fake) {
+			f.ChallengeWriter = func(w http.ResponseWriter) { w.WriteHeader(200) }
+		}, "registry did not issue a valid AAD challenge, status: 200"},
+		{"no header", func(f *credprovidertest.Fake) {
+			f.ChallengeWriter = func(w http.ResponseWriter) { w.WriteHeader(401) }
+		}, "challenge response does not contain header 'Www-Authenticate'"},
+		{"two headers", func(f *credprovidertest.Fake) {
+			f.ChallengeWriter = func(w http.ResponseWriter) {
+				w.Header().Add("Www-Authenticate", `Bearer realm="https://a/oauth2/token",service="a"`)
+				w.Header().Add("Www-Authenticate", `Basic realm="x"`)
+				w.WriteHeader(401)
+			}
+		}, "registry did not issue a valid AAD challenge, authenticate header"},
+		{"basic", func(f *credprovidertest.Fake) {
+			f.ChallengeWriter = func(w http.ResponseWriter) {
+				w.Header().Set("Www-Authenticate", `Basic realm="x"`)
+				w.WriteHeader(401)
+			}
+		}, "Www-Authenticate: expected realm: Bearer, actual: basic"},
+		{"no service", func(f *credprovidertest.Fake) {
+			f.ChallengeWriter = func(w http.ResponseWriter) {
+				w.Header().Set("Www-Authenticate", `Bearer realm="https://myacr.azurecr.test/oauth2/token"`)
+				w.WriteHeader(401)
+			}
+		}, `Www-Authenticate: missing header "service"`},
+		{"no realm", func(f *credprovidertest.Fake) {
+			f.ChallengeWriter = func(w http.ResponseWriter) {
+				w.Header().Set("Www-Authenticate", `Bearer service="myacr.azurecr.test"`)
+				w.WriteHeader(401)
+			}
+		}, `Www-Authenticate: missing header "realm"`},
+		{"malformed", func(f *credprovidertest.Fake) {
+			f.ChallengeWriter = func(w http.ResponseWriter) {
+				w.Header().Set("Www-Authenticate", `Bearer realm="unterminated`)
+				w.WriteHeader(401)
+			}
+		}, "unable to understand the contents of Www-Authenticate header"},
+		{"exchange refused", func(f *credprovidertest.Fake) { f.ExchangeStatus = 401 },
+			"Www-Authenticate: auth url https://myacr." + suffix + "/oauth2/exchange responded with status code 401: token validation failed"},
+		{"identity endpoint down", func(f *credprovidertest.Fake) { f.IMDSStatus = 503 }, "responded with status code 503"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			credprovider.SetRetryDelaysForTest(t, []time.Duration{time.Millisecond})
+			f, azureJSON := setup(t)
+			tc.setup(f)
+			_, out, err := run(t, request(image), azureJSON)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {
+				t.Errorf("err = %v, stdout %q; want %q", err, out, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunServicePrincipalCluster(t *testing.T) {
+	f, _ := setup(t)
+	c := f.Config()
+	c.UseManagedIdentityExtension, c.AADClientID, c.AADClientSecret = false, "app-id", "app-secret"
+	m, raw, err := run(t, request("myacr."+suffix+"/nginx:v1"), f.WriteConfig(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := m["auth"].(map[string]any)
+	if a, _ := auth["*."+suffix].(map[string]any); len(auth) != 1 || a["username"] != "app-id" || a["password"] != "app-secret" {
+		t.Errorf("%s", raw)
+	}
+	if len(f.Requests()) != 0 {
+		t.Errorf("requests: %v", f.Requests())
+	}
+}
+
+func TestLoginServerOf(t *testing.T) {
+	for image, want := range map[string]string{
+		"myacr.azurecr.io/nginx:v1":         "myacr.azurecr.io",
+		"MyAcr.AzureCR.io/nginx":            "MyAcr.AzureCR.io",
+		"myacr.azurecr.io":                  "myacr.azurecr.io",
+		"myacr.azurecr.io:5443/a/b:c":       "myacr.azurecr.io:5443",
+		"myacr.azurecr.io:/a":               "",
+		"myacr.azurecr.io.evil/a":           "",
+		"evil.com/myacr.azurecr.io/a":       "",
+		"my_acr.azurecr.io/a":               "",
+		"azurecr.io/a":                      "",
+		"nginx":                             "",
+		"myacr.azurecr.cn/nginx":            "",
+		"x.myacr.azurecr.io/nginx":          "",
+		"myacr.azurecr.io@sha256:abc/weird": "",
+	} {
+		if got := credprovider.LoginServerOf(image, "azurecr.io"); got != want {
+			t.Errorf("LoginServerOf(%q) = %q, want %q", image, got, want)
+		}
+	}
+}
+
+func TestParseChallenge(t *testing.T) {
+	resp := func(h ...string) *http.Response {
+		r := &http.Response{StatusCode: 401, Header: http.Header{}}
+		for _, v := range h {
+			r.Header.Add("Www-Authenticate", v)
+		}
+		return r
+	}
+	ch, err := credprovider.ParseChallenge("a.azurecr.io", resp(`Bearer realm="https://a.azurecr.io/oauth2/token",service="a.azurecr.io",scope="repository:x,y:pull"`))
+	if err != nil || ch.Realm != "https://a.azurecr.io/oauth2/token" || ch.Service != "a.azurecr.io" {
+		t.Errorf("%+v %v", ch, err)
+	}
+	ch, err = credprovider.ParseChallenge("a", resp(`bearer realm=https://a:5443/oauth2/token, service = a:5443`))
+	if err != nil || ch.Realm != "https://a:5443/oauth2/token" || ch.Service != "a:5443" {
+		t.Errorf("unquoted: %+v %v", ch, err)
+	}
+	if u, err := credprovider.ExchangeURL(ch); err != nil || u != "https://a:5443/oauth2/exchange" {
+		t.Errorf("exchange URL %q %v", u, err)
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	got := string(credprovider.ExampleConfig("azurecr.io", "/var/lib/kubelet/credential-provider", "/etc/kubernetes/azure.json"))
+	want := `# kubelet --image-credential-provider-config=<this file> --image-credential-provider-bin-dir=/var/lib/kubelet/credential-provider
+# /var/lib/kubelet/credential-provider/acr-credential-provider runs ` + "`drydock acr-credential-provider`" + `.
+apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+- name: acr-credential-provider
+  matchImages:
+  - "*.azurecr.io"
+  defaultCacheDuration: "10m"
+  apiVersion: credentialprovider.kubelet.k8s.io/v1
+  args:
+  - "/etc/kubernetes/azure.json"
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	got = string(credprovider.ExampleConfig("azurecr.io:5443", "", "/n/azure.json"))
+	if !strings.Contains(got, "  matchImages:\n  - \"*.azurecr.io\"\n  - \"*.azurecr.io:5443\"\n  defaultCacheDuration") || strings.Contains(got, "bin-dir") {
+		t.Errorf("with port:\n%s", got)
+	}
+}
+
+func TestInstallPlugin(t *testing.T) {
+	dir := t.TempDir()
+	p, err := credprovider.InstallPlugin(filepath.Join(dir, "bin"), "/opt/dry dock/drydock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	st, _ := os.Stat(p)
+	if filepath.Base(p) != "acr-credential-provider" || st.Mode().Perm() != 0o755 ||
+		string(b) != "#!/bin/sh\n# drydock's kubelet image credential provider\nexec '/opt/dry dock/drydock' acr-credential-provider -- \"$@\"\n" {
+		t.Errorf("%s %v %q", p, st.Mode(), b)
+	}
+}
