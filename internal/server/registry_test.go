@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"io"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
