@@ -216,6 +216,10 @@ func TestGroupPropagationDelay(t *testing.T) {
 		"principalId": gid, "principalType": "Group",
 		"roleDefinitionId": "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions/" + readerGUID,
 	})
+	// Dave signs in before he is added: a principal that already holds
+	// tokens sees a new membership only after the propagation delay (one
+	// that never had a token would see it at once).
+	az := s.login(t, "dave@drydock.local", "Dave-Passw0rd!")
 	admin.ok("ad", "group", "member", "add", "-g", "readers", "--member-id", dave)
 
 	members := admin.list("ad", "group", "member", "list", "-g", "readers")
@@ -230,7 +234,6 @@ func TestGroupPropagationDelay(t *testing.T) {
 	}
 
 	// Dave cannot read the group yet.
-	az := s.login(t, "dave@drydock.local", "Dave-Passw0rd!")
 	line := az.fails(1, `^ERROR: \(AuthorizationFailed\) The client 'dave@drydock\.local' with object id '`+dave+`' `,
 		"group", "show", "-n", "rg", "--subscription", sub)
 	if !strings.Contains(line, "over scope '/subscriptions/"+sub+"/resourceGroups/rg'") {
