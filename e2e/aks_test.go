@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,6 +131,33 @@ func TestAKSDocumentFlow(t *testing.T) {
 	r = az.run("aks", "check-acr", "-g", "myResourceGroup", "-n", "myAKSCluster", "--acr", login)
 	if r.Code != 0 {
 		t.Fatalf("check-acr after attach by resource ID:\n%s", r)
+	}
+
+	// The kubelet image credential provider, executed exactly as a kubelet
+	// executes it: the request on stdin, the node's azure.json as argument.
+	nodes, _ := filepath.Glob(filepath.Join(s.dataDir, "clusters", "*", "nodes", "*", "azure.json"))
+	if len(nodes) != 2 {
+		t.Fatalf("want the azure.json of 2 nodes, found %v", nodes)
+	}
+	plugin := exec.Command(bin, "acr-credential-provider", nodes[0])
+	plugin.Env = baseEnv(t.TempDir())
+	plugin.Stdin = strings.NewReader(`{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"` + login + `/nginx:v1"}`)
+	resp, err := plugin.Output()
+	if err != nil {
+		t.Fatalf("acr-credential-provider: %v", err)
+	}
+	var cp struct {
+		Kind, CacheKeyType string
+		Auth               map[string]struct{ Username, Password string }
+	}
+	if err := jsonUnmarshal(string(resp), &cp); err != nil || cp.Kind != "CredentialProviderResponse" || cp.CacheKeyType != "Registry" ||
+		cp.Auth[login].Username != "00000000-0000-0000-0000-000000000000" || cp.Auth[login].Password == "" {
+		t.Fatalf("credential provider response: %s (%v)", resp, err)
+	}
+	// The refresh token it returns pulls the image, as containerd would.
+	tag, _ := name.NewTag(login + "/nginx:v1")
+	if _, err := remote.Image(tag, registryOpts(t, s, az, &authn.Basic{Username: cp.Auth[login].Username, Password: cp.Auth[login].Password})...); err != nil {
+		t.Fatalf("pull with the credential provider's answer: %v", err)
 	}
 
 	// A Contributor cannot attach: the error names the permission and scope.
