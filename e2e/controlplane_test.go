@@ -447,14 +447,17 @@ func TestControlPlane(t *testing.T) {
 		t.Errorf("leases: kube-scheduler held by %q, kube-controller-manager by %q; want both held", schedHolder, cmHolder)
 	}
 
-	// kubectl, when installed, must parse the version and read the cluster.
-	if kubectl, err := exec.LookPath("kubectl"); err != nil {
-		t.Log("kubectl not installed: skipping the kubectl checks")
-	} else {
+	// kubectl must parse the version and read the cluster: the installed
+	// one when there is one, else the kubectl built into drydock.
+	{
+		kubectl, prefix := bin, []string{"kubectl"}
+		if path, err := exec.LookPath("kubectl"); err == nil {
+			kubectl, prefix = path, nil
+		}
 		// A home of its own: kubectl caches discovery in ~/.kube.
 		kubectlEnv := baseEnv(t.TempDir())
 		kubectlCmd := func(args ...string) *exec.Cmd {
-			c := exec.Command(kubectl, args...)
+			c := exec.Command(kubectl, append(append([]string{}, prefix...), args...)...)
 			c.Env = kubectlEnv
 			return c
 		}
