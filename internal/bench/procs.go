@@ -117,7 +117,7 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	login := acr.Properties.LoginServer
 	host, _, _ := net.SplitHostPort(login)
 	c := &regClient{base: "https://" + reg, host: login,
-		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, ServerName: host}, MaxIdleConnsPerHost: 64}}}
+		http: &http.Client{Transport: transport(&tls.Config{RootCAs: p.pool, ServerName: host})}}
 	var rt struct {
 		RefreshToken string `json:"refresh_token"`
 	}
@@ -232,7 +232,7 @@ http:
 	}
 	p.pool = x509.NewCertPool()
 	p.pool.AppendCertsFromPEM(ca)
-	c := &regClient{base: "https://" + addr, http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"}, MaxIdleConnsPerHost: 64}}}
+	c := &regClient{base: "https://" + addr, http: &http.Client{Transport: transport(&tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"})}}
 	if err := waitFor(ctx, func() error {
 		resp, err := c.http.Get(c.base + "/v2/")
 		if err != nil {
