@@ -50,7 +50,7 @@ func (q *request) getBlob() {
 		http.ServeContent(q.w, q.r, "", time.Time{}, rs)
 		return
 	}
-	cw := &countingWriter{ResponseWriter: q.w}
+	cw := &countingWriter{ResponseWriter: q.w, tls: q.r.TLS != nil}
 	http.ServeContent(cw, q.r, "", time.Time{}, rs)
 	q.h.pulled(q.reg, q.name, cw.n)
 }
