@@ -91,14 +91,19 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		return nil, err
 	}
 
-	// Push.
+	// Push. The clients stream the blob from memory, so that reading the
+	// file on this machine does not cap both registries at the client.
+	data, err := os.ReadFile(blobPath)
+	if err != nil {
+		return nil, err
+	}
 	rssBefore := dd.rss()
-	ddPush, err := dd.client.push(ctx, blobPath, digest, opts.BlobSize)
+	ddPush, err := dd.client.push(ctx, data, digest)
 	if err != nil {
 		return nil, fmt.Errorf("drydock push: %w", err)
 	}
 	rssGrowth := float64(dd.peakRSS()-rssBefore) / (1 << 20)
-	peerPush, err := peer.client.push(ctx, blobPath, digest, opts.BlobSize)
+	peerPush, err := peer.client.push(ctx, data, digest)
 	if err != nil {
 		return nil, fmt.Errorf("docker-registry push: %w", err)
 	}
@@ -307,7 +312,8 @@ func (c *regClient) location(resp *http.Response) string {
 	return loc
 }
 
-func (c *regClient) push(ctx context.Context, path, digest string, n int64) (float64, error) {
+func (c *regClient) push(ctx context.Context, data []byte, digest string) (float64, error) {
+	n := int64(len(data))
 	resp, err := c.do(ctx, "POST", "/v2/bench/blobs/uploads/", nil, 0, nil)
 	if err != nil {
 		return 0, err
@@ -316,17 +322,12 @@ func (c *regClient) push(ctx context.Context, path, digest string, n int64) (flo
 	if err := drain(resp, 202); err != nil {
 		return 0, err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
 	sep := "?"
 	if strings.Contains(loc, "?") {
 		sep = "&"
 	}
 	start := time.Now()
-	resp, err = c.do(ctx, "PUT", loc+sep+"digest="+url.QueryEscape(digest), f, n, map[string]string{"Content-Type": "application/octet-stream"})
+	resp, err = c.do(ctx, "PUT", loc+sep+"digest="+url.QueryEscape(digest), bytes.NewReader(data), n, map[string]string{"Content-Type": "application/octet-stream"})
 	if err != nil {
 		return 0, err
 	}
