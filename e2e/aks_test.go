@@ -256,3 +256,80 @@ func TestAKSGroupsBYOKubeletAndCrossSubscription(t *testing.T) {
 		t.Fatalf("check-acr after cross-subscription attach:\n%s", r2)
 	}
 }
+
+// relaunch starts `drydock server` again on a stopped server's data dir and
+// addresses.
+func relaunch(t *testing.T, old *server, env []string) *server {
+	t.Helper()
+	s := &server{dataDir: old.dataDir, home: old.home, logFile: old.logFile + ".2", adminPassword: old.adminPassword}
+	log, err := os.Create(s.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	addr := strings.TrimPrefix(old.Endpoint, "https://")
+	s.cmd = exec.Command(bin, "server", "--data-dir", s.dataDir, "--listen", addr)
+	s.cmd.Env = baseEnv(s.home, env...)
+	s.cmd.Stdout, s.cmd.Stderr = log, log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.cmd.Wait() }()
+	if err := s.waitReady(); err != nil {
+		s.cmd.Process.Kill()
+		t.Fatalf("%v\nserver log:\n%s", err, s.log())
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// TestAKSSurvivesRestart: a running cluster (and its objects) comes back
+// when drydock restarts, and a stopped one stays stopped.
+func TestAKSSurvivesRestart(t *testing.T) {
+	regAddr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	env := append(isolationEnv(root), "DRYDOCK_REGISTRY_LISTEN="+regAddr)
+	s, err := launchServer(root, env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	az := s.admin(t)
+	az.ok("group", "create", "-n", "rg", "-l", "eastus", "-o", "none")
+	az.ok("aks", "create", "-n", "kept", "-g", "rg", "--node-count", "1", "--generate-ssh-keys", "-o", "none")
+	az.ok("aks", "create", "-n", "parked", "-g", "rg", "--node-count", "1", "--generate-ssh-keys", "-o", "none")
+	az.ok("aks", "stop", "-n", "parked", "-g", "rg")
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	az.ok("aks", "get-credentials", "-g", "rg", "-n", "kept", "--file", kubeconfig)
+	az.ok("kubectl", "--kubeconfig", kubeconfig, "create", "configmap", "survivor", "--from-literal=a=b")
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := relaunch(t, s, env)
+	az2 := s2.admin(t)
+	// The control plane restarts in the background; wait for it (bounded).
+	var out result
+	for attempt := 0; attempt < 60; attempt++ {
+		if out = az2.run("kubectl", "--kubeconfig", kubeconfig, "get", "configmap", "survivor", "-o", "name"); out.Code == 0 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if out.Code != 0 || !strings.Contains(out.Stdout, "configmap/survivor") {
+		t.Fatalf("the cluster did not come back with its objects:\n%s", out)
+	}
+	if st := az2.tsv("aks", "show", "-n", "kept", "-g", "rg", "--query", "powerState.code"); st != "Running" {
+		t.Errorf("kept: %s", st)
+	}
+	if st := az2.tsv("aks", "show", "-n", "parked", "-g", "rg", "--query", "powerState.code"); st != "Stopped" {
+		t.Errorf("parked: %s", st)
+	}
+}
