@@ -149,12 +149,25 @@ func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Propertie
 		rid, _ := resourceid.Parse(id)
 		return arm.Resource{}, Properties{}, arm.NotFound(registryType, rid.Name(), rid.ResourceGroup)
 	}
+	return p.decode(row)
+}
+
+// decode reads a stored registry. The login server is derived from the
+// name and the current listener rather than trusted from the row, so it
+// stays right when the registry listener's port changes.
+func (p *Provider) decode(row store.Resource) (arm.Resource, Properties, error) {
 	res, err := arm.FromRow(row)
 	if err != nil {
 		return res, Properties{}, err
 	}
 	var props Properties
-	err = json.Unmarshal(res.Properties, &props)
+	if err := json.Unmarshal(res.Properties, &props); err != nil {
+		return res, props, err
+	}
+	if ls := p.LoginServer(res.Name); ls != props.LoginServer {
+		props.LoginServer = ls
+		res.Properties, err = json.Marshal(props)
+	}
 	return res, props, err
 }
 
@@ -313,7 +326,7 @@ func (p *Provider) list(r *arm.Request) (int, any, error) {
 			if !p.rt.CanRead(r.Caller, registryType, row.ID) {
 				continue
 			}
-			res, err := arm.FromRow(row)
+			res, _, err := p.decode(row)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/registry/auth"
 	"github.com/drydock-dev/drydock/internal/registry/distribution"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
@@ -159,12 +158,8 @@ func (dp *DataPlane) lookupStore(ctx context.Context, host string) (auth.Registr
 	}); err != nil || len(rows) != 1 {
 		return auth.Registry{}, false
 	}
-	res, err := arm.FromRow(rows[0])
+	res, props, err := dp.p.decode(rows[0])
 	if err != nil {
-		return auth.Registry{}, false
-	}
-	var props Properties
-	if json.Unmarshal(res.Properties, &props) != nil {
 		return auth.Registry{}, false
 	}
 	return auth.Registry{ID: res.ID, Name: res.Name, LoginServer: props.LoginServer, AnonymousPull: props.AnonymousPullEnabled, AdminEnabled: props.AdminUserEnabled}, true
