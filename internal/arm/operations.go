@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -220,5 +219,3 @@ func (o *Operations) result(r *Request) (int, any, error) {
 	}
 	return http.StatusOK, op.Result, nil
 }
-
-func (op Operation) String() string { return fmt.Sprintf("%s %s", op.Name, op.Status) }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"io/fs"
 	"net/http"
 	"os"
@@ -254,36 +255,9 @@ func (a *app) mergeKubeconfigFile(path string, raw []byte, contextName string, a
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(target, out, mode); err != nil {
+	if err := atomicfile.Write(target, out, mode); err != nil {
 		return err
 	}
 	a.warn("Merged \"%s\" as current context in %s", current, path)
 	return nil
-}
-
-// writeFileAtomic replaces path with data (mode perm), creating its
-// directory with mode 0700, so that readers never see half a file.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -329,7 +329,6 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 		NetworkProfile: map[string]any{"networkPlugin": "kubenet", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16", "dnsServiceIp": "10.0.0.10",
 			"loadBalancerSku": "standard", "outboundType": "loadBalancer"},
 	}
-	var kubeletPrincipal string
 	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
 		// Control-plane identity.
 		switch ident.Type {
@@ -388,7 +387,6 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 			}
 			kubelet = KubeletIdentity{ResourceID: kid.String(), ClientID: ip.ClientID, ObjectID: ip.PrincipalID}
 		}
-		kubeletPrincipal = kubelet.ObjectID
 		props.IdentityProfile = map[string]KubeletIdentity{"kubeletidentity": kubelet}
 		res.Identity, _ = json.Marshal(ident)
 		res.Touch(r.Caller)
@@ -406,7 +404,6 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	_ = kubeletPrincipal
 	if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
 		err := p.sup.Start(ctx, strings.ToLower(id.String()), p.controlPlaneConfig(id, props, st))
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/drydock-dev/drydock/internal/atomicfile"
 )
 
 // Box seals and opens values with AES-256-GCM.
@@ -27,10 +29,7 @@ func LoadOrCreate(dir string) (*Box, error) {
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, key, 0o600); err != nil {
+		if err := atomicfile.Write(path, key, 0o600); err != nil {
 			return nil, err
 		}
 	} else if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/access"
 	"github.com/drydock-dev/drydock/internal/arm"
+	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/cluster"
 	"github.com/drydock-dev/drydock/internal/config"
@@ -252,9 +253,5 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o600)
 }

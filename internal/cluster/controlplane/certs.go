@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"io/fs"
 	"net"
 	"os"
@@ -172,7 +173,7 @@ func writeKubeconfig(path string, kc *clientcmdapi.Config) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
-	return writeFileAtomic(path, data, 0o600)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // ensureServiceAccountKey keeps the RSA key that signs service-account
@@ -194,7 +195,7 @@ func ensureServiceAccountKey(keyPath, pubPath string) error {
 			return err
 		}
 		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-		if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+		if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
 			return err
 		}
 	default:
@@ -208,7 +209,7 @@ func ensureServiceAccountKey(keyPath, pubPath string) error {
 	if old, err := os.ReadFile(pubPath); err == nil && bytes.Equal(old, pubPEM) {
 		return nil
 	}
-	return writeFileAtomic(pubPath, pubPEM, 0o644)
+	return atomicfile.Write(pubPath, pubPEM, 0o644)
 }
 
 // loadOrIssueClient keeps a client certificate for cn and orgs signed by ca
@@ -230,45 +231,8 @@ func loadOrIssueClient(ca *pki.CA, certPath, keyPath, cn string, orgs []string) 
 	}
 	// The key first: if writing the certificate fails, the pair no longer
 	// matches and the next start issues again.
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(certPath, certPEM, 0o644)
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsynced, then renamed.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(certPath, certPEM, 0o644)
 }

@@ -147,9 +147,6 @@ func Challenge(w http.ResponseWriter, reg Registry, need []Access, insufficient 
 	}
 	w.Header().Set("WWW-Authenticate", h)
 	msg := "authentication required, visit https://aka.ms/acr/authorization for more information."
-	if insufficient {
-		msg = "authentication required, visit https://aka.ms/acr/authorization for more information."
-	}
 	if detail == nil {
 		writeErrors(w, http.StatusUnauthorized, "UNAUTHORIZED", msg, nil)
 		return
