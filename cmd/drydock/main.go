@@ -8,6 +8,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/cli"
 	"github.com/drydock-dev/drydock/internal/cluster/controlplane"
 	"github.com/drydock-dev/drydock/internal/cluster/kubectl"
+	"github.com/drydock-dev/drydock/internal/cluster/nodeagent"
 )
 
 func main() {
@@ -20,6 +21,9 @@ func main() {
 		case "cluster-controlplane":
 			// The child process the server runs for each running cluster.
 			os.Exit(controlplane.Main(os.Args[2:]))
+		case "cluster-node":
+			// The node agent the server runs for each node of a cluster.
+			os.Exit(nodeagent.Main(os.Args[2:]))
 		}
 	}
 	os.Exit(cli.Execute())

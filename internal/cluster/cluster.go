@@ -145,6 +145,9 @@ type Node struct {
 	Pool   string `json:"pool"`
 	HostID string `json:"hostId"`
 	Dir    string `json:"dir"`
+	// PodSubnet and Bridge are the node's pod network on this machine.
+	PodSubnet string `json:"podSubnet"`
+	Bridge    string `json:"bridge"`
 }
 
 func stateKey(id string) string { return "cluster/" + strings.ToLower(id) }
@@ -270,6 +273,9 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 		if err := normalizePool(&pools[i], i == 0); err != nil {
 			return 0, nil, err
 		}
+	}
+	if err := checkRuntime(pools); err != nil {
+		return 0, nil, err
 	}
 	nodeRG := b.Props.NodeResourceGroup
 	if nodeRG == "" {
@@ -405,7 +411,7 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
-		err := p.sup.Start(ctx, strings.ToLower(id.String()), p.controlPlaneConfig(id, props, st))
+		err := p.sup.Start(ctx, strings.ToLower(id.String()), p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st))
 		if err != nil {
 			p.setStatus(context.Background(), id, "Failed", "")
 			return nil, arm.Errorf(http.StatusInternalServerError, "ControlPlaneFailed", "The control plane of %s did not start: %v", id.Name(), err)
@@ -487,7 +493,11 @@ func (p *Provider) addNodes(tx *store.Tx, id resourceid.ID, loc string, st *stat
 		if err := writeNodeFiles(dir, cred, p.azureJSON(id, loc, props, kubelet, filepath.Join(dir, "host-credential"))); err != nil {
 			return err
 		}
-		st.Nodes = append(st.Nodes, Node{Name: name, Pool: pool, HostID: hostID, Dir: dir})
+		subnet, err := allocSubnet(tx, dir)
+		if err != nil {
+			return err
+		}
+		st.Nodes = append(st.Nodes, Node{Name: name, Pool: pool, HostID: hostID, Dir: dir, PodSubnet: subnet, Bridge: bridgeName(dir)})
 	}
 	return nil
 }
@@ -508,7 +518,11 @@ func (p *Provider) removeNodes(tx *store.Tx, st *state, pool string, count int) 
 		if err := p.dir.UnregisterHost(tx, n.HostID); err != nil {
 			return err
 		}
-		os.RemoveAll(n.Dir)
+		if err := releaseSubnet(tx, n.Dir); err != nil {
+			return err
+		}
+		// The node's directory goes once its agent tore the node down
+		// (reconcileNodes).
 	}
 	st.Nodes = keep
 	return nil
@@ -582,6 +596,9 @@ func (p *Provider) update(r *arm.Request, res arm.Resource, props Properties, b 
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := p.reconcileNodes(r.Context(), r.ID); err != nil {
+		return 0, nil, err
+	}
 	return http.StatusOK, p.view(res, props), nil
 }
 
@@ -596,6 +613,9 @@ func (p *Provider) resizePool(tx *store.Tx, id resourceid.ID, loc string, st *st
 		}
 		switch {
 		case want.Count > have.Count:
+			if err := checkRuntime([]Pool{want}); err != nil {
+				return err
+			}
 			if err := p.addNodes(tx, id, loc, st, *props, have.Name, want.Count-have.Count); err != nil {
 				return err
 			}
@@ -608,6 +628,9 @@ func (p *Provider) resizePool(tx *store.Tx, id resourceid.ID, loc string, st *st
 		return nil
 	}
 	if err := normalizePool(&want, false); err != nil {
+		return err
+	}
+	if err := checkRuntime([]Pool{want}); err != nil {
 		return err
 	}
 	props.AgentPoolProfiles = append(props.AgentPoolProfiles, want)
@@ -654,7 +677,7 @@ func (p *Provider) delete(r *arm.Request) (int, any, error) {
 	id := r.ID
 	if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
 		// Stop first, outside the transaction, so the store is not held.
-		p.sup.Stop(strings.ToLower(id.String()))
+		p.sup.Stop(strings.ToLower(id.String()), true)
 		var removed []string
 		err := p.rt.Store().Update(ctx, func(tx *store.Tx) (err error) {
 			removed, err = p.rt.DeleteScope(tx, id)
@@ -680,13 +703,16 @@ func (p *Provider) onDelete(tx *store.Tx, row store.Resource) ([]string, error) 
 	}
 	var props Properties
 	json.Unmarshal(res.Properties, &props)
-	p.sup.Stop(strings.ToLower(row.ID))
+	p.sup.Stop(strings.ToLower(row.ID), true)
 	st, err := loadState(tx, row.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range st.Nodes {
 		if err := p.dir.UnregisterHost(tx, n.HostID); err != nil {
+			return nil, err
+		}
+		if err := releaseSubnet(tx, n.Dir); err != nil {
 			return nil, err
 		}
 	}
@@ -723,7 +749,7 @@ func (p *Provider) power(on bool) arm.Handler {
 		if err := p.rt.Authorize(r.Context(), r.Caller, clusterType+action, r.ID.String()); err != nil {
 			return 0, nil, err
 		}
-		_, props, err := p.load(r.Context(), r.ID.String())
+		res, props, err := p.load(r.Context(), r.ID.String())
 		if err != nil {
 			return 0, nil, err
 		}
@@ -736,11 +762,12 @@ func (p *Provider) power(on bool) arm.Handler {
 		if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
 			if !on {
 				p.setStatus(ctx, id, "Stopping", "")
-				p.sup.Stop(key)
+				// Like deallocated VMs, stopped nodes keep no containers.
+				p.sup.Stop(key, true)
 				return nil, p.setStatus(ctx, id, "Succeeded", "Stopped")
 			}
 			p.setStatus(ctx, id, "Starting", "")
-			if err := p.sup.Start(ctx, key, p.controlPlaneConfig(id, props, st)); err != nil {
+			if err := p.sup.Start(ctx, key, p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st)); err != nil {
 				p.setStatus(context.Background(), id, "Failed", "")
 				return nil, arm.Errorf(http.StatusInternalServerError, "ControlPlaneFailed", "The control plane of %s did not start: %v", id.Name(), err)
 			}
@@ -805,7 +832,7 @@ func (p *Provider) Resume(ctx context.Context) {
 		p.rt.Store().View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, row.ID); return err })
 		id, _ := resourceid.Parse(row.ID)
 		go func() {
-			if err := p.sup.Start(ctx, strings.ToLower(row.ID), p.controlPlaneConfig(id, props, st)); err != nil {
+			if err := p.sup.Start(ctx, strings.ToLower(row.ID), p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st)); err != nil {
 				p.log.Error("resuming cluster", "cluster", row.ID, "err", err)
 			}
 		}()

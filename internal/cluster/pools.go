@@ -99,6 +99,9 @@ func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := p.reconcileNodes(r.Context(), cluster); err != nil {
+		return 0, nil, err
+	}
 	for _, pl := range props.AgentPoolProfiles {
 		if pl.Name == b.Properties.Name {
 			return status, poolOut(cluster, pl), nil
@@ -146,6 +149,9 @@ func (p *Provider) deletePool(r *arm.Request) (int, any, error) {
 		return p.save(tx, cluster, res, props)
 	})
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := p.reconcileNodes(r.Context(), cluster); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, nil, nil

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,9 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/atomicfile"
+	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 )
 
 // ControlPlaneConfig is the configuration file of `drydock
@@ -34,19 +37,24 @@ type ControlPlaneConfig struct {
 	KubernetesVersion string `json:"kubernetesVersion"`
 }
 
-// Supervisor runs control planes as child processes of this binary, one per
-// running cluster, restarting them if they crash, and stops them on request
-// (so a stopped cluster holds no memory).
+// Supervisor runs each running cluster as child processes of this binary:
+// its control plane (`drydock cluster-controlplane`) and one node agent per
+// node (`drydock cluster-node`). It restarts them if they crash and stops
+// them on request, so a stopped cluster holds no memory.
 type Supervisor struct {
 	exe string
 	log *slog.Logger
 
 	mu    sync.Mutex
-	procs map[string]*child
+	procs map[string]*child // by cluster key, and nodeKey for node agents
 }
 
+// child is one supervised process.
 type child struct {
-	cfg     ControlPlaneConfig
+	what    string   // for messages: "control plane", "node agent"
+	args    []string // after the executable
+	logPath string
+	prepare func() error // before each start
 	cancel  context.CancelFunc
 	done    chan struct{}
 	mu      sync.Mutex
@@ -54,24 +62,124 @@ type child struct {
 	lastErr error
 }
 
-// NewSupervisor runs control planes with the given executable.
+// NewSupervisor runs children with the given executable.
 func NewSupervisor(exe string, log *slog.Logger) *Supervisor {
 	return &Supervisor{exe: exe, log: log, procs: map[string]*child{}}
 }
 
-// Start launches the control plane for key (if not already running) and
-// waits until its API server is ready or ctx ends.
-func (s *Supervisor) Start(ctx context.Context, key string, cfg ControlPlaneConfig) error {
+// nodeKey is the key of a node agent: "#" appears in no resource ID.
+func nodeKey(key, node string) string { return key + nodeSep + node }
+
+const nodeSep = "#node:"
+
+// Start launches the control plane for key (if not already running), waits
+// until its API server is ready, then starts the node agents of nodes and
+// waits until each registered its Node.
+func (s *Supervisor) Start(ctx context.Context, key string, cfg ControlPlaneConfig, nodes []agentconfig.Node) error {
+	c := s.spawn(key, &child{
+		what:    "control plane",
+		args:    []string{"cluster-controlplane", "--config", filepath.Join(cfg.DataDir, "controlplane.json")},
+		logPath: filepath.Join(cfg.DataDir, "controlplane.out"),
+		prepare: func() error {
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return err
+			}
+			b, _ := json.MarshalIndent(cfg, "", "  ")
+			return atomicfile.Write(filepath.Join(cfg.DataDir, "controlplane.json"), b, 0o600)
+		},
+	})
+	if err := s.waitControlPlane(ctx, c, cfg); err != nil {
+		return err
+	}
+	return s.SetNodes(ctx, key, nodes)
+}
+
+// spawn registers and starts c under key, unless key already runs.
+func (s *Supervisor) spawn(key string, c *child) *child {
 	s.mu.Lock()
-	c, running := s.procs[key]
-	if !running {
-		runCtx, cancel := context.WithCancel(context.Background())
-		c = &child{cfg: cfg, cancel: cancel, done: make(chan struct{})}
-		s.procs[key] = c
-		go s.keep(runCtx, key, c)
+	defer s.mu.Unlock()
+	if running, ok := s.procs[key]; ok {
+		return running
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan struct{})
+	s.procs[key] = c
+	go s.keep(runCtx, key, c)
+	return c
+}
+
+// SetNodes makes key's node agents exactly nodes: it starts the missing
+// ones (waiting until they are ready) and removes the others, with their
+// pods.
+func (s *Supervisor) SetNodes(ctx context.Context, key string, nodes []agentconfig.Node) error {
+	want := map[string]bool{}
+	var started []*child
+	var dirs []string
+	for _, n := range nodes {
+		want[nodeKey(key, n.Name)] = true
+		n := n
+		cfgPath := agentconfig.Path(n.Dir)
+		c := s.spawn(nodeKey(key, n.Name), &child{
+			what:    "node agent " + n.Name,
+			args:    []string{"cluster-node", "--config", cfgPath},
+			logPath: filepath.Join(n.Dir, "agent.log"),
+			prepare: func() error {
+				if err := os.MkdirAll(n.Dir, 0o700); err != nil {
+					return err
+				}
+				os.Remove(filepath.Join(n.Dir, agentconfig.ReadyFile))
+				b, _ := json.MarshalIndent(n, "", "  ")
+				return atomicfile.Write(cfgPath, b, 0o600)
+			},
+		})
+		started = append(started, c)
+		dirs = append(dirs, n.Dir)
+	}
+	s.mu.Lock()
+	var remove []string
+	for k := range s.procs {
+		if strings.HasPrefix(k, key+nodeSep) && !want[k] {
+			remove = append(remove, k)
+		}
 	}
 	s.mu.Unlock()
-	return s.waitReady(ctx, c)
+	for _, k := range remove {
+		s.removeNode(k)
+	}
+	for i, c := range started {
+		if err := s.waitFile(ctx, c, filepath.Join(dirs[i], agentconfig.ReadyFile)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeNode stops a node agent and tears its node down: pods, runtime,
+// network, Node object.
+func (s *Supervisor) removeNode(k string) {
+	s.mu.Lock()
+	c, ok := s.procs[k]
+	delete(s.procs, k)
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	c.cancel()
+	<-c.done
+	s.Teardown(c.args[len(c.args)-1])
+}
+
+// Teardown runs `drydock cluster-node --teardown` for the node whose
+// configuration file is cfgPath, and waits for it.
+func (s *Supervisor) Teardown(cfgPath string) {
+	if _, err := os.Stat(cfgPath); err != nil {
+		return
+	}
+	cmd := exec.Command(s.exe, "cluster-node", "--teardown", "--config", cfgPath)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.log.Warn("tearing a node down", "config", cfgPath, "err", err, "output", strings.TrimSpace(string(out)))
+	}
 }
 
 // keep runs the child and restarts it after a crash, with back-off.
@@ -87,7 +195,7 @@ func (s *Supervisor) keep(ctx context.Context, key string, c *child) {
 		c.mu.Lock()
 		c.lastErr = err
 		c.mu.Unlock()
-		s.log.Warn("control plane exited; restarting", "cluster", key, "err", err, "after", backoff)
+		s.log.Warn(c.what+" exited; restarting", "key", key, "err", err, "after", backoff)
 		if time.Since(start) > time.Minute {
 			backoff = time.Second
 		}
@@ -103,20 +211,15 @@ func (s *Supervisor) keep(ctx context.Context, key string, c *child) {
 }
 
 func (s *Supervisor) run(ctx context.Context, c *child) error {
-	if err := os.MkdirAll(c.cfg.DataDir, 0o700); err != nil {
+	if err := c.prepare(); err != nil {
 		return err
 	}
-	cfgPath := filepath.Join(c.cfg.DataDir, "controlplane.json")
-	b, _ := json.MarshalIndent(c.cfg, "", "  ")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(filepath.Join(c.cfg.DataDir, "controlplane.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(s.exe, "cluster-controlplane", "--config", cfgPath)
+	cmd := exec.Command(s.exe, c.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
@@ -129,7 +232,7 @@ func (s *Supervisor) run(ctx context.Context, c *child) error {
 	go func() { exited <- cmd.Wait() }()
 	select {
 	case err := <-exited:
-		return fmt.Errorf("control plane exited: %v (see %s)", err, logf.Name())
+		return fmt.Errorf("%s exited: %v (see %s)", c.what, err, logf.Name())
 	case <-ctx.Done():
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -142,38 +245,64 @@ func (s *Supervisor) run(ctx context.Context, c *child) error {
 	}
 }
 
-// waitReady polls the API server's /readyz with the cluster CA.
-func (s *Supervisor) waitReady(ctx context.Context, c *child) error {
-	deadline := time.Now().Add(3 * time.Minute)
-	url := "https://" + c.cfg.APIServerAddress + ":" + strconv.Itoa(c.cfg.APIServerPort) + "/readyz"
+// failure is why a child is not up, for messages.
+func (c *child) failure(last error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastErr != nil {
+		return c.lastErr
+	}
+	return last
+}
+
+// waitControlPlane polls the API server's /readyz with the cluster CA.
+func (s *Supervisor) waitControlPlane(ctx context.Context, c *child, cfg ControlPlaneConfig) error {
+	url := "https://" + cfg.APIServerAddress + ":" + strconv.Itoa(cfg.APIServerPort) + "/readyz"
+	return s.poll(ctx, c, 3*time.Minute, func() error {
+		pem, err := os.ReadFile(filepath.Join(cfg.DataDir, "pki", "ca.crt"))
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		resp, err := hc.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz: %s", resp.Status)
+		}
+		return nil
+	}, fmt.Sprintf("the control plane of %s did not become ready", cfg.Name))
+}
+
+// waitFile waits until a node agent wrote its ready file.
+func (s *Supervisor) waitFile(ctx context.Context, c *child, path string) error {
+	return s.poll(ctx, c, 3*time.Minute, func() error {
+		_, err := os.Stat(path)
+		return err
+	}, c.what+" did not register its node")
+}
+
+// poll runs check until it succeeds, c stops, ctx ends or the deadline
+// passes.
+func (s *Supervisor) poll(ctx context.Context, c *child, limit time.Duration, check func() error, what string) error {
+	deadline := time.Now().Add(limit)
 	var last error
 	for {
 		select {
 		case <-c.done:
-			return errors.New("the control plane was stopped")
+			return fmt.Errorf("%s: it was stopped", what)
 		default:
 		}
-		if pem, err := os.ReadFile(filepath.Join(c.cfg.DataDir, "pki", "ca.crt")); err == nil {
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(pem)
-			hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-			resp, err := hc.Get(url)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return nil
-				}
-				err = fmt.Errorf("readyz: %s", resp.Status)
-			}
-			last = err
+		last = check()
+		if last == nil {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			c.mu.Lock()
-			if c.lastErr != nil {
-				last = c.lastErr
-			}
-			c.mu.Unlock()
-			return fmt.Errorf("the control plane of %s did not become ready: %v", c.cfg.Name, last)
+			return fmt.Errorf("%s: %v", what, c.failure(last))
 		}
 		select {
 		case <-ctx.Done():
@@ -183,8 +312,36 @@ func (s *Supervisor) waitReady(ctx context.Context, c *child) error {
 	}
 }
 
-// Stop stops the control plane of key and waits for it to exit.
-func (s *Supervisor) Stop(key string) {
+// Stop stops key's node agents and then its control plane, and waits for
+// them to exit. With teardown, the nodes' pods and runtimes are removed
+// too (cluster stop and delete); without it, containers keep running and
+// the next Start adopts them (server restart).
+func (s *Supervisor) Stop(key string, teardown bool) {
+	s.mu.Lock()
+	var nodes []string
+	for k := range s.procs {
+		if strings.HasPrefix(k, key+nodeSep) {
+			nodes = append(nodes, k)
+		}
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, k := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if teardown {
+				s.removeNode(k)
+				return
+			}
+			s.stopKey(k)
+		}()
+	}
+	wg.Wait()
+	s.stopKey(key)
+}
+
+func (s *Supervisor) stopKey(key string) {
 	s.mu.Lock()
 	c, ok := s.procs[key]
 	delete(s.procs, key)
@@ -219,18 +376,21 @@ func (s *Supervisor) PID(key string) int {
 	return c.cmd.Process.Pid
 }
 
-// StopAll stops every control plane (server shutdown).
+// StopAll stops every cluster's processes, leaving containers running
+// (server shutdown).
 func (s *Supervisor) StopAll() {
 	s.mu.Lock()
-	keys := make([]string, 0, len(s.procs))
+	var keys []string
 	for k := range s.procs {
-		keys = append(keys, k)
+		if !strings.Contains(k, nodeSep) {
+			keys = append(keys, k)
+		}
 	}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, k := range keys {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.Stop(k) }()
+		go func() { defer wg.Done(); s.Stop(k, false) }()
 	}
 	wg.Wait()
 }

@@ -2,6 +2,8 @@ package containerd
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -24,8 +26,25 @@ func (l layout) path(name ...string) string {
 	return filepath.Join(append([]string{l.dir}, name...)...)
 }
 
-func (l layout) config() string   { return l.path("config.toml") }
-func (l layout) socket() string   { return l.path("containerd.sock") }
+func (l layout) config() string { return l.path("config.toml") }
+
+// socket is <dir>/containerd.sock, or, when that path is too long for a
+// unix socket, a short path under /run/drydock derived from dir.
+func (l layout) socket() string {
+	if s := l.path("containerd.sock"); len(s) <= maxSocketPath {
+		return s
+	}
+	return filepath.Join(l.socketDir(), "containerd.sock")
+}
+
+// socketDir is the directory outside dir holding the socket, or "".
+func (l layout) socketDir() string {
+	if len(l.path("containerd.sock")) <= maxSocketPath {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(l.dir))
+	return filepath.Join("/run/drydock", hex.EncodeToString(sum[:8]))
+}
 func (l layout) pidFile() string  { return l.path("containerd.pid") }
 func (l layout) logFile() string  { return l.path("containerd.log") }
 func (l layout) caBundle() string { return l.path("ca-bundle.pem") }
@@ -42,9 +61,6 @@ func (cfg Config) validate() (Config, error) {
 		return cfg, err
 	}
 	cfg.Dir = dir
-	if sock := (layout{dir}).socket(); len(sock) > maxSocketPath {
-		return cfg, fmt.Errorf("containerd: socket path %s is %d bytes, longer than the %d a unix socket allows; use a shorter runtime directory", sock, len(sock), maxSocketPath)
-	}
 	if cfg.SandboxImage == "" {
 		return cfg, fmt.Errorf("containerd: no sandbox image")
 	}

@@ -70,6 +70,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err := writeFiles(cfg); err != nil {
 		return nil, err
 	}
+	if sd := l.socketDir(); sd != "" {
+		if err := os.MkdirAll(sd, 0o700); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.Remove(l.socket()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}

@@ -47,6 +47,9 @@ func Teardown(dir, bridge string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, err)
 	}
+	if sd := l.socketDir(); sd != "" {
+		os.RemoveAll(sd)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("containerd: teardown %s: %w", dir, err)
 	}
@@ -134,6 +137,9 @@ func dirProcesses(dir string) (owners, descendants []int) {
 		pidFile, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 	}
 	dirs := sameDirs(dir)
+	if sd := (layout{dir}).socketDir(); sd != "" {
+		dirs = append(dirs, sd)
+	}
 	for _, p := range ps {
 		if p.pid == pidFile && len(p.args) > 0 && filepath.Base(p.args[0]) == "containerd" || p.mentions(dirs) {
 			found[p.pid] = true

@@ -1,0 +1,95 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// imageError is a failure to get a container's image, with the reason the
+// kubelet reports for it.
+type imageError struct {
+	reason string // ErrImagePull, ErrImageNeverPull, InvalidImageName
+	msg    string
+}
+
+func (e *imageError) Error() string { return e.msg }
+
+// ensureImage makes the container's image present per its pull policy and
+// returns the image reference to create the container from. Pulls go
+// through containerd with the credentials the kubelet would pass.
+func (p *Provider) ensureImage(ctx context.Context, w *podWorker, pod *corev1.Pod, c corev1.Container) (string, error) {
+	if c.Image == "" {
+		return "", &imageError{"InvalidImageName", "container " + c.Name + " has no image"}
+	}
+	policy := c.ImagePullPolicy
+	if policy != corev1.PullAlways {
+		st, err := p.rt.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: c.Image}})
+		if err == nil && st.GetImage() != nil {
+			if w != nil {
+				w.event(pod, c.Name, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+			}
+			return st.GetImage().GetId(), nil
+		}
+		if policy == corev1.PullNever {
+			msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+			if w != nil {
+				w.event(pod, c.Name, corev1.EventTypeWarning, "ErrImageNeverPull", "%s", msg)
+			}
+			return "", &imageError{"ErrImageNeverPull", msg}
+		}
+	}
+	if w != nil {
+		w.event(pod, c.Name, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+	}
+	start := time.Now()
+	ref, err := p.pull(ctx, pod, c.Image)
+	if err != nil {
+		if w != nil {
+			w.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
+		}
+		return "", &imageError{"ErrImagePull", err.Error()}
+	}
+	if w != nil {
+		size := uint64(0)
+		if st, err := p.rt.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}}); err == nil && st.GetImage() != nil {
+			size = st.GetImage().GetSize()
+		}
+		d := time.Since(start).Round(time.Millisecond)
+		w.event(pod, c.Name, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.", c.Image, d, d, size)
+	}
+	return ref, nil
+}
+
+// pull pulls image with each set of credentials in turn, as the kubelet
+// does, or anonymously when there are none.
+func (p *Provider) pull(ctx context.Context, pod *corev1.Pod, image string) (string, error) {
+	auths, credErr := p.creds.lookup(ctx, pod, image)
+	if credErr != nil {
+		// The kubelet logs a failing provider and pulls without it.
+		p.log.Warn("getting registry credentials", "image", image, "err", credErr)
+	}
+	if len(auths) == 0 {
+		auths = []authConfig{{}}
+	}
+	var errs []error
+	for _, a := range auths {
+		req := &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}}
+		if a.Username != "" || a.Password != "" {
+			req.Auth = &runtimeapi.AuthConfig{Username: a.Username, Password: a.Password}
+		}
+		resp, err := p.rt.is.PullImage(ctx, req)
+		if err == nil {
+			return resp.ImageRef, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 1 {
+		return "", errs[0]
+	}
+	return "", errors.Join(errs...)
+}

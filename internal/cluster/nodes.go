@@ -1,0 +1,180 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/drydock-dev/drydock/internal/arm"
+	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
+	"github.com/drydock-dev/drydock/internal/cluster/containerd"
+	"github.com/drydock-dev/drydock/internal/resourceid"
+	"github.com/drydock-dev/drydock/internal/store"
+)
+
+// Pod networks. Every node gets a /24 of defaultPodCIDR (as kubenet gives
+// AKS nodes), unique on this machine across clusters, since all nodes'
+// bridges share the host's routing table.
+const (
+	defaultPodCIDR = "10.244.0.0/16"
+	subnetsKey     = "cluster-node-subnets" // meta: subnet -> node directory
+)
+
+func loadSubnets(tx *store.Tx) (map[string]string, error) {
+	m := map[string]string{}
+	s, err := tx.Meta(subnetsKey)
+	if err != nil || s == "" {
+		return m, err
+	}
+	return m, json.Unmarshal([]byte(s), &m)
+}
+
+func saveSubnets(tx *store.Tx, m map[string]string) error {
+	b, _ := json.Marshal(m)
+	return tx.SetMeta(subnetsKey, string(b))
+}
+
+// allocSubnet gives the node in dir a free /24 of defaultPodCIDR: one no
+// other node holds and no interface of this machine uses.
+func allocSubnet(tx *store.Tx, dir string) (string, error) {
+	m, err := loadSubnets(tx)
+	if err != nil {
+		return "", err
+	}
+	for subnet, owner := range m {
+		if owner == dir {
+			return subnet, nil
+		}
+	}
+	inUse := hostNetworks()
+	base := netip.MustParsePrefix(defaultPodCIDR).Addr().As4()
+	for i := 0; i < 256; i++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{base[0], base[1], byte(i), 0}), 24)
+		if _, taken := m[p.String()]; taken || inUse(p) {
+			continue
+		}
+		m[p.String()] = dir
+		return p.String(), saveSubnets(tx, m)
+	}
+	return "", arm.Errorf(http.StatusConflict, "SubnetIsFull", "All 256 node pod subnets of %s on this machine are in use; delete a cluster or scale a node pool down.", defaultPodCIDR)
+}
+
+func releaseSubnet(tx *store.Tx, dir string) error {
+	m, err := loadSubnets(tx)
+	if err != nil {
+		return err
+	}
+	for subnet, owner := range m {
+		if owner == dir {
+			delete(m, subnet)
+		}
+	}
+	return saveSubnets(tx, m)
+}
+
+// hostNetworks reports whether a prefix overlaps a network of one of this
+// machine's interfaces (a bridge another drydock made, say).
+func hostNetworks() func(netip.Prefix) bool {
+	var nets []netip.Prefix
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				nets = append(nets, p.Masked())
+			}
+		}
+	}
+	return func(p netip.Prefix) bool {
+		for _, n := range nets {
+			if n.Overlaps(p) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// bridgeName is the node's Linux bridge: unique per node directory, within
+// the 15 bytes Linux allows.
+func bridgeName(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return "dd" + hex.EncodeToString(sum[:5])
+}
+
+// nodeConfigs are the node agents' configurations of a cluster.
+func (p *Provider) nodeConfigs(id resourceid.ID, loc string, props Properties, st state) []agentconfig.Node {
+	pools := map[string]Pool{}
+	for _, pl := range props.AgentPoolProfiles {
+		pools[pl.Name] = pl
+	}
+	out := make([]agentconfig.Node, 0, len(st.Nodes))
+	for _, n := range st.Nodes {
+		pl := pools[n.Pool]
+		out = append(out, agentconfig.Node{
+			Name: n.Name, Cluster: id.Name(), Pool: n.Pool, Mode: pl.Mode, VMSize: pl.VMSize, Location: loc,
+			NodeResourceGroup: props.NodeResourceGroup, ProviderID: "azure://" + n.HostID,
+			Dir: n.Dir, ControlPlaneDir: filepath.Join(st.Dir, "controlplane"),
+			APIServer: fmt.Sprintf("https://127.0.0.1:%d", st.Port), PodSubnet: n.PodSubnet, Bridge: n.Bridge,
+			MaxPods: pl.MaxPods, KubeletIdentityClientID: props.IdentityProfile["kubeletidentity"].ClientID,
+			RegistryCAFile: p.cfg.CAFile, RegistrySuffix: p.cfg.LoginServerSuffix,
+		})
+	}
+	return out
+}
+
+// reconcileNodes brings a running cluster's node agents in line with its
+// state after a pool change, and removes the directories of nodes that
+// are gone.
+func (p *Provider) reconcileNodes(ctx context.Context, id resourceid.ID) error {
+	res, props, err := p.load(ctx, id.String())
+	if err != nil {
+		return err
+	}
+	var st state
+	if err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, id.String()); return err }); err != nil {
+		return err
+	}
+	key := strings.ToLower(id.String())
+	if p.sup.Running(key) {
+		if err := p.sup.SetNodes(ctx, key, p.nodeConfigs(id, res.Location, props, st)); err != nil {
+			return arm.Errorf(http.StatusInternalServerError, "NodeNotReady", "A node of %s did not start: %v", id.Name(), err)
+		}
+	}
+	keep := map[string]bool{}
+	for _, n := range st.Nodes {
+		keep[filepath.Base(n.Dir)] = true
+	}
+	entries, _ := os.ReadDir(filepath.Join(st.Dir, "nodes"))
+	for _, e := range entries {
+		if keep[e.Name()] {
+			continue
+		}
+		dir := filepath.Join(st.Dir, "nodes", e.Name())
+		p.sup.Teardown(agentconfig.Path(dir))
+		os.RemoveAll(dir)
+	}
+	return nil
+}
+
+// checkRuntime refuses nodes on a machine that cannot run containers, with
+// the reason and the fix.
+func checkRuntime(pools []Pool) error {
+	n := 0
+	for _, pl := range pools {
+		n += pl.Count
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := containerd.Requirements(); err != nil {
+		return arm.BadRequest("ContainerRuntimeUnavailable", "Nodes cannot run on this machine: %v. Fix that, or create the cluster with --node-count 0 to get a control plane only.", err)
+	}
+	return nil
+}
