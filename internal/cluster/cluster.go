@@ -45,6 +45,7 @@ type Config struct {
 	BaseURL           string // drydock's API, for nodes' azure.json
 	CAFile            string
 	LoginServerSuffix string
+	LoginServerPort   string // "" or "443" when login servers carry no port
 	RegistryAddress   string
 }
 

@@ -114,6 +114,10 @@ func (p *Provider) nodeConfigs(id resourceid.ID, loc string, props Properties, s
 	for _, pl := range props.AgentPoolProfiles {
 		pools[pl.Name] = pl
 	}
+	suffix := p.cfg.LoginServerSuffix
+	if port := p.cfg.LoginServerPort; port != "" && port != "443" {
+		suffix += ":" + port
+	}
 	out := make([]agentconfig.Node, 0, len(st.Nodes))
 	for _, n := range st.Nodes {
 		pl := pools[n.Pool]
@@ -123,7 +127,7 @@ func (p *Provider) nodeConfigs(id resourceid.ID, loc string, props Properties, s
 			Dir: n.Dir, ControlPlaneDir: filepath.Join(st.Dir, "controlplane"),
 			APIServer: fmt.Sprintf("https://127.0.0.1:%d", st.Port), PodSubnet: n.PodSubnet, Bridge: n.Bridge,
 			MaxPods: pl.MaxPods, KubeletIdentityClientID: props.IdentityProfile["kubeletidentity"].ClientID,
-			RegistryCAFile: p.cfg.CAFile, RegistrySuffix: p.cfg.LoginServerSuffix,
+			RegistryCAFile: p.cfg.CAFile, RegistrySuffix: suffix,
 		})
 	}
 	return out

@@ -156,7 +156,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	s.supervisor = cluster.NewSupervisor(exe, s.log)
 	s.clusters = cluster.Register(s.router, s.dir, ids, s.supervisor, cluster.Config{
 		DataDir: filepath.Join(cfg.DataDir, "clusters"), BaseURL: cfg.PublicURL, CAFile: filepath.Join(cfg.DataDir, "pki", "ca.crt"),
-		LoginServerSuffix: cfg.LoginServerSuffix, RegistryAddress: s.regLn.Addr().String(),
+		LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, RegistryAddress: s.regLn.Addr().String(),
 	}, s.log)
 	admin, err := s.bootstrap(ctx, rp)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,8 +89,18 @@ func (p *Provider) pull(ctx context.Context, pod *corev1.Pod, image string) (str
 		}
 		errs = append(errs, err)
 	}
+	return "", aggregate(errs)
+}
+
+// aggregate formats several errors as the kubelet's aggregate error does:
+// one alone as itself, more as "[e1, e2]".
+func aggregate(errs []error) error {
 	if len(errs) == 1 {
-		return "", errs[0]
+		return errs[0]
 	}
-	return "", errors.Join(errs...)
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New("[" + strings.Join(msgs, ", ") + "]")
 }
