@@ -257,7 +257,7 @@ func (c *child) failure(last error) error {
 
 // waitControlPlane polls the API server's /readyz with the cluster CA.
 func (s *Supervisor) waitControlPlane(ctx context.Context, c *child, cfg ControlPlaneConfig) error {
-	url := "https://" + cfg.APIServerAddress + ":" + strconv.Itoa(cfg.APIServerPort) + "/readyz"
+	base := "https://" + cfg.APIServerAddress + ":" + strconv.Itoa(cfg.APIServerPort)
 	return s.poll(ctx, c, 3*time.Minute, func() error {
 		pem, err := os.ReadFile(filepath.Join(cfg.DataDir, "pki", "ca.crt"))
 		if err != nil {
@@ -266,13 +266,28 @@ func (s *Supervisor) waitControlPlane(ctx context.Context, c *child, cfg Control
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(pem)
 		hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-		resp, err := hc.Get(url)
+		resp, err := hc.Get(base + "/readyz")
 		if err != nil {
 			return err
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("readyz: %s", resp.Status)
+		}
+		// Ready for workloads: the default service account exists (pods
+		// are refused until it does).
+		cert, err := tls.LoadX509KeyPair(filepath.Join(cfg.DataDir, "pki", "masterclient.crt"), filepath.Join(cfg.DataDir, "pki", "masterclient.key"))
+		if err != nil {
+			return err
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}
+		resp, err = hc.Get(base + "/api/v1/namespaces/default/serviceaccounts/default")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("the default service account: %s", resp.Status)
 		}
 		return nil
 	}, fmt.Sprintf("the control plane of %s did not become ready", cfg.Name))

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	vklog "github.com/virtual-kubelet/virtual-kubelet/log"
+	vkslog "github.com/virtual-kubelet/virtual-kubelet/log/slog"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	corev1 "k8s.io/api/core/v1"
@@ -85,6 +87,14 @@ func runNode(ctx context.Context, cfg *agentconfig.Node, kube *kubeClients, rt *
 	if err != nil {
 		return err
 	}
+	// virtual-kubelet's own messages, at warning level and above unless
+	// DRYDOCK_NODE_DEBUG is set (set after NewNode, which warns about
+	// in-cluster configuration it does not need).
+	level := slog.LevelWarn
+	if os.Getenv("DRYDOCK_NODE_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	vklog.L = vkslog.FromSlog(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", cfg.Name, "component", "virtual-kubelet"))
 	go func() {
 		// Tell the supervisor the node is registered.
 		select {

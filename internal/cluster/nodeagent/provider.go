@@ -48,7 +48,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 			return nil
 		}
 		// A pod of the same name, recreated: the old one is going away.
-		w.remove(0)
+		w.remove(0, false)
 	}
 	w := newPodWorker(p, pod)
 	p.workers[key] = w
@@ -84,7 +84,7 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	} else if pod.Spec.TerminationGracePeriodSeconds != nil {
 		grace = *pod.Spec.TerminationGracePeriodSeconds
 	}
-	w.remove(time.Duration(grace) * time.Second)
+	w.remove(time.Duration(grace)*time.Second, pod.DeletionTimestamp != nil)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -38,7 +39,7 @@ type podWorker struct {
 	mu                   sync.Mutex
 	pod                  *corev1.Pod
 	status               corev1.PodStatus
-	deleting             bool
+	deleting, finalize   bool
 	grace                time.Duration
 	sandboxID, podIP     string
 	sandboxAttempt       uint32
@@ -132,12 +133,16 @@ func (w *podWorker) update(pod *corev1.Pod) {
 	w.poke()
 }
 
-func (w *podWorker) remove(grace time.Duration) {
+// remove stops the pod within grace; with finalize, the worker then deletes
+// the pod object, as a kubelet does once a deleted pod's containers are
+// gone.
+func (w *podWorker) remove(grace time.Duration, finalize bool) {
 	w.mu.Lock()
 	if !w.deleting || grace < w.grace {
 		w.grace = grace
 	}
 	w.deleting = true
+	w.finalize = w.finalize || finalize
 	w.mu.Unlock()
 	w.poke()
 }
@@ -602,6 +607,10 @@ func (w *podWorker) createContainer(pod *corev1.Pod, c corev1.Container, cs *ctr
 func (w *podWorker) teardown(grace time.Duration) {
 	pod := w.spec()
 	ctx := context.Background()
+	began := time.Now()
+	defer func() {
+		w.p.log.Info("pod removed", "pod", podKey(pod.Namespace, pod.Name), "grace", grace, "took", time.Since(began).Round(time.Millisecond))
+	}()
 	var wg sync.WaitGroup
 	for _, c := range allContainers(pod) {
 		cs := w.ctrs[c.Name]
@@ -652,6 +661,18 @@ func (w *podWorker) teardown(grace time.Duration) {
 	}
 	w.sandboxID, w.podIP = "", ""
 	w.publish()
+	w.mu.Lock()
+	finalize := w.finalize
+	w.mu.Unlock()
+	if finalize {
+		zero := int64(0)
+		err := w.p.kube.node.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+			GracePeriodSeconds: &zero, Preconditions: metav1.NewUIDPreconditions(string(pod.UID)),
+		})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			w.p.log.Warn("deleting a stopped pod", "pod", podKey(pod.Namespace, pod.Name), "err", err)
+		}
+	}
 }
 
 // publish recomputes the status and hands it to virtual-kubelet when it
