@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 need=()
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+# The cluster nodes' container runtime (each node runs its own containerd).
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+command -v runc >/dev/null 2>&1 || [[ -x /usr/sbin/runc ]] || need+=(runc)
+[[ -x /usr/lib/cni/bridge ]] || need+=(containernetworking-plugins)
 if ((${#need[@]} > 0)); then
 	echo "== installing ${need[*]}"
 	if [[ $(id -u) != 0 ]]; then
@@ -37,8 +41,9 @@ bash scripts/conformance.sh --build "$tmp/oci-conformance"
 echo "== go test"
 rc=0
 # The registry e2e tests fail, rather than skip, when what they need is
-# missing (root, skopeo, docker-registry).
-DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
+# missing (root, skopeo, docker-registry, containerd, runc, CNI plugins).
+DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_E2E_REQUIRE_RUNTIME=1 DRYDOCK_REQUIRE_RUNTIME=1 \
+	DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
 	go test -count=1 -timeout 30m ./... || rc=$?
 
 # After the Go tests: the registry e2e tests hold 127.0.0.1:443 while they

@@ -46,5 +46,30 @@ http.ServeFile of the same file). Install the peer with 'apt-get install docker-
 	reg.Flags().IntVar(&opts.Concurrency, "concurrency", 16, "parallel clients for the request-rate tests")
 	reg.Flags().StringVar(&opts.DockerRegistry, "docker-registry", "", "path of the docker-registry binary (default: from PATH)")
 	cmd.AddCommand(reg)
+
+	var copts bench.ClusterOptions
+	var imageMiB int64
+	cl := &cobra.Command{
+		Use:   "cluster",
+		Short: "Measure pods starting on drydock's nodes.",
+		Long: `Starts a drydock server of its own (temporary data directory, registry on a free loopback port) and
+measures what the document's reader waits for: 'aks create' until the nodes are Ready, 'kubectl apply'
+of a 2-replica Deployment until both pods run an image pulled from the registry with the kubelet
+identity, and 'aks update --attach-acr' until a pod waiting in ImagePullBackOff runs; then the memory
+of each node agent and of each node's containerd. Needs root, containerd, runc and the CNI plugins.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			copts.Drydock, copts.ImageSize, copts.Out = exe, imageMiB<<20, cmd.OutOrStdout()
+			_, err = bench.Cluster(cmd.Context(), copts)
+			return err
+		},
+	}
+	cl.Flags().Int64Var(&imageMiB, "image-mib", 10, "size of the test image in MiB")
+	cl.Flags().IntVar(&copts.Nodes, "node-count", 2, "nodes of the benchmark cluster")
+	cmd.AddCommand(cl)
 	return cmd
 }

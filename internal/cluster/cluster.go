@@ -494,7 +494,7 @@ func (p *Provider) addNodes(tx *store.Tx, id resourceid.ID, loc string, st *stat
 		if err := writeNodeFiles(dir, cred, p.azureJSON(id, loc, props, kubelet, filepath.Join(dir, "host-credential"))); err != nil {
 			return err
 		}
-		subnet, err := allocSubnet(tx, dir)
+		subnet, err := allocSubnet(dir)
 		if err != nil {
 			return err
 		}
@@ -519,7 +519,7 @@ func (p *Provider) removeNodes(tx *store.Tx, st *state, pool string, count int) 
 		if err := p.dir.UnregisterHost(tx, n.HostID); err != nil {
 			return err
 		}
-		if err := releaseSubnet(tx, n.Dir); err != nil {
+		if err := releaseSubnet(n.Dir); err != nil {
 			return err
 		}
 		// The node's directory goes once its agent tore the node down
@@ -713,7 +713,7 @@ func (p *Provider) onDelete(tx *store.Tx, row store.Resource) ([]string, error) 
 		if err := p.dir.UnregisterHost(tx, n.HostID); err != nil {
 			return nil, err
 		}
-		if err := releaseSubnet(tx, n.Dir); err != nil {
+		if err := releaseSubnet(n.Dir); err != nil {
 			return nil, err
 		}
 	}

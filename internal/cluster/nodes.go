@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/drydock-dev/drydock/internal/arm"
+	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/containerd"
 	"github.com/drydock-dev/drydock/internal/resourceid"
@@ -21,67 +23,92 @@ import (
 )
 
 // Pod networks. Every node gets a /24 of defaultPodCIDR (as kubenet gives
-// AKS nodes), unique on this machine across clusters, since all nodes'
-// bridges share the host's routing table.
-const (
-	defaultPodCIDR = "10.244.0.0/16"
-	subnetsKey     = "cluster-node-subnets" // meta: subnet -> node directory
-)
+// AKS nodes). All nodes' bridges share this machine's routing table, so the
+// /24s are allocated machine-wide, across clusters and drydock servers, in
+// subnetsFile (locked while it is read and written). An entry whose node
+// directory is gone is free again.
+const defaultPodCIDR = "10.244.0.0/16"
 
-func loadSubnets(tx *store.Tx) (map[string]string, error) {
-	m := map[string]string{}
-	s, err := tx.Meta(subnetsKey)
-	if err != nil || s == "" {
-		return m, err
-	}
-	return m, json.Unmarshal([]byte(s), &m)
-}
+// subnetsFile is the machine's pod-subnet allocation table. A variable for
+// tests.
+var subnetsFile = "/var/lib/drydock/pod-subnets.json"
 
-func saveSubnets(tx *store.Tx, m map[string]string) error {
-	b, _ := json.Marshal(m)
-	return tx.SetMeta(subnetsKey, string(b))
-}
-
-// allocSubnet gives the node in dir a free /24 of defaultPodCIDR: one no
-// other node holds and no interface of this machine uses.
-func allocSubnet(tx *store.Tx, dir string) (string, error) {
-	m, err := loadSubnets(tx)
-	if err != nil {
-		return "", err
+// withSubnets runs fn on the allocation table (subnet -> node directory)
+// under an exclusive lock and saves what fn leaves in it.
+func withSubnets(fn func(m map[string]string) error) error {
+	if err := os.MkdirAll(filepath.Dir(subnetsFile), 0o755); err != nil {
+		return err
 	}
-	for subnet, owner := range m {
-		if owner == dir {
-			return subnet, nil
-		}
-	}
-	inUse := hostNetworks()
-	base := netip.MustParsePrefix(defaultPodCIDR).Addr().As4()
-	for i := 0; i < 256; i++ {
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{base[0], base[1], byte(i), 0}), 24)
-		if _, taken := m[p.String()]; taken || inUse(p) {
-			continue
-		}
-		m[p.String()] = dir
-		return p.String(), saveSubnets(tx, m)
-	}
-	return "", arm.Errorf(http.StatusConflict, "SubnetIsFull", "All 256 node pod subnets of %s on this machine are in use; delete a cluster or scale a node pool down.", defaultPodCIDR)
-}
-
-func releaseSubnet(tx *store.Tx, dir string) error {
-	m, err := loadSubnets(tx)
+	lock, err := os.OpenFile(subnetsFile+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}
-	for subnet, owner := range m {
-		if owner == dir {
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	m := map[string]string{}
+	if b, err := os.ReadFile(subnetsFile); err == nil {
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("%s: %v", subnetsFile, err)
+		}
+	} else if !os.IsNotExist(err) {
+		return err
+	}
+	for subnet, dir := range m {
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
 			delete(m, subnet)
 		}
 	}
-	return saveSubnets(tx, m)
+	if err := fn(m); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return atomicfile.Write(subnetsFile, b, 0o644)
+}
+
+// allocSubnet gives the node in dir a free /24 of defaultPodCIDR: one no
+// other node on this machine holds and no interface uses.
+func allocSubnet(dir string) (string, error) {
+	var out string
+	err := withSubnets(func(m map[string]string) error {
+		for subnet, owner := range m {
+			if owner == dir {
+				out = subnet
+				return nil
+			}
+		}
+		inUse := hostNetworks()
+		base := netip.MustParsePrefix(defaultPodCIDR).Addr().As4()
+		for i := 0; i < 256; i++ {
+			p := netip.PrefixFrom(netip.AddrFrom4([4]byte{base[0], base[1], byte(i), 0}), 24)
+			if _, taken := m[p.String()]; taken || inUse(p) {
+				continue
+			}
+			m[p.String()] = dir
+			out = p.String()
+			return nil
+		}
+		return arm.Errorf(http.StatusConflict, "SubnetIsFull", "All 256 node pod subnets of %s on this machine are in use; delete a cluster or scale a node pool down.", defaultPodCIDR)
+	})
+	return out, err
+}
+
+// releaseSubnet frees the subnet of the node in dir.
+func releaseSubnet(dir string) error {
+	return withSubnets(func(m map[string]string) error {
+		for subnet, owner := range m {
+			if owner == dir {
+				delete(m, subnet)
+			}
+		}
+		return nil
+	})
 }
 
 // hostNetworks reports whether a prefix overlaps a network of one of this
-// machine's interfaces (a bridge another drydock made, say).
+// machine's interfaces.
 func hostNetworks() func(netip.Prefix) bool {
 	var nets []netip.Prefix
 	if addrs, err := net.InterfaceAddrs(); err == nil {

@@ -31,7 +31,6 @@ func TestValidate(t *testing.T) {
 	}
 	for name, change := range map[string]func(*Config){
 		"no dir":          func(c *Config) { c.Dir = "" },
-		"long dir":        func(c *Config) { c.Dir = "/" + strings.Repeat("d", 100) },
 		"no image":        func(c *Config) { c.SandboxImage = "" },
 		"no bridge":       func(c *Config) { c.Bridge = "" },
 		"long bridge":     func(c *Config) { c.Bridge = "dd0123456789abcd" },
@@ -46,6 +45,21 @@ func TestValidate(t *testing.T) {
 		if _, err := c.validate(); err == nil {
 			t.Errorf("%s: %+v is valid", name, c)
 		}
+	}
+}
+
+func TestLongDirGetsShortSocket(t *testing.T) {
+	short := layout{"/var/lib/drydock/n1"}
+	if got, want := short.socket(), "/var/lib/drydock/n1/containerd.sock"; got != want || short.socketDir() != "" {
+		t.Errorf("short dir: socket %s (dir %q), want %s", got, short.socketDir(), want)
+	}
+	long := layout{"/" + strings.Repeat("d", 120)}
+	sock := long.socket()
+	if len(sock) > maxSocketPath || !strings.HasPrefix(sock, "/run/drydock/") || filepath.Dir(sock) != long.socketDir() {
+		t.Errorf("long dir: socket %s (%d bytes), dir %s", sock, len(sock), long.socketDir())
+	}
+	if other := (layout{"/" + strings.Repeat("e", 120)}).socket(); other == sock {
+		t.Errorf("two directories share the socket %s", sock)
 	}
 }
 
