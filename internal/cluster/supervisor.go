@@ -274,8 +274,9 @@ func (s *Supervisor) waitControlPlane(ctx context.Context, c *child, cfg Control
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("readyz: %s", resp.Status)
 		}
-		// Ready for workloads: the default service account exists (pods
-		// are refused until it does).
+		// Ready for workloads: the controller-manager runs its controllers
+		// (its service-account controller made the default service
+		// account, without which pods are refused).
 		cert, err := tls.LoadX509KeyPair(filepath.Join(cfg.DataDir, "pki", "masterclient.crt"), filepath.Join(cfg.DataDir, "pki", "masterclient.key"))
 		if err != nil {
 			return err
