@@ -387,7 +387,7 @@ func (w *podWorker) syncContainer(pod *corev1.Pod, c corev1.Container, init bool
 	cs := w.ctrs[c.Name]
 	now := time.Now()
 	if cs.id != "" {
-		if !w.observe(pod, c, cs) {
+		if !w.observe(pod, c, cs, init) {
 			return // running, or finished for good
 		}
 		// It exited and must restart: wait out the crash back-off.
@@ -461,13 +461,14 @@ func (w *podWorker) syncContainer(pod *corev1.Pod, c corev1.Container, init bool
 	cs.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}
 	cs.ready = !init && c.ReadinessProbe == nil
 	if init {
-		w.observe(pod, c, cs)
+		w.observe(pod, c, cs, true)
 	}
 }
 
 // observe reads the container's state from the runtime. It returns true
-// when the container has exited and must be restarted.
-func (w *podWorker) observe(pod *corev1.Pod, c corev1.Container, cs *ctrState) bool {
+// when the container has exited and must be restarted: per the pod's
+// restart policy, except that an init container that succeeded is done.
+func (w *podWorker) observe(pod *corev1.Pod, c corev1.Container, cs *ctrState, init bool) bool {
 	resp, err := w.p.rt.rs.ContainerStatus(w.ctx, &runtimeapi.ContainerStatusRequest{ContainerId: cs.id})
 	if err != nil {
 		return false
@@ -495,7 +496,7 @@ func (w *podWorker) observe(pod *corev1.Pod, c corev1.Container, cs *ctrState) b
 		restart := false
 		switch pod.Spec.RestartPolicy {
 		case corev1.RestartPolicyAlways:
-			restart = true
+			restart = !init || st.ExitCode != 0
 		case corev1.RestartPolicyOnFailure:
 			restart = st.ExitCode != 0
 		}
@@ -624,7 +625,7 @@ func (w *podWorker) teardown(grace time.Duration) {
 		go func(c corev1.Container, cs *ctrState) {
 			defer wg.Done()
 			w.p.rt.rs.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: cs.id, Timeout: int64(grace / time.Second)})
-			w.observe(pod, c, cs)
+			w.observe(pod, c, cs, false)
 			if cs.state.Terminated == nil {
 				if t := cs.last.Terminated; t != nil {
 					cs.state = cs.last
