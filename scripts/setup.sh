@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets drydock up on this machine: installs what cluster nodes need to run
+# pods (Debian's containerd, runc and CNI plugins) when missing, then builds
+# bin/drydock. Run it as root (apt-get); without root it only builds and
+# says what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+command -v runc >/dev/null 2>&1 || [[ -x /usr/sbin/runc ]] || need+=(runc)
+[[ -x /usr/lib/cni/bridge ]] || need+=(containernetworking-plugins)
+if ((${#need[@]} > 0)); then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		echo "== installing ${need[*]} (cluster nodes run pods with them)"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	else
+		echo "setup: cluster nodes need ${need[*]}: install them (apt-get install -y ${need[*]}) as root;" >&2
+		echo "setup: until then 'aks create' refuses nodes and says why." >&2
+	fi
+fi
+
+echo "== building bin/drydock"
+go build -o bin/drydock ./cmd/drydock
+echo "bin/drydock built; start it with: bin/drydock up"
