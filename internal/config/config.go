@@ -49,6 +49,9 @@ type Config struct {
 	// lives; RBAC is evaluated again for every new one, so it bounds how
 	// long a removed role assignment still lets pulls through.
 	RegistryAccessTokenLifetime Duration `json:"registryAccessTokenLifetime"`
+	// DebugListen, when set, serves Go's profiler (net/http/pprof) on this
+	// loopback address, for measuring drydock itself. Off by default.
+	DebugListen string `json:"debugListen"`
 }
 
 // Duration is a time.Duration written as "90s", "5m".
@@ -109,6 +112,7 @@ var envVars = map[string]func(*Config, string) error{
 	"DRYDOCK_GROUP_PROPAGATION_DELAY": func(c *Config, v string) error { return setDuration(&c.GroupPropagationDelay, v) },
 	"DRYDOCK_ACCESS_TOKEN_LIFETIME":   func(c *Config, v string) error { return setDuration(&c.AccessTokenLifetime, v) },
 	"DRYDOCK_REGISTRY_LISTEN":         func(c *Config, v string) error { c.RegistryListen = v; return nil },
+	"DRYDOCK_DEBUG_LISTEN":            func(c *Config, v string) error { c.DebugListen = v; return nil },
 	"DRYDOCK_HOSTS_FILE":              func(c *Config, v string) error { c.HostsFile = v; return nil },
 	"DRYDOCK_MANAGE_HOSTS_FILE": func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -176,6 +180,12 @@ func (c *Config) Finish() error {
 	}
 	if _, _, err := net.SplitHostPort(c.RegistryListen); err != nil {
 		return fmt.Errorf("registryListen %q must be host:port", c.RegistryListen)
+	}
+	if c.DebugListen != "" {
+		host, _, err := net.SplitHostPort(c.DebugListen)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("debugListen %q must be a loopback host:port (the profiler has no authentication)", c.DebugListen)
+		}
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

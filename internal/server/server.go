@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -220,6 +221,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("drydock is serving", "endpoint", s.cfg.PublicURL, "ca", s.state.CAFile, "tenant", s.state.TenantID, "dataDir", s.cfg.DataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	if s.cfg.DebugListen != "" {
+		stopDebug, err := serveDebug(s.cfg.DebugListen, s.log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	stopRegistry, regErrc := s.serveRegistry(ctx)
 	s.clusters.Resume(ctx)
 	var serveErr error
@@ -254,4 +262,22 @@ func writeJSONFile(path string, v any) error {
 		return err
 	}
 	return atomicfile.Write(path, b, 0o600)
+}
+
+// serveDebug serves Go's profiler on a loopback address.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
