@@ -34,7 +34,11 @@ const testServerPath = "/server"
 // prints "listening on :80" once it does, answers GET / with
 // "hello from <hostname>\n" (in a pod: the pod's name) and exits 0 on
 // SIGTERM. With -print-hostname it prints the hostname and exits, for
-// `kubectl exec`.
+// `kubectl exec`. The other flags make it a one-shot command instead of a
+// server: -exit N prints "exiting with N" and exits with code N (for
+// restart policies and exit codes), -cat PATH prints the file's content and
+// -getenv NAME the variable's value, both exiting 0 (for `kubectl exec`
+// into a pod with configuration).
 const testServerSource = `package main
 
 import (
@@ -52,7 +56,27 @@ import (
 
 func main() {
 	printHostname := flag.Bool("print-hostname", false, "print the hostname and exit")
+	exitCode := flag.Int("exit", -1, "print \"exiting with N\" and exit with code N (when N >= 0)")
+	catPath := flag.String("cat", "", "print the content of a file and exit")
+	getenv := flag.String("getenv", "", "print the value of an environment variable and exit")
 	flag.Parse()
+	if *exitCode >= 0 {
+		fmt.Printf("exiting with %d\n", *exitCode)
+		os.Exit(*exitCode)
+	}
+	if *catPath != "" {
+		b, err := os.ReadFile(*catPath)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cat:", err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(b)
+		return
+	}
+	if *getenv != "" {
+		fmt.Println(os.Getenv(*getenv))
+		return
+	}
 	host, err := os.Hostname()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hostname:", err)
