@@ -24,6 +24,7 @@ const (
 	maxBackoff     = 5 * time.Minute
 	backoffReset   = 10 * time.Minute
 	syncPeriod     = time.Second
+	recheckPeriod  = 10 * time.Second
 )
 
 // podWorker runs one pod: it owns the pod's sandbox and containers and
@@ -64,6 +65,7 @@ type ctrState struct {
 	crash     backoff // restarts
 	announced bool    // the current back-off was reported with an event
 	pullErr   string
+	recheck   time.Time // when to look again for an image that must not be pulled
 	probes    probeState
 }
 
@@ -414,6 +416,9 @@ func (w *podWorker) syncContainer(pod *corev1.Pod, c corev1.Container, init bool
 		cs.attempt++
 		cs.restarts++
 	}
+	if now.Before(cs.recheck) {
+		return // ErrImageNeverPull or InvalidImageName: no back-off, just a later look
+	}
 	if cs.pull.waiting(now) {
 		cs.state = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
 			Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.Image, cs.pullErr),
@@ -431,11 +436,17 @@ func (w *podWorker) syncContainer(pod *corev1.Pod, c corev1.Container, init bool
 		if ie, ok := err.(*imageError); ok {
 			reason = ie.reason
 		}
+		cs.state = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
+		w.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
+		if reason != "ErrImagePull" {
+			// Nothing was pulled, so there is nothing to back off from: as
+			// the kubelet, keep the reason and look again later.
+			cs.recheck = now.Add(recheckPeriod)
+			return
+		}
 		cs.pullErr = err.Error()
 		cs.pull.fail(now)
 		cs.announced = false
-		cs.state = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
-		w.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
 		return
 	}
 	cs.pull.reset()
