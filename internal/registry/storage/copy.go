@@ -6,6 +6,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Streaming parameters: content moves in chunks of chunkSize bytes, and at
@@ -22,9 +23,11 @@ func getChunk() *[]byte  { return chunkPool.Get().(*[]byte) }
 func putChunk(b *[]byte) { chunkPool.Put(b) }
 
 // hashCopy copies r to w until EOF and feeds the same bytes to h, in one pass
-// over each chunk: while w writes chunk i, another goroutine hashes it, so
-// the copy runs at about the speed of the slower of the two rather than their
-// sum. It reads whole chunks (io.ReadFull) so that w sees few, large writes.
+// over each chunk, with the three stages overlapped: while this goroutine
+// reads (and, over TLS, decrypts) chunk i+1, one goroutine writes chunk i
+// and another hashes it, so the copy runs at about the speed of the slowest
+// stage rather than their sum. It reads whole chunks (io.ReadFull) so that w
+// sees few, large writes.
 //
 // n counts the bytes w accepted. hashOK reports that h has seen exactly those
 // n bytes; it is false only when w failed, and then h must be discarded.
@@ -55,10 +58,9 @@ func hashCopy(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) (n int
 		return 0, true, rerr
 	}
 
-	// Pipeline: the free list holds the chunks nobody uses; the hasher
-	// returns each chunk to it once hashed, and this goroutine writes a
-	// chunk before it takes the next one, so a chunk in the free list is
-	// neither being hashed nor written.
+	// Pipeline: every chunk read goes to the writer and to the hasher; it
+	// returns to the free list once both are done with it, so a chunk in
+	// the free list is neither being hashed nor written.
 	var extra [chunkCount - 1]*[]byte
 	free := make(chan []byte, chunkCount)
 	for i := range extra {
@@ -70,30 +72,53 @@ func hashCopy(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) (n int
 			putChunk(b)
 		}
 	}()
-	work := make(chan []byte, chunkCount)
-	done := make(chan struct{})
+	type piece struct {
+		b    []byte
+		refs *atomic.Int32
+	}
+	release := func(p piece) {
+		if p.refs.Add(-1) == 0 {
+			free <- p.b[:cap(p.b)]
+		}
+	}
+	toWrite := make(chan piece, chunkCount)
+	toHash := make(chan piece, chunkCount)
+	var werr error
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
-		for b := range work {
-			h.Write(b)
-			free <- b[:cap(b)]
+		defer wg.Done()
+		for p := range toHash {
+			h.Write(p.b)
+			release(p)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for p := range toWrite {
+			if werr == nil {
+				k, err := w.Write(p.b)
+				n += int64(k)
+				if err == nil && k < len(p.b) {
+					err = io.ErrShortWrite
+				}
+				if err != nil {
+					werr = err
+					failed.Store(true)
+				}
+			}
+			release(p)
 		}
 	}()
 
-	hashOK = true
 	b := (*first)[:m]
 	for {
-		work <- b
-		k, werr := w.Write(b)
-		n += int64(k)
-		if werr == nil && k < len(b) {
-			werr = io.ErrShortWrite
-		}
-		if werr != nil {
-			err, hashOK = werr, false
-			break
-		}
-		if rerr != nil { // EOF (or an error) came with the chunk just written
+		p := piece{b: b, refs: new(atomic.Int32)}
+		p.refs.Store(2)
+		toHash <- p
+		toWrite <- p
+		if rerr != nil { // EOF (or an error) came with the chunk just queued
 			if rerr != io.ErrUnexpectedEOF {
 				err = rerr
 			}
@@ -103,12 +128,16 @@ func hashCopy(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) (n int
 			err = cerr
 			break
 		}
+		if failed.Load() {
+			break
+		}
 		b = <-free
 		m, rerr = io.ReadFull(r, b)
 		if m == 0 {
 			if rerr != io.EOF {
 				err = rerr
 			}
+			free <- b
 			break
 		}
 		b = b[:m]
@@ -116,9 +145,13 @@ func hashCopy(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) (n int
 			rerr = io.ErrUnexpectedEOF // a short final chunk, see above
 		}
 	}
-	close(work)
-	<-done
-	return n, hashOK, err
+	close(toWrite)
+	close(toHash)
+	wg.Wait()
+	if werr != nil {
+		return n, false, werr
+	}
+	return n, true, err
 }
 
 // readerOnly hides any WriterTo of the wrapped reader so that io.CopyBuffer
