@@ -205,7 +205,7 @@ func checkRuntime(pools []Pool) error {
 		return nil
 	}
 	if err := containerd.Requirements(); err != nil {
-		return arm.BadRequest("ContainerRuntimeUnavailable", "Nodes cannot run on this machine: %v. Fix that, or create the cluster with --node-count 0 to get a control plane only.", err)
+		return arm.BadRequest("ContainerRuntimeUnavailable", "The nodes of this cluster cannot run on this machine: %v.", err)
 	}
 	return nil
 }

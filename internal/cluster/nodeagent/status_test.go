@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -82,5 +83,28 @@ func TestPodPhase(t *testing.T) {
 				t.Error("PodScheduled is not True")
 			}
 		})
+	}
+}
+
+func TestContainerResources(t *testing.T) {
+	q := resource.MustParse
+	for _, tc := range []struct {
+		name                  string
+		req, lim              corev1.ResourceList
+		shares, quota, period int64
+		memory                int64
+	}{
+		{name: "best effort", shares: 2},
+		{name: "request only", req: corev1.ResourceList{corev1.ResourceCPU: q("250m")}, shares: 256},
+		{name: "limits", req: corev1.ResourceList{corev1.ResourceCPU: q("100m")}, lim: corev1.ResourceList{corev1.ResourceCPU: q("500m"), corev1.ResourceMemory: q("64Mi")},
+			shares: 102, quota: 50000, period: 100000, memory: 64 << 20},
+		{name: "limit is the request", lim: corev1.ResourceList{corev1.ResourceCPU: q("2")}, shares: 2048, quota: 200000, period: 100000},
+		{name: "tiny limit", lim: corev1.ResourceList{corev1.ResourceCPU: q("1m")}, shares: 2, quota: 1000, period: 100000},
+	} {
+		r := containerResources(corev1.Container{Resources: corev1.ResourceRequirements{Requests: tc.req, Limits: tc.lim}})
+		if r.CpuShares != tc.shares || r.CpuQuota != tc.quota || r.CpuPeriod != tc.period || r.MemoryLimitInBytes != tc.memory {
+			t.Errorf("%s: shares %d quota %d period %d memory %d; want %d %d %d %d", tc.name,
+				r.CpuShares, r.CpuQuota, r.CpuPeriod, r.MemoryLimitInBytes, tc.shares, tc.quota, tc.period, tc.memory)
+		}
 	}
 }

@@ -603,7 +603,7 @@ func (w *podWorker) createContainer(pod *corev1.Pod, c corev1.Container, cs *ctr
 		Stdin:       c.Stdin,
 		StdinOnce:   c.StdinOnce,
 		Tty:         c.TTY,
-		Linux:       &runtimeapi.LinuxContainerConfig{SecurityContext: sc},
+		Linux:       &runtimeapi.LinuxContainerConfig{SecurityContext: sc, Resources: containerResources(c)},
 	}
 	resp, err := w.p.rt.rs.CreateContainer(w.ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId: w.sandboxID, Config: cfg, SandboxConfig: w.sandboxConfig(pod),
@@ -703,4 +703,27 @@ func (w *podWorker) publish() {
 	if changed {
 		w.p.publish(pod)
 	}
+}
+
+// containerResources turns requests and limits into cgroup settings the
+// way the kubelet does: CPU shares from the request (or the limit), a CFS
+// quota from the CPU limit, and the memory limit.
+func containerResources(c corev1.Container) *runtimeapi.LinuxContainerResources {
+	const period = 100000 // µs, the kernel's default CFS period
+	r := &runtimeapi.LinuxContainerResources{CpuShares: 2}
+	cpuReq := c.Resources.Requests.Cpu()
+	if cpuReq.IsZero() {
+		cpuReq = c.Resources.Limits.Cpu()
+	}
+	if m := cpuReq.MilliValue(); m > 0 {
+		r.CpuShares = max(2, m*1024/1000)
+	}
+	if m := c.Resources.Limits.Cpu().MilliValue(); m > 0 {
+		r.CpuPeriod = period
+		r.CpuQuota = max(1000, m*period/1000)
+	}
+	if b := c.Resources.Limits.Memory().Value(); b > 0 {
+		r.MemoryLimitInBytes = b
+	}
+	return r
 }
