@@ -50,7 +50,7 @@ func (p *Provider) ensureImage(ctx context.Context, w *podWorker, pod *corev1.Po
 	start := time.Now()
 	ref, err := p.pull(ctx, pod, c.Image)
 	if err != nil {
-		if w != nil {
+		if w != nil && ctx.Err() == nil {
 			w.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		}
 		return "", &imageError{"ErrImagePull", err.Error()}

@@ -30,25 +30,27 @@ const (
 // podWorker runs one pod: it owns the pod's sandbox and containers and
 // computes the status the kubelet would report.
 type podWorker struct {
-	p                    *Provider
-	namespace, name      string
-	wake                 chan struct{}
-	done                 chan struct{}
-	ctx                  context.Context
-	cancel               context.CancelFunc
-	started              metav1.Time
-	mu                   sync.Mutex
-	pod                  *corev1.Pod
-	status               corev1.PodStatus
-	deleting, finalize   bool
-	grace                time.Duration
-	sandboxID, podIP     string
-	sandboxAttempt       uint32
-	volumes              map[string]string
-	ctrs                 map[string]*ctrState
-	sandboxBackoff       backoff
-	lastPublished        *corev1.PodStatus
-	volumeErr, sandboxEr string
+	p               *Provider
+	namespace, name string
+	wake            chan struct{}
+	ctx             context.Context
+	cancel          context.CancelFunc
+	started         metav1.Time
+
+	// mu guards the fields virtual-kubelet's goroutines read or set.
+	mu                 sync.Mutex
+	pod                *corev1.Pod // spec as last given; its status is ignored
+	status             corev1.PodStatus
+	deleting, finalize bool
+	grace              time.Duration
+	lastPublished      *corev1.PodStatus
+
+	// The rest belongs to the worker goroutine.
+	sandboxID, podIP string
+	sandboxAttempt   uint32
+	volumes          map[string]string
+	ctrs             map[string]*ctrState
+	sandboxBackoff   backoff
 }
 
 // ctrState is what the worker knows of one container of the pod.
@@ -95,7 +97,7 @@ func newPodWorker(p *Provider, pod *corev1.Pod) *podWorker {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &podWorker{
 		p: p, namespace: pod.Namespace, name: pod.Name, pod: pod.DeepCopy(),
-		wake: make(chan struct{}, 1), done: make(chan struct{}), ctx: ctx, cancel: cancel,
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 		started: metav1.Now(), ctrs: map[string]*ctrState{},
 	}
 	for _, c := range allContainers(pod) {
@@ -146,6 +148,8 @@ func (w *podWorker) remove(grace time.Duration, finalize bool) {
 	w.deleting = true
 	w.finalize = w.finalize || finalize
 	w.mu.Unlock()
+	// Abandon what the worker is doing (an image pull, say): the pod goes.
+	w.cancel()
 	w.poke()
 }
 
@@ -166,7 +170,6 @@ func (w *podWorker) spec() *corev1.Pod {
 
 // run is the worker's loop.
 func (w *podWorker) run() {
-	defer close(w.done)
 	defer w.cancel()
 	w.adopt()
 	w.publish()
@@ -182,8 +185,7 @@ func (w *podWorker) run() {
 		w.sync()
 		w.publish()
 		select {
-		case <-w.ctx.Done():
-			return
+		case <-w.ctx.Done(): // removed: the next round tears down
 		case <-w.wake:
 		case <-time.After(syncPeriod):
 		}
@@ -431,6 +433,9 @@ func (w *podWorker) syncContainer(pod *corev1.Pod, c corev1.Container, init bool
 		return
 	}
 	imageRef, err := w.p.ensureImage(w.ctx, w, pod, c)
+	if err != nil && w.ctx.Err() != nil {
+		return // the pod is being removed
+	}
 	if err != nil {
 		reason := "ErrImagePull"
 		if ie, ok := err.(*imageError); ok {
@@ -619,6 +624,7 @@ func (w *podWorker) createContainer(pod *corev1.Pod, c corev1.Container, cs *ctr
 func (w *podWorker) teardown(grace time.Duration) {
 	pod := w.spec()
 	ctx := context.Background()
+	w.ctx = ctx // the worker's own context was cancelled by remove
 	began := time.Now()
 	defer func() {
 		w.p.log.Info("pod removed", "pod", podKey(pod.Namespace, pod.Name), "grace", grace, "took", time.Since(began).Round(time.Millisecond))
