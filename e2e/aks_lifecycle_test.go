@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,20 +61,7 @@ func TestAKSPodLifecycle(t *testing.T) {
 	if str(mc, "provisioningState") != "Succeeded" {
 		t.Fatalf("aks create: %v", mc)
 	}
-	deleted := false
-	t.Cleanup(func() {
-		// Best effort, before the server stops (cleanups run last first).
-		if deleted {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), podsDeadline)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "aks", "delete", "-n", cluster, "-g", "rg", "--yes")
-		cmd.Env = az.env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("cleanup: aks delete: %v\n%s", err, out)
-		}
-	})
+	deleted := deleteClusterAtCleanup(t, az, cluster)
 	kubeconfig := filepath.Join(t.TempDir(), "config")
 	az.ok("aks", "get-credentials", "-g", "rg", "-n", cluster, "--file", kubeconfig)
 	k := &podsKubectl{t: t, az: az, kubeconfig: kubeconfig, s: s, clusterDir: podsClusterDir(t, s)}
@@ -129,59 +114,47 @@ func TestAKSPodLifecycle(t *testing.T) {
 		k.eventuallyEvent("crash", "BackOff", "Back-off restarting failed container")
 	})
 
-	t.Run("completed", func(t *testing.T) {
-		k := k.sub(t)
-		k.ok("run", "completed", "--image="+image, "--restart=Never", "--command", "--", testServerPath, "-exit", "0")
-		k.eventually("pod completed Succeeded, its container terminated Completed with exit code 0", podsDeadline, func() string {
-			p, msg := k.pod("completed")
-			if msg != "" {
-				return msg
-			}
-			if p.Status.Phase == "Failed" {
-				t.Fatalf("pod completed Failed: %s\n%s", p, k.diagnostics())
-			}
-			if p.Status.Phase != "Succeeded" || len(p.Status.ContainerStatuses) == 0 {
-				return "pod completed: " + p.String()
-			}
-			term := p.Status.ContainerStatuses[0].State.Terminated
-			if term == nil || term.Reason != "Completed" || term.ExitCode != 0 {
-				return "pod completed is Succeeded, but its container is not terminated Completed with exit code 0: " + p.String()
-			}
-			return ""
+	// restartPolicy Never: the pod ends with its container's exit code.
+	for _, tc := range []struct {
+		pod, phase, reason string
+		code               int
+	}{
+		{"completed", "Succeeded", "Completed", 0},
+		{"failed", "Failed", "Error", 2},
+	} {
+		t.Run(tc.pod, func(t *testing.T) {
+			k := k.sub(t)
+			k.ok("run", tc.pod, "--image="+image, "--restart=Never", "--command", "--", testServerPath, "-exit", fmt.Sprint(tc.code))
+			k.eventually(fmt.Sprintf("pod %s %s, its container terminated %s with exit code %d", tc.pod, tc.phase, tc.reason, tc.code), podsDeadline, func() string {
+				p, msg := k.pod(tc.pod)
+				if msg != "" {
+					return msg
+				}
+				if (p.Status.Phase == "Failed" || p.Status.Phase == "Succeeded") && p.Status.Phase != tc.phase {
+					t.Fatalf("pod %s ended %s: %s\n%s", tc.pod, p.Status.Phase, p, k.diagnostics())
+				}
+				if p.Status.Phase != tc.phase || len(p.Status.ContainerStatuses) == 0 {
+					return "pod " + tc.pod + ": " + p.String()
+				}
+				term := p.Status.ContainerStatuses[0].State.Terminated
+				if term == nil || term.Reason != tc.reason || term.ExitCode != tc.code {
+					return fmt.Sprintf("pod %s is %s, but its container is not terminated %s with exit code %d: %s", tc.pod, tc.phase, tc.reason, tc.code, p)
+				}
+				if n := p.Status.ContainerStatuses[0].RestartCount; n != 0 {
+					t.Errorf("pod %s (restartPolicy Never) restarted %d times: %s", tc.pod, n, p)
+				}
+				return ""
+			})
+			want := fmt.Sprintf("exiting with %d", tc.code)
+			k.eventually("kubectl logs "+tc.pod+" says \""+want+"\"", podsDeadline, func() string {
+				r := k.run("logs", tc.pod)
+				if r.Code != 0 || !strings.Contains(r.Stdout, want) {
+					return r.String()
+				}
+				return ""
+			})
 		})
-		k.eventually("kubectl logs completed says \"exiting with 0\"", podsDeadline, func() string {
-			r := k.run("logs", "completed")
-			if r.Code != 0 || !strings.Contains(r.Stdout, "exiting with 0") {
-				return r.String()
-			}
-			return ""
-		})
-	})
-
-	t.Run("failed", func(t *testing.T) {
-		k := k.sub(t)
-		k.ok("run", "failed", "--image="+image, "--restart=Never", "--command", "--", testServerPath, "-exit", "2")
-		k.eventually("pod failed Failed, its container terminated with exit code 2 (Error)", podsDeadline, func() string {
-			p, msg := k.pod("failed")
-			if msg != "" {
-				return msg
-			}
-			if p.Status.Phase == "Succeeded" {
-				t.Fatalf("pod failed Succeeded: %s\n%s", p, k.diagnostics())
-			}
-			if p.Status.Phase != "Failed" || len(p.Status.ContainerStatuses) == 0 {
-				return "pod failed: " + p.String()
-			}
-			term := p.Status.ContainerStatuses[0].State.Terminated
-			if term == nil || term.ExitCode != 2 || term.Reason != "Error" {
-				return "pod failed is Failed, but its container is not terminated Error with exit code 2: " + p.String()
-			}
-			if n := p.Status.ContainerStatuses[0].RestartCount; n != 0 {
-				t.Errorf("pod failed (restartPolicy Never) restarted %d times: %s", n, p)
-			}
-			return ""
-		})
-	})
+	}
 
 	t.Run("never-pull", func(t *testing.T) {
 		k := k.sub(t)
@@ -423,7 +396,7 @@ func TestAKSPodLifecycle(t *testing.T) {
 	})
 
 	az.ok("aks", "delete", "-n", cluster, "-g", "rg", "--yes")
-	deleted = true
+	*deleted = true
 }
 
 // sub is k reporting to a sub-test.

@@ -147,20 +147,7 @@ func TestAKSPodsDocumentReplay(t *testing.T) {
 	if str(mc, "provisioningState") != "Succeeded" {
 		t.Fatalf("aks create: %v", mc)
 	}
-	deleted := false
-	t.Cleanup(func() {
-		// Best effort, before the server stops (cleanups run last first).
-		if deleted {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), podsDeadline)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "aks", "delete", "-n", cluster, "-g", "rg", "--yes")
-		cmd.Env = az.env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("cleanup: aks delete: %v\n%s", err, out)
-		}
-	})
+	deleted := deleteClusterAtCleanup(t, az, cluster)
 	clusterDir := podsClusterDir(t, s)
 
 	az.ok("acr", "import", "-n", acr, "--source", src.addr+"/library/nginx:latest", "--image", "nginx:v1")
@@ -314,7 +301,7 @@ func TestAKSPodsDocumentReplay(t *testing.T) {
 	t.Logf("before aks delete: %d containerd processes name the cluster's directory %s", ours, clusterDir)
 	began = time.Now()
 	az.ok("aks", "delete", "-n", cluster, "-g", "rg", "--yes")
-	deleted = true
+	*deleted = true
 	deadline := time.Now().Add(podsDeadline)
 	for {
 		left := podsProcesses(clusterDir)
@@ -332,6 +319,26 @@ func TestAKSPodsDocumentReplay(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("timing: aks delete → cluster processes gone %s", time.Since(began).Round(time.Millisecond))
+}
+
+// deleteClusterAtCleanup deletes the cluster when the test ends, before
+// the server stops (cleanups run last first), unless the test set the
+// returned flag after deleting it itself. Best effort.
+func deleteClusterAtCleanup(t *testing.T, az *cli, cluster string) *bool {
+	deleted := new(bool)
+	t.Cleanup(func() {
+		if *deleted {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), podsDeadline)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "aks", "delete", "-n", cluster, "-g", "rg", "--yes")
+		cmd.Env = az.env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("cleanup: aks delete: %v\n%s", err, out)
+		}
+	})
+	return deleted
 }
 
 // podsClusterDir is the directory of the server's only cluster
