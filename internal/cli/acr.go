@@ -116,14 +116,7 @@ func newACRShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Get the details of an Azure Container Registry.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			path, reg, err := r.resolve(cmd.Context(), c, sub)
 			if err != nil {
 				return err
@@ -134,7 +127,7 @@ func newACRShowCommand(a *app) *cobra.Command {
 				}
 			}
 			return a.print(flatten(reg, nil), acrTable)
-		},
+		}),
 	}
 	r.flags(cmd)
 	return cmd
@@ -145,11 +138,7 @@ func newACRListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List container registries.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			path := subscriptionPath(sub.ID)
 			if group != "" {
 				path = groupPath(sub.ID, group)
@@ -159,7 +148,7 @@ func newACRListCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(flattenAll(items, nil), "[]."+acrTable)
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
 	return cmd
@@ -222,14 +211,7 @@ func newACRDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete an Azure Container Registry.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			path, _, err := r.resolve(cmd.Context(), c, sub)
 			if err != nil {
 				return err
@@ -239,7 +221,7 @@ func newACRDeleteCommand(a *app) *cobra.Command {
 				return err
 			}
 			return c.ARM(cmd.Context(), acrRequest(http.MethodDelete, path, nil), nil)
-		},
+		}),
 	}
 	r.flags(cmd)
 	yesFlag(cmd.Flags(), &yes)
@@ -251,14 +233,7 @@ func newACRCheckNameCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check-name",
 		Short: "Checks if an Azure Container Registry name is valid and available for use.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			var res map[string]any
 			body := map[string]any{"name": name, "type": acrProvider + "/" + acrType}
 			if err := c.ARM(cmd.Context(), acrRequest(http.MethodPost, subscriptionPath(sub.ID)+"/providers/"+acrProvider+"/checkNameAvailability", body), &res); err != nil {
@@ -270,7 +245,7 @@ func newACRCheckNameCommand(a *app) *cobra.Command {
 				}
 			}
 			return a.print(res, "")
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "The name of the container registry.")
 	return cmd
@@ -283,14 +258,7 @@ func newACRCredentialShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Get the login credentials for an Azure Container Registry.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			path, _, err := r.resolve(cmd.Context(), c, sub)
 			if err != nil {
 				return err
@@ -300,7 +268,7 @@ func newACRCredentialShowCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(res, acrCredentialTable)
-		},
+		}),
 	}
 	r.flags(cmd)
 	return cmd

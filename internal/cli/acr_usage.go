@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/drydock-dev/drydock/internal/client"
 	"net/http"
 
 	"github.com/spf13/cobra"
@@ -15,14 +16,7 @@ func newACRShowUsageCommand(a *app) *cobra.Command {
 		Use:     "show-usage",
 		Short:   "Get the storage usage for an Azure Container Registry.",
 		Example: "  az acr show-usage -n myregistry",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			r.name = a.registryName(r.name)
 			path, _, err := r.resolve(cmd.Context(), c, sub)
 			if err != nil {
@@ -33,7 +27,7 @@ func newACRShowUsageCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(res, acrUsageTable)
-		},
+		}),
 	}
 	r.flags(cmd)
 	return cmd

@@ -28,14 +28,7 @@ func newADUserCreateCommand(a *app) *cobra.Command {
 		Use:     "create",
 		Short:   "Create a user.",
 		Example: "  az ad user create --display-name Alice --user-principal-name alice@contoso.onmicrosoft.com --password 'P@ssw0rd1'",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "display-name", "password", "user-principal-name"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"display-name", "password", "user-principal-name"}, func(cmd *cobra.Command, c *client.Client) error {
 			if mailNickname == "" {
 				mailNickname, _, _ = strings.Cut(upn, "@")
 			}
@@ -51,7 +44,7 @@ func newADUserCreateCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(user, "")
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
@@ -67,20 +60,13 @@ func newADUserShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Get the details of a user.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "id"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
 			var user map[string]any
 			if err := c.Graph(cmd.Context(), http.MethodGet, "/users/"+esc(id), nil, nil, &user); err != nil {
 				return err
 			}
 			return a.print(user, "")
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&id, "id", "", "User's object id or principal name.")
 	return cmd
@@ -91,16 +77,9 @@ func newADUserDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a user.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "id"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
 			return c.Graph(cmd.Context(), http.MethodDelete, "/users/"+esc(id), nil, nil, nil)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&id, "id", "", "User's object id or principal name.")
 	return cmd
@@ -111,11 +90,7 @@ func newADUserListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
 			var clauses []string
 			if filter != "" {
 				clauses = append(clauses, filter)
@@ -135,7 +110,7 @@ func newADUserListCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(users, "")
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
@@ -148,16 +123,12 @@ func newADSignedInUserShowCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show",
 		Short: "Get the details for the currently logged-in user.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
 			var me map[string]any
 			if err := c.Graph(cmd.Context(), http.MethodGet, "/me", nil, nil, &me); err != nil {
 				return err
 			}
 			return a.print(me, "")
-		},
+		}),
 	}
 }

@@ -41,14 +41,7 @@ func newADGroupCreateCommand(a *app) *cobra.Command {
 		Use:     "create",
 		Short:   "Create a group.",
 		Example: "  az ad group create --display-name MyDisplay --mail-nickname MyDisplay",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "display-name", "mail-nickname"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"display-name", "mail-nickname"}, func(cmd *cobra.Command, c *client.Client) error {
 			body := map[string]any{"displayName": displayName, "mailNickname": mailNickname, "securityEnabled": true, "mailEnabled": false}
 			if description != "" {
 				body["description"] = description
@@ -58,7 +51,7 @@ func newADGroupCreateCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(g, "")
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&displayName, "display-name", "", "Object's display name.")
@@ -72,14 +65,7 @@ func newADGroupShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Get the details of a group.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "group"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
 			id, err := resolveGroup(cmd.Context(), c, group)
 			if err != nil {
 				return err
@@ -89,7 +75,7 @@ func newADGroupShowCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(g, "")
-		},
+		}),
 	}
 	groupFlag(cmd, &group)
 	return cmd
@@ -100,20 +86,13 @@ func newADGroupDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a group.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "group"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
 			id, err := resolveGroup(cmd.Context(), c, group)
 			if err != nil {
 				return err
 			}
 			return c.Graph(cmd.Context(), http.MethodDelete, "/groups/"+esc(id), nil, nil, nil)
-		},
+		}),
 	}
 	groupFlag(cmd, &group)
 	return cmd
@@ -124,11 +103,7 @@ func newADGroupListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List groups in the directory.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
 			var clauses []string
 			if filter != "" {
 				clauses = append(clauses, filter)
@@ -145,7 +120,7 @@ func newADGroupListCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(groups, "")
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
 	cmd.Flags().StringVar(&filter, "filter", "", "OData filter.")
@@ -157,21 +132,14 @@ func newADGroupMemberAddCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add",
 		Short: "Add a member to a group.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "group", "member-id"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
 			id, err := resolveGroup(cmd.Context(), c, group)
 			if err != nil {
 				return err
 			}
 			body := map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + member}
 			return c.Graph(cmd.Context(), http.MethodPost, "/groups/"+esc(id)+"/members/$ref", nil, body, nil)
-		},
+		}),
 	}
 	groupFlag(cmd, &group)
 	memberIDFlag(cmd, &member)
@@ -183,20 +151,13 @@ func newADGroupMemberRemoveCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove",
 		Short: "Remove a member from a group.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "group", "member-id"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
 			id, err := resolveGroup(cmd.Context(), c, group)
 			if err != nil {
 				return err
 			}
 			return c.Graph(cmd.Context(), http.MethodDelete, "/groups/"+esc(id)+"/members/"+esc(member)+"/$ref", nil, nil, nil)
-		},
+		}),
 	}
 	groupFlag(cmd, &group)
 	memberIDFlag(cmd, &member)
@@ -208,14 +169,7 @@ func newADGroupMemberListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "Get the members of a group.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "group"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
 			id, err := resolveGroup(cmd.Context(), c, group)
 			if err != nil {
 				return err
@@ -225,7 +179,7 @@ func newADGroupMemberListCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(members, "")
-		},
+		}),
 	}
 	groupFlag(cmd, &group)
 	return cmd
@@ -236,14 +190,7 @@ func newADGroupMemberCheckCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check if a member is in a group.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "group", "member-id"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
 			id, err := resolveGroup(cmd.Context(), c, group)
 			if err != nil {
 				return err
@@ -260,7 +207,7 @@ func newADGroupMemberCheckCommand(a *app) *cobra.Command {
 				in = in || strings.EqualFold(g, id)
 			}
 			return a.print(map[string]any{"value": in}, "")
-		},
+		}),
 	}
 	groupFlag(cmd, &group)
 	memberIDFlag(cmd, &member)

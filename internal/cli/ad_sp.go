@@ -154,20 +154,13 @@ func newADSPCreateCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a service principal for an application.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "id"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
 			var sp map[string]any
 			if err := c.Graph(cmd.Context(), http.MethodPost, "/servicePrincipals", nil, map[string]any{"appId": id}, &sp); err != nil {
 				return err
 			}
 			return a.print(sp, "")
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&id, "id", "", "Identifier uri, application id, or object id of the associated application.")
 	return cmd
@@ -178,14 +171,7 @@ func newADSPShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Get the details of a service principal.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "id"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
 			oid, err := resolveServicePrincipal(cmd.Context(), c, id)
 			if err != nil {
 				return err
@@ -195,7 +181,7 @@ func newADSPShowCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(sp, "")
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&id, "id", "", "Service principal name, or object id.")
 	return cmd
@@ -206,20 +192,13 @@ func newADSPDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a service principal.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "id"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
 			oid, err := resolveServicePrincipal(cmd.Context(), c, id)
 			if err != nil {
 				return err
 			}
 			return c.Graph(cmd.Context(), http.MethodDelete, "/servicePrincipals/"+esc(oid), nil, nil, nil)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&id, "id", "", "Service principal name, or object id.")
 	return cmd
@@ -231,11 +210,7 @@ func newADSPListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List service principals.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
 			var clauses []string
 			if filter != "" {
 				clauses = append(clauses, filter)
@@ -257,7 +232,7 @@ func newADSPListCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(sps, "")
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")

@@ -347,20 +347,13 @@ func newAKSShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Show the details for a managed Kubernetes cluster.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			mc, err := getCluster(cmd.Context(), c, r.path(sub.ID))
 			if err != nil {
 				return err
 			}
 			return a.print(flatten(mc, nil), aksTable)
-		},
+		}),
 	}
 	r.flags(cmd)
 	return cmd
@@ -371,11 +364,7 @@ func newAKSListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List managed Kubernetes clusters.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			path := subscriptionPath(sub.ID)
 			if group != "" {
 				path = groupPath(sub.ID, group)
@@ -385,7 +374,7 @@ func newAKSListCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(flattenAll(items, nil), "[]."+aksTable)
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
 	return cmd
@@ -451,14 +440,7 @@ func newAKSDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a managed Kubernetes cluster.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			ok, err := a.confirm("Are you sure you want to perform this operation?", yes)
 			if err != nil || !ok {
 				return err
@@ -466,7 +448,7 @@ func newAKSDeleteCommand(a *app) *cobra.Command {
 			req := aksRequest(http.MethodDelete, r.path(sub.ID), nil)
 			req.NoWait = noWait
 			return c.ARM(cmd.Context(), req, nil)
-		},
+		}),
 	}
 	r.flags(cmd)
 	yesFlag(cmd.Flags(), &yes)
@@ -482,18 +464,11 @@ func newAKSPowerCommand(a *app, action, short string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   action,
 		Short: short,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			req := aksRequest(http.MethodPost, r.path(sub.ID)+"/"+action, nil)
 			req.NoWait = noWait
 			return c.ARM(cmd.Context(), req, nil)
-		},
+		}),
 	}
 	r.flags(cmd)
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")

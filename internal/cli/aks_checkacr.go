@@ -36,14 +36,7 @@ func newAKSCheckACRCommand(a *app) *cobra.Command {
 			"drydock runs the check as aks-canipull does, on a node of the cluster with the kubelet's identity: " +
 			"name resolution, the identity's token, and the registry's token exchange; with --repository it also asks for a pull token of that repository.",
 		Example: "  az aks check-acr -g MyResourceGroup -n MyManagedCluster --acr myacr.azurecr.io",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group", "acr"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group", "acr"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			ctx := cmd.Context()
 			loginServer, err := a.checkACRLoginServer(ctx, c, acr)
 			if err != nil {
@@ -89,7 +82,7 @@ func newAKSCheckACRCommand(a *app) *cobra.Command {
 				code = exitError
 			}
 			return &checkACRFailed{code: code}
-		},
+		}),
 	}
 	r.flags(cmd)
 	f := cmd.Flags()

@@ -51,20 +51,13 @@ func newNodepoolListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List node pools in the managed Kubernetes cluster.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "resource-group", "cluster-name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"resource-group", "cluster-name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			items, err := c.ARMList(cmd.Context(), r.poolsPath(sub.ID), client.APIVersionContainerService, nil)
 			if err != nil {
 				return err
 			}
 			return a.print(flattenAll(items, nil), "[]."+nodepoolTable)
-		},
+		}),
 	}
 	r.flags(cmd, false)
 	return cmd
@@ -75,20 +68,13 @@ func newNodepoolShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Show the details for a node pool in the managed Kubernetes cluster.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "resource-group", "cluster-name", "name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"resource-group", "cluster-name", "name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			var pool map[string]any
 			if err := c.ARM(cmd.Context(), aksRequest(http.MethodGet, r.path(sub.ID), nil), &pool); err != nil {
 				return err
 			}
 			return a.print(flatten(pool, nil), nodepoolTable)
-		},
+		}),
 	}
 	r.flags(cmd, true)
 	return cmd
@@ -165,14 +151,7 @@ func newNodepoolScaleCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scale",
 		Short: "Scale the node pool in a managed Kubernetes cluster.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "resource-group", "cluster-name", "name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"resource-group", "cluster-name", "name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			ctx := cmd.Context()
 			var pool map[string]any
 			if err := c.ARM(ctx, aksRequest(http.MethodGet, r.path(sub.ID), nil), &pool); err != nil {
@@ -195,7 +174,7 @@ func newNodepoolScaleCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(flatten(pool, nil), nodepoolTable)
-		},
+		}),
 	}
 	r.flags(cmd, true)
 	cmd.Flags().IntVarP(&count, "node-count", "c", aksDefaultNodeCount, "Number of nodes in the Kubernetes node pool.")
@@ -209,18 +188,11 @@ func newNodepoolDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete the agent pool in the managed Kubernetes cluster.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "resource-group", "cluster-name", "name"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"resource-group", "cluster-name", "name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			req := aksRequest(http.MethodDelete, r.path(sub.ID), nil)
 			req.NoWait = noWait
 			return c.ARM(cmd.Context(), req, nil)
-		},
+		}),
 	}
 	r.flags(cmd, true)
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")

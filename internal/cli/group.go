@@ -99,20 +99,13 @@ func newGroupShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Gets a resource group.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name|resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			var rg map[string]any
 			if err := c.ARM(cmd.Context(), client.Request{Method: http.MethodGet, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources}, &rg); err != nil {
 				return err
 			}
 			return a.print(resourceGroupJSON(rg), groupTable)
-		},
+		}),
 	}
 	groupNameFlags(cmd, &name)
 	return cmd
@@ -124,20 +117,13 @@ func newGroupDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a resource group.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name|resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			ok, err := a.confirm("Are you sure you want to perform this operation?", yes)
 			if err != nil || !ok {
 				return err
 			}
 			return c.ARM(cmd.Context(), client.Request{Method: http.MethodDelete, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources, NoWait: noWait}, nil)
-		},
+		}),
 	}
 	groupNameFlags(cmd, &name)
 	yesFlag(cmd.Flags(), &yes)
@@ -150,11 +136,7 @@ func newGroupListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List resource groups.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			items, err := c.ARMList(cmd.Context(), subscriptionPath(sub.ID)+"/resourcegroups", client.APIVersionResources, nil)
 			if err != nil {
 				return err
@@ -167,7 +149,7 @@ func newGroupListCommand(a *app) *cobra.Command {
 				out = append(out, resourceGroupJSON(rg))
 			}
 			return a.print(out, "[]."+groupTable)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&tag, "tag", "", "A single tag in 'key[=value]' format to filter by.")
 	return cmd
@@ -189,15 +171,8 @@ func newGroupExistsCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "exists",
 		Short: "Check if a resource group exists.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name|resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			err = c.ARM(cmd.Context(), client.Request{Method: http.MethodHead, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources}, nil)
+		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
+			err := c.ARM(cmd.Context(), client.Request{Method: http.MethodHead, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources}, nil)
 			switch {
 			case err == nil:
 				return a.print(true, "")
@@ -205,7 +180,7 @@ func newGroupExistsCommand(a *app) *cobra.Command {
 				return a.print(false, "")
 			}
 			return err
-		},
+		}),
 	}
 	groupNameFlags(cmd, &name)
 	return cmd

@@ -80,20 +80,13 @@ func newIdentityShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Show an identity.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			var mi map[string]any
 			if err := c.ARM(cmd.Context(), identityRequest(http.MethodGet, resourcePath(sub.ID, group, identityProvider, identityType, name), nil), &mi); err != nil {
 				return err
 			}
 			return a.print(flatten(mi, nil), "")
-		},
+		}),
 	}
 	identityFlags(cmd, &name, &group)
 	return cmd
@@ -104,16 +97,9 @@ func newIdentityDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete an identity.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			return c.ARM(cmd.Context(), identityRequest(http.MethodDelete, resourcePath(sub.ID, group, identityProvider, identityType, name), nil), nil)
-		},
+		}),
 	}
 	identityFlags(cmd, &name, &group)
 	return cmd
@@ -124,11 +110,7 @@ func newIdentityListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List identities.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			path := subscriptionPath(sub.ID)
 			if group != "" {
 				path = groupPath(sub.ID, group)
@@ -138,7 +120,7 @@ func newIdentityListCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(flattenAll(items, nil), "")
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
 	return cmd

@@ -118,11 +118,8 @@ func newRoleDefinitionListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List role definitions.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
+			var err error
 			if scope == "" {
 				scope = subscriptionPath(sub.ID)
 			}
@@ -152,7 +149,7 @@ func newRoleDefinitionListCommand(a *app) *cobra.Command {
 				out = append(out, flatten(d, roleDefinitionRename))
 			}
 			return a.print(out, roleDefinitionTable)
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVarP(&name, "name", "n", "", "A role's name or id, e.g. 'Reader'.")

@@ -238,11 +238,8 @@ func newRoleAssignmentListCommand(a *app) *cobra.Command {
 		Use:   "list",
 		Short: "List role assignments.",
 		Long:  "List role assignments. By default, only assignments scoped to the subscription are displayed. To view assignments scoped by resource or group, use `--all`.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
+			var err error
 			ctx := cmd.Context()
 			s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited, includeGroups: groups}
 			if all {
@@ -266,7 +263,7 @@ func newRoleAssignmentListCommand(a *app) *cobra.Command {
 				defScope = subscriptionPath(sub.ID)
 			}
 			return a.print(describeAssignments(ctx, c, items, defScope), roleAssignmentTable)
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&assignee, "assignee", "", "Represent a user, group, or service principal. Supported format: object id, user sign-in name, or service principal name.")

@@ -105,14 +105,8 @@ func newVMCreateCommand(a *app) *cobra.Command {
 		Use:     "create",
 		Short:   "Create a virtual machine to host managed identities.",
 		Example: "  az vm create -n myVM -g MyResourceGroup --image Ubuntu2204 --assign-identity myIdentity",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
+			var err error
 			ctx := cmd.Context()
 			if location == "" {
 				if location, err = groupLocation(ctx, c, sub.ID, group); err != nil {
@@ -128,7 +122,7 @@ func newVMCreateCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(vmCreateSummary(vm, group, len(identities) > 0), "")
-		},
+		}),
 	}
 	vmFlags(cmd, &name, &group)
 	f := cmd.Flags()
@@ -161,20 +155,13 @@ func newVMShowCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Get the details of a virtual machine.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			var vm map[string]any
 			if err := c.ARM(cmd.Context(), vmRequest(http.MethodGet, resourcePath(sub.ID, group, vmProvider, vmType, name), nil), &vm); err != nil {
 				return err
 			}
 			return a.print(flatten(vm, nil), "")
-		},
+		}),
 	}
 	vmFlags(cmd, &name, &group)
 	return cmd
@@ -186,20 +173,13 @@ func newVMDeleteCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a virtual machine.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			ok, err := a.confirm("Are you sure you want to perform this operation?", yes)
 			if err != nil || !ok {
 				return err
 			}
 			return c.ARM(cmd.Context(), vmRequest(http.MethodDelete, resourcePath(sub.ID, group, vmProvider, vmType, name), nil), nil)
-		},
+		}),
 	}
 	vmFlags(cmd, &name, &group)
 	yesFlag(cmd.Flags(), &yes)
@@ -211,11 +191,7 @@ func newVMListCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List details of virtual machines.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			path := subscriptionPath(sub.ID)
 			if group != "" {
 				path = groupPath(sub.ID, group)
@@ -225,7 +201,7 @@ func newVMListCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(flattenAll(items, nil), vmTable)
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
 	return cmd
@@ -238,20 +214,13 @@ func newVMHostCredentialCommand(a *app) *cobra.Command {
 		Short: "Issue the credential with which a process acts as the VM when calling its IMDS endpoint (drydock only).",
 		Long: "Issue the credential with which a process acts as the VM when calling its IMDS endpoint (drydock only).\n\n" +
 			"The credential is shown once; issuing a new one replaces it.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
+		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
 			var res map[string]any
 			if err := c.ARM(cmd.Context(), vmRequest(http.MethodPost, resourcePath(sub.ID, group, vmProvider, vmType, name)+"/issueHostCredential", nil), &res); err != nil {
 				return err
 			}
 			return a.print(res, "")
-		},
+		}),
 	}
 	vmFlags(cmd, &name, &group)
 	return cmd
