@@ -182,7 +182,9 @@ func (c *Client) Registry(loginServer string, opts RegistryOptions) *Registry {
 	tr.DialTLSContext = d.DialTLSContext
 	var rt http.RoundTripper = tr
 	if debug != nil {
-		rt = &registryDebugTransport{next: tr, w: debug}
+		// Registry traffic: hide tokens and passwords in forms, JSON
+		// bodies and headers.
+		rt = &debugTransport{next: tr, w: debug, redact: registryRedact}
 	}
 	name := opts.Name
 	if name == "" {
@@ -1038,14 +1040,6 @@ func EscapeRepository(repo string) string {
 	return strings.Join(parts, "/")
 }
 
-// registryDebugTransport logs registry requests and responses for --debug,
-// hiding tokens and passwords in forms, JSON bodies and headers.
-type registryDebugTransport struct {
-	next http.RoundTripper
-	w    io.Writer
-	mu   sync.Mutex
-}
-
 var registryFormSecrets = []string{"password", "refresh_token", "access_token"}
 
 var registrySecretJSON = regexp.MustCompile(`"(access_token|refresh_token|token|password|accessToken|refreshToken)"\s*:\s*"[^"]*"`)
@@ -1065,49 +1059,6 @@ func registryRedact(b []byte, contentType string) string {
 		return fmt.Sprintf("<%d bytes of %s>", len(b), contentType)
 	}
 	return registrySecretJSON.ReplaceAllString(string(b), `"$1": "*****"`)
-}
-
-func (d *registryDebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var reqBody []byte
-	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		reqBody = b
-		req.Body = io.NopCloser(bytes.NewReader(b))
-	}
-	logHeaders := &debugTransport{w: d.w}
-	d.mu.Lock()
-	fmt.Fprintf(d.w, "DEBUG: Request URL: '%s'\n", redactURL(req.URL))
-	fmt.Fprintf(d.w, "DEBUG: Request method: '%s'\n", req.Method)
-	logHeaders.headers("Request", req.Header)
-	if len(reqBody) > 0 {
-		fmt.Fprintf(d.w, "DEBUG: Request body:\nDEBUG: %s\n", registryRedact(reqBody, req.Header.Get("Content-Type")))
-	}
-	d.mu.Unlock()
-	res, err := d.next.RoundTrip(req)
-	if err != nil {
-		d.mu.Lock()
-		fmt.Fprintf(d.w, "DEBUG: Request failed: %v\n", err)
-		d.mu.Unlock()
-		return nil, err
-	}
-	body, rerr := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	res.Body.Close()
-	res.Body = io.NopCloser(bytes.NewReader(body))
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	fmt.Fprintf(d.w, "DEBUG: Response status: %d\n", res.StatusCode)
-	logHeaders.headers("Response", res.Header)
-	if len(body) > 0 {
-		fmt.Fprintf(d.w, "DEBUG: Response content:\nDEBUG: %s\n", registryRedact(body, res.Header.Get("Content-Type")))
-	}
-	if rerr != nil {
-		return nil, rerr
-	}
-	return res, nil
 }
 
 // OperationStatus is one poll of an Azure-AsyncOperation.

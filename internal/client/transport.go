@@ -37,11 +37,13 @@ func (c *Client) roundTrip(req *http.Request) (*response, error) {
 }
 
 // debugTransport logs requests and responses, like az --debug, with
-// credentials redacted.
+// credentials redacted: bodies by redact (redactBody when nil), headers
+// always.
 type debugTransport struct {
-	next http.RoundTripper
-	w    io.Writer
-	mu   sync.Mutex
+	next   http.RoundTripper
+	w      io.Writer
+	redact func(body []byte, contentType string) string
+	mu     sync.Mutex
 }
 
 func (d *debugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -60,7 +62,7 @@ func (d *debugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	fmt.Fprintf(d.w, "DEBUG: Request method: '%s'\n", req.Method)
 	d.headers("Request", req.Header)
 	if len(reqBody) > 0 {
-		fmt.Fprintf(d.w, "DEBUG: Request body:\nDEBUG: %s\n", redactBody(reqBody, req.Header.Get("Content-Type")))
+		fmt.Fprintf(d.w, "DEBUG: Request body:\nDEBUG: %s\n", d.redactBody(reqBody, req.Header.Get("Content-Type")))
 	}
 	d.mu.Unlock()
 
@@ -79,12 +81,19 @@ func (d *debugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	fmt.Fprintf(d.w, "DEBUG: Response status: %d\n", res.StatusCode)
 	d.headers("Response", res.Header)
 	if len(body) > 0 {
-		fmt.Fprintf(d.w, "DEBUG: Response content:\nDEBUG: %s\n", redactBody(body, res.Header.Get("Content-Type")))
+		fmt.Fprintf(d.w, "DEBUG: Response content:\nDEBUG: %s\n", d.redactBody(body, res.Header.Get("Content-Type")))
 	}
 	if rerr != nil {
 		return nil, rerr
 	}
 	return res, nil
+}
+
+func (d *debugTransport) redactBody(b []byte, contentType string) string {
+	if d.redact != nil {
+		return d.redact(b, contentType)
+	}
+	return redactBody(b, contentType)
 }
 
 func (d *debugTransport) headers(kind string, h http.Header) {
