@@ -32,14 +32,22 @@ const (
 func crashData() []byte { return storagetest.RandomBytes(42, crashBlob) }
 
 // killer yields data and kills its own process once it has handed out n
-// bytes, in the middle of a Put or Append.
+// bytes, in the middle of a Put or Append — once part of the upload is on
+// disk (the store writes behind its reads), so that there is a partial
+// upload for the parent to find.
 type killer struct {
 	data []byte
 	n    int
+	root string
 }
 
 func (k *killer) Read(p []byte) (int, error) {
 	if k.n <= 0 {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if partialUpload(k.root) {
+				break
+			}
+		}
 		p, _ := os.FindProcess(os.Getpid())
 		p.Kill()
 		time.Sleep(time.Minute) // the kill is asynchronous
@@ -47,6 +55,18 @@ func (k *killer) Read(p []byte) (int, error) {
 	m := copy(p, k.data[:min(len(p), k.n, len(k.data))])
 	k.data, k.n = k.data[m:], k.n-m
 	return m, nil
+}
+
+// partialUpload reports whether an upload under root holds more bytes than
+// a completed first chunk.
+func partialUpload(root string) bool {
+	files, _ := filepath.Glob(filepath.Join(root, "uploads", "*", "data"))
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.Size() > crashChunk1 {
+			return true
+		}
+	}
+	return false
 }
 
 // TestCrashChild is the child's body; it does nothing in a normal run.
@@ -64,7 +84,7 @@ func TestCrashChild(t *testing.T) {
 	data := crashData()
 	switch os.Getenv(crashEnvMode) {
 	case "put":
-		bs.Put(ctx, storagetest.Digest("sha256", data), &killer{data: data, n: crashAfter})
+		bs.Put(ctx, storagetest.Digest("sha256", data), &killer{data: data, n: crashAfter, root: root})
 	case "chunked":
 		id, err := bs.StartUpload(ctx)
 		if err != nil {
@@ -76,7 +96,7 @@ func TestCrashChild(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(filepath.Dir(root), "id"), []byte(id), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		bs.Append(ctx, id, crashChunk1, &killer{data: data[crashChunk1:], n: crashAfter})
+		bs.Append(ctx, id, crashChunk1, &killer{data: data[crashChunk1:], n: crashAfter, root: root})
 	}
 	t.Fatal("still alive")
 }
