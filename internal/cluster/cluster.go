@@ -415,7 +415,7 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 		err := p.sup.Start(ctx, strings.ToLower(id.String()), p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st))
 		if err != nil {
 			p.setStatus(context.Background(), id, "Failed", "")
-			return nil, arm.Errorf(http.StatusInternalServerError, "ControlPlaneFailed", "The control plane of %s did not start: %v", id.Name(), err)
+			return nil, clusterStartError(id, err)
 		}
 		return nil, p.setStatus(context.Background(), id, "Succeeded", "Running")
 	}); err != nil {
@@ -770,7 +770,7 @@ func (p *Provider) power(on bool) arm.Handler {
 			p.setStatus(ctx, id, "Starting", "")
 			if err := p.sup.Start(ctx, key, p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st)); err != nil {
 				p.setStatus(context.Background(), id, "Failed", "")
-				return nil, arm.Errorf(http.StatusInternalServerError, "ControlPlaneFailed", "The control plane of %s did not start: %v", id.Name(), err)
+				return nil, clusterStartError(id, err)
 			}
 			return nil, p.setStatus(ctx, id, "Succeeded", "Running")
 		}); err != nil {

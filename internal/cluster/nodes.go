@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -175,7 +176,7 @@ func (p *Provider) reconcileNodes(ctx context.Context, id resourceid.ID) error {
 	key := strings.ToLower(id.String())
 	if p.sup.Running(key) {
 		if err := p.sup.SetNodes(ctx, key, p.nodeConfigs(id, res.Location, props, st)); err != nil {
-			return arm.Errorf(http.StatusInternalServerError, "NodeNotReady", "A node of %s did not start: %v", id.Name(), err)
+			return clusterStartError(id, err)
 		}
 	}
 	keep := map[string]bool{}
@@ -208,4 +209,14 @@ func checkRuntime(pools []Pool) error {
 		return arm.BadRequest("ContainerRuntimeUnavailable", "The nodes of this cluster cannot run on this machine: %v.", err)
 	}
 	return nil
+}
+
+// clusterStartError is the operation error of a cluster whose control
+// plane or nodes did not come up.
+func clusterStartError(id resourceid.ID, err error) error {
+	var ns *nodeStartError
+	if errors.As(err, &ns) {
+		return arm.Errorf(http.StatusInternalServerError, "NodeNotReady", "A node of %s did not start: %v", id.Name(), err)
+	}
+	return arm.Errorf(http.StatusInternalServerError, "ControlPlaneFailed", "The control plane of %s did not start: %v", id.Name(), err)
 }

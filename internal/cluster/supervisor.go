@@ -37,6 +37,12 @@ type ControlPlaneConfig struct {
 	KubernetesVersion string `json:"kubernetesVersion"`
 }
 
+// nodeStartError is a node agent that did not register its node.
+type nodeStartError struct{ err error }
+
+func (e *nodeStartError) Error() string { return e.err.Error() }
+func (e *nodeStartError) Unwrap() error { return e.err }
+
 // Supervisor runs each running cluster as child processes of this binary:
 // its control plane (`drydock cluster-controlplane`) and one node agent per
 // node (`drydock cluster-node`). It restarts them if they crash and stops
@@ -148,7 +154,7 @@ func (s *Supervisor) SetNodes(ctx context.Context, key string, nodes []agentconf
 	}
 	for i, c := range started {
 		if err := s.waitFile(ctx, c, filepath.Join(dirs[i], agentconfig.ReadyFile)); err != nil {
-			return err
+			return &nodeStartError{err}
 		}
 	}
 	return nil
