@@ -288,8 +288,9 @@ func relaunch(t *testing.T, old *server, env []string) *server {
 	return s
 }
 
-// TestAKSSurvivesRestart: a running cluster (and its objects) comes back
-// when drydock restarts, and a stopped one stays stopped.
+// TestAKSSurvivesRestart: a running cluster (its objects, and its pods'
+// containers, untouched) comes back when drydock restarts, and a stopped
+// one stays stopped.
 func TestAKSSurvivesRestart(t *testing.T) {
 	regAddr, err := freeAddr()
 	if err != nil {
@@ -309,12 +310,17 @@ func TestAKSSurvivesRestart(t *testing.T) {
 	kubeconfig := filepath.Join(t.TempDir(), "config")
 	az.ok("aks", "get-credentials", "-g", "rg", "-n", "kept", "--file", kubeconfig)
 	az.ok("kubectl", "--kubeconfig", kubeconfig, "create", "configmap", "survivor", "--from-literal=a=b")
+	// A pod that needs no registry: the node's own sandbox image.
+	az.ok("kubectl", "--kubeconfig", kubeconfig, "run", "sleeper", "--image=drydock.local/pause:3.10", "--image-pull-policy=Never", "--restart=Never")
+	before := waitContainer(t, az, kubeconfig, "sleeper")
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
 
 	s2 := relaunch(t, s, env)
 	az2 := s2.admin(t)
+	keptDeleted := deleteClusterAtCleanup(t, az2, "kept")
+	parkedDeleted := deleteClusterAtCleanup(t, az2, "parked")
 	// The control plane restarts in the background; wait for it (bounded).
 	var out result
 	for attempt := 0; attempt < 60; attempt++ {
@@ -332,4 +338,47 @@ func TestAKSSurvivesRestart(t *testing.T) {
 	if st := az2.tsv("aks", "show", "-n", "parked", "-g", "rg", "--query", "powerState.code"); st != "Stopped" {
 		t.Errorf("parked: %s", st)
 	}
+	// The pod's container kept running while drydock was down, and the
+	// restarted node agent adopted it (its log says so) rather than
+	// starting it again: same container, no restart.
+	logs, _ := filepath.Glob(filepath.Join(s2.dataDir, "clusters", "*", "nodes", "*", "agent.log"))
+	for attempt := 0; ; attempt++ {
+		adopted := false
+		for _, l := range logs {
+			if b, err := os.ReadFile(l); err == nil && strings.Contains(string(b), `msg="adopted a running pod"`) && strings.Contains(string(b), "pod=default/sleeper") {
+				adopted = true
+			}
+		}
+		if adopted {
+			break
+		}
+		if attempt == 120 {
+			t.Fatalf("no node agent adopted the pod sleeper (agent logs %q)", logs)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if after := waitContainer(t, az2, kubeconfig, "sleeper"); after != before {
+		t.Errorf("the pod's container changed across the restart: %s, then %s", before, after)
+	}
+	az2.ok("aks", "delete", "-n", "kept", "-g", "rg", "--yes")
+	*keptDeleted = true
+	az2.ok("aks", "delete", "-n", "parked", "-g", "rg", "--yes")
+	*parkedDeleted = true
+}
+
+// waitContainer waits until pod runs (bounded) and returns its container's
+// ID and restart count.
+func waitContainer(t *testing.T, az *cli, kubeconfig, pod string) string {
+	t.Helper()
+	var out result
+	for attempt := 0; attempt < 120; attempt++ {
+		out = az.run("kubectl", "--kubeconfig", kubeconfig, "get", "pod", pod, "-o",
+			"jsonpath={.status.phase} {.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}")
+		if f := strings.Fields(out.Stdout); out.Code == 0 && len(f) == 3 && f[0] == "Running" && f[1] != "" {
+			return f[1] + " restarts=" + f[2]
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("pod %s is not running:\n%s\n%s", pod, out, az.run("kubectl", "--kubeconfig", kubeconfig, "describe", "pod", pod))
+	return ""
 }

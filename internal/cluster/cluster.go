@@ -677,8 +677,13 @@ func (p *Provider) delete(r *arm.Request) (int, any, error) {
 	}
 	id := r.ID
 	if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
-		// Stop first, outside the transaction, so the store is not held.
-		p.sup.Stop(strings.ToLower(id.String()), true)
+		// Stop and tear the nodes down first, outside the transaction,
+		// so the store is not held meanwhile.
+		p.sup.Stop(strings.ToLower(id.String()))
+		var st state
+		if err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, id.String()); return err }); err == nil {
+			p.teardownNodes(st)
+		}
 		var removed []string
 		err := p.rt.Store().Update(ctx, func(tx *store.Tx) (err error) {
 			removed, err = p.rt.DeleteScope(tx, id)
@@ -704,11 +709,12 @@ func (p *Provider) onDelete(tx *store.Tx, row store.Resource) ([]string, error) 
 	}
 	var props Properties
 	json.Unmarshal(res.Properties, &props)
-	p.sup.Stop(strings.ToLower(row.ID), true)
+	p.sup.Stop(strings.ToLower(row.ID))
 	st, err := loadState(tx, row.ID)
 	if err != nil {
 		return nil, err
 	}
+	p.teardownNodes(st)
 	for _, n := range st.Nodes {
 		if err := p.dir.UnregisterHost(tx, n.HostID); err != nil {
 			return nil, err
@@ -764,7 +770,8 @@ func (p *Provider) power(on bool) arm.Handler {
 			if !on {
 				p.setStatus(ctx, id, "Stopping", "")
 				// Like deallocated VMs, stopped nodes keep no containers.
-				p.sup.Stop(key, true)
+				p.sup.Stop(key)
+				p.teardownNodes(st)
 				return nil, p.setStatus(ctx, id, "Succeeded", "Stopped")
 			}
 			p.setStatus(ctx, id, "Starting", "")

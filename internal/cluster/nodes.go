@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/drydock-dev/drydock/internal/arm"
@@ -193,6 +194,22 @@ func (p *Provider) reconcileNodes(ctx context.Context, id resourceid.ID) error {
 		os.RemoveAll(dir)
 	}
 	return nil
+}
+
+// teardownNodes removes, in parallel, what the nodes of st left on this
+// machine (pods, runtime state, bridges); their agents must be stopped.
+// Nodes without runtime state (never started, or torn down already) are
+// skipped.
+func (p *Provider) teardownNodes(st state) {
+	var wg sync.WaitGroup
+	for _, n := range st.Nodes {
+		if _, err := os.Stat(filepath.Join(n.Dir, agentconfig.RuntimeDir)); err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); p.sup.Teardown(agentconfig.Path(n.Dir)) }()
+	}
+	wg.Wait()
 }
 
 // checkRuntime refuses nodes on a machine that cannot run containers, with

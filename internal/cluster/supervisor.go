@@ -51,8 +51,9 @@ type Supervisor struct {
 	exe string
 	log *slog.Logger
 
-	mu    sync.Mutex
-	procs map[string]*child // by cluster key, and nodeKey for node agents
+	mu     sync.Mutex
+	procs  map[string]*child // by cluster key, and nodeKey for node agents
+	halted map[string]bool   // clusters stopped since their last Start
 }
 
 // child is one supervised process.
@@ -70,7 +71,7 @@ type child struct {
 
 // NewSupervisor runs children with the given executable.
 func NewSupervisor(exe string, log *slog.Logger) *Supervisor {
-	return &Supervisor{exe: exe, log: log, procs: map[string]*child{}}
+	return &Supervisor{exe: exe, log: log, procs: map[string]*child{}, halted: map[string]bool{}}
 }
 
 // nodeKey is the key of a node agent: "#" appears in no resource ID.
@@ -82,6 +83,9 @@ const nodeSep = "#node:"
 // until its API server is ready, then starts the node agents of nodes and
 // waits until each registered its Node.
 func (s *Supervisor) Start(ctx context.Context, key string, cfg ControlPlaneConfig, nodes []agentconfig.Node) error {
+	s.mu.Lock()
+	delete(s.halted, key)
+	s.mu.Unlock()
 	c := s.spawn(key, &child{
 		what:    "control plane",
 		args:    []string{"cluster-controlplane", "--config", filepath.Join(cfg.DataDir, "controlplane.json")},
@@ -100,12 +104,16 @@ func (s *Supervisor) Start(ctx context.Context, key string, cfg ControlPlaneConf
 	return s.SetNodes(ctx, key, nodes)
 }
 
-// spawn registers and starts c under key, unless key already runs.
+// spawn registers and starts c under key, unless key already runs. It
+// returns nil when key belongs to a cluster stopped meanwhile.
 func (s *Supervisor) spawn(key string, c *child) *child {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if running, ok := s.procs[key]; ok {
 		return running
+	}
+	if cluster, _, _ := strings.Cut(key, nodeSep); s.halted[cluster] {
+		return nil
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})
@@ -138,6 +146,9 @@ func (s *Supervisor) SetNodes(ctx context.Context, key string, nodes []agentconf
 				return atomicfile.Write(cfgPath, b, 0o600)
 			},
 		})
+		if c == nil {
+			return fmt.Errorf("the cluster was stopped while its nodes started")
+		}
 		started = append(started, c)
 		dirs = append(dirs, n.Dir)
 	}
@@ -335,11 +346,11 @@ func (s *Supervisor) poll(ctx context.Context, c *child, limit time.Duration, ch
 }
 
 // Stop stops key's node agents and then its control plane, and waits for
-// them to exit. With teardown, the nodes' pods and runtimes are removed
-// too (cluster stop and delete); without it, containers keep running and
-// the next Start adopts them (server restart).
-func (s *Supervisor) Stop(key string, teardown bool) {
+// them to exit. The nodes' containers keep running (as when a kubelet
+// restarts); the next Start adopts them, and Teardown removes them.
+func (s *Supervisor) Stop(key string) {
 	s.mu.Lock()
+	s.halted[key] = true
 	var nodes []string
 	for k := range s.procs {
 		if strings.HasPrefix(k, key+nodeSep) {
@@ -350,14 +361,7 @@ func (s *Supervisor) Stop(key string, teardown bool) {
 	var wg sync.WaitGroup
 	for _, k := range nodes {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if teardown {
-				s.removeNode(k)
-				return
-			}
-			s.stopKey(k)
-		}()
+		go func() { defer wg.Done(); s.stopKey(k) }()
 	}
 	wg.Wait()
 	s.stopKey(key)
@@ -412,7 +416,7 @@ func (s *Supervisor) StopAll() {
 	var wg sync.WaitGroup
 	for _, k := range keys {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.Stop(k, false) }()
+		go func() { defer wg.Done(); s.Stop(k) }()
 	}
 	wg.Wait()
 }

@@ -20,6 +20,8 @@ const (
 	// ReadyFile is written by the agent once its Node is registered; the
 	// server removes it before starting the agent and waits for it.
 	ReadyFile = "agent.ready"
+	// RuntimeDir holds the node's containerd: config, root, state, socket.
+	RuntimeDir = "runtime"
 )
 
 // Node describes one node of an agent pool.

@@ -65,7 +65,7 @@ func Main(args []string) int {
 }
 
 // runtimeDir is where the node's containerd keeps everything.
-func runtimeDir(cfg *agentconfig.Node) string { return filepath.Join(cfg.Dir, "runtime") }
+func runtimeDir(cfg *agentconfig.Node) string { return filepath.Join(cfg.Dir, agentconfig.RuntimeDir) }
 
 func runtimeConfig(cfg *agentconfig.Node) containerd.Config {
 	return containerd.Config{
