@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/containerd"
@@ -58,20 +59,21 @@ func runNode(ctx context.Context, cfg *agentconfig.Node, kube *kubeClients, rt *
 			matchImages: credprovider.MatchImages(cfg.RegistrySuffix), defaultCache: 10 * time.Minute, client: kube.node,
 		},
 	}
-	status := &nodeStatus{rt: rt}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	nodeSpec := nodeObject(cfg, port, d.Version())
+	status := &nodeStatus{rt: rt, node: nodeSpec, ready: true}
 	mux := http.NewServeMux()
 	n, err := nodeutil.NewNode(cfg.Name,
 		func(nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) { return p, status, nil },
 		nodeutil.WithClient(kube.node),
 		nodeutil.AttachProviderRoutes(mux),
 		func(c *nodeutil.NodeConfig) error {
-			c.NodeSpec = nodeObject(cfg, port, d.Version())
+			c.NodeSpec = *nodeSpec.DeepCopy()
 			c.HTTPListenAddr = "127.0.0.1:" + strconv.Itoa(port)
 			c.Handler = requireClientCert(mux)
 			c.TLSConfig = &tls.Config{
@@ -104,7 +106,7 @@ func runNode(ctx context.Context, cfg *agentconfig.Node, kube *kubeClients, rt *
 		}
 	}()
 	go p.reapOrphans(ctx, time.Minute)
-	go status.watch(ctx, d)
+	go status.watch(ctx, d, 10*time.Second)
 	log.Info("node agent running", "port", port, "podSubnet", cfg.PodSubnet, "runtime", d.Version())
 	err = n.Run(ctx)
 	if ctx.Err() != nil {
@@ -201,11 +203,13 @@ func nodeObject(cfg *agentconfig.Node, port int, runtimeVersion string) corev1.N
 }
 
 // nodeStatus reports the node's conditions: Ready follows the container
-// runtime's health.
+// runtime's health (runtime and network ready), as the kubelet's does.
 type nodeStatus struct {
-	rt *cri
-	mu sync.Mutex
-	cb func(*corev1.Node)
+	rt    *cri
+	node  corev1.Node // as registered
+	mu    sync.Mutex
+	cb    func(*corev1.Node)
+	ready bool
 }
 
 func (s *nodeStatus) Ping(ctx context.Context) error { return nil }
@@ -216,14 +220,61 @@ func (s *nodeStatus) NotifyNodeStatus(ctx context.Context, cb func(*corev1.Node)
 	s.mu.Unlock()
 }
 
-// watch marks the node NotReady when containerd exits (the agent then
-// exits too and the server restarts it).
-func (s *nodeStatus) watch(ctx context.Context, d *containerd.Daemon) {
-	select {
-	case <-ctx.Done():
-	case <-d.Done():
-		slog.Error("containerd exited", "err", d.Err())
-		os.Exit(1)
+// runtimeProblem is why the runtime cannot run pods now, or "".
+func (s *nodeStatus) runtimeProblem(ctx context.Context) string {
+	st, err := s.rt.rs.Status(ctx, &runtimeapi.StatusRequest{})
+	if err != nil {
+		return "container runtime is down: " + err.Error()
+	}
+	for _, typ := range []string{runtimeapi.RuntimeReady, runtimeapi.NetworkReady} {
+		if c := condition(st.GetStatus(), typ); c == nil || !c.Status {
+			what := "status check"
+			if typ == runtimeapi.NetworkReady {
+				what = "network"
+			}
+			return fmt.Sprintf("container runtime %s not ready: %s=false reason:%s message:%s", what, typ, c.GetReason(), c.GetMessage())
+		}
+	}
+	return ""
+}
+
+// watch checks the runtime every period and reports Ready's changes. When
+// containerd exits, the agent exits too (the server restarts it, and it
+// restarts containerd).
+func (s *nodeStatus) watch(ctx context.Context, d *containerd.Daemon, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.Done():
+			slog.Error("containerd exited", "err", d.Err())
+			os.Exit(1)
+		case <-t.C:
+		}
+		problem := s.runtimeProblem(ctx)
+		s.mu.Lock()
+		cb, changed := s.cb, s.ready != (problem == "")
+		s.ready = problem == ""
+		s.mu.Unlock()
+		if !changed || cb == nil {
+			continue
+		}
+		node := s.node.DeepCopy()
+		now := metav1.Now()
+		for i, c := range node.Status.Conditions {
+			if c.Type != corev1.NodeReady {
+				continue
+			}
+			c.Status, c.Reason, c.Message = corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"
+			if problem != "" {
+				c.Status, c.Reason, c.Message = corev1.ConditionFalse, "KubeletNotReady", problem
+			}
+			c.LastHeartbeatTime, c.LastTransitionTime = now, now
+			node.Status.Conditions[i] = c
+		}
+		cb(node)
 	}
 }
 
