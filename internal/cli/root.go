@@ -78,11 +78,18 @@ func (a *app) reportError(err error) int {
 }
 
 func newRootCommand(a *app) *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
-		Use:           "drydock",
-		Short:         "drydock: a local Azure Container Registry, AKS, Entra ID and Azure RBAC, driven like az.",
-		Args:          cobra.ArbitraryArgs,
-		RunE:          groupRun,
+		Use:   "drydock",
+		Short: "drydock: a local Azure Container Registry, AKS, Entra ID and Azure RBAC, driven like az.",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				a.printVersion()
+				return nil
+			}
+			return groupRun(cmd, args)
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -98,6 +105,7 @@ func newRootCommand(a *app) *cobra.Command {
 	pf.BoolVar(&a.onlyShowErrors, "only-show-errors", false, "Only show errors, suppressing warnings.")
 	pf.BoolVar(&a.debug, "debug", false, "Increase logging verbosity to show all debug logs.")
 	pf.BoolVar(&a.verbose, "verbose", false, "Increase logging verbosity. Use --debug for full debug logs.")
+	root.Flags().BoolVar(&showVersion, "version", false, "Show the versions of drydock and of the az grammar it mirrors.")
 
 	root.AddCommand(
 		newLoginCommand(a),
@@ -111,6 +119,7 @@ func newRootCommand(a *app) *cobra.Command {
 		newADCommand(a),
 		newRoleCommand(a),
 		newCloudCommand(a),
+		newVersionCommand(a),
 	)
 	applyDefaults(root)
 	addDaemonCommands(root)
