@@ -101,6 +101,24 @@ func newACRRepositoryListCommand(a *app) *cobra.Command {
 	return cmd
 }
 
+// listRepository is what show-tags and show-manifests share: the flag
+// checks, then the ACR metadata list of repo's tags or manifests (segment
+// "_tags" or "_manifests", the list under key in the response). The
+// registry and the list options come back for show-tags' OCI fallback.
+func (a *app) listRepository(cmd *cobra.Command, f registryAccessFlags, lo listOptions, repo, segment, key string) (reg *client.Registry, items []any, top int, orderby string, err error) {
+	if err = require(cmd, "name", "repository"); err != nil {
+		return nil, nil, 0, "", err
+	}
+	if top, orderby, err = lo.values(cmd); err != nil {
+		return nil, nil, 0, "", err
+	}
+	if reg, _, err = a.registryAccess(cmd.Context(), f, readScope(repo), false); err != nil {
+		return nil, nil, 0, "", err
+	}
+	items, err = reg.List(cmd.Context(), repoPath(repo, segment), readScope(repo), key, top, orderby)
+	return reg, items, top, orderby, err
+}
+
 func newACRRepositoryShowTagsCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var lo listOptions
@@ -111,19 +129,8 @@ func newACRRepositoryShowTagsCommand(a *app) *cobra.Command {
 		Short:   "Show tags for a repository in an Azure Container Registry.",
 		Example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "repository"); err != nil {
-				return err
-			}
-			top, orderby, err := lo.values(cmd)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
-			if err != nil {
-				return err
-			}
-			items, err := reg.List(ctx, repoPath(repo, "_tags"), readScope(repo), "tags", top, orderby)
+			reg, items, top, orderby, err := a.listRepository(cmd, f, lo, repo, "_tags", "tags")
 			if client.IsRouteMissing(err) {
 				// A registry without ACR's metadata API: the OCI tag list.
 				if detail {
@@ -175,19 +182,7 @@ func newACRRepositoryShowManifestsCommand(a *app) *cobra.Command {
 		Short:   "Show manifests of a repository in an Azure Container Registry.",
 		Example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "repository"); err != nil {
-				return err
-			}
-			top, orderby, err := lo.values(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
-			if err != nil {
-				return err
-			}
-			items, err := reg.List(ctx, repoPath(repo, "_manifests"), readScope(repo), "manifests", top, orderby)
+			_, items, _, _, err := a.listRepository(cmd, f, lo, repo, "_manifests", "manifests")
 			if err != nil {
 				return err
 			}
