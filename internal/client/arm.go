@@ -245,7 +245,7 @@ func decodeInto(body []byte, out any) error {
 // Location given next to Azure-AsyncOperation), the final response.
 func (c *Client) pollLRO(ctx context.Context, res *response) (*response, bool, error) {
 	if ao := res.Header.Get("Azure-AsyncOperation"); ao != "" {
-		if err := c.pollAsyncOperation(ctx, ao, res.Header); err != nil {
+		if err := c.pollAsyncOperation(ctx, ao, res.Header, nil); err != nil {
 			return nil, true, err
 		}
 		if loc := res.Header.Get("Location"); loc != "" {
@@ -262,8 +262,8 @@ func (c *Client) pollLRO(ctx context.Context, res *response) (*response, bool, e
 }
 
 // pollAsyncOperation GETs an Azure-AsyncOperation URL until its status is
-// terminal.
-func (c *Client) pollAsyncOperation(ctx context.Context, u string, h http.Header) error {
+// terminal, handing each status to progress (when not nil).
+func (c *Client) pollAsyncOperation(ctx context.Context, u string, h http.Header, progress func(OperationStatus)) error {
 	for {
 		if err := c.Sleep(ctx, c.retryAfter(h)); err != nil {
 			return err
@@ -277,14 +277,21 @@ func (c *Client) pollAsyncOperation(ctx context.Context, u string, h http.Header
 		}
 		h = res.Header
 		var op struct {
-			Status string `json:"status"`
-			Error  *struct {
+			Status          string   `json:"status"`
+			PercentComplete *float64 `json:"percentComplete"`
+			Properties      struct {
+				Progress string `json:"progress"`
+			} `json:"properties"`
+			Error *struct {
 				Code    string `json:"code"`
 				Message string `json:"message"`
 			} `json:"error"`
 		}
 		if err := json.Unmarshal(res.Body, &op); err != nil {
 			return fmt.Errorf("invalid operation status response: %w", err)
+		}
+		if progress != nil {
+			progress(OperationStatus{Status: op.Status, PercentComplete: op.PercentComplete, Progress: op.Properties.Progress})
 		}
 		switch strings.ToLower(op.Status) {
 		case "succeeded":

@@ -1104,50 +1104,5 @@ func (c *Client) ARMOperation(ctx context.Context, r Request, progress func(Oper
 		}
 		return nil
 	}
-	h := res.Header
-	for {
-		if err := c.Sleep(ctx, c.retryAfter(h)); err != nil {
-			return err
-		}
-		res, err := c.send(ctx, http.MethodGet, ao, ARMScope, nil)
-		if err != nil {
-			return err
-		}
-		if res.Status >= 400 {
-			return DecodeAPIError(res.Status, res.Body)
-		}
-		h = res.Header
-		var op struct {
-			Status          string   `json:"status"`
-			PercentComplete *float64 `json:"percentComplete"`
-			Properties      struct {
-				Progress string `json:"progress"`
-			} `json:"properties"`
-			Error *struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(res.Body, &op); err != nil {
-			return fmt.Errorf("invalid operation status response: %w", err)
-		}
-		if progress != nil {
-			progress(OperationStatus{Status: op.Status, PercentComplete: op.PercentComplete, Progress: op.Properties.Progress})
-		}
-		switch strings.ToLower(op.Status) {
-		case "succeeded":
-			return nil
-		case "failed", "canceled", "cancelled":
-			e := &APIError{Status: res.Status, Code: op.Status, Message: fmt.Sprintf("Long running operation failed with status '%s'.", op.Status)}
-			if op.Error != nil {
-				if op.Error.Code != "" {
-					e.Code = op.Error.Code
-				}
-				if op.Error.Message != "" {
-					e.Message = op.Error.Message
-				}
-			}
-			return e
-		}
-	}
+	return c.pollAsyncOperation(ctx, ao, res.Header, progress)
 }
