@@ -235,11 +235,19 @@ func parseImage(image string, allowDigest bool) (repo, tag, digest string, err e
 }
 
 // repoOrImage validates --repository | --image.
-func repoOrImage(repo, image string) error {
-	if (repo == "") == (image == "") {
-		return errors.New("Usage error: --image IMAGE | --repository REPOSITORY")
+// repoOrImage reads the --repository or --image (repo:tag or repo@digest)
+// of show and delete, exactly one of which must be given.
+func repoOrImage(cmd *cobra.Command, repo, image string) (string, string, string, error) {
+	if err := require(cmd, "name"); err != nil {
+		return "", "", "", err
 	}
-	return nil
+	if (repo == "") == (image == "") {
+		return "", "", "", errors.New("Usage error: --image IMAGE | --repository REPOSITORY")
+	}
+	if image == "" {
+		return repo, "", "", nil
+	}
+	return parseImage(image, true)
 }
 
 func newACRRepositoryShowCommand(a *app) *cobra.Command {
@@ -252,18 +260,9 @@ func newACRRepositoryShowCommand(a *app) *cobra.Command {
 			"  az acr repository show -n myregistry --image hello-world:latest\n" +
 			"  az acr repository show -n myregistry --image hello-world@sha256:abc123",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
+			repo, tag, digest, err := repoOrImage(cmd, repo, image)
+			if err != nil {
 				return err
-			}
-			if err := repoOrImage(repo, image); err != nil {
-				return err
-			}
-			var tag, digest string
-			if image != "" {
-				var err error
-				if repo, tag, digest, err = parseImage(image, true); err != nil {
-					return err
-				}
 			}
 			ctx := cmd.Context()
 			reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
@@ -375,18 +374,9 @@ func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
 			"  az acr repository delete -n myregistry --image hello-world@sha256:abc123\n" +
 			"  az acr repository delete -n myregistry --repository hello-world",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
+			repo, tag, digest, err := repoOrImage(cmd, repo, image)
+			if err != nil {
 				return err
-			}
-			if err := repoOrImage(repo, image); err != nil {
-				return err
-			}
-			var tag, digest string
-			if image != "" {
-				var err error
-				if repo, tag, digest, err = parseImage(image, true); err != nil {
-					return err
-				}
 			}
 			ctx := cmd.Context()
 			scope := client.RepositoryScope(repo, "delete", "metadata_read", "pull")

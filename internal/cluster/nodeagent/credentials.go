@@ -131,10 +131,7 @@ func (c *credentials) fromPlugin(ctx context.Context, image, host string) ([]aut
 func pickAuth(auth map[string]credprovider.AuthConfig, host string) []authConfig {
 	var exact, glob []authConfig
 	for pattern, a := range auth {
-		p := strings.TrimSuffix(stripScheme(pattern), "/")
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			p = p[:i]
-		}
+		p := keyHost(pattern)
 		switch {
 		case strings.EqualFold(p, host):
 			exact = append(exact, authConfig{Username: a.Username, Password: a.Password, from: credprovider.PluginName})
@@ -172,10 +169,7 @@ func secretAuths(sec *corev1.Secret, host string) []authConfig {
 	}
 	var out []authConfig
 	for key, e := range entries {
-		k := stripScheme(key)
-		if i := strings.IndexByte(k, '/'); i >= 0 {
-			k = k[:i]
-		}
+		k := keyHost(key)
 		if k == "index.docker.io" {
 			k = "docker.io"
 		}
@@ -194,11 +188,14 @@ func secretAuths(sec *corev1.Secret, host string) []authConfig {
 	return out
 }
 
-func stripScheme(s string) string {
+// keyHost is the host[:port] of a credentials key, which may carry a
+// scheme and a path ("https://index.docker.io/v1/").
+func keyHost(key string) string {
 	for _, p := range []string{"https://", "http://"} {
-		s = strings.TrimPrefix(s, p)
+		key = strings.TrimPrefix(key, p)
 	}
-	return s
+	host, _, _ := strings.Cut(key, "/")
+	return host
 }
 
 // registryHost is the registry part of an image reference, as container

@@ -1,8 +1,10 @@
 package nodeagent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -90,11 +92,7 @@ func (c *cri) sandboxesByUID(ctx context.Context) (map[string][]*runtimeapi.PodS
 		out[uid] = append(out[uid], sb)
 	}
 	for _, sbs := range out {
-		for i := 1; i < len(sbs); i++ {
-			for j := i; j > 0 && sbs[j].CreatedAt > sbs[j-1].CreatedAt; j-- {
-				sbs[j], sbs[j-1] = sbs[j-1], sbs[j]
-			}
-		}
+		slices.SortFunc(sbs, func(a, b *runtimeapi.PodSandbox) int { return cmp.Compare(b.CreatedAt, a.CreatedAt) })
 	}
 	return out, nil
 }

@@ -49,14 +49,13 @@ func (w *podWorker) computeStatus() corev1.PodStatus {
 		}
 	}
 	n := len(pod.Spec.Containers)
+	initFailed := w.initFailedForGood(pod)
 	switch {
-	case failed > 0 && running == 0 && waiting == 0 && !w.initFailedForGood(pod):
+	case initFailed:
 		st.Phase = corev1.PodFailed
-	case w.initFailedForGood(pod):
-		st.Phase = corev1.PodFailed
-	case succeeded == n && n > 0:
+	case n > 0 && succeeded == n:
 		st.Phase = corev1.PodSucceeded
-	case failed+succeeded == n && n > 0:
+	case n > 0 && failed+succeeded == n: // all ended, some failed
 		st.Phase = corev1.PodFailed
 	case running > 0 || (succeeded > 0 && waiting == 0):
 		st.Phase = corev1.PodRunning
@@ -90,7 +89,7 @@ func (w *podWorker) computeStatus() corev1.PodStatus {
 		cond(corev1.ContainersReady, allReady, notReadyReason),
 		cond(corev1.PodScheduled, true, ""),
 	}
-	if st.Phase == corev1.PodFailed && w.initFailedForGood(pod) {
+	if initFailed {
 		st.Reason = "InitContainerFailed"
 	}
 	return st

@@ -414,7 +414,7 @@ func (w *podWorker) syncContainer(pod *corev1.Pod, c corev1.Container, init bool
 			return
 		}
 		cs.crash.next = time.Time{}
-		w.removeOld(cs)
+		w.removeOld(c.Name, cs.id)
 		cs.attempt++
 		cs.restarts++
 	}
@@ -527,20 +527,19 @@ func (w *podWorker) observe(pod *corev1.Pod, c corev1.Container, cs *ctrState, i
 	}
 }
 
-// removeOld removes the container before the one that just exited; the
-// last exited one stays for `kubectl logs --previous`.
-func (w *podWorker) removeOld(cs *ctrState) {
-	list, err := w.p.rt.rs.ListContainers(w.ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: w.sandboxID}})
+// removeOld removes the exited instances of container name other than
+// keep (the one that just exited, which stays for `kubectl logs
+// --previous`).
+func (w *podWorker) removeOld(name, keep string) {
+	list, err := w.p.rt.rs.ListContainers(w.ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		PodSandboxId: w.sandboxID, LabelSelector: map[string]string{labelContainerName: name},
+	}})
 	if err != nil {
 		return
 	}
 	for _, c := range list.Containers {
-		if c.Id != cs.id && c.State == runtimeapi.ContainerState_CONTAINER_EXITED && c.GetLabels()[labelContainerName] != "" {
-			for name, other := range w.ctrs {
-				if other == cs && c.GetLabels()[labelContainerName] == name {
-					w.p.rt.rs.RemoveContainer(w.ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.Id})
-				}
-			}
+		if c.Id != keep && c.State == runtimeapi.ContainerState_CONTAINER_EXITED {
+			w.p.rt.rs.RemoveContainer(w.ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.Id})
 		}
 	}
 }
