@@ -5,35 +5,40 @@ import (
 	"time"
 )
 
-// verifiedCache remembers tokens whose signature already checked out, so
-// the hot path (every /v2 request carries the same bearer token) skips the
-// ECDSA verification. Entries expire with the token; the cache is bounded.
-type verifiedCache struct {
+// verifiedCache remembers values that already checked out — the claims of
+// a token whose signature, issuer, audience and grant type were verified,
+// or a directory lookup — so the hot path (every /v2 request carries the
+// same bearer token) skips the ECDSA verification. It holds one type: the
+// service keeps one cache per kind of token, so a token verified as one
+// kind can never be found as another. Entries expire with what they hold;
+// the cache is bounded.
+type verifiedCache[V any] struct {
 	mu      sync.RWMutex
-	entries map[string]cachedToken
+	entries map[string]cached[V]
 	max     int
 }
 
-type cachedToken struct {
-	claims  any
+type cached[V any] struct {
+	value   V
 	expires time.Time
 }
 
-func newVerifiedCache(max int) *verifiedCache {
-	return &verifiedCache{entries: make(map[string]cachedToken), max: max}
+func newVerifiedCache[V any](max int) *verifiedCache[V] {
+	return &verifiedCache[V]{entries: make(map[string]cached[V]), max: max}
 }
 
-func (c *verifiedCache) get(tok string, now time.Time) (any, bool) {
+func (c *verifiedCache[V]) get(key string, now time.Time) (V, bool) {
 	c.mu.RLock()
-	e, ok := c.entries[tok]
+	e, ok := c.entries[key]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.expires) {
-		return nil, false
+		var zero V
+		return zero, false
 	}
-	return e.claims, true
+	return e.value, true
 }
 
-func (c *verifiedCache) put(tok string, claims any, expires time.Time) {
+func (c *verifiedCache[V]) put(key string, v V, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.max {
@@ -51,5 +56,5 @@ func (c *verifiedCache) put(tok string, claims any, expires time.Time) {
 			delete(c.entries, k)
 		}
 	}
-	c.entries[tok] = cachedToken{claims: claims, expires: expires}
+	c.entries[key] = cached[V]{value: v, expires: expires}
 }

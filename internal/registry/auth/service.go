@@ -58,7 +58,12 @@ type Service struct {
 	admin  AdminPasswords
 	audit  *slog.Logger
 	cfg    Config
-	cache  *verifiedCache
+
+	// One cache per kind of verified value, so that a token verified as
+	// one kind is never looked up as another.
+	refreshTokens *verifiedCache[refreshClaims]
+	accessTokens  *verifiedCache[accessClaims]
+	principals    *verifiedCache[Identity]
 }
 
 // New builds the token service. audit receives one record per decision.
@@ -72,7 +77,9 @@ func New(dir *directory.Directory, signer *tokens.Signer, decide Decider, admin 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{dir: dir, signer: signer, decide: decide, admin: admin, audit: audit, cfg: cfg, cache: newVerifiedCache(16384)}
+	return &Service{dir: dir, signer: signer, decide: decide, admin: admin, audit: audit, cfg: cfg,
+		refreshTokens: newVerifiedCache[refreshClaims](16384), accessTokens: newVerifiedCache[accessClaims](16384),
+		principals: newVerifiedCache[Identity](4096)}
 }
 
 // Identity is who a registry request or token acts for.
@@ -82,32 +89,43 @@ type Identity struct {
 	Name        string
 }
 
-type refreshClaims struct {
-	jwt.RegisteredClaims
-	Version     string         `json:"version"`
-	GrantType   string         `json:"grant_type"`
-	Tenant      string         `json:"tenant"`
-	Permissions map[string]any `json:"permissions"`
-	Roles       []string       `json:"roles"`
-	ObjectID    string         `json:"oid"`
-}
+// Grant types of registry tokens (their "grant_type" claim).
+const (
+	grantRefresh = "refresh_token"
+	grantAccess  = "access_token"
+)
 
-type accessClaims struct {
+// tokenClaims are the claims refresh and access tokens share.
+type tokenClaims struct {
 	jwt.RegisteredClaims
 	Version   string   `json:"version"`
 	GrantType string   `json:"grant_type"`
 	Tenant    string   `json:"tenant,omitempty"`
-	Access    []Access `json:"access"`
 	Roles     []string `json:"roles"`
 	ObjectID  string   `json:"oid,omitempty"`
-	Kind      string   `json:"drydock_identity,omitempty"`
 }
 
-func (s *Service) registered(reg Registry, sub string, ttl time.Duration) jwt.RegisteredClaims {
+func (c *tokenClaims) shared() *tokenClaims { return c }
+
+type refreshClaims struct {
+	tokenClaims
+	Permissions map[string]any `json:"permissions"`
+}
+
+type accessClaims struct {
+	tokenClaims
+	Access []Access `json:"access"`
+	Kind   string   `json:"drydock_identity,omitempty"`
+}
+
+func (s *Service) claims(reg Registry, sub, grant string, ttl time.Duration) tokenClaims {
 	now := s.cfg.Now().UTC().Truncate(time.Second)
-	return jwt.RegisteredClaims{
-		ID: uuid.NewString(), Subject: sub, Issuer: Issuer, Audience: jwt.ClaimStrings{reg.LoginServer},
-		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	return tokenClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			ID: uuid.NewString(), Subject: sub, Issuer: Issuer, Audience: jwt.ClaimStrings{reg.LoginServer},
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		Version: "1.0", GrantType: grant, Roles: []string{},
 	}
 }
 
@@ -208,10 +226,10 @@ func (s *Service) HandleExchange(w http.ResponseWriter, r *http.Request, reg Reg
 		return
 	}
 	rc := refreshClaims{
-		RegisteredClaims: s.registered(reg, p.Name(), s.cfg.RefreshTokenLifetime),
-		Version:          "1.0", GrantType: "refresh_token", Tenant: claims.TenantID, ObjectID: p.ObjectID,
-		Permissions: map[string]any{"actions": []string{"*"}, "notActions": []string{}}, Roles: []string{},
+		tokenClaims: s.claims(reg, p.Name(), grantRefresh, s.cfg.RefreshTokenLifetime),
+		Permissions: map[string]any{"actions": []string{"*"}, "notActions": []string{}},
 	}
+	rc.Tenant, rc.ObjectID = claims.TenantID, p.ObjectID
 	signed, err := s.signer.Sign(rc)
 	if err != nil {
 		writeErrors(w, http.StatusInternalServerError, "INTERNAL", "could not sign the refresh token", nil)
@@ -317,11 +335,8 @@ func (s *Service) IssueAccessToken(reg Registry, id Identity, grants []Access) (
 	if grants == nil {
 		grants = []Access{}
 	}
-	ac := accessClaims{
-		RegisteredClaims: s.registered(reg, id.Name, s.cfg.AccessTokenLifetime),
-		Version:          "1.0", GrantType: "access_token", Tenant: s.dir.TenantID(), Access: grants, Roles: []string{},
-		ObjectID: id.PrincipalID, Kind: id.Kind,
-	}
+	ac := accessClaims{tokenClaims: s.claims(reg, id.Name, grantAccess, s.cfg.AccessTokenLifetime), Access: grants, Kind: id.Kind}
+	ac.Tenant, ac.ObjectID = s.dir.TenantID(), id.PrincipalID
 	tok, err := s.signer.Sign(ac)
 	return tok, ac.ExpiresAt.Time, err
 }
@@ -334,33 +349,43 @@ func scopeList(as []Access) string {
 	return strings.Join(out, " ")
 }
 
-// verify checks a registry token's signature, issuer, audience (this
-// registry) and expiry, remembering tokens that passed.
-func (s *Service) verify(reg Registry, tok string, claims interface {
+// claimsOf is a pointer to a kind of token claims.
+type claimsOf[C any] interface {
+	*C
 	jwt.Claims
-}, load func(any)) error {
+	shared() *tokenClaims
+}
+
+// verifyToken checks a registry token of one grant type: signature,
+// issuer, audience (this login server), expiry and grant type, remembered
+// in that kind's cache until the token expires.
+func verifyToken[C any, P claimsOf[C]](s *Service, cache *verifiedCache[C], reg Registry, grant, tok string) (C, error) {
 	key := reg.LoginServer + " " + tok
-	if c, ok := s.cache.get(key, s.cfg.Now()); ok {
-		load(c)
-		return nil
+	c, ok := cache.get(key, s.cfg.Now())
+	if !ok {
+		if err := s.signer.Verify(tok, P(&c), s.verifyOpts(reg)); err != nil {
+			return c, err
+		}
+		if g := P(&c).shared().GrantType; g != grant {
+			return c, fmt.Errorf("its grant type is %q, not %q", g, grant)
+		}
+		exp, _ := P(&c).GetExpirationTime()
+		cache.put(key, c, exp.Time)
 	}
-	if err := s.signer.Verify(tok, claims, s.verifyOpts(reg)); err != nil {
-		return err
-	}
-	exp, _ := claims.GetExpirationTime()
-	s.cache.put(key, claims, exp.Time)
-	return nil
+	return c, nil
 }
 
 // redeem verifies an ACR refresh token of this registry.
 func (s *Service) redeem(ctx context.Context, reg Registry, tok string) (Identity, error) {
-	var rc refreshClaims
-	if err := s.verify(reg, tok, &rc, func(c any) { rc = *c.(*refreshClaims) }); err != nil {
+	rc, err := verifyToken(s, s.refreshTokens, reg, grantRefresh, tok)
+	if err != nil {
 		return Identity{Kind: "unknown"}, fmt.Errorf("invalid refresh token: %w", err)
 	}
-	if rc.GrantType != "refresh_token" {
-		return Identity{Kind: "unknown"}, errors.New("invalid refresh token: not a refresh token")
-	}
+	return s.holder(ctx, rc)
+}
+
+// holder is the principal a verified refresh token was issued to.
+func (s *Service) holder(ctx context.Context, rc refreshClaims) (Identity, error) {
 	id, err := s.principal(ctx, rc.ObjectID)
 	if err != nil {
 		return Identity{Kind: "unknown"}, errors.New("the refresh token's principal no longer exists in the directory")
@@ -374,16 +399,15 @@ const principalTTL = 5 * time.Second
 
 // principal looks a principal up in the directory, briefly cached.
 func (s *Service) principal(ctx context.Context, objectID string) (Identity, error) {
-	key := "principal " + objectID
-	if c, ok := s.cache.get(key, s.cfg.Now()); ok {
-		return c.(Identity), nil
+	if id, ok := s.principals.get(objectID, s.cfg.Now()); ok {
+		return id, nil
 	}
 	p, err := s.dir.Get(ctx, objectID)
 	if err != nil {
 		return Identity{}, err
 	}
 	id := Identity{Kind: "principal", PrincipalID: p.ObjectID, Name: p.Name()}
-	s.cache.put(key, id, s.cfg.Now().Add(principalTTL))
+	s.principals.put(objectID, id, s.cfg.Now().Add(principalTTL))
 	return id, nil
 }
 
@@ -394,14 +418,15 @@ func (s *Service) principal(ctx context.Context, objectID string) (Identity, err
 func (s *Service) credentials(ctx context.Context, reg Registry, user, pass string) (Identity, []Access, error) {
 	switch {
 	case user == NullGUID:
-		if id, err := s.redeem(ctx, reg, pass); err == nil {
-			return id, nil, nil
+		if rc, err := verifyToken(s, s.refreshTokens, reg, grantRefresh, pass); err == nil {
+			id, err := s.holder(ctx, rc)
+			return id, nil, err
 		}
-		var ac accessClaims
-		if err := s.verify(reg, pass, &ac, func(c any) { ac = *c.(*accessClaims) }); err != nil || ac.GrantType != "access_token" {
+		id, grants, err := s.VerifyAccessToken(reg, pass)
+		if err != nil {
 			return Identity{Kind: "unknown"}, nil, errors.New("the password is not a valid refresh or access token for this registry")
 		}
-		return Identity{Kind: ac.Kind, PrincipalID: ac.ObjectID, Name: ac.Subject}, ac.Access, nil
+		return id, grants, nil
 	case strings.EqualFold(user, reg.Name):
 		if !reg.AdminEnabled {
 			return Identity{Kind: "unknown"}, nil, errors.New("the admin user is disabled for this registry")
@@ -443,12 +468,9 @@ func intersect(granted, bound []Access) []Access {
 
 // VerifyAccessToken checks a bearer token on a /v2 request.
 func (s *Service) VerifyAccessToken(reg Registry, tok string) (Identity, []Access, error) {
-	var ac accessClaims
-	if err := s.verify(reg, tok, &ac, func(c any) { ac = *c.(*accessClaims) }); err != nil {
+	ac, err := verifyToken(s, s.accessTokens, reg, grantAccess, tok)
+	if err != nil {
 		return Identity{}, nil, err
-	}
-	if ac.GrantType != "access_token" {
-		return Identity{}, nil, errors.New("not an access token")
 	}
 	return Identity{Kind: ac.Kind, PrincipalID: ac.ObjectID, Name: ac.Subject}, ac.Access, nil
 }
