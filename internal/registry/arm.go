@@ -140,6 +140,15 @@ type body struct {
 }
 
 func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Properties, error) {
+	row, err := p.row(ctx, id)
+	if err != nil {
+		return arm.Resource{}, Properties{}, err
+	}
+	return p.decode(row)
+}
+
+// row reads a stored registry; a missing one is ARM's ResourceNotFound.
+func (p *Provider) row(ctx context.Context, id string) (store.Resource, error) {
 	var row store.Resource
 	err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
 		row, err = tx.GetResource(id)
@@ -147,9 +156,9 @@ func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Propertie
 	})
 	if err != nil {
 		rid, _ := resourceid.Parse(id)
-		return arm.Resource{}, Properties{}, arm.NotFound(registryType, rid.Name(), rid.ResourceGroup)
+		return row, arm.NotFound(registryType, rid.Name(), rid.ResourceGroup)
 	}
-	return p.decode(row)
+	return row, nil
 }
 
 // decode reads a stored registry. The login server is derived from the

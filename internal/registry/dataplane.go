@@ -125,11 +125,21 @@ type regKey struct{}
 
 // registryByID loads a registry's data-plane view by resource ID.
 func (dp *DataPlane) registryByID(ctx context.Context, id string) (auth.Registry, error) {
-	res, props, err := dp.p.load(ctx, id)
+	row, err := dp.p.row(ctx, id)
 	if err != nil {
 		return auth.Registry{}, err
 	}
-	return auth.Registry{ID: res.ID, Name: res.Name, LoginServer: props.LoginServer, AnonymousPull: props.AnonymousPullEnabled, AdminEnabled: props.AdminUserEnabled}, nil
+	return dp.view(row)
+}
+
+// view is the data-plane view of a stored registry.
+func (dp *DataPlane) view(row store.Resource) (auth.Registry, error) {
+	res, props, err := dp.p.decode(row)
+	if err != nil {
+		return auth.Registry{}, err
+	}
+	return auth.Registry{ID: res.ID, Name: res.Name, LoginServer: props.LoginServer, AnonymousPull: props.AnonymousPullEnabled,
+		AdminEnabled: props.AdminUserEnabled, Created: row.CreatedAt}, nil
 }
 
 // lookup finds the registry whose login server is host.
@@ -158,11 +168,8 @@ func (dp *DataPlane) lookupStore(ctx context.Context, host string) (auth.Registr
 	}); err != nil || len(rows) != 1 {
 		return auth.Registry{}, false
 	}
-	res, props, err := dp.p.decode(rows[0])
-	if err != nil {
-		return auth.Registry{}, false
-	}
-	return auth.Registry{ID: res.ID, Name: res.Name, LoginServer: props.LoginServer, AnonymousPull: props.AnonymousPullEnabled, AdminEnabled: props.AdminUserEnabled}, true
+	reg, err := dp.view(rows[0])
+	return reg, err == nil
 }
 
 func distRegistry(r auth.Registry) distribution.Registry {

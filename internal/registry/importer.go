@@ -135,8 +135,9 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 		return err
 	}
 	srcHost := req.Source.RegistryURI
+	var srcReg auth.Registry
 	if req.Source.ResourceID != "" {
-		srcReg, err := dp.registryByID(ctx, req.Source.ResourceID)
+		srcReg, err = dp.registryByID(ctx, req.Source.ResourceID)
 		if err != nil {
 			return err
 		}
@@ -159,7 +160,7 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 		// Another registry of this server: read it through the data plane
 		// with a pull token (the caller's pull permission was checked above).
 		srcOpts = append(srcOpts, remote.WithTransport(dp.selfTransport()),
-			remote.WithAuth(dp.internalAuth(auth.Registry{LoginServer: srcHost}, caller, srcRef.Context().RepositoryStr(), "pull")))
+			remote.WithAuth(dp.internalAuth(srcReg, caller, srcRef.Context().RepositoryStr(), "pull")))
 	default:
 		tr := dp.sourceTransport()
 		if dp.ownHost(srcRef.Context().RegistryStr()) {

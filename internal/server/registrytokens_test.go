@@ -112,3 +112,34 @@ func TestRegistryTokenKinds(t *testing.T) {
 		}
 	}
 }
+
+// A registry's tokens die with it: a new registry of the same name does
+// not accept them.
+func TestRegistryTokensBoundToRegistry(t *testing.T) {
+	e := newEnv(t, nil)
+	login := e.createRegistry(t, "rg", "reusedacr", nil)
+	rt := e.registryTransport(t)
+	refresh, access := e.registryTokens(t, rt, login)
+	e.mustDo(t, e.arm, "DELETE", e.rg("rg")+"/providers/Microsoft.ContainerRegistry/registries/reusedacr?api-version=2023-07-01", nil, 200)
+	if again := e.createRegistry(t, "rg", "reusedacr", nil); again != login {
+		t.Fatalf("login server %s, then %s", login, again)
+	}
+	old := []struct {
+		name string
+		req  regRequest
+	}{
+		{"old access token as bearer", regRequest{method: "GET", path: "/v2/", bearer: access}},
+		{"old access token with the null GUID", regRequest{method: "GET", path: "/v2/", basic: nullGUID(access)}},
+		{"old refresh token with the null GUID", regRequest{method: "GET", path: "/v2/", basic: nullGUID(refresh)}},
+		{"old refresh token redeemed", redeemRequest(login, refresh)},
+	}
+	for _, c := range old {
+		if code, out := registryDo(t, rt, login, c.req); code != 401 {
+			t.Errorf("%s: want 401, got %d %v", c.name, code, out)
+		}
+	}
+	_, access = e.registryTokens(t, rt, login)
+	if code, out := registryDo(t, rt, login, regRequest{method: "GET", path: "/v2/", bearer: access}); code != 200 {
+		t.Errorf("new access token: want 200, got %d %v", code, out)
+	}
+}

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +36,18 @@ type Registry struct {
 	LoginServer   string
 	AnonymousPull bool
 	AdminEnabled  bool
+	// Created is when the registry was created. With ID it tells this
+	// registry from an earlier one of the same name: tokens carry both
+	// (see identity), so a deleted registry's tokens do not work for a new
+	// registry that took its name.
+	Created time.Time
+}
+
+// identity is the registry's unique identity as its tokens carry it: a
+// digest of its resource ID and creation time.
+func (r Registry) identity() string {
+	sum := sha256.Sum256([]byte(strings.ToLower(r.ID) + "\n" + r.Created.UTC().Format(time.RFC3339Nano)))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // Decider evaluates RBAC (the resource manager's authz engine with the
@@ -103,6 +117,9 @@ type tokenClaims struct {
 	Tenant    string   `json:"tenant,omitempty"`
 	Roles     []string `json:"roles"`
 	ObjectID  string   `json:"oid,omitempty"`
+	// Registry is the identity of the registry the token was issued for
+	// (Registry.identity); tokens issued before drydock set it have none.
+	Registry string `json:"drydock_registry,omitempty"`
 }
 
 func (c *tokenClaims) shared() *tokenClaims { return c }
@@ -125,7 +142,7 @@ func (s *Service) claims(reg Registry, sub, grant string, ttl time.Duration) tok
 			ID: uuid.NewString(), Subject: sub, Issuer: Issuer, Audience: jwt.ClaimStrings{reg.LoginServer},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
-		Version: "1.0", GrantType: grant, Roles: []string{},
+		Version: "1.0", GrantType: grant, Roles: []string{}, Registry: reg.identity(),
 	}
 }
 
@@ -358,7 +375,8 @@ type claimsOf[C any] interface {
 
 // verifyToken checks a registry token of one grant type: signature,
 // issuer, audience (this login server), expiry and grant type, remembered
-// in that kind's cache until the token expires.
+// in that kind's cache until the token expires; then that it was issued
+// for this registry and not an earlier one of the same name.
 func verifyToken[C any, P claimsOf[C]](s *Service, cache *verifiedCache[C], reg Registry, grant, tok string) (C, error) {
 	key := reg.LoginServer + " " + tok
 	c, ok := cache.get(key, s.cfg.Now())
@@ -372,7 +390,20 @@ func verifyToken[C any, P claimsOf[C]](s *Service, cache *verifiedCache[C], reg 
 		exp, _ := P(&c).GetExpirationTime()
 		cache.put(key, c, exp.Time)
 	}
-	return c, nil
+	return c, issuedFor(reg, P(&c).shared())
+}
+
+// issuedFor checks that a token was issued for this registry. A token
+// without a registry identity (issued before drydock set one) passes when
+// it was issued after the registry was created.
+func issuedFor(reg Registry, c *tokenClaims) error {
+	if c.Registry == reg.identity() {
+		return nil
+	}
+	if c.Registry == "" && c.IssuedAt != nil && !c.IssuedAt.Time.Before(reg.Created.Truncate(time.Second)) {
+		return nil
+	}
+	return errors.New("the token was issued for another registry of this name, since deleted")
 }
 
 // redeem verifies an ACR refresh token of this registry.
