@@ -79,7 +79,7 @@ func (s *Server) assembleRegistry(ctx context.Context, prov *registry.Provider, 
 // serveRegistry runs the registry listener until ctx ends.
 func (s *Server) serveRegistry(ctx context.Context) (stop func(context.Context) error, errc <-chan error) {
 	srv := &http.Server{
-		Handler:           s.dataPlane,
+		Handler:           s.guard.wrap("registry", s.dataPlane, registryInternalError),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.regCert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

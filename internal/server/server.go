@@ -66,6 +66,7 @@ type Server struct {
 	tlsCert tls.Certificate
 	state   State
 	prom    *prometheus.Registry
+	guard   *panicGuard
 
 	supervisor *cluster.Supervisor
 	clusters   *cluster.Provider
@@ -164,7 +165,8 @@ func (s *Server) assemble(ctx context.Context) error {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	s.state = State{Endpoint: cfg.PublicURL, CAFile: filepath.Join(cfg.DataDir, "pki", "ca.crt"), TenantID: tenant, Admin: admin, PID: os.Getpid()}
-	s.handler = s.routes()
+	s.guard = newPanicGuard(s.prom, s.log)
+	s.handler = s.guard.wrap("api", s.routes(), armInternalError)
 	return nil
 }
 

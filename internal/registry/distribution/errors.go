@@ -95,9 +95,9 @@ type wireErrors struct {
 	Errors []wireError `json:"errors"`
 }
 
-// writeError sends the OCI error envelope. A HEAD response carries the
+// WriteError sends the OCI error envelope. A HEAD response carries the
 // status and headers only.
-func writeError(w http.ResponseWriter, r *http.Request, e *Error) {
+func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
 	body, _ := json.Marshal(wireErrors{Errors: []wireError{{Code: e.Code, Message: e.Message, Detail: e.Detail}}})
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")

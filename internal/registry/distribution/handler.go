@@ -169,7 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := parseRoute(r.URL.Path)
 	reg, ok := RegistryFrom(r.Context())
 	if rt.kind == routeNone || !ok {
-		writeError(w, r, codeError(ErrNotFound))
+		WriteError(w, r, codeError(ErrNotFound))
 		return
 	}
 	q := &request{h: h, w: w, r: r, ctx: r.Context(), reg: reg, name: rt.name, arg: rt.arg}
@@ -267,7 +267,7 @@ var (
 	deleteActions   = []string{"delete"}
 )
 
-func (q *request) fail(e *Error) { writeError(q.w, q.r, e) }
+func (q *request) fail(e *Error) { WriteError(q.w, q.r, e) }
 
 // internal logs err and answers 500, or the matching client error for a
 // cancelled request.

@@ -37,7 +37,7 @@ func (a *testAuthorizer) Authorize(w http.ResponseWriter, r *http.Request, need 
 	defer a.mu.Unlock()
 	a.calls = append(a.calls, need)
 	if a.deny {
-		writeError(w, r, codeError(ErrDenied))
+		WriteError(w, r, codeError(ErrDenied))
 		return auth.Identity{}, nil, false
 	}
 	return auth.Identity{Kind: "principal", Name: "tester"}, append(append([]auth.Access{}, need...), a.grants...), true
