@@ -277,23 +277,26 @@ func TLSConfig(cert tls.Certificate) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }
 
-// SyncHosts rewrites the managed hosts block from the registries in the store.
+// SyncHosts rewrites the managed hosts block from the registries in the
+// store, read under the hosts file's lock (see HostsFile.SyncFrom).
 func (dp *DataPlane) SyncHosts(ctx context.Context) error {
 	if dp.hosts == nil {
 		return nil
 	}
-	var rows []store.Resource
-	if err := dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
-		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType})
-		return err
-	}); err != nil {
-		return err
-	}
-	var hosts []string
-	for _, row := range rows {
-		hosts = append(hosts, strings.ToLower(row.Name)+"."+dp.p.cfg.LoginServerSuffix)
-	}
-	return dp.hosts.Sync(hosts)
+	return dp.hosts.SyncFrom(func() ([]string, error) {
+		var rows []store.Resource
+		if err := dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+			rows, err = tx.ListResources(store.ResourceFilter{Type: registryType})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		var hosts []string
+		for _, row := range rows {
+			hosts = append(hosts, strings.ToLower(row.Name)+"."+dp.p.cfg.LoginServerSuffix)
+		}
+		return hosts, nil
+	})
 }
 
 // Close removes the managed hosts block.

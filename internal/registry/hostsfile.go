@@ -37,8 +37,20 @@ func (h *HostsFile) markers() (string, string) {
 // Sync writes the block for hosts (replacing the previous one); an empty
 // list removes the block.
 func (h *HostsFile) Sync(hosts []string) error {
+	return h.SyncFrom(func() ([]string, error) { return hosts, nil })
+}
+
+// SyncFrom writes the block for the hosts that list returns, calling list
+// under the file's lock: syncs run one at a time and each reads the list
+// after the one before it wrote, so the last write reflects the latest
+// list.
+func (h *HostsFile) SyncFrom(list func() ([]string, error)) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	hosts, err := list()
+	if err != nil {
+		return err
+	}
 	old, err := os.ReadFile(h.path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
