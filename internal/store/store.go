@@ -31,9 +31,13 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies
-// the schema.
+// the schema. The database and its -wal and -shm files are readable by
+// their owner only.
 func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := ownerOnly(path); err != nil {
 		return nil, err
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
@@ -50,6 +54,26 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open metadata store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// FileMode is the mode of the database and its -wal and -shm files.
+const FileMode = 0o600
+
+// ownerOnly creates the database file at path with FileMode, or sets
+// FileMode on it and on its -wal and -shm files when they exist. SQLite
+// creates the -wal and -shm files with the database file's mode.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, FileMode); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
