@@ -78,3 +78,21 @@ func TestServerTightensDataDir(t *testing.T) {
 		}
 	}
 }
+
+// Upload data a crash left without a session is gone once the server
+// has started.
+func TestServerSweepsUploadsAtStart(t *testing.T) {
+	var orphan string
+	startServer(t, func(cfg *config.Config) {
+		orphan = filepath.Join(cfg.DataDir, "registry", "uploads", "5f0c6a8e-0000-4000-8000-000000000003")
+		if err := os.MkdirAll(orphan, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(orphan, "data"), []byte("half a layer"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("%s: want it removed at start, got %v", orphan, err)
+	}
+}

@@ -64,6 +64,11 @@ func (s *Server) assembleRegistry(ctx context.Context, prov *registry.Provider, 
 	}
 	s.dataPlane = registry.NewDataPlane(prov, svc, storage.NewBlobStore(driver), hosts, s.prom, s.log)
 	s.dataPlane.SetDialTarget(s.regLn.Addr().String(), s.ca.Cert)
+	if stats, err := s.dataPlane.Distribution().SweepUploads(ctx); err != nil {
+		s.log.Warn("sweeping registry uploads left by the last run", "err", err)
+	} else if stats.UploadsPurged > 0 || stats.SessionsRemoved > 0 {
+		s.log.Info("swept registry uploads left by the last run", "uploadsPurged", stats.UploadsPurged, "sessionsRemoved", stats.SessionsRemoved)
+	}
 	if err := s.dataPlane.SyncHosts(ctx); err != nil {
 		s.log.Warn("could not update the hosts file; login servers will not resolve by name", "file", s.cfg.HostsFile, "err", err)
 	}

@@ -622,7 +622,14 @@ func (t *Tx) DeleteRegistryUpload(id string) error {
 
 // RegistryUploadsStartedBefore lists the upload sessions started before t0.
 func (t *Tx) RegistryUploadsStartedBefore(t0 time.Time) ([]RegistryUpload, error) {
-	rows, err := t.tx.Query(`SELECT id, registry, repository, started_at FROM registry_uploads WHERE started_at < ? ORDER BY started_at`, regTime(t0))
+	return t.registryUploads(`WHERE started_at < ?`, regTime(t0))
+}
+
+// RegistryUploads lists every upload session.
+func (t *Tx) RegistryUploads() ([]RegistryUpload, error) { return t.registryUploads("") }
+
+func (t *Tx) registryUploads(where string, args ...any) ([]RegistryUpload, error) {
+	rows, err := t.tx.Query(`SELECT id, registry, repository, started_at FROM registry_uploads `+where+` ORDER BY started_at`, args...)
 	if err != nil {
 		return nil, err
 	}

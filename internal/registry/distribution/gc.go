@@ -129,6 +129,65 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 	return stats, nil
 }
 
+// SweepUploads removes what a stop or a crash left of uploads that no
+// request can finish: upload data without a session (a monolithic
+// upload's, a commit's, or a session whose row was never written),
+// sessions whose data is gone, and, as CollectGarbage does, upload data
+// idle for more than UploadMaxAge. A session with its data is kept: its
+// client may resume it. It must run before the registry serves, since a
+// new session's data exists a moment before its row.
+func (h *Handler) SweepUploads(ctx context.Context) (GCStats, error) {
+	var stats GCStats
+	var err error
+	if stats.UploadsPurged, err = h.blobs.PurgeUploads(ctx, h.now().Add(-UploadMaxAge)); err != nil {
+		return stats, err
+	}
+	ids, err := h.blobs.Uploads(ctx)
+	if err != nil {
+		return stats, err
+	}
+	var sessions []store.RegistryUpload
+	if err := h.st.View(ctx, func(tx *store.Tx) (err error) {
+		sessions, err = tx.RegistryUploads()
+		return err
+	}); err != nil {
+		return stats, err
+	}
+	onDisk := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		onDisk[id] = true
+	}
+	inStore := make(map[string]bool, len(sessions))
+	var gone []string
+	for _, u := range sessions {
+		inStore[u.ID] = true
+		if !onDisk[u.ID] {
+			gone = append(gone, u.ID)
+		}
+	}
+	for _, id := range ids {
+		if inStore[id] {
+			continue
+		}
+		if err := h.blobs.CancelUpload(ctx, id); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
+			return stats, err
+		}
+		stats.UploadsPurged++
+	}
+	err = h.st.Update(ctx, func(tx *store.Tx) error {
+		for _, id := range gone {
+			if err := tx.DeleteRegistryUpload(id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		stats.SessionsRemoved = len(gone)
+	}
+	return stats, err
+}
+
 // deleteUnlinked deletes a blob if, under its write lock, nothing links it.
 func (h *Handler) deleteUnlinked(ctx context.Context, digest string) (bool, error) {
 	unlock := h.locks.Lock(digest)

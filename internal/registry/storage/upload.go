@@ -374,19 +374,13 @@ func (s *BlobStore) CancelUpload(ctx context.Context, id string) error {
 // Put's and Commit's leftovers from a crash included, and returns how many
 // it removed. Uploads this BlobStore is working on are left alone.
 func (s *BlobStore) PurgeUploads(ctx context.Context, olderThan time.Time) (int, error) {
-	entries, err := s.d.List(ctx, "uploads")
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
+	ids, err := s.Uploads(ctx)
 	if err != nil {
 		return 0, err
 	}
 	purged := 0
-	for _, p := range entries {
-		id := p[len("uploads/"):]
-		if !validUploadID(id) {
-			continue
-		}
+	for _, id := range ids {
+		p := uploadDir(id)
 		unlock, ok := s.locks.tryLock(id)
 		if !ok {
 			continue
@@ -410,6 +404,25 @@ func (s *BlobStore) PurgeUploads(ctx context.Context, olderThan time.Time) (int,
 		}
 	}
 	return purged, nil
+}
+
+// Uploads lists the ids of the uploads on disk: sessions, and what a
+// crash left of Put's and Commit's.
+func (s *BlobStore) Uploads(ctx context.Context) ([]string, error) {
+	entries, err := s.d.List(ctx, "uploads")
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, p := range entries {
+		if id := p[len("uploads/"):]; validUploadID(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // lockMap serializes work on one upload id. Entries exist only while
