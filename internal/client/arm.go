@@ -117,11 +117,12 @@ func (c *Client) Metadata(ctx context.Context) (map[string]any, error) {
 	if res.Status >= 400 {
 		return nil, DecodeAPIError(res.Status, res.Body)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(res.Body, &m); err != nil {
-		return nil, fmt.Errorf("invalid metadata response: %w", err)
+	// An array of clouds; drydock serves one.
+	var clouds []map[string]any
+	if err := json.Unmarshal(res.Body, &clouds); err != nil || len(clouds) == 0 {
+		return nil, fmt.Errorf("invalid metadata response: %s", res.Body)
 	}
-	return m, nil
+	return clouds[0], nil
 }
 
 func (c *Client) armURL(path, apiVersion string, query url.Values) string {

@@ -45,7 +45,7 @@ const (
 	APIVersionAuthorization     = "2022-04-01"
 	APIVersionSubscriptionAlias = "2021-10-01"
 	APIVersionCompute           = "2024-07-01"
-	APIVersionMetadata          = "2019-05-01"
+	APIVersionMetadata          = "2022-09-01"
 )
 
 // ScopeFor returns the OAuth scope requesting the default permissions of an

@@ -60,7 +60,13 @@ func (d *Directory) graphAuth(h graphHandler) http.HandlerFunc {
 	}
 }
 
+// GraphPath is where Microsoft Graph is served besides /v1.0: the cloud's
+// microsoftGraphResourceId is <base>/graph/, which az uses both as the
+// token resource and as the base URL of its Graph requests.
+const GraphPath = "/graph"
+
 func (d *Directory) graphRoutes(mux *http.ServeMux) {
+	mux.Handle(GraphPath+"/v1.0/", http.StripPrefix(GraphPath, mux))
 	route := func(pattern string, h graphHandler) { mux.HandleFunc(pattern, d.graphAuth(h)) }
 	route("GET /v1.0/me", func(w http.ResponseWriter, r *http.Request, c Principal) { httpjson.Write(w, 200, d.graphObject(c)) })
 	route("GET /v1.0/users", d.listKind(KindUser))

@@ -18,6 +18,11 @@ import (
 // reach drydock with IDENTITY_ENDPOINT + IDENTITY_HEADER set.
 const HostCredentialHeader = "X-IDENTITY-HEADER"
 
+// legacyHostCredentialHeader is the App Service header of api-version
+// 2017-09-01 (MSI_ENDPOINT + MSI_SECRET), which the real az's
+// `az login --identity` sends (msrestazure).
+const legacyHostCredentialHeader = "secret"
+
 const hostCredentialPrefix = "dhc_"
 
 // RegisterHost records a host with the managed identities (principal
@@ -81,6 +86,9 @@ func imdsError(w http.ResponseWriter, status int, code, desc string) {
 func (d *Directory) handleIMDS(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	cred := r.Header.Get(HostCredentialHeader)
+	if cred == "" {
+		cred = r.Header.Get(legacyHostCredentialHeader)
+	}
 	if !strings.EqualFold(r.Header.Get("Metadata"), "true") && cred == "" {
 		imdsError(w, http.StatusBadRequest, "invalid_request", "Required metadata header not specified")
 		return
@@ -142,6 +150,9 @@ func (d *Directory) selectIdentity(ctx context.Context, assigned []string, q map
 		return ""
 	}
 	clientID, objectID := get("client_id"), get("object_id")
+	if clientID == "" {
+		clientID = get("clientid") // App Service 2017-09-01
+	}
 	if objectID == "" {
 		objectID = get("principal_id")
 	}

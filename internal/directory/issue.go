@@ -31,7 +31,7 @@ func (d *Directory) ResolveResource(resource string) (string, bool) {
 		return AudienceARM, true
 	case "https://containerregistry.azure.net":
 		return AudienceACR, true
-	case "https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000":
+	case "https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000", strings.ToLower(d.cfg.BaseURL + GraphPath):
 		return AudienceGraph, true
 	}
 	return "", false
@@ -73,6 +73,18 @@ func (d *Directory) IssueRefreshToken(p Principal) (string, error) {
 	now := d.Now().UTC().Truncate(time.Second)
 	c := d.claims(p, d.Issuer(), now, now.Add(d.cfg.RefreshTokenLifetime))
 	c.TokenUse = "refresh"
+	return d.signer.Sign(c)
+}
+
+// IssueIDToken signs an OpenID Connect id_token for user p, for the
+// public client clientID (its audience). It is never an access token:
+// no resource accepts that audience, and its token_use says "id".
+func (d *Directory) IssueIDToken(p Principal, clientID string) (string, error) {
+	now := d.Now().UTC().Truncate(time.Second)
+	c := d.claims(p, clientID, now, now.Add(d.cfg.AccessTokenLifetime))
+	c.TokenUse = "id"
+	c.Scope, c.AppID = "", ""
+	c.PreferredUsername = p.UPN
 	return d.signer.Sign(c)
 }
 
@@ -122,7 +134,7 @@ func (d *Directory) VerifyAccessToken(token, audience string) (*tokens.Claims, e
 		return nil, err
 	}
 	if c.TokenUse != "" {
-		return nil, fmt.Errorf("%w: a refresh token is not an access token", tokens.ErrMalformed)
+		return nil, fmt.Errorf("%w: a %s token is not an access token", tokens.ErrMalformed, c.TokenUse)
 	}
 	if !strings.EqualFold(c.TenantID, d.cfg.TenantID) {
 		return nil, fmt.Errorf("%w: tenant %q", tokens.ErrIssuer, c.TenantID)

@@ -24,10 +24,20 @@ func oauthError(w http.ResponseWriter, status int, code string, aadsts int, msg 
 	})
 }
 
+// ADFSPath is the ADFS-shaped authority (<base>/adfs) the cloud metadata
+// names as its login endpoint. MSAL, and so the real az, treats an
+// authority whose first path segment is "adfs" as known to the developer:
+// it reads <base>/adfs/.well-known/openid-configuration and skips the
+// instance and user-realm discovery that would call login.microsoftonline.com.
+// Here it is one more name of the tenant.
+const ADFSPath = "/" + adfsTenant
+
+const adfsTenant = "adfs"
+
 // knownTenant reports whether a tenant path segment names this tenant.
 func (d *Directory) knownTenant(t string) bool {
 	switch strings.ToLower(t) {
-	case "organizations", "common", strings.ToLower(d.cfg.TenantID), strings.ToLower(d.cfg.Domain):
+	case "organizations", "common", adfsTenant, strings.ToLower(d.cfg.TenantID), strings.ToLower(d.cfg.Domain):
 		return true
 	}
 	return false
@@ -52,16 +62,23 @@ func (d *Directory) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	issuer := d.Issuer()
-	if !strings.EqualFold(t, d.cfg.TenantID) {
+	base := d.cfg.BaseURL + "/" + t
+	// AAD's v2 endpoints; ADFS's are oauth2/{token,authorize,devicecode}
+	// and discovery/keys, and its issuer is the one tokens carry (MSAL
+	// checks the id_token's iss against it).
+	v2 := "/v2.0"
+	switch {
+	case strings.EqualFold(t, adfsTenant):
+		v2 = ""
+	case !strings.EqualFold(t, d.cfg.TenantID):
 		issuer = d.cfg.BaseURL + "/{tenantid}/v2.0"
 	}
-	base := d.cfg.BaseURL + "/" + t
 	httpjson.Write(w, http.StatusOK, map[string]any{
 		"issuer":                                issuer,
-		"token_endpoint":                        base + "/oauth2/v2.0/token",
-		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
-		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
-		"jwks_uri":                              base + "/discovery/v2.0/keys",
+		"token_endpoint":                        base + "/oauth2" + v2 + "/token",
+		"authorization_endpoint":                base + "/oauth2" + v2 + "/authorize",
+		"device_authorization_endpoint":         base + "/oauth2" + v2 + "/devicecode",
+		"jwks_uri":                              base + "/discovery" + v2 + "/keys",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "token id_token"},
 		"subject_types_supported":               []string{"pairwise"},
@@ -77,23 +94,33 @@ func (d *Directory) handleKeys(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, d.signer.JWKS())
 }
 
+// tokenRequest is what a token request asks for besides the grant.
+type tokenRequest struct {
+	resource string // a v1 "resource", or the v2 scope that is not an OIDC one
+	offline  bool   // offline_access (or v1): answer a refresh token too
+	openid   bool   // openid: answer an id_token too
+}
+
 // requestedResource reads the audience from a v2 "scope" or a v1 "resource".
-func requestedResource(r *http.Request) (resource string, offline bool) {
+func requestedResource(r *http.Request) tokenRequest {
 	if res := r.PostForm.Get("resource"); res != "" {
-		return res, true
+		return tokenRequest{resource: res, offline: true}
 	}
+	var tr tokenRequest
 	for _, s := range strings.Fields(r.PostForm.Get("scope")) {
 		switch strings.ToLower(s) {
 		case "offline_access":
-			offline = true
-		case "openid", "profile", "email":
+			tr.offline = true
+		case "openid":
+			tr.openid = true
+		case "profile", "email":
 		default:
-			if resource == "" {
-				resource = s
+			if tr.resource == "" {
+				tr.resource = s
 			}
 		}
 	}
-	return resource, offline
+	return tr
 }
 
 func (d *Directory) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -107,7 +134,8 @@ func (d *Directory) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded.")
 		return
 	}
-	resource, offline := requestedResource(r)
+	req := requestedResource(r)
+	resource := req.resource
 	grant := r.PostForm.Get("grant_type")
 	var p Principal
 	var err error
@@ -148,7 +176,7 @@ func (d *Directory) handleToken(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusBadRequest, "invalid_grant", 700082, "The refresh token is invalid or has expired due to inactivity. The user must sign in again.")
 			return
 		}
-		offline = true
+		req.offline = true
 	case "":
 		oauthError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
@@ -180,19 +208,36 @@ func (d *Directory) handleToken(w http.ResponseWriter, r *http.Request) {
 		"resource":       aud,
 		"access_token":   tok.AccessToken,
 	}
-	if offline && p.Kind == KindUser {
-		rt, err := d.IssueRefreshToken(p)
-		if err != nil {
-			oauthError(w, http.StatusInternalServerError, "server_error", 50000, "There was an error issuing a token.")
-			return
+	if p.Kind == KindUser {
+		// A user's sign-in also proves who signed in: MSAL (the real az)
+		// builds its account from the id_token.
+		if req.offline {
+			if resp["refresh_token"], err = d.IssueRefreshToken(p); err != nil {
+				oauthError(w, http.StatusInternalServerError, "server_error", 50000, "There was an error issuing a token.")
+				return
+			}
 		}
-		resp["refresh_token"] = rt
+		if req.openid {
+			if resp["id_token"], err = d.IssueIDToken(p, clientIDOf(r)); err != nil {
+				oauthError(w, http.StatusInternalServerError, "server_error", 50000, "There was an error issuing a token.")
+				return
+			}
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpjson.Write(w, http.StatusOK, resp)
 }
 
 var errNoHost = errors.New("no host credential")
+
+// clientIDOf is the public client a user signs in through: the request's
+// client_id, else az's.
+func clientIDOf(r *http.Request) string {
+	if id := r.PostForm.Get("client_id"); id != "" {
+		return id
+	}
+	return azureCLIClientID
+}
 
 // grantedScope echoes the requested resource scope (MSAL compares it with
 // what it asked for), in v2 form for v1 "resource" requests.

@@ -39,6 +39,7 @@ type Provider struct {
 // Register adds the provider's routes.
 func Register(rt *arm.Router, dir *directory.Directory, acc *access.Service) *Provider {
 	p := &Provider{rt: rt, dir: dir, access: acc}
+	rt.Handle("GET", "Microsoft.Resources/tenants[]", p.listTenants)
 	rt.Handle("GET", "Microsoft.Resources/subscriptions[]", p.listSubscriptions)
 	rt.Handle("GET", "Microsoft.Resources/subscriptions", p.getSubscription)
 	rt.Handle("GET", groupType+"[]", p.listGroups)
@@ -89,6 +90,28 @@ func (p *Provider) visible(c arm.Caller, sub string) bool {
 		}
 	}
 	return false
+}
+
+// Tenant is ARM's tenant shape (GET /tenants).
+type Tenant struct {
+	ID            string   `json:"id"`
+	TenantID      string   `json:"tenantId"`
+	Category      string   `json:"tenantCategory"`
+	CountryCode   string   `json:"countryCode"`
+	DisplayName   string   `json:"displayName"`
+	Domains       []string `json:"domains"`
+	DefaultDomain string   `json:"defaultDomain"`
+	TenantType    string   `json:"tenantType"`
+}
+
+// listTenants answers the one tenant drydock serves; az lists tenants
+// when a user signs in without --tenant.
+func (p *Provider) listTenants(r *arm.Request) (int, any, error) {
+	t := p.dir.TenantID()
+	return http.StatusOK, arm.List([]Tenant{{
+		ID: "/tenants/" + t, TenantID: t, Category: "Home", CountryCode: "US", DisplayName: "drydock",
+		Domains: []string{p.dir.Domain()}, DefaultDomain: p.dir.Domain(), TenantType: "AAD",
+	}}), nil
 }
 
 func (p *Provider) listSubscriptions(r *arm.Request) (int, any, error) {

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/drydock-dev/drydock/internal/directory"
-	"github.com/drydock-dev/drydock/internal/httpjson"
 )
 
 func (s *Server) routes() http.Handler {
@@ -56,7 +55,7 @@ func (s *Server) routes() http.Handler {
 // surfaceOf classifies a path for metrics without unbounded labels.
 func surfaceOf(p string) string {
 	switch {
-	case strings.HasPrefix(p, "/v1.0/"):
+	case strings.HasPrefix(p, "/v1.0/"), strings.HasPrefix(p, directory.GraphPath+"/v1.0/"):
 		return "graph"
 	case strings.HasPrefix(p, "/metadata/identity"):
 		return "imds"
@@ -86,33 +85,4 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ok\n"))
-}
-
-// endpoints serves ARM's cloud metadata (/metadata/endpoints), which
-// `az cloud register --endpoint-resource-manager` and Azure SDKs read.
-func (s *Server) endpoints(w http.ResponseWriter, r *http.Request) {
-	base := s.cfg.PublicURL
-	httpjson.Write(w, http.StatusOK, map[string]any{
-		"name":                     "drydock",
-		"resourceManager":          base + "/",
-		"portal":                   "",
-		"galleryEndpoint":          "",
-		"graph":                    base + "/",
-		"graphAudience":            directory.AudienceGraph,
-		"microsoftGraphResourceId": directory.AudienceGraph + "/",
-		"authentication": map[string]any{
-			"loginEndpoint":    base,
-			"audiences":        s.dir.AcceptedAudiences(directory.AudienceARM),
-			"tenant":           s.dir.TenantID(),
-			"identityProvider": "AAD",
-		},
-		"suffixes": map[string]any{"acrLoginServer": s.cfg.LoginServerSuffix},
-		"drydock": map[string]any{
-			"caFile":                    s.state.CAFile,
-			"containerRegistryAudience": directory.AudienceACR,
-			"managedIdentityEndpoint":   base + "/metadata/identity/oauth2/token",
-			"hostCredentialHeader":      directory.HostCredentialHeader,
-			"registryAddress":           s.regLn.Addr().String(),
-		},
-	})
 }

@@ -45,12 +45,15 @@ type Claims struct {
 	AzP      string `json:"azp,omitempty"`
 	IDType   string `json:"idtyp"` // "user" or "app"
 	UPN      string `json:"upn,omitempty"`
-	Name     string `json:"name,omitempty"`
-	Scope    string `json:"scp,omitempty"`
-	Version  string `json:"ver"`
+	// PreferredUsername is set on id_tokens (the signed-in user's UPN).
+	PreferredUsername string `json:"preferred_username,omitempty"`
+	Name              string `json:"name,omitempty"`
+	Scope             string `json:"scp,omitempty"`
+	Version           string `json:"ver"`
 	// MIResourceID is set on managed-identity tokens (Entra's xms_mirid).
 	MIResourceID string `json:"xms_mirid,omitempty"`
-	// TokenUse distinguishes refresh tokens ("refresh") from access tokens ("").
+	// TokenUse distinguishes refresh tokens ("refresh") and id_tokens
+	// ("id") from access tokens ("").
 	TokenUse string `json:"token_use,omitempty"`
 }
 
