@@ -149,6 +149,10 @@ func (rt *Router) parse(req *Request) (string, error) {
 		req.Action = strings.TrimSuffix(path, "/")[i+1:]
 		path = path[:i]
 	}
+	if strings.EqualFold(strings.TrimSuffix(path, "/"), "/tenants") && req.Method == http.MethodGet {
+		req.Collection = true
+		return "microsoft.resources/tenants[]", nil
+	}
 	id, err := resourceid.Parse(path)
 	if err != nil || (!id.IsResource() && id.Provider != "") {
 		cid, cerr := resourceid.ParseCollection(path)
