@@ -63,15 +63,20 @@ func NewRouter(st *store.Store, dir *directory.Directory, engine *authz.Engine, 
 // ("Microsoft.ContainerRegistry/registries"), the type plus "[]" for its
 // collection, or the type plus "/<action>" for POST actions. A bare
 // namespace plus action ("Microsoft.ContainerRegistry/checkNameAvailability")
-// is a provider-level action.
+// is a provider-level action. The type's api-versions must be declared in
+// apiVersions.
 func (rt *Router) Handle(method, typeKey string, h Handler) {
+	if _, ok := versionsFor(typeKey); !ok {
+		panic("arm: no api-versions are declared for " + typeKey + " (see apiVersions)")
+	}
 	rt.routes[method+" "+strings.ToLower(typeKey)] = h
 }
 
 var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[a-zA-Z0-9]+)?$`)
 
-// ServeHTTP implements the ARM pipeline: authenticate, check api-version,
-// parse the path, check the subscription and resource group, dispatch.
+// ServeHTTP implements the ARM pipeline: authenticate, check the
+// api-version's form, parse the path, check that the type has that
+// api-version, check the subscription and resource group, dispatch.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	caller, aerr := authenticate(rt.dir, hr)
 	if aerr != nil {
@@ -100,6 +105,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			return
 		}
 		WriteError(w, BadRequest("InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s'.", typePart(key), req.ID.Provider, ver))
+		return
+	}
+	if err := checkAPIVersion(key, ver); err != nil {
+		WriteError(w, err)
 		return
 	}
 	if err := rt.checkParents(req); err != nil {
