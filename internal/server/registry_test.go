@@ -19,7 +19,7 @@ import (
 // registryClient returns a transport that reaches the registry listener
 // whatever the login server resolves to, trusting drydock's CA.
 func (e *env) registryTransport(t *testing.T) http.RoundTripper {
-	code, meta := e.do(t, "", "GET", "/metadata/endpoints?api-version=2019-05-01", nil)
+	code, meta := e.do(t, "", "GET", "/metadata/endpoints?api-version=2020-06-01", nil)
 	if code != 200 {
 		t.Fatalf("metadata: %d", code)
 	}
