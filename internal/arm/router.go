@@ -158,9 +158,8 @@ func (rt *Router) parse(req *Request) (string, error) {
 		req.Action = strings.TrimSuffix(path, "/")[i+1:]
 		path = path[:i]
 	}
-	if strings.EqualFold(strings.TrimSuffix(path, "/"), "/tenants") && req.Method == http.MethodGet {
-		req.Collection = true
-		return "microsoft.resources/tenants[]", nil
+	if key, ok := scopeCollection(req, path); ok {
+		return key, nil
 	}
 	id, err := resourceid.Parse(path)
 	if err != nil || (!id.IsResource() && id.Provider != "") {
@@ -193,6 +192,29 @@ func (rt *Router) parse(req *Request) (string, error) {
 		key = strings.TrimSuffix(key, "[]") + "/" + strings.ToLower(req.Action)
 	}
 	return key, nil
+}
+
+// scopeCollection recognises the collections ARM serves at a scope rather
+// than under a provider: GET /tenants, and GET <subscription or resource
+// group>/resources (every resource there, which az uses to find a resource
+// by name and type).
+func scopeCollection(req *Request, path string) (string, bool) {
+	if req.Method != http.MethodGet {
+		return "", false
+	}
+	path = strings.TrimSuffix(path, "/")
+	if strings.EqualFold(path, "/tenants") {
+		req.Collection = true
+		return "microsoft.resources/tenants[]", true
+	}
+	if len(path) > len("/resources") && strings.EqualFold(path[len(path)-len("/resources"):], "/resources") {
+		id, err := resourceid.Parse(path[:len(path)-len("/resources")])
+		if err == nil && id.SubscriptionID != "" && id.Provider == "" && id.Scope == nil {
+			req.ID, req.Collection = id, true
+			return "microsoft.resources/resources[]", true
+		}
+	}
+	return "", false
 }
 
 // checkParents makes sure the subscription and resource group in the path

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/httpjson"
+	"github.com/drydock-dev/drydock/internal/odata"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -139,7 +140,7 @@ func (d *Directory) writeList(w http.ResponseWriter, ps []Principal) {
 
 func (d *Directory) listKind(kinds ...string) graphHandler {
 	return func(w http.ResponseWriter, r *http.Request, _ Principal) {
-		f, err := ParseFilter(r.URL.Query().Get("$filter"))
+		f, err := odata.ParseFilter(r.URL.Query().Get("$filter"))
 		if err != nil {
 			graphError(w, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+err.Error())
 			return

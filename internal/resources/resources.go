@@ -18,6 +18,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/odata"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -40,6 +41,7 @@ type Provider struct {
 func Register(rt *arm.Router, dir *directory.Directory, acc *access.Service) *Provider {
 	p := &Provider{rt: rt, dir: dir, access: acc}
 	rt.Handle("GET", "Microsoft.Resources/tenants[]", p.listTenants)
+	rt.Handle("GET", "Microsoft.Resources/resources[]", p.listResources)
 	rt.Handle("GET", "Microsoft.Resources/subscriptions[]", p.listSubscriptions)
 	rt.Handle("GET", "Microsoft.Resources/subscriptions", p.getSubscription)
 	rt.Handle("GET", groupType+"[]", p.listGroups)
@@ -112,6 +114,49 @@ func (p *Provider) listTenants(r *arm.Request) (int, any, error) {
 		ID: "/tenants/" + t, TenantID: t, Category: "Home", CountryCode: "US", DisplayName: "drydock",
 		Domains: []string{p.dir.Domain()}, DefaultDomain: p.dir.Domain(), TenantType: "AAD",
 	}}), nil
+}
+
+// genericResource is ARM's GenericResourceExpanded, the item of a
+// resources list: the resource without its properties.
+type genericResource struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Type      string            `json:"type"`
+	Location  string            `json:"location,omitempty"`
+	Tags      map[string]string `json:"tags"`
+	SKU       *arm.SKU          `json:"sku,omitempty"`
+	Identity  json.RawMessage   `json:"identity,omitempty"`
+	ManagedBy string            `json:"managedBy,omitempty"`
+}
+
+// listResources serves GET <subscription>[/resourceGroups/<g>]/resources:
+// every resource the caller may read there, filtered by $filter on
+// resourceType, name, location and resourceGroup.
+func (p *Provider) listResources(r *arm.Request) (int, any, error) {
+	f, err := odata.ParseFilter(r.URL.Query().Get("$filter"))
+	if err != nil {
+		return 0, nil, arm.BadRequest("InvalidFilterInQueryString", "Invalid $filter '%s': %v.", r.URL.Query().Get("$filter"), err)
+	}
+	out := []genericResource{}
+	err = p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
+		rows, err := tx.ListResources(store.ResourceFilter{Subscription: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup})
+		for _, row := range rows {
+			if strings.EqualFold(row.Type, groupType) || strings.Count(row.Type, "/") > 1 {
+				continue // groups are not resources; child resources are listed by their parent
+			}
+			res, err := arm.FromRow(row)
+			if err != nil {
+				return err
+			}
+			fields := map[string]any{"resourceType": res.Type, "name": res.Name, "location": res.Location, "resourceGroup": row.ResourceGroup}
+			if !f.Match(fields) || !p.rt.CanRead(r.Caller, res.Type, row.ID) {
+				continue
+			}
+			out = append(out, genericResource{ID: res.ID, Name: res.Name, Type: res.Type, Location: res.Location, Tags: res.Tags, SKU: res.SKU, Identity: res.Identity, ManagedBy: res.ManagedBy})
+		}
+		return err
+	})
+	return http.StatusOK, arm.List(out), err
 }
 
 func (p *Provider) listSubscriptions(r *arm.Request) (int, any, error) {

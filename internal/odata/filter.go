@@ -1,14 +1,17 @@
-package directory
+// Package odata parses the subset of OData $filter expressions that Azure's
+// APIs take from clients — Microsoft Graph's directory lists and ARM's
+// resource lists: clauses `prop eq 'value'` and `startswith(prop,'value')`
+// joined by `and`, plus `prop/any(c:c eq 'value')` — and matches objects
+// against them.
+package odata
 
 import (
 	"fmt"
 	"strings"
 )
 
-// Filter is the subset of OData $filter that directory lists accept:
-// clauses `prop eq 'value'` and `startswith(prop,'value')` joined by `and`,
-// plus `servicePrincipalNames/any(c:c eq 'value')`. Comparisons ignore case,
-// as Graph's do for these properties.
+// Filter is a parsed $filter. Comparisons ignore case, as Graph's and
+// ARM's do for the properties they are used on.
 type Filter struct {
 	clauses []clause
 }
