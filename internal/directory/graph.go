@@ -69,7 +69,7 @@ const GraphPath = "/graph"
 func (d *Directory) graphRoutes(mux *http.ServeMux) {
 	mux.Handle(GraphPath+"/v1.0/", http.StripPrefix(GraphPath, mux))
 	route := func(pattern string, h graphHandler) { mux.HandleFunc(pattern, d.graphAuth(h)) }
-	route("GET /v1.0/me", func(w http.ResponseWriter, r *http.Request, c Principal) { httpjson.Write(w, 200, d.graphObject(c)) })
+	route("GET /v1.0/me", func(w http.ResponseWriter, r *http.Request, c Principal) { httpjson.Write(w, 200, d.graphObject(r.Context(), c)) })
 	route("GET /v1.0/users", d.listKind(KindUser))
 	route("POST /v1.0/users", d.createUser)
 	route("GET /v1.0/users/{id}", d.getKind(KindUser))
@@ -79,6 +79,8 @@ func (d *Directory) graphRoutes(mux *http.ServeMux) {
 	route("GET /v1.0/applications/{id}", d.getKind(KindApplication))
 	route("DELETE /v1.0/applications/{id}", d.deleteKind(KindApplication))
 	route("POST /v1.0/applications/{id}/addPassword", d.addPassword)
+	route("POST /v1.0/applications/{id}/removePassword", d.removePassword)
+	route("PATCH /v1.0/applications/{id}", d.patchApplication)
 	route("GET /v1.0/servicePrincipals", d.listKind(KindServicePrincipal, KindManagedIdentity))
 	route("POST /v1.0/servicePrincipals", d.createServicePrincipal)
 	route("GET /v1.0/servicePrincipals/{id}", d.getKind(KindServicePrincipal, KindManagedIdentity))
@@ -96,7 +98,7 @@ func (d *Directory) graphRoutes(mux *http.ServeMux) {
 }
 
 // graphObject renders a principal the way Microsoft Graph does.
-func (d *Directory) graphObject(p Principal) map[string]any {
+func (d *Directory) graphObject(ctx context.Context, p Principal) map[string]any {
 	o := map[string]any{"id": p.ObjectID, "displayName": p.DisplayName, "createdDateTime": p.CreatedAt.Format(time.RFC3339)}
 	switch p.Kind {
 	case KindUser:
@@ -113,6 +115,8 @@ func (d *Directory) graphObject(p Principal) map[string]any {
 		o["@odata.type"] = "#microsoft.graph.application"
 		o["appId"] = p.AppID
 		o["signInAudience"] = "AzureADMyOrg"
+		o["keyCredentials"] = []any{}
+		o["passwordCredentials"] = d.passwordCredentials(ctx, p.ObjectID)
 	case KindServicePrincipal, KindManagedIdentity:
 		o["@odata.type"] = "#microsoft.graph.servicePrincipal"
 		o["appId"] = p.AppID
@@ -130,10 +134,10 @@ func (d *Directory) graphObject(p Principal) map[string]any {
 	return o
 }
 
-func (d *Directory) writeList(w http.ResponseWriter, ps []Principal) {
+func (d *Directory) writeList(w http.ResponseWriter, r *http.Request, ps []Principal) {
 	out := make([]map[string]any, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, d.graphObject(p))
+		out = append(out, d.graphObject(r.Context(), p))
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"value": out})
 }
@@ -152,11 +156,11 @@ func (d *Directory) listKind(kinds ...string) graphHandler {
 		}
 		var out []Principal
 		for _, p := range ps {
-			if f.Match(d.graphObject(p)) {
+			if f.Match(d.graphObject(r.Context(), p)) {
 				out = append(out, p)
 			}
 		}
-		d.writeList(w, out)
+		d.writeList(w, r, out)
 	}
 }
 
@@ -200,7 +204,7 @@ func (d *Directory) getKind(kinds ...string) graphHandler {
 			graphErr(w, err)
 			return
 		}
-		httpjson.Write(w, http.StatusOK, d.graphObject(p))
+		httpjson.Write(w, http.StatusOK, d.graphObject(r.Context(), p))
 	}
 }
 
@@ -252,7 +256,7 @@ func (d *Directory) createUser(w http.ResponseWriter, r *http.Request, caller Pr
 		graphErr(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, d.graphObject(p))
+	httpjson.Write(w, http.StatusCreated, d.graphObject(r.Context(), p))
 }
 
 func (d *Directory) createApplication(w http.ResponseWriter, r *http.Request, caller Principal) {
@@ -272,7 +276,7 @@ func (d *Directory) createApplication(w http.ResponseWriter, r *http.Request, ca
 		graphErr(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, d.graphObject(p))
+	httpjson.Write(w, http.StatusCreated, d.graphObject(r.Context(), p))
 }
 
 func (d *Directory) addPassword(w http.ResponseWriter, r *http.Request, caller Principal) {
@@ -305,10 +309,104 @@ func (d *Directory) addPassword(w http.ResponseWriter, r *http.Request, caller P
 		graphErr(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{
-		"keyId": s.KeyID, "displayName": s.DisplayName, "hint": s.Hint, "secretText": secret,
+	httpjson.Write(w, http.StatusOK, passwordCredential(s, secret))
+}
+
+// passwordCredential is Graph's passwordCredential: the secret's text only
+// when it was just made.
+func passwordCredential(s store.Secret, secretText string) map[string]any {
+	var text any
+	if secretText != "" {
+		text = secretText
+	}
+	return map[string]any{
+		"keyId": s.KeyID, "displayName": s.DisplayName, "hint": s.Hint, "secretText": text, "customKeyIdentifier": nil,
 		"startDateTime": s.StartAt.Format(time.RFC3339), "endDateTime": s.EndAt.Format(time.RFC3339),
+	}
+}
+
+// passwordCredentials lists an application's secrets, without their text.
+func (d *Directory) passwordCredentials(ctx context.Context, appObjectID string) []map[string]any {
+	out := []map[string]any{}
+	_ = d.st.View(ctx, func(tx *store.Tx) error {
+		secrets, err := tx.Secrets(appObjectID)
+		for _, s := range secrets {
+			out = append(out, passwordCredential(s, ""))
+		}
+		return err
 	})
+	return out
+}
+
+// patchApplication serves PATCH /applications/{id}. Of an application's
+// properties drydock keeps the display name; the others a client may send
+// (web, keyCredentials, ...) have no effect here, as they have none on
+// what drydock authorizes.
+func (d *Directory) patchApplication(w http.ResponseWriter, r *http.Request, caller Principal) {
+	var body struct {
+		DisplayName *string `json:"displayName"`
+	}
+	if err := httpjson.Decode(r, &body, false); err != nil {
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return
+	}
+	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	if !caller.IsGlobalAdmin() && !strings.EqualFold(app.OwnerID, caller.ObjectID) {
+		graphErr(w, errDenied)
+		return
+	}
+	if body.DisplayName != nil {
+		if strings.TrimSpace(*body.DisplayName) == "" {
+			graphError(w, http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'displayName' of resource 'Application'.")
+			return
+		}
+		if err := d.st.Update(r.Context(), func(tx *store.Tx) error { return tx.RenamePrincipal(app.ObjectID, *body.DisplayName) }); err != nil {
+			graphErr(w, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// removePassword serves POST /applications/{id}/removePassword.
+func (d *Directory) removePassword(w http.ResponseWriter, r *http.Request, caller Principal) {
+	var body struct {
+		KeyID string `json:"keyId"`
+	}
+	if err := httpjson.Decode(r, &body, false); err != nil || body.KeyID == "" {
+		graphError(w, http.StatusBadRequest, "BadRequest", "The request body must name the password credential: {\"keyId\": \"<id>\"}.")
+		return
+	}
+	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	if !caller.IsGlobalAdmin() && !strings.EqualFold(app.OwnerID, caller.ObjectID) {
+		graphErr(w, errDenied)
+		return
+	}
+	err = d.st.Update(r.Context(), func(tx *store.Tx) error {
+		secrets, err := tx.Secrets(app.ObjectID)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if strings.EqualFold(s.KeyID, body.KeyID) {
+				return tx.DeleteSecrets(app.ObjectID, s.KeyID)
+			}
+		}
+		return fmt.Errorf("%w: no password credential with keyId '%s' on application '%s'", ErrNotFound, body.KeyID, app.ObjectID)
+	})
+	if err != nil {
+		graphErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (d *Directory) createServicePrincipal(w http.ResponseWriter, r *http.Request, caller Principal) {
@@ -328,7 +426,7 @@ func (d *Directory) createServicePrincipal(w http.ResponseWriter, r *http.Reques
 		graphErr(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, d.graphObject(p))
+	httpjson.Write(w, http.StatusCreated, d.graphObject(r.Context(), p))
 }
 
 func (d *Directory) createGroup(w http.ResponseWriter, r *http.Request, caller Principal) {
@@ -349,7 +447,7 @@ func (d *Directory) createGroup(w http.ResponseWriter, r *http.Request, caller P
 		graphErr(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, d.graphObject(p))
+	httpjson.Write(w, http.StatusCreated, d.graphObject(r.Context(), p))
 }
 
 func (d *Directory) groupForChange(ctx context.Context, id string, caller Principal) (Principal, error) {
@@ -380,7 +478,7 @@ func (d *Directory) listMembers(w http.ResponseWriter, r *http.Request, _ Princi
 		if err != nil {
 			continue
 		}
-		o := d.graphObject(p)
+		o := d.graphObject(r.Context(), p)
 		o["addedDateTime"] = m.AddedAt.Format(time.RFC3339)
 		o["effectiveDateTime"] = m.EffectiveAt.Format(time.RFC3339)
 		out = append(out, o)
@@ -436,7 +534,7 @@ func (d *Directory) getByIDs(w http.ResponseWriter, r *http.Request, _ Principal
 			out = append(out, p)
 		}
 	}
-	d.writeList(w, out)
+	d.writeList(w, r, out)
 }
 
 func (d *Directory) checkMemberGroups(w http.ResponseWriter, r *http.Request, _ Principal) {

@@ -232,6 +232,18 @@ func (t *Tx) UpdatePrincipalPassword(objectID, hash string) error {
 	return err
 }
 
+// RenamePrincipal changes a principal's display name.
+func (t *Tx) RenamePrincipal(objectID, displayName string) error {
+	res, err := t.tx.Exec(`UPDATE principals SET display_name = ? WHERE object_id = ?`, displayName, strings.ToLower(objectID))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 const principalCols = `object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at`
 
 func scanPrincipal(sc interface{ Scan(...any) error }) (Principal, error) {
