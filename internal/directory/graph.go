@@ -69,7 +69,9 @@ const GraphPath = "/graph"
 func (d *Directory) graphRoutes(mux *http.ServeMux) {
 	mux.Handle(GraphPath+"/v1.0/", http.StripPrefix(GraphPath, mux))
 	route := func(pattern string, h graphHandler) { mux.HandleFunc(pattern, d.graphAuth(h)) }
-	route("GET /v1.0/me", func(w http.ResponseWriter, r *http.Request, c Principal) { httpjson.Write(w, 200, d.graphObject(r.Context(), c)) })
+	route("GET /v1.0/me", func(w http.ResponseWriter, r *http.Request, c Principal) {
+		httpjson.Write(w, 200, d.graphObject(r.Context(), c))
+	})
 	route("GET /v1.0/users", d.listKind(KindUser))
 	route("POST /v1.0/users", d.createUser)
 	route("GET /v1.0/users/{id}", d.getKind(KindUser))
