@@ -52,6 +52,9 @@ func (d *Directory) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", d.handleKeys)
 	mux.HandleFunc("GET /{tenant}/discovery/keys", d.handleKeys)
 	mux.HandleFunc("GET /metadata/identity/oauth2/token", d.handleIMDS)
+	// App Service's 2017-09-01 clients (msrestazure: `az login --identity`
+	// with MSI_ENDPOINT and MSI_SECRET) add a slash before the query.
+	mux.HandleFunc("GET /metadata/identity/oauth2/token/", d.handleIMDS)
 	d.graphRoutes(mux)
 }
 
