@@ -26,8 +26,9 @@ func (a Access) String() string { return a.Type + ":" + a.Name + ":" + strings.J
 
 var (
 	// RepositoryNameRE is the OCI distribution repository name grammar.
-	RepositoryNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-	actionRE         = regexp.MustCompile(`^(\*|[a-z_]{1,32})$`)
+	RepositoryNameRE   = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+	actionRE           = regexp.MustCompile(`^(\*|[a-z_]{1,32})$`)
+	registryResourceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 // MaxRepositoryName is the longest repository name accepted.
@@ -53,8 +54,11 @@ func ParseScope(s string) (Access, error) {
 			return Access{}, fmt.Errorf("invalid scope %q: invalid repository name", s)
 		}
 	case "registry":
-		if a.Name != "catalog" {
-			return Access{}, fmt.Errorf("invalid scope %q: the registry resource is 'catalog'", s)
+		// Only "catalog" exists. Another name is asked for, but granted
+		// nothing, as ACR does: az acr check-health asks for
+		// "registry:None:*" and expects a token.
+		if !registryResourceRE.MatchString(a.Name) {
+			return Access{}, fmt.Errorf("invalid scope %q: invalid registry resource name", s)
 		}
 	default:
 		return Access{}, fmt.Errorf("invalid scope %q: unknown resource type %q", s, a.Type)

@@ -21,7 +21,8 @@ func TestParseScope(t *testing.T) {
 		{"repository:../etc:pull", Access{}, true},
 		{"repository:a//b:pull", Access{}, true},
 		{"repository:" + strings.Repeat("a", 257) + ":pull", Access{}, true},
-		{"registry:other:*", Access{}, true},
+		{"registry:None:*", Access{"registry", "None", []string{"*"}}, false}, // az acr check-health asks for it; it grants nothing
+		{"registry:a/b:*", Access{}, true},
 		{"repository:a:", Access{}, true},
 		{"repository:a:pu sh", Access{}, true},
 		{"nope", Access{}, true},

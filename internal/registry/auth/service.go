@@ -563,6 +563,9 @@ func (s *Service) Grant(ctx context.Context, reg Registry, id Identity, requeste
 }
 
 func (s *Service) allowed(reg Registry, id Identity, req Access, action string) (bool, string) {
+	if req.Type == "registry" && req.Name != "catalog" {
+		return false, fmt.Sprintf("the registry has no resource %q (only \"catalog\")", req.Name)
+	}
 	switch id.Kind {
 	case "admin":
 		return true, "admin user"
