@@ -39,6 +39,11 @@ func ValidRepository(name string) bool {
 	return len(name) > 0 && len(name) <= MaxRepositoryName && RepositoryNameRE.MatchString(name)
 }
 
+// exists reports whether the access names a resource a registry has: a
+// repository, or the registry's catalog. The others are granted nothing,
+// without refusing the token request (ACR's behaviour).
+func (a Access) exists() bool { return a.Type != "registry" || a.Name == "catalog" }
+
 // ParseScope parses one scope: "repository:<name>:<actions>",
 // "registry:catalog:*" or "artifact-repository:<name>:<actions>".
 func ParseScope(s string) (Access, error) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -332,7 +333,7 @@ func (s *Service) HandleToken(w http.ResponseWriter, r *http.Request, reg Regist
 		granted = intersect(granted, viaToken)
 	}
 	s.record(r.Context(), reg, id, "token", requested, granted, why)
-	if len(requested) > 0 && len(granted) == 0 {
+	if len(granted) == 0 && slices.ContainsFunc(requested, Access.exists) {
 		writeErrors(w, http.StatusUnauthorized, "UNAUTHORIZED", fmt.Sprintf("%s is not authorized for %s on %s: %s", id.Name, scopeList(requested), reg.LoginServer, why), nil)
 		return
 	}
