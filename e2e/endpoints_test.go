@@ -48,7 +48,7 @@ func TestServiceEndpoints(t *testing.T) {
 		t.Errorf("/metadata/endpoints: %d %v", status, meta)
 	}
 	cloud := az.obj("cloud", "show")
-	expectFields(t, "cloud show", cloud, map[string]any{"name": "drydock", "caFile": s.CAFile, "endpoints.resourceManager": s.Endpoint + "/", "suffixes.acrLoginServerEndpoint": "azurecr.io"})
+	expectFields(t, "cloud show", cloud, map[string]any{"name": "drydock", "caFile": s.CAFile, "endpoints.resourceManager": s.Endpoint + "/", "suffixes.acrLoginServerEndpoint": ".azurecr.io", "endpoints.activeDirectory": s.Endpoint + "/adfs"})
 
 	status, body = call("/"+s.TenantID+"/v2.0/.well-known/openid-configuration", nil)
 	oidc := decode(body)

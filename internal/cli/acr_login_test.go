@@ -166,7 +166,7 @@ func (f *fakeACR) arm(w http.ResponseWriter, r *http.Request) {
 		if !f.noAddress {
 			dd["registryAddress"] = "0.0.0.0:" + f.port
 		}
-		reply(w, 200, map[string]any{"suffixes": map[string]any{"acrLoginServer": acrSuffix}, "drydock": dd})
+		reply(w, 200, []any{map[string]any{"suffixes": map[string]any{"acrLoginServer": acrSuffix}, "drydock": dd}})
 		return
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {

@@ -238,7 +238,7 @@ func (f *fakeAKS) serve(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, map[string]any{"token_type": "Bearer", "access_token": tok, "expires_in": 3600, "refresh_token": "rt"})
 		return
 	case lp == "/metadata/endpoints":
-		reply(w, 200, map[string]any{"suffixes": map[string]any{"acrLoginServer": "azurecr.test"}})
+		reply(w, 200, []any{map[string]any{"suffixes": map[string]any{"acrLoginServer": "azurecr.test"}}})
 		return
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {

@@ -405,7 +405,8 @@ func TestCloudShowAndDebug(t *testing.T) {
 	c := obj(h.ok("cloud", "show"))
 	ep := obj(c["endpoints"])
 	if c["name"] != "drydock" || c["isActive"] != true || ep["resourceManager"] != h.f.srv.URL+"/" || ep["activeDirectoryResourceId"] != "https://management.core.windows.net/" ||
-		ep["microsoftGraphResourceId"] != "https://graph.microsoft.com" || obj(c["suffixes"])["acrLoginServerEndpoint"] != "azurecr.localhost" || c["caFile"] != "/tmp/ca.pem" {
+		ep["microsoftGraphResourceId"] != h.f.srv.URL+"/graph/" || ep["activeDirectory"] != h.f.srv.URL+"/adfs" || ep["management"] != h.f.srv.URL+"/" ||
+		ep["portal"] != nil || obj(c["suffixes"])["acrLoginServerEndpoint"] != ".azurecr.localhost" || c["caFile"] != "/tmp/ca.pem" {
 		t.Errorf("cloud show = %v", c)
 	}
 	out, errOut, code := h.run("group", "list", "--debug", "--verbose", "-o", "none")

@@ -106,10 +106,10 @@ func (f *fakeAzure) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &in)
 	switch {
 	case lp == "/metadata/endpoints":
-		reply(w, 200, map[string]any{"name": "drydock", "resourceManager": f.srv.URL + "/",
-			"authentication": map[string]any{"loginEndpoint": f.srv.URL + "/", "audiences": []any{"https://management.core.windows.net/"}},
-			"graph":          f.srv.URL + "/", "graphAudience": "https://graph.microsoft.com", "suffixes": map[string]any{"acrLoginServer": "azurecr.localhost"},
-			"drydock": map[string]any{"caFile": "/tmp/ca.pem", "containerRegistryAudience": "https://containerregistry.azure.net"}})
+		reply(w, 200, []any{map[string]any{"name": "drydock", "resourceManager": f.srv.URL + "/",
+			"authentication": map[string]any{"loginEndpoint": f.srv.URL + "/adfs", "audiences": []any{"https://management.core.windows.net/"}},
+			"graph":          f.srv.URL + "/graph/", "microsoftGraphResourceId": f.srv.URL + "/graph/", "suffixes": map[string]any{"acrLoginServer": "azurecr.localhost"},
+			"drydock": map[string]any{"caFile": "/tmp/ca.pem"}}})
 		return
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {

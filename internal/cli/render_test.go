@@ -126,18 +126,31 @@ func TestVMIdentity(t *testing.T) {
 
 func TestCloudJSON(t *testing.T) {
 	md := map[string]any{
-		"name": "drydock", "resourceManager": "https://h/",
-		"authentication": map[string]any{"loginEndpoint": "https://h/", "audiences": []any{"https://management.core.windows.net/"}},
-		"graph":          "https://h/", "graphAudience": "https://graph.microsoft.com",
+		"name": "drydock", "resourceManager": "https://h/", "gallery": "https://h/", "portal": "https://h/",
+		"authentication": map[string]any{"loginEndpoint": "https://h/adfs", "audiences": []any{"https://management.core.windows.net/"}},
+		"graph":          "https://h/graph/", "microsoftGraphResourceId": "https://h/graph/",
 		"suffixes": map[string]any{"acrLoginServer": "azurecr.local"},
-		"drydock":  map[string]any{"caFile": "/ca.pem", "containerRegistryAudience": "https://containerregistry.azure.net"},
+		"drydock":  map[string]any{"caFile": "/ca.pem", "registryAddress": "127.0.0.1:443"},
 	}
 	got := cloudJSON(md)
+	// What `az cloud show` prints after `az cloud register` with the
+	// config `drydock up` prints (checked against az 2.45).
+	want := map[string]any{
+		"activeDirectory": "https://h/adfs", "activeDirectoryGraphResourceId": "https://h/graph/",
+		"activeDirectoryResourceId": "https://management.core.windows.net/", "gallery": "https://h/", "management": "https://h/",
+		"microsoftGraphResourceId": "https://h/graph/", "resourceManager": "https://h/", "portal": nil, "batchResourceId": nil,
+	}
 	ep := got["endpoints"].(map[string]any)
-	if got["name"] != "drydock" || got["isActive"] != true || got["caFile"] != "/ca.pem" ||
-		ep["activeDirectory"] != "https://h/" || ep["activeDirectoryResourceId"] != "https://management.core.windows.net/" ||
-		ep["microsoftGraphResourceId"] != "https://graph.microsoft.com" || ep["containerRegistryAudience"] != "https://containerregistry.azure.net" ||
-		got["suffixes"].(map[string]any)["acrLoginServerEndpoint"] != "azurecr.local" {
+	for k, v := range want {
+		if ep[k] != v {
+			t.Errorf("endpoints.%s = %v, want %v", k, ep[k], v)
+		}
+	}
+	if len(ep) != len(azCloudEndpoints) {
+		t.Errorf("endpoints has %d keys, az prints %d", len(ep), len(azCloudEndpoints))
+	}
+	if got["name"] != "drydock" || got["isActive"] != true || got["profile"] != "latest" || got["caFile"] != "/ca.pem" || got["registryAddress"] != "127.0.0.1:443" ||
+		got["suffixes"].(map[string]any)["acrLoginServerEndpoint"] != ".azurecr.local" || got["suffixes"].(map[string]any)["keyvaultDns"] != nil {
 		t.Errorf("cloudJSON = %v", got)
 	}
 	if empty := cloudJSON(map[string]any{}); empty["name"] != "drydock" || empty["caFile"] != nil {
