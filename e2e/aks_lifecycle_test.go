@@ -61,7 +61,7 @@ func TestAKSPodLifecycle(t *testing.T) {
 	if str(mc, "provisioningState") != "Succeeded" {
 		t.Fatalf("aks create: %v", mc)
 	}
-	deleted := deleteClusterAtCleanup(t, az, cluster)
+	deleted := deleteClusterAtCleanup(t, az, "rg", cluster)
 	kubeconfig := filepath.Join(t.TempDir(), "config")
 	az.ok("aks", "get-credentials", "-g", "rg", "-n", cluster, "--file", kubeconfig)
 	k := &podsKubectl{t: t, az: az, kubeconfig: kubeconfig, s: s, clusterDir: podsClusterDir(t, s)}

@@ -147,7 +147,7 @@ func TestAKSPodsDocumentReplay(t *testing.T) {
 	if str(mc, "provisioningState") != "Succeeded" {
 		t.Fatalf("aks create: %v", mc)
 	}
-	deleted := deleteClusterAtCleanup(t, az, cluster)
+	deleted := deleteClusterAtCleanup(t, az, "rg", cluster)
 	clusterDir := podsClusterDir(t, s)
 
 	az.ok("acr", "import", "-n", acr, "--source", src.addr+"/library/nginx:latest", "--image", "nginx:v1")
@@ -223,29 +223,7 @@ func TestAKSPodsDocumentReplay(t *testing.T) {
 	az.ok("aks", "update", "-n", cluster, "-g", "rg", "--detach-acr", acr, "-o", "none")
 	began = time.Now()
 	k.ok("run", "detached", "--image="+login+"/nginx:v1", "--image-pull-policy=Always", "--restart=Never")
-	k.eventually("pod detached refused its image (ErrImagePull or ImagePullBackOff, a Failed event with 401 Unauthorized)", podsDeadline, func() string {
-		p, msg := k.pod("detached")
-		if msg != "" {
-			return msg
-		}
-		if p.Status.Phase == "Running" || p.Status.Phase == "Succeeded" {
-			t.Fatalf("pod detached pulled its image after --detach-acr: %s\n%s", podsSummary([]podsPod{p}), k.diagnostics())
-		}
-		if r := p.waitingReason(); r != "ErrImagePull" && r != "ImagePullBackOff" {
-			return "pod detached: " + podsSummary([]podsPod{p})
-		}
-		events, msg := k.events("detached")
-		if msg != "" {
-			return msg
-		}
-		for _, e := range events {
-			if e.Reason == "Failed" && strings.Contains(e.Message, "401 Unauthorized") && strings.Contains(e.Message, "failed to authorize") {
-				t.Logf("event: %s %s: %s", e.Type, e.Reason, e.Message)
-				return ""
-			}
-		}
-		return fmt.Sprintf("pod detached is %s, but no Failed event mentions \"failed to authorize\" and \"401 Unauthorized\": %s", p.waitingReason(), podsEventsSummary(events))
-	})
+	k.waitPullRefused("detached")
 	t.Logf("timing: run after detach → pull refused %s", time.Since(began).Round(time.Millisecond))
 	if r := az.run("aks", "check-acr", "-g", "rg", "-n", cluster, "--acr", login); r.Code == 0 {
 		t.Errorf("check-acr after --detach-acr must fail:\n%s", r)
@@ -321,10 +299,10 @@ func TestAKSPodsDocumentReplay(t *testing.T) {
 	t.Logf("timing: aks delete → cluster processes gone %s", time.Since(began).Round(time.Millisecond))
 }
 
-// deleteClusterAtCleanup deletes the cluster when the test ends, before
+// deleteClusterAtCleanup deletes the cluster of group when the test ends, before
 // the server stops (cleanups run last first), unless the test set the
 // returned flag after deleting it itself. Best effort.
-func deleteClusterAtCleanup(t *testing.T, az *cli, cluster string) *bool {
+func deleteClusterAtCleanup(t *testing.T, az *cli, group, cluster string) *bool {
 	deleted := new(bool)
 	t.Cleanup(func() {
 		if *deleted {
@@ -332,7 +310,7 @@ func deleteClusterAtCleanup(t *testing.T, az *cli, cluster string) *bool {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), podsDeadline)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "aks", "delete", "-n", cluster, "-g", "rg", "--yes")
+		cmd := exec.CommandContext(ctx, bin, "aks", "delete", "-n", cluster, "-g", group, "--yes")
 		cmd.Env = az.env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Logf("cleanup: aks delete: %v\n%s", err, out)
@@ -362,6 +340,37 @@ type podsKubectl struct {
 	kubeconfig string
 	s          *server
 	clusterDir string
+}
+
+// waitPullRefused waits until pod's image pull is refused the way AKS
+// shows it: ErrImagePull or ImagePullBackOff, with a Failed event saying
+// "failed to authorize" and "401 Unauthorized". It fails the test if the
+// pod runs.
+func (k *podsKubectl) waitPullRefused(pod string) {
+	k.t.Helper()
+	k.eventually("pod "+pod+" refused its image (ErrImagePull or ImagePullBackOff, a Failed event with 401 Unauthorized)", podsDeadline, func() string {
+		p, msg := k.pod(pod)
+		if msg != "" {
+			return msg
+		}
+		if p.Status.Phase == "Running" || p.Status.Phase == "Succeeded" {
+			k.t.Fatalf("pod %s pulled its image, which it must not: %s\n%s", pod, podsSummary([]podsPod{p}), k.diagnostics())
+		}
+		if r := p.waitingReason(); r != "ErrImagePull" && r != "ImagePullBackOff" {
+			return "pod " + pod + ": " + podsSummary([]podsPod{p})
+		}
+		events, msg := k.events(pod)
+		if msg != "" {
+			return msg
+		}
+		for _, e := range events {
+			if e.Reason == "Failed" && strings.Contains(e.Message, "401 Unauthorized") && strings.Contains(e.Message, "failed to authorize") {
+				k.t.Logf("event: %s %s: %s", e.Type, e.Reason, e.Message)
+				return ""
+			}
+		}
+		return fmt.Sprintf("pod %s is %s, but no Failed event mentions \"failed to authorize\" and \"401 Unauthorized\": %s", pod, p.waitingReason(), podsEventsSummary(events))
+	})
 }
 
 func (k *podsKubectl) args(args []string) []string {

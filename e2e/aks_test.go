@@ -319,8 +319,8 @@ func TestAKSSurvivesRestart(t *testing.T) {
 
 	s2 := relaunch(t, s, env)
 	az2 := s2.admin(t)
-	keptDeleted := deleteClusterAtCleanup(t, az2, "kept")
-	parkedDeleted := deleteClusterAtCleanup(t, az2, "parked")
+	keptDeleted := deleteClusterAtCleanup(t, az2, "rg", "kept")
+	parkedDeleted := deleteClusterAtCleanup(t, az2, "rg", "parked")
 	// The control plane restarts in the background; wait for it (bounded).
 	var out result
 	for attempt := 0; attempt < 60; attempt++ {

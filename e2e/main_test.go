@@ -362,13 +362,14 @@ func sharedServer(t *testing.T) *server {
 
 // result is one CLI run.
 type result struct {
+	Prog           string // the command's name: drydock, or az
 	Args           []string
 	Stdout, Stderr string
 	Code           int
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("drydock %s\nexit code: %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.Args, " "), r.Code, r.Stdout, r.Stderr)
+	return fmt.Sprintf("%s %s\nexit code: %d\nstdout:\n%s\nstderr:\n%s", r.Prog, strings.Join(r.Args, " "), r.Code, r.Stdout, r.Stderr)
 }
 
 // cli runs drydock commands as one user: a configuration directory of its
@@ -378,6 +379,8 @@ type cli struct {
 	env []string
 	// ConfigDir is the user's DRYDOCK_CONFIG_DIR.
 	ConfigDir string
+	// prog is the program run: the drydock binary unless set (the real az).
+	prog string
 }
 
 // newCLI returns a user that has not logged in yet.
@@ -422,22 +425,30 @@ func (c *cli) with(t *testing.T) *cli {
 	return &d
 }
 
+// program is the path of the program the user runs.
+func (c *cli) program() string {
+	if c.prog != "" {
+		return c.prog
+	}
+	return bin
+}
+
 // run runs one command and never fails the test.
 func (c *cli) run(args ...string) result {
 	c.t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(c.program(), args...)
 	cmd.Env = c.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	r := result{Args: args, Stdout: stdout.String(), Stderr: stderr.String()}
+	r := result{Prog: filepath.Base(c.program()), Args: args, Stdout: stdout.String(), Stderr: stderr.String()}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &exit):
 		r.Code = exit.ExitCode()
 	default:
-		c.t.Fatalf("running drydock %s: %v", strings.Join(args, " "), err)
+		c.t.Fatalf("running %s %s: %v", r.Prog, strings.Join(args, " "), err)
 	}
 	return r
 }
@@ -464,7 +475,7 @@ func (c *cli) json(out any, args ...string) {
 	c.t.Helper()
 	stdout := c.ok(args...)
 	if err := json.Unmarshal([]byte(stdout), out); err != nil {
-		c.t.Fatalf("drydock %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, stdout)
+		c.t.Fatalf("%s %s: output is not JSON: %v\n%s", filepath.Base(c.program()), strings.Join(args, " "), err, stdout)
 	}
 }
 

@@ -17,6 +17,8 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v containerd >/dev/null 2>&1 || need+=(containerd)
 command -v runc >/dev/null 2>&1 || [[ -x /usr/sbin/runc ]] || need+=(runc)
 [[ -x /usr/lib/cni/bridge ]] || need+=(containernetworking-plugins)
+# The real Azure CLI, which the real-az end-to-end tests drive.
+command -v az >/dev/null 2>&1 || need+=(azure-cli)
 if ((${#need[@]} > 0)); then
 	echo "== installing ${need[*]}"
 	if [[ $(id -u) != 0 ]]; then
@@ -42,7 +44,7 @@ echo "== go test"
 rc=0
 # The registry e2e tests fail, rather than skip, when what they need is
 # missing (root, skopeo, docker-registry, containerd, runc, CNI plugins).
-DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_E2E_REQUIRE_RUNTIME=1 DRYDOCK_REQUIRE_RUNTIME=1 \
+DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_E2E_REQUIRE_RUNTIME=1 DRYDOCK_REQUIRE_RUNTIME=1 DRYDOCK_E2E_REQUIRE_AZ=1 \
 	DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
 	go test -count=1 -timeout 30m ./... || rc=$?
 
