@@ -2,7 +2,8 @@
 # Runs drydock's whole test suite: vet, unit tests, the in-process API and
 # Azure SDK tests, the end-to-end tests that drive the real binary (among
 # them the registry tests with real clients: go-containerregistry, skopeo,
-# oras-go, the Azure SDK and Debian's docker-registry as an import source),
+# oras-go, the Azure SDK and Debian's docker-registry as an import source,
+# and the real Azure CLI, Debian's azure-cli),
 # then the OCI distribution-spec conformance suite against a registry.
 # It installs and starts everything the tests need itself.
 set -euo pipefail
