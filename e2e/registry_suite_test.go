@@ -9,7 +9,7 @@ import "testing"
 // the other, each on registries of its own.
 func TestRegistry(t *testing.T) {
 	e := startRegistryEnv(t)
-	e.createRegistries(t, "e2eggcr", "e2eskopeo", "e2eoras", "e2eazsdk", "e2erbac", "e2eanon", "e2eimport", "e2ecli")
+	e.createRegistries(t, "e2eggcr", "e2eskopeo", "e2eoras", "e2eazsdk", "e2erbac", "e2eanon", "e2eimport", "e2ecli", "e2erealaz")
 	for _, tc := range []struct {
 		name string
 		run  func(*testing.T, *regEnv)
@@ -22,6 +22,7 @@ func TestRegistry(t *testing.T) {
 		{"AnonymousPull", testRegistryAnonymousPull},
 		{"ImportFromDistribution", testRegistryImport},
 		{"RepositoryCommands", testRegistryCLI},
+		{"RealAz", testRegistryRealAz},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, e) })
 	}
