@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/drydock-dev/drydock/internal/cli/azmodel"
+	"github.com/drydock-dev/drydock/internal/cli/output"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
@@ -15,6 +17,34 @@ const (
 )
 
 var acrSKUs = []string{"Basic", "Standard", "Premium"}
+
+// printRegistry prints a registry as az does.
+func (a *app) printRegistry(reg map[string]any) error {
+	out := azmodel.Render(azmodel.Registry, reg)
+	a.acrTableDate(out)
+	return a.print(out, acrTable)
+}
+
+// printRegistries prints a list of registries as az does.
+func (a *app) printRegistries(items []map[string]any) error {
+	out := azmodel.RenderAll(azmodel.Registry, items)
+	for _, reg := range out {
+		a.acrTableDate(reg)
+	}
+	return a.print(out, "[]."+acrTable)
+}
+
+// acrTableDate gives a registry's creationDate, for -o table without
+// --query only, the form az's acr table shows (_format_datetime:
+// "%Y-%m-%dT%H:%M:%SZ", the fraction and the offset dropped).
+func (a *app) acrTableDate(reg map[string]any) {
+	if a.format != output.Table || a.query != "" || reg == nil {
+		return
+	}
+	if s, ok := reg["creationDate"].(string); ok && len(s) >= 19 && s[10] == 'T' {
+		reg["creationDate"] = s[:19] + "Z"
+	}
+}
 
 func newACRCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "acr", Short: "Manage private registries with Azure Container Registries."}
@@ -101,7 +131,7 @@ func newACRCreateCommand(a *app) *cobra.Command {
 			if err := c.ARM(ctx, acrRequest(http.MethodPut, resourcePath(sub.ID, r.group, acrProvider, acrType, r.name), body), &reg); err != nil {
 				return err
 			}
-			return a.print(flatten(reg, nil), acrTable)
+			return a.printRegistry(reg)
 		},
 	}
 	r.flags(cmd)
@@ -126,7 +156,7 @@ func newACRShowCommand(a *app) *cobra.Command {
 					return err
 				}
 			}
-			return a.print(flatten(reg, nil), acrTable)
+			return a.printRegistry(reg)
 		}),
 	}
 	r.flags(cmd)
@@ -147,7 +177,7 @@ func newACRListCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(flattenAll(items, nil), "[]."+acrTable)
+			return a.printRegistries(items)
 		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
@@ -195,7 +225,7 @@ func newACRUpdateCommand(a *app) *cobra.Command {
 			if err := c.ARM(cmd.Context(), acrRequest(http.MethodPatch, path, body), &reg); err != nil {
 				return err
 			}
-			return a.print(flatten(reg, nil), acrTable)
+			return a.printRegistry(reg)
 		},
 	}
 	r.flags(cmd)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 
+	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/spf13/cobra"
@@ -328,7 +329,34 @@ func (a *app) createCluster(ctx context.Context, c *client.Client, sub client.Su
 			return err
 		}
 	}
-	return a.print(flatten(mc, nil), aksTable)
+	return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
+}
+
+// aksShowJSON is what az aks show and list print: the cluster as az renders
+// it, less the nulls az's _remove_nulls drops there (the cluster's tags, each
+// pool's osDiskSizeGb and vnetSubnetId, the service principal's secret).
+func aksShowJSON(mc map[string]any) map[string]any {
+	out := azmodel.Render(azmodel.ManagedCluster, mc)
+	deleteNulls(out, "tags")
+	pools, _ := out["agentPoolProfiles"].([]any)
+	for _, p := range pools {
+		if pool, ok := p.(map[string]any); ok {
+			deleteNulls(pool, "osDiskSizeGb", "vnetSubnetId")
+		}
+	}
+	if sp, ok := out["servicePrincipalProfile"].(map[string]any); ok {
+		deleteNulls(sp, "secret")
+	}
+	return out
+}
+
+// deleteNulls deletes the keys of m whose value is null.
+func deleteNulls(m map[string]any, keys ...string) {
+	for _, k := range keys {
+		if v, ok := m[k]; ok && v == nil {
+			delete(m, k)
+		}
+	}
 }
 
 // getIdentity reads a user-assigned managed identity by resource ID, in
@@ -352,7 +380,7 @@ func newAKSShowCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(flatten(mc, nil), aksTable)
+			return a.print(aksShowJSON(mc), aksTable)
 		}),
 	}
 	r.flags(cmd)
@@ -373,7 +401,11 @@ func newAKSListCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(flattenAll(items, nil), "[]."+aksTable)
+			out := make([]map[string]any, 0, len(items))
+			for _, mc := range items {
+				out = append(out, aksShowJSON(mc))
+			}
+			return a.print(out, "[]."+aksTable)
 		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
@@ -425,7 +457,7 @@ func newAKSUpdateCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(flatten(mc, nil), aksTable)
+			return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
 		},
 	}
 	r.flags(cmd)

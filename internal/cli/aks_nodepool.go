@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
@@ -56,7 +57,7 @@ func newNodepoolListCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(flattenAll(items, nil), "[]."+nodepoolTable)
+			return a.print(azmodel.RenderAll(azmodel.AgentPool, items), "[]."+nodepoolTable)
 		}),
 	}
 	r.flags(cmd, false)
@@ -73,7 +74,7 @@ func newNodepoolShowCommand(a *app) *cobra.Command {
 			if err := c.ARM(cmd.Context(), aksRequest(http.MethodGet, r.path(sub.ID), nil), &pool); err != nil {
 				return err
 			}
-			return a.print(flatten(pool, nil), nodepoolTable)
+			return a.print(azmodel.Render(azmodel.AgentPool, pool), nodepoolTable)
 		}),
 	}
 	r.flags(cmd, true)
@@ -130,7 +131,7 @@ func newNodepoolAddCommand(a *app) *cobra.Command {
 			if err := c.ARM(ctx, req, &pool); err != nil || noWait {
 				return err
 			}
-			return a.print(flatten(pool, nil), nodepoolTable)
+			return a.print(azmodel.Render(azmodel.AgentPool, pool), nodepoolTable)
 		},
 	}
 	r.flags(cmd, true)
@@ -173,7 +174,7 @@ func newNodepoolScaleCommand(a *app) *cobra.Command {
 			if err := c.ARM(ctx, req, &pool); err != nil || noWait {
 				return err
 			}
-			return a.print(flatten(pool, nil), nodepoolTable)
+			return a.print(azmodel.Render(azmodel.AgentPool, pool), nodepoolTable)
 		}),
 	}
 	r.flags(cmd, true)

@@ -167,7 +167,7 @@ func TestGroupsAndRegistries(t *testing.T) {
 			t.Errorf("acr create %s = %v, want %v", k, reg[k], v)
 		}
 	}
-	if obj(reg["sku"])["name"] != "Basic" || reg["properties"] != nil || reg["tags"] == nil {
+	if _, ok := reg["tags"]; obj(reg["sku"])["name"] != "Basic" || reg["properties"] != nil || !ok || reg["systemData"] != nil || reg["creationDate"] != "2025-01-01T00:00:00+00:00" {
 		t.Errorf("acr create = %v", reg)
 	}
 	if !slices.Contains(h.f.log(), "GET /operations/create") {

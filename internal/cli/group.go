@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
@@ -26,16 +27,6 @@ func newGroupCommand(a *app) *cobra.Command {
 func groupNameFlags(cmd *cobra.Command, v *string) {
 	cmd.Flags().StringVarP(v, "name", "n", "", "Name of the resource group.")
 	cmd.Flags().StringVarP(v, "resource-group", "g", "", "Name of the resource group (alias of --name).")
-}
-
-// resourceGroupJSON gives a resource group az's shape.
-func resourceGroupJSON(rg map[string]any) map[string]any {
-	for _, k := range []string{"managedBy", "tags"} {
-		if _, ok := rg[k]; !ok {
-			rg[k] = nil
-		}
-	}
-	return rg
 }
 
 func newGroupCreateCommand(a *app) *cobra.Command {
@@ -66,7 +57,7 @@ func newGroupCreateCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(resourceGroupJSON(rg), groupTable)
+			return a.print(azmodel.Render(azmodel.ResourceGroup, rg), groupTable)
 		},
 	}
 	groupNameFlags(cmd, &name)
@@ -104,7 +95,7 @@ func newGroupShowCommand(a *app) *cobra.Command {
 			if err := c.ARM(cmd.Context(), client.Request{Method: http.MethodGet, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources}, &rg); err != nil {
 				return err
 			}
-			return a.print(resourceGroupJSON(rg), groupTable)
+			return a.print(azmodel.Render(azmodel.ResourceGroup, rg), groupTable)
 		}),
 	}
 	groupNameFlags(cmd, &name)
@@ -146,7 +137,7 @@ func newGroupListCommand(a *app) *cobra.Command {
 				if tag != "" && !hasTag(rg, tag) {
 					continue
 				}
-				out = append(out, resourceGroupJSON(rg))
+				out = append(out, azmodel.Render(azmodel.ResourceGroup, rg))
 			}
 			return a.print(out, "[]."+groupTable)
 		}),

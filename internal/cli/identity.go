@@ -3,6 +3,7 @@ package cli
 import (
 	"net/http"
 
+	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
@@ -66,7 +67,7 @@ func newIdentityCreateCommand(a *app) *cobra.Command {
 			if err := c.ARM(ctx, identityRequest(http.MethodPut, resourcePath(sub.ID, group, identityProvider, identityType, name), body), &mi); err != nil {
 				return err
 			}
-			return a.print(flatten(mi, nil), "")
+			return a.print(azmodel.Render(azmodel.Identity, mi), "")
 		},
 	}
 	identityFlags(cmd, &name, &group)
@@ -85,7 +86,7 @@ func newIdentityShowCommand(a *app) *cobra.Command {
 			if err := c.ARM(cmd.Context(), identityRequest(http.MethodGet, resourcePath(sub.ID, group, identityProvider, identityType, name), nil), &mi); err != nil {
 				return err
 			}
-			return a.print(flatten(mi, nil), "")
+			return a.print(azmodel.Render(azmodel.Identity, mi), "")
 		}),
 	}
 	identityFlags(cmd, &name, &group)
@@ -119,7 +120,7 @@ func newIdentityListCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(flattenAll(items, nil), "")
+			return a.print(azmodel.RenderAll(azmodel.Identity, items), "")
 		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")

@@ -1,19 +1,24 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
 
 // toGeneric converts v to the generic JSON model (maps, slices, strings,
-// float64, bool, nil), on which the az-style transforms work.
+// json.Number, bool, nil), on which the az-style transforms work. Numbers
+// keep their literals, so a float azmodel prints as Python does (128.0)
+// stays so.
 func toGeneric(v any) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := dec.Decode(&out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -65,10 +70,11 @@ func hasKeyFold(m map[string]any, key string) bool {
 }
 
 // flatten lifts the keys of an ARM resource's "properties" to the top level,
-// as the az SDK models serialize them, renaming keys per rename. Top-level
-// keys win over properties of the same name. Tracked resources (those with a
-// location) get an empty "tags" when the server sent none.
-func flatten(m map[string]any, rename map[string]string) map[string]any {
+// roughly as the az SDK models serialize them, for the resources azmodel does
+// not describe. Top-level keys win over properties of the same name. Tracked
+// resources (those with a location) get an empty "tags" when the server sent
+// none.
+func flatten(m map[string]any) map[string]any {
 	if m == nil {
 		return nil
 	}
@@ -80,9 +86,6 @@ func flatten(m map[string]any, rename map[string]string) map[string]any {
 	}
 	if props, ok := m["properties"].(map[string]any); ok {
 		for k, v := range props {
-			if r, ok := rename[k]; ok {
-				k = r
-			}
 			if _, exists := out[k]; !exists {
 				out[k] = v
 			}
@@ -97,10 +100,10 @@ func flatten(m map[string]any, rename map[string]string) map[string]any {
 }
 
 // flattenAll flattens each item of a list.
-func flattenAll(items []map[string]any, rename map[string]string) []map[string]any {
+func flattenAll(items []map[string]any) []map[string]any {
 	out := make([]map[string]any, 0, len(items))
 	for _, it := range items {
-		out = append(out, flatten(it, rename))
+		out = append(out, flatten(it))
 	}
 	return out
 }

@@ -50,39 +50,30 @@ func TestAddResourceGroups(t *testing.T) {
 
 func TestFlatten(t *testing.T) {
 	tests := []struct {
-		name   string
-		in     map[string]any
-		rename map[string]string
-		want   map[string]any
+		name string
+		in   map[string]any
+		want map[string]any
 	}{
 		{
 			"registry",
 			map[string]any{"id": "i", "name": "n", "location": "westus", "sku": map[string]any{"name": "Basic"},
 				"properties": map[string]any{"loginServer": "n.azurecr.io", "adminUserEnabled": false}},
-			nil,
 			map[string]any{"id": "i", "name": "n", "location": "westus", "sku": map[string]any{"name": "Basic"}, "tags": map[string]any{},
 				"loginServer": "n.azurecr.io", "adminUserEnabled": false},
 		},
 		{
-			"role definition renames type",
-			map[string]any{"id": "i", "type": "Microsoft.Authorization/roleDefinitions", "properties": map[string]any{"type": "BuiltInRole", "roleName": "Reader"}},
-			roleDefinitionRename,
-			map[string]any{"id": "i", "type": "Microsoft.Authorization/roleDefinitions", "roleType": "BuiltInRole", "roleName": "Reader"},
-		},
-		{
 			"top level wins, tags kept",
 			map[string]any{"name": "top", "location": "x", "tags": map[string]any{"a": "b"}, "properties": map[string]any{"name": "inner"}},
-			nil,
 			map[string]any{"name": "top", "location": "x", "tags": map[string]any{"a": "b"}},
 		},
-		{"no properties", map[string]any{"id": "i"}, nil, map[string]any{"id": "i"}},
+		{"no properties", map[string]any{"id": "i"}, map[string]any{"id": "i"}},
 	}
 	for _, tt := range tests {
-		if got := flatten(tt.in, tt.rename); !reflect.DeepEqual(got, tt.want) {
+		if got := flatten(tt.in); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: flatten = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if flatten(nil, nil) != nil {
+	if flatten(nil) != nil {
 		t.Error("flatten(nil)")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -18,9 +19,6 @@ const (
 	roleAssignmentsSuffix = authzProvider + "/roleAssignments"
 	roleDefinitionTable   = "[].{Name:roleName, Type:type, Description:description}"
 )
-
-// roleDefinitionRename maps a role definition's properties to az's names.
-var roleDefinitionRename = map[string]string{"type": "roleType"}
 
 func newRoleCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "role", Short: "Manage Azure role-based access control (Azure RBAC)."}
@@ -101,17 +99,6 @@ func createRoleAssignment(ctx context.Context, c *client.Client, scope, roleID, 
 	return ra, nil
 }
 
-// roleAssignmentJSON flattens an assignment into az's shape.
-func roleAssignmentJSON(ra map[string]any) map[string]any {
-	out := flatten(ra, nil)
-	for _, k := range []string{"condition", "conditionVersion", "description", "delegatedManagedIdentityResourceId", "createdBy", "createdOn", "updatedBy", "updatedOn"} {
-		if _, ok := out[k]; !ok {
-			out[k] = nil
-		}
-	}
-	return out
-}
-
 func newRoleDefinitionListCommand(a *app) *cobra.Command {
 	var name, scope string
 	var customOnly triBool
@@ -146,7 +133,7 @@ func newRoleDefinitionListCommand(a *app) *cobra.Command {
 				if customOnly.set && customOnly.val && !strings.EqualFold(str(d, "properties", "type"), "CustomRole") {
 					continue
 				}
-				out = append(out, flatten(d, roleDefinitionRename))
+				out = append(out, azmodel.Render(azmodel.RoleDefinition, d))
 			}
 			return a.print(out, roleDefinitionTable)
 		}),

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/spf13/cobra"
@@ -109,7 +110,7 @@ func newRoleAssignmentCreateCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(roleAssignmentJSON(ra), "")
+			return a.print(azmodel.Render(azmodel.RoleAssignment, ra), "")
 		},
 	}
 	in.flags(cmd, true)
@@ -218,7 +219,7 @@ func describeAssignments(ctx context.Context, c *client.Client, items []map[stri
 	}
 	out := make([]map[string]any, 0, len(items))
 	for _, ra := range items {
-		m := roleAssignmentJSON(ra)
+		m := azmodel.Render(azmodel.RoleAssignment, ra)
 		if n, ok := roleNames[lastSegment(str(ra, "properties", "roleDefinitionId"))]; ok {
 			m["roleDefinitionName"] = n
 		} else {

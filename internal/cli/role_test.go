@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"testing"
+
+	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 )
 
 func TestBuildRoleScope(t *testing.T) {
@@ -51,8 +53,8 @@ func TestAssigneeInputValidate(t *testing.T) {
 	}
 }
 
-func TestRoleAssignmentJSON(t *testing.T) {
-	got := roleAssignmentJSON(map[string]any{"id": "i", "name": "n", "type": "Microsoft.Authorization/roleAssignments",
+func TestRoleAssignmentShape(t *testing.T) {
+	got := azmodel.Render(azmodel.RoleAssignment, map[string]any{"id": "i", "name": "n", "type": "Microsoft.Authorization/roleAssignments",
 		"properties": map[string]any{"principalId": "p", "roleDefinitionId": "r", "scope": "/"}})
 	for _, k := range []string{"principalId", "roleDefinitionId", "scope", "condition", "conditionVersion", "description", "delegatedManagedIdentityResourceId", "createdOn"} {
 		if _, ok := got[k]; !ok {

@@ -160,7 +160,7 @@ func newVMShowCommand(a *app) *cobra.Command {
 			if err := c.ARM(cmd.Context(), vmRequest(http.MethodGet, resourcePath(sub.ID, group, vmProvider, vmType, name), nil), &vm); err != nil {
 				return err
 			}
-			return a.print(flatten(vm, nil), "")
+			return a.print(flatten(vm), "")
 		}),
 	}
 	vmFlags(cmd, &name, &group)
@@ -200,7 +200,7 @@ func newVMListCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(flattenAll(items, nil), vmTable)
+			return a.print(flattenAll(items), vmTable)
 		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
