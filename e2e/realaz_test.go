@@ -452,7 +452,10 @@ func TestRealAzDocument(t *testing.T) {
 	// show through az prints what it prints through drydock's CLI.
 	for _, args := range [][]string{
 		{"group", "show", "--name", rg},
+		{"acr", "show", "--name", myacr},
 		{"identity", "show", "--name", "kubelet-byo", "--resource-group", rg},
+		{"aks", "show", "--name", cluster, "--resource-group", rg},
+		{"role", "assignment", "list", "--scope", acrID},
 	} {
 		var viaAz, viaDrydock any
 		az.json(&viaAz, args...)
