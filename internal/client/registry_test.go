@@ -144,7 +144,7 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	if r.URL.Path == "/metadata/endpoints" {
 		_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
-		writeJSON(w, 200, map[string]any{"drydock": map[string]any{"registryAddress": "0.0.0.0:" + port}})
+		writeJSON(w, 200, []any{map[string]any{"drydock": map[string]any{"registryAddress": "0.0.0.0:" + port}}})
 		return
 	}
 	if r.Host != f.login {
