@@ -24,13 +24,13 @@ import (
 //
 // Every az user has its own AZURE_CONFIG_DIR and HOME, trusts drydock's CA
 // through REQUESTS_CA_BUNDLE (az's HTTP client is Python requests), and
-// runs with scripts/az-debian-compat on PYTHONPATH: that shim mends a
+// runs with internal/cli/azcompat on PYTHONPATH (what `drydock up` installs): that shim mends a
 // packaging mismatch between Debian's azure-cli and its python3-azure that
 // breaks `az role` and `--attach-acr` before any request is sent (see the
 // shim's header); nothing else of az is changed.
 
 // azCompatDir is the shim's directory, relative to the module root.
-const azCompatDir = "scripts/az-debian-compat"
+const azCompatDir = "internal/cli/azcompat"
 
 // needRealAz returns the path of the real az, or skips (fails, under
 // DRYDOCK_E2E_REQUIRE_AZ=1) the test.

@@ -160,7 +160,7 @@ keeps in <data-dir>/admin-password, mode 0600). Logs go to <data-dir>/drydock.lo
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "drydock is up.\n  endpoint:  %s\n  CA:        %s (trust it in clients)\n  tenant:    %s\n  signed in: %s\n  data dir:  %s\n  log:       %s\n",
 				st.Endpoint, st.CAFile, st.TenantID, st.Admin, cfg.DataDir, filepath.Join(cfg.DataDir, "drydock.log"))
-			return newApp(nil, io.Discard, io.Discard).printRealAzSetup(cmd.Context(), cmd.OutOrStdout(), st.Endpoint, st.CAFile, st.Admin, filepath.Join(cfg.DataDir, server.AdminPasswordFile))
+			return newApp(nil, io.Discard, io.Discard).printRealAzSetup(cmd.Context(), cmd.OutOrStdout(), st.Endpoint, st.CAFile, cfg.DataDir, st.Admin, filepath.Join(cfg.DataDir, server.AdminPasswordFile))
 		},
 	}
 	f.register(cmd)

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
+
+	"github.com/drydock-dev/drydock/internal/cli/azcompat"
 )
 
 // azCloudConfig is the --cloud-config that registers drydock with the real
@@ -28,8 +31,9 @@ func azCloudConfig(md map[string]any) (string, error) {
 }
 
 // printRealAzSetup prints the commands that register drydock with the real
-// az and sign it in as user.
-func (a *app) printRealAzSetup(ctx context.Context, w io.Writer, endpoint, caFile, user, passwordFile string) error {
+// az and sign it in as user, and installs the shim Debian's az 2.45 needs
+// under dataDir.
+func (a *app) printRealAzSetup(ctx context.Context, w io.Writer, endpoint, caFile, dataDir, user, passwordFile string) error {
 	c, err := a.newClient(endpoint, caFile)
 	if err != nil {
 		return err
@@ -42,12 +46,17 @@ func (a *app) printRealAzSetup(ctx context.Context, w io.Writer, endpoint, caFil
 	if err != nil {
 		return err
 	}
+	compat, err := azcompat.Install(filepath.Join(dataDir, "az-debian-compat"))
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(w, `
 The real Azure CLI (az 2.45 or later) reaches drydock as a registered cloud:
   export REQUESTS_CA_BUNDLE=%s
+  export PYTHONPATH=%s    # Debian's azure-cli 2.45 only (see README)
   az cloud register -n %s --cloud-config '%s'
   az cloud set -n %s
   az login -u %s -p "$(cat %s)"
-`, caFile, cloudName, cloudConfig, cloudName, user, passwordFile)
+`, caFile, compat, cloudName, cloudConfig, cloudName, user, passwordFile)
 	return nil
 }
