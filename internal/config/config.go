@@ -49,6 +49,11 @@ type Config struct {
 	// lives; RBAC is evaluated again for every new one, so it bounds how
 	// long a removed role assignment still lets pulls through.
 	RegistryAccessTokenLifetime Duration `json:"registryAccessTokenLifetime"`
+	// RegistryThrottling applies ACR's per-SKU request limits (ReadOps,
+	// WriteOps and token requests per minute) to every registry, answering
+	// 429 TOOMANYREQUESTS with Retry-After beyond them. Off by default; a
+	// registry's drydock-throttling tag (on/off) overrides it.
+	RegistryThrottling bool `json:"registryThrottling"`
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) on this
 	// loopback address, for measuring drydock itself. Off by default.
 	DebugListen string `json:"debugListen"`
@@ -102,24 +107,30 @@ func Default() Config {
 
 // envVars maps environment variables to setters.
 var envVars = map[string]func(*Config, string) error{
-	"DRYDOCK_DATA_DIR":                func(c *Config, v string) error { c.DataDir = v; return nil },
-	"DRYDOCK_LISTEN":                  func(c *Config, v string) error { c.Listen = v; return nil },
-	"DRYDOCK_PUBLIC_URL":              func(c *Config, v string) error { c.PublicURL = v; return nil },
-	"DRYDOCK_TENANT_DOMAIN":           func(c *Config, v string) error { c.TenantDomain = v; return nil },
-	"DRYDOCK_LOGIN_SERVER_SUFFIX":     func(c *Config, v string) error { c.LoginServerSuffix = v; return nil },
-	"DRYDOCK_DEFAULT_LOCATION":        func(c *Config, v string) error { c.DefaultLocation = v; return nil },
-	"DRYDOCK_LOG_LEVEL":               func(c *Config, v string) error { c.LogLevel = v; return nil },
-	"DRYDOCK_GROUP_PROPAGATION_DELAY": func(c *Config, v string) error { return setDuration(&c.GroupPropagationDelay, v) },
-	"DRYDOCK_ACCESS_TOKEN_LIFETIME":   func(c *Config, v string) error { return setDuration(&c.AccessTokenLifetime, v) },
-	"DRYDOCK_REGISTRY_LISTEN":         func(c *Config, v string) error { c.RegistryListen = v; return nil },
-	"DRYDOCK_DEBUG_LISTEN":            func(c *Config, v string) error { c.DebugListen = v; return nil },
-	"DRYDOCK_HOSTS_FILE":              func(c *Config, v string) error { c.HostsFile = v; return nil },
-	"DRYDOCK_MANAGE_HOSTS_FILE": func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		c.ManageHostsFile = b
-		return err
-	},
+	"DRYDOCK_DATA_DIR":                       func(c *Config, v string) error { c.DataDir = v; return nil },
+	"DRYDOCK_LISTEN":                         func(c *Config, v string) error { c.Listen = v; return nil },
+	"DRYDOCK_PUBLIC_URL":                     func(c *Config, v string) error { c.PublicURL = v; return nil },
+	"DRYDOCK_TENANT_DOMAIN":                  func(c *Config, v string) error { c.TenantDomain = v; return nil },
+	"DRYDOCK_LOGIN_SERVER_SUFFIX":            func(c *Config, v string) error { c.LoginServerSuffix = v; return nil },
+	"DRYDOCK_DEFAULT_LOCATION":               func(c *Config, v string) error { c.DefaultLocation = v; return nil },
+	"DRYDOCK_LOG_LEVEL":                      func(c *Config, v string) error { c.LogLevel = v; return nil },
+	"DRYDOCK_GROUP_PROPAGATION_DELAY":        func(c *Config, v string) error { return setDuration(&c.GroupPropagationDelay, v) },
+	"DRYDOCK_ACCESS_TOKEN_LIFETIME":          func(c *Config, v string) error { return setDuration(&c.AccessTokenLifetime, v) },
+	"DRYDOCK_REGISTRY_LISTEN":                func(c *Config, v string) error { c.RegistryListen = v; return nil },
+	"DRYDOCK_DEBUG_LISTEN":                   func(c *Config, v string) error { c.DebugListen = v; return nil },
+	"DRYDOCK_HOSTS_FILE":                     func(c *Config, v string) error { c.HostsFile = v; return nil },
+	"DRYDOCK_MANAGE_HOSTS_FILE":              func(c *Config, v string) error { return setBool(&c.ManageHostsFile, v) },
+	"DRYDOCK_REGISTRY_THROTTLING":            func(c *Config, v string) error { return setBool(&c.RegistryThrottling, v) },
 	"DRYDOCK_REGISTRY_ACCESS_TOKEN_LIFETIME": func(c *Config, v string) error { return setDuration(&c.RegistryAccessTokenLifetime, v) },
+}
+
+func setBool(b *bool, v string) error {
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("invalid boolean %q: %w", v, err)
+	}
+	*b = x
+	return nil
 }
 
 func setDuration(d *Duration, v string) error {
