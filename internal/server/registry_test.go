@@ -25,13 +25,19 @@ func (e *env) registryTransport(t *testing.T) http.RoundTripper {
 	}
 	addr := meta["drydock"].(map[string]any)["registryAddress"].(string)
 	base := e.client.Transport.(*http.Transport)
-	return &http.Transport{
+	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
 		TLSClientConfig:     &tls.Config{RootCAs: base.TLSClientConfig.RootCAs},
 		MaxIdleConnsPerHost: 64,
 	}
+	// Closed before the server stops (cleanups run last first): a spare
+	// connection the transport dialed but never used would otherwise hold
+	// the server's shutdown for 5 s (net/http waits that long for a
+	// connection's first request).
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
 }
 
 func (e *env) createRegistry(t *testing.T, group, name string, extra map[string]any) string {
