@@ -35,6 +35,12 @@ type Config struct {
 	// is not on 443.
 	LoginServerPort string
 	DefaultLocation string
+	// Throttling applies ACR's per-SKU request limits to every registry
+	// whose ThrottlingTag does not say otherwise (server setting
+	// registryThrottling; off by default).
+	Throttling bool
+	// Now is the throttle's clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // Provider serves Microsoft.ContainerRegistry.
@@ -64,6 +70,7 @@ func Register(rt *arm.Router, box *secretbox.Box, cfg Config) *Provider {
 			if err := p.dataPlane.dist.DeleteRegistry(context.Background(), tx, strings.ToLower(r.ID)); err != nil {
 				return nil, err
 			}
+			p.dataPlane.throttle.Forget(strings.ToLower(r.ID))
 		}
 		return nil, tx.DeleteSecrets(r.ID, "")
 	})
@@ -246,6 +253,9 @@ func (p *Provider) write(r *arm.Request, status int, res arm.Resource, props Pro
 		res.SKU = &arm.SKU{Name: tier, Tier: tier}
 	}
 	if b.Tags != nil {
+		if err := checkThrottlingTag(b.Tags); err != nil {
+			return 0, nil, err
+		}
 		res.Tags = b.Tags
 	}
 	if v := b.Properties.AdminUserEnabled; v != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/registry/auth"
 	"github.com/drydock-dev/drydock/internal/registry/distribution"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
+	"github.com/drydock-dev/drydock/internal/registry/throttle"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -36,12 +37,16 @@ type DataPlane struct {
 	ca       *x509.Certificate // drydock's CA
 
 	regCache sync.Map // host → cachedRegistry; cleared on every registry change
+
+	throttle    *throttle.Limiter // every registry's request budgets (see throttling.go)
+	internalKey string            // marks the data plane's own requests (internalHeader)
 }
 
 type cachedRegistry struct {
-	reg auth.Registry
-	ok  bool
-	at  time.Time
+	reg  auth.Registry
+	gate throttle.Gate // zero when the registry is not throttled
+	ok   bool
+	at   time.Time
 }
 
 // registryCacheTTL bounds how stale a cached registry lookup may be; ARM
@@ -54,6 +59,7 @@ func (dp *DataPlane) forget() { dp.regCache.Clear() }
 type metrics struct {
 	pulls, pushes, pullBytes, pushBytes *prometheus.CounterVec
 	authOK, authFail                    *prometheus.CounterVec
+	throttled                           *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -62,14 +68,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(v)
 		return v
 	}
-	return &metrics{
+	m := &metrics{
 		pulls:     c("drydock_registry_pulls_total", "Blob downloads served, per registry."),
 		pushes:    c("drydock_registry_pushes_total", "Blobs committed by uploads, per registry."),
 		pullBytes: c("drydock_registry_pull_bytes_total", "Bytes of blobs served, per registry."),
 		pushBytes: c("drydock_registry_push_bytes_total", "Bytes of blobs committed, per registry."),
 		authOK:    c("drydock_registry_auth_success_total", "Requests whose credentials were accepted, per registry."),
 		authFail:  c("drydock_registry_auth_failure_total", "Requests refused for missing or insufficient credentials, per registry."),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drydock_registry_throttled_requests_total",
+			Help: "Requests answered 429 because the registry's per-minute limit for their class was spent, per registry and class."}, []string{"registry", "class"}),
 	}
+	reg.MustRegister(m.throttled)
+	return m
 }
 
 func (m *metrics) Pulled(reg distribution.Registry, _ string, n int64) {
@@ -85,7 +95,8 @@ func (m *metrics) Pushed(reg distribution.Registry, _ string, n int64) {
 // NewDataPlane assembles the data plane over the blob store. hosts may be
 // nil (no name management).
 func NewDataPlane(p *Provider, tokens *auth.Service, blobs *storage.BlobStore, hosts *HostsFile, promReg prometheus.Registerer, log *slog.Logger) *DataPlane {
-	dp := &DataPlane{p: p, tokens: tokens, log: log, hosts: hosts, metrics: newMetrics(promReg)}
+	dp := &DataPlane{p: p, tokens: tokens, log: log, hosts: hosts, metrics: newMetrics(promReg),
+		throttle: throttle.New(p.cfg.Now), internalKey: newInternalKey()}
 	dp.dist = distribution.New(p.rt.Store(), blobs, dp, dp.metrics, log)
 	promReg.MustRegister(storageCollector{dp})
 	p.dataPlane = dp
@@ -129,47 +140,49 @@ func (dp *DataPlane) registryByID(ctx context.Context, id string) (auth.Registry
 	if err != nil {
 		return auth.Registry{}, err
 	}
-	return dp.view(row)
+	reg, _, err := dp.view(row)
+	return reg, err
 }
 
-// view is the data-plane view of a stored registry.
-func (dp *DataPlane) view(row store.Resource) (auth.Registry, error) {
+// view is the data-plane view of a stored registry and its throttle.
+func (dp *DataPlane) view(row store.Resource) (auth.Registry, throttle.Gate, error) {
 	res, props, err := dp.p.decode(row)
 	if err != nil {
-		return auth.Registry{}, err
+		return auth.Registry{}, throttle.Gate{}, err
 	}
 	return auth.Registry{ID: res.ID, Name: res.Name, LoginServer: props.LoginServer, AnonymousPull: props.AnonymousPullEnabled,
-		AdminEnabled: props.AdminUserEnabled, Created: row.CreatedAt}, nil
+		AdminEnabled: props.AdminUserEnabled, Created: row.CreatedAt}, dp.gate(res), nil
 }
 
 // lookup finds the registry whose login server is host.
-func (dp *DataPlane) lookup(ctx context.Context, host string) (auth.Registry, bool) {
+func (dp *DataPlane) lookup(ctx context.Context, host string) (cachedRegistry, bool) {
 	host = strings.ToLower(host)
 	if v, ok := dp.regCache.Load(host); ok {
 		c := v.(cachedRegistry)
 		if time.Since(c.at) < registryCacheTTL {
-			return c.reg, c.ok
+			return c, c.ok
 		}
 	}
-	reg, ok := dp.lookupStore(ctx, host)
-	dp.regCache.Store(host, cachedRegistry{reg: reg, ok: ok, at: time.Now()})
-	return reg, ok
+	c := dp.lookupStore(ctx, host)
+	c.at = time.Now()
+	dp.regCache.Store(host, c)
+	return c, c.ok
 }
 
-func (dp *DataPlane) lookupStore(ctx context.Context, host string) (auth.Registry, bool) {
+func (dp *DataPlane) lookupStore(ctx context.Context, host string) cachedRegistry {
 	name, ok := strings.CutSuffix(host, "."+strings.ToLower(dp.p.cfg.LoginServerSuffix))
 	if !ok || name == "" || strings.Contains(name, ".") {
-		return auth.Registry{}, false
+		return cachedRegistry{}
 	}
 	var rows []store.Resource
 	if err := dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
 		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType, Name: name})
 		return err
 	}); err != nil || len(rows) != 1 {
-		return auth.Registry{}, false
+		return cachedRegistry{}
 	}
-	reg, err := dp.view(rows[0])
-	return reg, err == nil
+	reg, gate, err := dp.view(rows[0])
+	return cachedRegistry{reg: reg, gate: gate, ok: err == nil}
 }
 
 func distRegistry(r auth.Registry) distribution.Registry {
@@ -182,10 +195,14 @@ func (dp *DataPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	reg, ok := dp.lookup(r.Context(), host)
+	c, ok := dp.lookup(r.Context(), host)
 	if !ok {
 		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 		http.Error(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"no registry is served at `+jsonEscape(host)+`"}]}`, http.StatusNotFound)
+		return
+	}
+	reg := c.reg
+	if c.gate.On() && !dp.admit(w, r, reg, c.gate) {
 		return
 	}
 	ctx := context.WithValue(r.Context(), regKey{}, reg)

@@ -81,16 +81,17 @@ func (dp *DataPlane) SetDialTarget(addr string, ca *x509.Certificate) {
 	dp.selfAddr, dp.ca = addr, ca
 }
 
-// selfTransport reaches this data plane whatever the login server resolves to.
-func (dp *DataPlane) selfTransport() http.RoundTripper {
+// selfTransport reaches this data plane whatever the login server resolves
+// to, marking its requests as the data plane's own (markInternal).
+func (dp *DataPlane) selfTransport() markInternal {
 	d := &net.Dialer{Timeout: 10 * time.Second}
-	return &http.Transport{
+	return markInternal{key: dp.internalKey, rt: &http.Transport{
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, network, dp.selfAddr)
 		},
 		TLSClientConfig:     &tls.Config{RootCAs: dp.caPool(false), MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 8,
-	}
+	}}
 }
 
 // ownHost reports whether host (with optional port) is one of this
@@ -120,7 +121,7 @@ func (dp *DataPlane) caPool(system bool) *x509.CertPool {
 
 // sourceTransport reaches import sources, trusting the system roots plus
 // drydock's CA.
-func (dp *DataPlane) sourceTransport() http.RoundTripper {
+func (dp *DataPlane) sourceTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{RootCAs: dp.caPool(true), MinVersion: tls.VersionTLS12}
 	return t
@@ -154,19 +155,25 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 		return arm.BadRequest("InvalidParameter", "The source image '%s/%s' is not a valid reference: %v.", srcHost, req.Source.SourceImage, err)
 	}
 	withCreds := req.Source.Credentials != nil && req.Source.Credentials.Username != ""
+	// The import's connections are closed when it ends, so that none stays
+	// open to the listener (or to the source) after it.
+	self := dp.selfTransport()
+	defer self.CloseIdleConnections()
 	srcOpts := []remote.Option{remote.WithContext(ctx)}
 	switch c := req.Source.Credentials; {
 	case req.Source.ResourceID != "":
 		// Another registry of this server: read it through the data plane
 		// with a pull token (the caller's pull permission was checked above).
-		srcOpts = append(srcOpts, remote.WithTransport(dp.selfTransport()),
+		srcOpts = append(srcOpts, remote.WithTransport(self),
 			remote.WithAuth(dp.internalAuth(srcReg, caller, srcRef.Context().RepositoryStr(), "pull")))
 	default:
-		tr := dp.sourceTransport()
-		if dp.ownHost(srcRef.Context().RegistryStr()) {
-			// One of this server's registries named by its login server:
-			// reach it through the listener whatever DNS says.
-			tr = dp.selfTransport()
+		// One of this server's registries named by its login server is
+		// reached through the listener whatever DNS says.
+		var tr http.RoundTripper = self
+		if !dp.ownHost(srcRef.Context().RegistryStr()) {
+			src := dp.sourceTransport()
+			defer src.CloseIdleConnections()
+			tr = src
 		}
 		srcOpts = append(srcOpts, remote.WithTransport(tr))
 		if c != nil && c.Username != "" {
@@ -182,7 +189,7 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 	for _, t := range targets {
 		repos = append(repos, t.repo)
 	}
-	dstOpts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(dp.selfTransport()), remote.WithAuth(dp.internalAuth(reg, caller, "", "pull,push", repos...))}
+	dstOpts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(self), remote.WithAuth(dp.internalAuth(reg, caller, "", "pull,push", repos...))}
 	if !strings.EqualFold(req.Mode, "Force") {
 		for _, t := range targets {
 			if t.tag == "" {

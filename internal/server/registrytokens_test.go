@@ -21,6 +21,13 @@ type regRequest struct {
 // registryDo sends req to login and returns the status and decoded body.
 func registryDo(t *testing.T, rt http.RoundTripper, login string, req regRequest) (int, map[string]any) {
 	t.Helper()
+	code, _, out := registrySend(t, rt, login, req)
+	return code, out
+}
+
+// registrySend is registryDo with the response's headers.
+func registrySend(t *testing.T, rt http.RoundTripper, login string, req regRequest) (int, http.Header, map[string]any) {
+	t.Helper()
 	var body io.Reader
 	if req.form != nil {
 		body = strings.NewReader(req.form.Encode())
@@ -47,7 +54,7 @@ func registryDo(t *testing.T, rt http.RoundTripper, login string, req regRequest
 			t.Fatalf("%s %s: status %d, non-JSON body %q", req.method, req.path, resp.StatusCode, raw)
 		}
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, resp.Header, out
 }
 
 // registryTokens exchanges the admin's ARM token for a refresh token of

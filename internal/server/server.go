@@ -75,6 +75,8 @@ type Server struct {
 	regCert   tls.Certificate
 	dataPlane *registry.DataPlane
 	closers   []func() error
+	// dirLock holds the data directory (lockDataDir) until close.
+	dirLock *os.File
 }
 
 // New opens everything in the data dir and bootstraps the tenant.
@@ -85,11 +87,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err := secureDataDir(cfg.DataDir, log); err != nil {
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, dbFile))
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, st: st, prom: prometheus.NewRegistry()}
+	st, err := store.Open(filepath.Join(cfg.DataDir, dbFile))
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, st: st, dirLock: lock, prom: prometheus.NewRegistry()}
 	if err := s.assemble(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -198,6 +205,7 @@ func (s *Server) close() {
 		c()
 	}
 	s.st.Close()
+	s.dirLock.Close()
 }
 
 // Serve serves on ln (and the registries on their listener) until ctx is

@@ -163,6 +163,12 @@ func writeErrors(w http.ResponseWriter, status int, code, msg string, detail any
 	httpjson.Write(w, status, map[string]any{"errors": []wireError{{Code: code, Message: msg, Detail: detail}}})
 }
 
+// TooManyRequests writes the token endpoints' 429 (the caller has set
+// Retry-After).
+func TooManyRequests(w http.ResponseWriter, msg string) {
+	writeErrors(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", msg, nil)
+}
+
 // Challenge writes ACR's 401: the Bearer challenge naming the realm,
 // service and, when known, the scope the request needed.
 func Challenge(w http.ResponseWriter, reg Registry, need []Access, insufficient bool) {
