@@ -62,7 +62,7 @@ func Cluster(ctx context.Context, o ClusterOptions) ([]Result, error) {
 	}
 	data := filepath.Join(dir, "server")
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	env := append(os.Environ(), "DRYDOCK_CONFIG_DIR="+filepath.Join(dir, "cli"), "DRYDOCK_REGISTRY_LISTEN="+reg, "DRYDOCK_MANAGE_HOSTS_FILE=true")
+	env := append(os.Environ(), "DRYDOCK_CONFIG_DIR="+filepath.Join(dir, "cli"), "DRYDOCK_REGISTRY_LISTEN="+reg, "DRYDOCK_MANAGE_HOSTS_FILE=true", benchThrottlingOff)
 	run := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, o.Drydock, args...)
 		cmd.Env = env

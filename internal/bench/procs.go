@@ -16,6 +16,11 @@ import (
 	"strings"
 )
 
+// benchThrottlingOff keeps ACR's request throttling off in the servers the
+// benchmarks start, whatever the caller's environment says: a benchmark
+// measures drydock, not the per-SKU limits.
+const benchThrottlingOff = "DRYDOCK_REGISTRY_THROTTLING=false"
+
 // startDrydock runs `drydock server` in dir with the registry listener on
 // a free loopback port, creates a registry and returns a client holding a
 // push+pull token for its repository "bench".
@@ -33,7 +38,7 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "server", "--data-dir", dir, "--listen", api, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "DRYDOCK_REGISTRY_LISTEN="+reg, "DRYDOCK_MANAGE_HOSTS_FILE=false")
+	cmd.Env = append(os.Environ(), "DRYDOCK_REGISTRY_LISTEN="+reg, "DRYDOCK_MANAGE_HOSTS_FILE=false", benchThrottlingOff)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
