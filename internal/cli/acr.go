@@ -100,6 +100,7 @@ func newACRCreateCommand(a *app) *cobra.Command {
 	var r registryRef
 	var sku, location string
 	var admin triBool
+	var tags []string
 	cmd := &cobra.Command{
 		Use:     "create",
 		Short:   "Create an Azure Container Registry.",
@@ -109,6 +110,10 @@ func newACRCreateCommand(a *app) *cobra.Command {
 				return err
 			}
 			canonical, err := choice("--sku", sku, acrSKUs...)
+			if err != nil {
+				return err
+			}
+			t, err := parseTags(tags)
 			if err != nil {
 				return err
 			}
@@ -127,6 +132,9 @@ func newACRCreateCommand(a *app) *cobra.Command {
 				"sku":        map[string]any{"name": canonical},
 				"properties": map[string]any{"adminUserEnabled": admin.set && admin.val},
 			}
+			if t != nil {
+				body["tags"] = t
+			}
 			var reg map[string]any
 			if err := c.ARM(ctx, acrRequest(http.MethodPut, resourcePath(sub.ID, r.group, acrProvider, acrType, r.name), body), &reg); err != nil {
 				return err
@@ -138,7 +146,14 @@ func newACRCreateCommand(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&sku, "sku", "", "The SKU of the container registry. Allowed values: Basic, Premium, Standard.")
 	cmd.Flags().StringVarP(&location, "location", "l", "", "Location. Defaults to the location of the resource group.")
 	addTriBool(cmd.Flags(), &admin, "admin-enabled", "Indicates whether the admin user is enabled.")
+	acrTagsFlag(cmd, &tags)
 	return cmd
+}
+
+// acrTagsFlag adds az's --tags; drydock itself reads one tag, drydock-throttling.
+func acrTagsFlag(cmd *cobra.Command, tags *[]string) {
+	cmd.Flags().StringArrayVar(tags, "tags", nil, `Space-separated tags: key[=value] [key[=value] ...]. Use "" to clear existing tags. `+
+		"drydock-throttling=on|off turns ACR's per-SKU request limits on or off for this registry.")
 }
 
 func newACRShowCommand(a *app) *cobra.Command {
@@ -188,6 +203,7 @@ func newACRUpdateCommand(a *app) *cobra.Command {
 	var r registryRef
 	var sku string
 	var admin, anonymous triBool
+	var tags []string
 	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Update an Azure Container Registry.",
@@ -195,7 +211,14 @@ func newACRUpdateCommand(a *app) *cobra.Command {
 			if err := require(cmd, "name"); err != nil {
 				return err
 			}
+			t, err := parseTags(tags)
+			if err != nil {
+				return err
+			}
 			body := map[string]any{}
+			if t != nil {
+				body["tags"] = t
+			}
 			props := map[string]any{}
 			if admin.set {
 				props["adminUserEnabled"] = admin.val
@@ -232,6 +255,7 @@ func newACRUpdateCommand(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&sku, "sku", "", "The SKU of the container registry. Allowed values: Basic, Premium, Standard.")
 	addTriBool(cmd.Flags(), &admin, "admin-enabled", "Indicates whether the admin user is enabled.")
 	addTriBool(cmd.Flags(), &anonymous, "anonymous-pull-enabled", "Enable registry-wide pull from unauthenticated clients.")
+	acrTagsFlag(cmd, &tags)
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,6 +181,12 @@ func TestGroupsAndRegistries(t *testing.T) {
 		"acr", "show", "-n", "nope")
 	if got := obj(h.ok("acr", "update", "-n", "MyReg", "--admin-enabled", "true", "--anonymous-pull-enabled")); got["adminUserEnabled"] != true || got["anonymousPullEnabled"] != true {
 		t.Errorf("acr update = %v", got)
+	}
+	if got := obj(h.ok("acr", "update", "-n", "MyReg", "--tags", "drydock-throttling=on", "team=a")); !maps.Equal(obj(got["tags"]), map[string]any{"drydock-throttling": "on", "team": "a"}) {
+		t.Errorf("acr update --tags = %v", got["tags"])
+	}
+	if got := obj(h.ok("acr", "update", "-n", "MyReg", "--tags", "")); len(obj(got["tags"])) != 0 || got["adminUserEnabled"] != true {
+		t.Errorf("acr update --tags \"\" = %v", got)
 	}
 	cred := obj(h.ok("acr", "credential", "show", "-n", "MyReg", "-g", "rg1"))
 	if cred["username"] != "MyReg" || len(list(cred["passwords"])) != 2 {
