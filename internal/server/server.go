@@ -153,7 +153,8 @@ func (s *Server) assemble(ctx context.Context) error {
 	if s.regLn, port, err = s.listenRegistry(); err != nil {
 		return err
 	}
-	prov := registry.Register(s.router, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation})
+	prov := registry.Register(s.router, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation,
+		Throttling: cfg.RegistryThrottling})
 	ids := identity.Register(s.router, s.dir)
 	if err := s.assembleRegistry(ctx, prov, keys); err != nil {
 		return err
