@@ -320,7 +320,7 @@ func deleteClusterAtCleanup(t *testing.T, az *cli, group, cluster string) *bool 
 }
 
 // podsClusterDir is the directory of the server's only cluster
-// (<data-dir>/clusters/<id>, holding nodes/<node>/azure.json).
+// (<data-dir>/clusters/<id>, holding nodes/<node>/etc-kubernetes/azure.json).
 func podsClusterDir(t *testing.T, s *server) string {
 	t.Helper()
 	dirs, _ := filepath.Glob(filepath.Join(s.dataDir, "clusters", "*", "nodes"))

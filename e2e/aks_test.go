@@ -135,7 +135,7 @@ func TestAKSDocumentFlow(t *testing.T) {
 
 	// The kubelet image credential provider, executed exactly as a kubelet
 	// executes it: the request on stdin, the node's azure.json as argument.
-	nodes, _ := filepath.Glob(filepath.Join(s.dataDir, "clusters", "*", "nodes", "*", "azure.json"))
+	nodes, _ := filepath.Glob(filepath.Join(s.dataDir, "clusters", "*", "nodes", "*", "etc-kubernetes", "azure.json"))
 	if len(nodes) != 2 {
 		t.Fatalf("want the azure.json of 2 nodes, found %v", nodes)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/drydock-dev/drydock/internal/cli"
+	"github.com/drydock-dev/drydock/internal/cluster/checkacr"
 	"github.com/drydock-dev/drydock/internal/cluster/controlplane"
 	"github.com/drydock-dev/drydock/internal/cluster/kubectl"
 	"github.com/drydock-dev/drydock/internal/cluster/nodeagent"
@@ -24,6 +25,10 @@ func main() {
 		case "cluster-node":
 			// The node agent the server runs for each node of a cluster.
 			os.Exit(nodeagent.Main(os.Args[2:]))
+		case "canipull":
+			// The program of the canipull image on drydock's nodes, which
+			// `az aks check-acr` runs in a pod.
+			os.Exit(checkacr.Main(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	os.Exit(cli.Execute())

@@ -3,10 +3,10 @@ package cluster
 import (
 	"bytes"
 	"net/http"
-	"path/filepath"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/arm"
+	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/checkacr"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -49,9 +49,12 @@ func (p *Provider) checkAcr(r *arm.Request) (int, any, error) {
 		}
 		return 0, nil, arm.BadRequest("InvalidParameter", "The cluster has no nodes to check from; add one with 'az aks nodepool scale'.")
 	}
+	if err := upgradeNodeFiles(node.Dir, r.ID); err != nil {
+		p.log.Warn("giving a node its /etc/kubernetes", "node", node.Name, "err", err)
+	}
 	var out bytes.Buffer
 	res := checkacr.Run(r.Context(), checkacr.Params{
-		AzureJSON: filepath.Join(node.Dir, "azure.json"), LoginServer: b.ACR, Repository: b.Repository,
+		AzureJSON: agentconfig.AzureJSON(node.Dir), LoginServer: b.ACR, Repository: b.Repository,
 		ClusterName: r.ID.Name(), ResourceGroup: r.ID.ResourceGroup,
 	}, &out)
 	return http.StatusOK, map[string]any{"output": out.String(), "succeeded": res.OK, "exitCode": res.ExitCode, "nodeName": node.Name}, nil

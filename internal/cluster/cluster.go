@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/arm"
+	"github.com/drydock-dev/drydock/internal/atomicfile"
+	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 	"github.com/drydock-dev/drydock/internal/directory"
 	"github.com/drydock-dev/drydock/internal/identity"
@@ -491,7 +493,7 @@ func (p *Provider) addNodes(tx *store.Tx, id resourceid.ID, loc string, st *stat
 			return err
 		}
 		dir := filepath.Join(st.Dir, "nodes", name)
-		if err := writeNodeFiles(dir, cred, p.azureJSON(id, loc, props, kubelet, filepath.Join(dir, "host-credential"))); err != nil {
+		if err := writeNodeFiles(dir, cred, p.cfg.CAFile, p.azureJSON(id, loc, props, kubelet)); err != nil {
 			return err
 		}
 		subnet, err := allocSubnet(dir)
@@ -529,24 +531,72 @@ func (p *Provider) removeNodes(tx *store.Tx, st *state, pool string, count int) 
 	return nil
 }
 
-func (p *Provider) azureJSON(id resourceid.ID, loc string, props Properties, kubelet KubeletIdentity, credFile string) credprovider.AzureConfig {
+// azureJSON is a node's azure.json, without the paths of its files (which
+// writeNodeFiles fills in).
+func (p *Provider) azureJSON(id resourceid.ID, loc string, props Properties, kubelet KubeletIdentity) credprovider.AzureConfig {
 	return credprovider.AzureConfig{
 		Cloud: "drydock", TenantID: p.dir.TenantID(), SubscriptionID: id.SubscriptionID, ResourceGroup: props.NodeResourceGroup, Location: loc,
 		AADClientID: "msi", AADClientSecret: "msi", UseManagedIdentityExtension: true, UserAssignedIdentityID: kubelet.ClientID,
 		ResourceManagerEndpoint: p.cfg.BaseURL, IdentityEndpoint: p.cfg.BaseURL + "/metadata/identity/oauth2/token",
-		HostCredentialFile: credFile, CAFile: p.cfg.CAFile, ContainerRegistryDNSSuffix: p.cfg.LoginServerSuffix, RegistryAddress: p.cfg.RegistryAddress,
+		ContainerRegistryDNSSuffix: p.cfg.LoginServerSuffix, RegistryAddress: p.cfg.RegistryAddress,
+		ClusterName: id.Name(), ClusterResourceGroup: id.ResourceGroup,
 	}
 }
 
-func writeNodeFiles(dir, cred string, cfg credprovider.AzureConfig) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// writeNodeFiles writes the node's /etc/kubernetes (agentconfig.EtcKubernetesDir
+// of its directory dir): the host credential cred, a copy of the CA in
+// caFile ("" for none), and cfg as azure.json naming both relative to
+// itself, so that it reads the same on the host and in a pod.
+func writeNodeFiles(dir, cred, caFile string, cfg credprovider.AzureConfig) error {
+	etc := agentconfig.EtcKubernetes(dir)
+	if err := os.MkdirAll(etc, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "host-credential"), []byte(cred+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(etc, agentconfig.HostCredentialFile), []byte(cred+"\n"), 0o600); err != nil {
 		return err
+	}
+	cfg.HostCredentialFile, cfg.CAFile = agentconfig.HostCredentialFile, ""
+	if caFile != "" {
+		ca, err := os.ReadFile(caFile)
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(filepath.Join(etc, agentconfig.CAFile), ca, 0o644); err != nil {
+			return err
+		}
+		cfg.CAFile = agentconfig.CAFile
 	}
 	b, _ := json.MarshalIndent(cfg, "", "  ")
-	return os.WriteFile(filepath.Join(dir, "azure.json"), b, 0o600)
+	return atomicfile.Write(agentconfig.AzureJSON(dir), b, 0o600)
+}
+
+// upgradeNodeFiles gives a node created before nodes had their own
+// /etc/kubernetes (its azure.json, with absolute paths, and host-credential
+// at the top of its directory dir) the current layout; other nodes are
+// left alone. cluster names the fixes check-acr prints on the node.
+func upgradeNodeFiles(dir string, cluster resourceid.ID) error {
+	legacy := filepath.Join(dir, agentconfig.AzureJSONFile)
+	if _, err := os.Stat(agentconfig.AzureJSON(dir)); err == nil {
+		return nil
+	} else if _, lerr := os.Stat(legacy); lerr != nil {
+		return err
+	}
+	cfg, err := credprovider.LoadConfig(legacy)
+	if err != nil {
+		return err
+	}
+	cred, err := os.ReadFile(cfg.HostCredentialFile)
+	if err != nil {
+		return err
+	}
+	cfg.ClusterName, cfg.ClusterResourceGroup = cluster.Name(), cluster.ResourceGroup
+	if err := writeNodeFiles(dir, strings.TrimSpace(string(cred)), cfg.CAFile, *cfg); err != nil {
+		return err
+	}
+	if filepath.Dir(cfg.HostCredentialFile) == dir {
+		os.Remove(cfg.HostCredentialFile)
+	}
+	return os.Remove(legacy)
 }
 
 func (p *Provider) controlPlaneConfig(id resourceid.ID, props Properties, st state) ControlPlaneConfig {

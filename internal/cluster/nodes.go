@@ -149,6 +149,9 @@ func (p *Provider) nodeConfigs(id resourceid.ID, loc string, props Properties, s
 	}
 	out := make([]agentconfig.Node, 0, len(st.Nodes))
 	for _, n := range st.Nodes {
+		if err := upgradeNodeFiles(n.Dir, id); err != nil {
+			p.log.Warn("giving a node its /etc/kubernetes", "node", n.Name, "err", err)
+		}
 		pl := pools[n.Pool]
 		out = append(out, agentconfig.Node{
 			Name: n.Name, Cluster: id.Name(), Pool: n.Pool, Mode: pl.Mode, VMSize: pl.VMSize, Location: loc,
@@ -156,11 +159,15 @@ func (p *Provider) nodeConfigs(id resourceid.ID, loc string, props Properties, s
 			Dir: n.Dir, ControlPlaneDir: filepath.Join(st.Dir, "controlplane"),
 			APIServer: fmt.Sprintf("https://127.0.0.1:%d", st.Port), PodSubnet: n.PodSubnet, Bridge: n.Bridge,
 			MaxPods: pl.MaxPods, KubeletIdentityClientID: props.IdentityProfile["kubeletidentity"].ClientID,
-			RegistryCAFile: p.cfg.CAFile, RegistrySuffix: suffix,
+			RegistryCAFile: p.cfg.CAFile, RegistrySuffix: suffix, ImageCacheDir: p.imageCacheDir(),
 		})
 	}
 	return out
 }
+
+// imageCacheDir is where node agents cache what building drydock's node
+// images computes (agentconfig.Node.ImageCacheDir): <data-dir>/clusters/images.
+func (p *Provider) imageCacheDir() string { return filepath.Join(p.cfg.DataDir, "images") }
 
 // reconcileNodes brings a running cluster's node agents in line with its
 // state after a pool change, and removes the directories of nodes that

@@ -22,7 +22,24 @@ const (
 	ReadyFile = "agent.ready"
 	// RuntimeDir holds the node's containerd: config, root, state, socket.
 	RuntimeDir = "runtime"
+	// EtcKubernetesDir is the node's /etc/kubernetes, as on an AKS node:
+	// azure.json, the host credential (HostCredentialFile) and drydock's
+	// CA (CAFile), azure.json naming the other two relative to itself.
+	// Pods' hostPath volumes of /etc/kubernetes show this directory, so
+	// the same azure.json serves the credential provider on the host and
+	// canipull in a pod.
+	EtcKubernetesDir = "etc-kubernetes"
+	// AzureJSONFile, HostCredentialFile and CAFile are in EtcKubernetesDir.
+	AzureJSONFile      = "azure.json"
+	HostCredentialFile = "host-credential"
+	CAFile             = "ca.crt"
 )
+
+// EtcKubernetes is the node's /etc/kubernetes directory on the host.
+func EtcKubernetes(dir string) string { return filepath.Join(dir, EtcKubernetesDir) }
+
+// AzureJSON is the path of the node's azure.json on the host.
+func AzureJSON(dir string) string { return filepath.Join(dir, EtcKubernetesDir, AzureJSONFile) }
 
 // Node describes one node of an agent pool.
 type Node struct {
@@ -38,8 +55,8 @@ type Node struct {
 	NodeResourceGroup string `json:"nodeResourceGroup"`
 	// ProviderID is the node's spec.providerID (azure:///subscriptions/…).
 	ProviderID string `json:"providerID"`
-	// Dir is the node's directory: host-credential, azure.json, the runtime
-	// (containerd root, state, socket), pod volumes and logs.
+	// Dir is the node's directory: its /etc/kubernetes (EtcKubernetesDir),
+	// the runtime (containerd root, state, socket), pod volumes and logs.
 	Dir string `json:"dir"`
 	// ControlPlaneDir is the cluster's control-plane directory; the agent
 	// reads the cluster CA there to issue its own certificates.
@@ -60,6 +77,10 @@ type Node struct {
 	// RegistrySuffix is the login-server suffix (optionally with a port)
 	// the credential provider is configured for.
 	RegistrySuffix string `json:"registrySuffix"`
+	// ImageCacheDir is shared by the nodes of every cluster of the server:
+	// what building the images drydock gives its nodes (the canipull
+	// image) computes once per drydock executable. "" for no cache.
+	ImageCacheDir string `json:"imageCacheDir,omitempty"`
 }
 
 // Validate checks the fields the agent cannot do without.

@@ -10,6 +10,7 @@
 package checkacr
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -57,7 +58,8 @@ type Params struct {
 	// "<login server>/" prefix is dropped). Empty: the first repository
 	// the token can list.
 	Repository string
-	// ClusterName and ResourceGroup name the cluster in the fixes printed.
+	// ClusterName and ResourceGroup name the cluster in the fixes printed
+	// (by default, the clusterName and clusterResourceGroup of azure.json).
 	ClusterName   string
 	ResourceGroup string
 	// LookupHost resolves host names (nil: the system resolver).
@@ -535,13 +537,7 @@ func (c *checker) explainRefusal(msg string) []string {
 	}
 	if m := noRoleRE.FindStringSubmatch(msg); m != nil {
 		target := c.registryArg(m[2])
-		cluster, rg := c.p.ClusterName, c.p.ResourceGroup
-		if cluster == "" {
-			cluster = "<cluster>"
-		}
-		if rg == "" {
-			rg = "<resource-group>"
-		}
+		cluster, rg := cmp.Or(c.p.ClusterName, c.cfg.ClusterName, "<cluster>"), cmp.Or(c.p.ResourceGroup, c.cfg.ClusterResourceGroup, "<resource-group>")
 		return []string{
 			fmt.Sprintf("The kubelet identity (client ID %s) has no AcrPull role assignment at registry %s or above it.", c.cfg.UserAssignedIdentityID, c.registryName(m[2])),
 			fmt.Sprintf("Run 'az aks update -n %s -g %s --attach-acr %s'", cluster, rg, target),

@@ -34,6 +34,7 @@ type Daemon struct {
 	logFrom int64 // containerd.log's size before this daemon started
 
 	done     chan struct{}
+	importMu sync.Mutex // serializes ImportCanipullImage
 	mu       sync.Mutex
 	stopping bool
 	err      error
@@ -216,7 +217,7 @@ func (d *Daemon) waitReady(ctx context.Context) error {
 
 // ensurePauseImage imports the pause image unless containerd lists it.
 func (d *Daemon) ensurePauseImage(ctx context.Context) error {
-	out, err := d.runCtr(ctx, "images", "ls", "-q")
+	out, err := d.runCtr(ctx, nil, "images", "ls", "-q")
 	if err != nil {
 		return err
 	}
@@ -232,17 +233,19 @@ func (d *Daemon) ensurePauseImage(ctx context.Context) error {
 		return err
 	}
 	defer os.Remove(path)
-	if _, err := d.runCtr(ctx, "images", "import", "--all-platforms", path); err != nil {
+	if _, err := d.runCtr(ctx, nil, "images", "import", "--all-platforms", path); err != nil {
 		return err
 	}
 	d.log.Info("imported the pause image", "image", PauseImageRef)
 	return nil
 }
 
-// runCtr runs ctr against this daemon in the CRI's namespace.
-func (d *Daemon) runCtr(ctx context.Context, args ...string) ([]byte, error) {
+// runCtr runs ctr against this daemon in the CRI's namespace, with stdin
+// as its standard input (nil: none).
+func (d *Daemon) runCtr(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	args = append([]string{"--address", d.Socket(), "--namespace", "k8s.io"}, args...)
 	cmd := exec.CommandContext(ctx, d.ctr, args...)
+	cmd.Stdin = stdin
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

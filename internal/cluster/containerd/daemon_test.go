@@ -20,31 +20,7 @@ import (
 // tears it all down. It needs root and containerd; set
 // DRYDOCK_REQUIRE_RUNTIME=1 to fail rather than skip without them.
 func TestDaemon(t *testing.T) {
-	if err := containerd.Requirements(); err != nil {
-		if os.Getenv("DRYDOCK_REQUIRE_RUNTIME") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	dir := shortTempDir(t)
-	bridge := fmt.Sprintf("ddtest%d", os.Getpid()%10000)
-	t.Cleanup(func() {
-		if err := containerd.Teardown(dir, bridge); err != nil {
-			t.Error(err)
-		}
-	})
-	cfg := containerd.Config{
-		Dir:          dir,
-		SandboxImage: containerd.PauseImageRef,
-		PodSubnet:    fmt.Sprintf("10.251.%d.0/24", os.Getpid()%256),
-		Bridge:       bridge,
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	d, err := containerd.Start(context.Background(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Stop(time.Second) })
+	d, dir, bridge := startDaemon(t, 0)
 
 	if want := "unix://" + filepath.Join(dir, "containerd.sock"); d.Endpoint() != want || d.Socket() != want[len("unix://"):] {
 		t.Errorf("endpoint %s, socket %s, want %s", d.Endpoint(), d.Socket(), want)
@@ -52,14 +28,7 @@ func TestDaemon(t *testing.T) {
 	if v := d.Version(); !strings.HasPrefix(v, "containerd://") || strings.Contains(v, "~") || v == "containerd://unknown" {
 		t.Errorf("version %q", v)
 	}
-	ctr := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ctr", append([]string{"-a", d.Socket(), "-n", "k8s.io"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	ctr := ctrOf(t, d)
 	if images := strings.Fields(ctr("images", "ls", "-q")); !slices.Contains(images, containerd.PauseImageRef) {
 		t.Fatalf("images %v lack %s", images, containerd.PauseImageRef)
 	}
@@ -120,6 +89,52 @@ func TestDaemonExits(t *testing.T) {
 		t.Fatalf("Start succeeded or lacks the log: %v", err)
 	}
 	t.Log(err)
+}
+
+// startDaemon starts a containerd in a temporary directory (torn down at
+// cleanup) with its own bridge and pod subnet; n tells apart the daemons
+// of one test process. It skips the test when this machine cannot run
+// containers, unless DRYDOCK_REQUIRE_RUNTIME=1.
+func startDaemon(t *testing.T, n int) (d *containerd.Daemon, dir, bridge string) {
+	if err := containerd.Requirements(); err != nil {
+		if os.Getenv("DRYDOCK_REQUIRE_RUNTIME") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir = shortTempDir(t)
+	bridge = fmt.Sprintf("ddtest%d", (os.Getpid()+n)%10000)
+	t.Cleanup(func() {
+		if err := containerd.Teardown(dir, bridge); err != nil {
+			t.Error(err)
+		}
+	})
+	cfg := containerd.Config{
+		Dir:          dir,
+		SandboxImage: containerd.PauseImageRef,
+		PodSubnet:    fmt.Sprintf("10.251.%d.0/24", (os.Getpid()+n)%256),
+		Bridge:       bridge,
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	d, err := containerd.Start(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop(time.Second) })
+	return d, dir, bridge
+}
+
+// ctrOf returns a function that runs ctr against d in the CRI's
+// namespace and returns its output, failing the test if ctr fails.
+func ctrOf(t *testing.T, d *containerd.Daemon) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ctr", append([]string{"-a", d.Socket(), "-n", "k8s.io"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
 }
 
 // shortTempDir returns a temporary directory short enough for a unix socket.

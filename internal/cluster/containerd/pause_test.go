@@ -134,37 +134,8 @@ func TestPauseImageArchive(t *testing.T) {
 		t.Fatal("two calls returned different archives")
 	}
 
-	files := map[string][]byte{}
-	tr := tar.NewReader(bytes.NewReader(archive))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[h.Name] = data
-	}
-	blob := func(d descriptor) []byte {
-		t.Helper()
-		data, ok := files["blobs/sha256/"+d.Digest[len("sha256:"):]]
-		if !ok || int64(len(data)) != d.Size {
-			t.Fatalf("blob %s missing or not %d bytes", d.Digest, d.Size)
-		}
-		return data
-	}
-	for name, data := range files {
-		if hexSum, ok := bytes.CutPrefix([]byte(name), []byte("blobs/sha256/")); ok {
-			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != string(hexSum) {
-				t.Errorf("blob %s has digest %x", name, sum)
-			}
-		}
-	}
+	files := readTar(t, archive)
+	blob := blobsOf(t, files)
 	if string(files["oci-layout"]) != `{"imageLayoutVersion":"1.0.0"}` {
 		t.Errorf("oci-layout is %q", files["oci-layout"])
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -88,7 +89,10 @@ const DefaultConfigPath = "/etc/kubernetes/azure.json"
 
 // AzureConfig is a node's azure.json (AKS's /etc/kubernetes/azure.json,
 // with drydock's fields for reaching the identity endpoint and the
-// registries: hostCredentialFile, caFile, registryAddress).
+// registries: hostCredentialFile, caFile, registryAddress). The two file
+// paths may be relative: LoadConfig resolves them against the directory of
+// the azure.json, so one file serves both from the node's directory on the
+// host and as /etc/kubernetes/azure.json inside a pod that mounts it.
 type AzureConfig struct {
 	Cloud                       string `json:"cloud"`
 	TenantID                    string `json:"tenantId"`
@@ -106,16 +110,22 @@ type AzureConfig struct {
 	// (<endpoint>/metadata/identity/oauth2/token).
 	IdentityEndpoint string `json:"identityEndpoint"`
 	// HostCredentialFile holds the node's host credential, sent in the
-	// X-IDENTITY-HEADER header.
+	// X-IDENTITY-HEADER header; relative to the azure.json's directory
+	// unless absolute.
 	HostCredentialFile string `json:"hostCredentialFile"`
 	// CAFile is the PEM bundle HTTPS connections trust (the system roots
-	// when empty).
+	// when empty); relative to the azure.json's directory unless absolute.
 	CAFile                     string `json:"caFile"`
 	ContainerRegistryDNSSuffix string `json:"containerRegistryDNSSuffix"`
 	// RegistryAddress is the registry listener (host:port), dialed only
 	// when a login server's name does not resolve; the login server stays
 	// the TLS server name and the Host.
 	RegistryAddress string `json:"registryAddress"`
+	// ClusterName and ClusterResourceGroup name the node's managed cluster
+	// (drydock's fields: AKS's azure.json names only the node resource
+	// group), so that check-acr run on the node names the fix exactly.
+	ClusterName          string `json:"clusterName,omitempty"`
+	ClusterResourceGroup string `json:"clusterResourceGroup,omitempty"`
 }
 
 // Suffix is the registries' DNS suffix, "azurecr.io" when not configured.
@@ -151,7 +161,9 @@ func (e *ConfigError) Error() string {
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // LoadConfig reads an azure.json file (JSON; unknown fields are ignored,
-// as cloud-provider-azure's loader ignores them).
+// as cloud-provider-azure's loader ignores them). A relative
+// hostCredentialFile or caFile is made absolute against the file's own
+// directory, wherever that directory is mounted.
 func LoadConfig(path string) (*AzureConfig, error) {
 	if path == "" {
 		path = DefaultConfigPath
@@ -167,7 +179,19 @@ func LoadConfig(path string) (*AzureConfig, error) {
 	if err := json.Unmarshal(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), &c); err != nil {
 		return nil, &ConfigError{Op: "parse", Path: path, Err: err}
 	}
+	dir := filepath.Dir(path)
+	c.HostCredentialFile = resolveAgainst(dir, c.HostCredentialFile)
+	c.CAFile = resolveAgainst(dir, c.CAFile)
 	return &c, nil
+}
+
+// resolveAgainst returns path, or dir/path when path is relative; "" stays
+// "" (no file configured).
+func resolveAgainst(dir, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 // CacheDuration is how long the kubelet may reuse the credentials of a

@@ -358,3 +358,42 @@ func TestInstallPlugin(t *testing.T) {
 		t.Errorf("%s %v %q", p, st.Mode(), b)
 	}
 }
+
+// A node's azure.json names its host credential and CA relative to its own
+// directory, so the same file works from the node's directory on the host
+// and mounted at /etc/kubernetes in a pod.
+func TestLoadConfigResolvesRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, cred, ca   string
+		wantCred, wantCA string
+	}{
+		{"relative", "host-credential", "ca.crt", filepath.Join(dir, "host-credential"), filepath.Join(dir, "ca.crt")},
+		{"below", "pki/host-credential", "./pki/ca.crt", filepath.Join(dir, "pki", "host-credential"), filepath.Join(dir, "pki", "ca.crt")},
+		{"above", "../host-credential", "../ca.crt", filepath.Join(filepath.Dir(dir), "host-credential"), filepath.Join(filepath.Dir(dir), "ca.crt")},
+		{"absolute", "/var/lib/node/host-credential", "/etc/ssl/ca.crt", "/var/lib/node/host-credential", "/etc/ssl/ca.crt"},
+		{"none", "", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := json.Marshal(credprovider.AzureConfig{HostCredentialFile: tc.cred, CAFile: tc.ca})
+			path := filepath.Join(dir, "azure.json")
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := credprovider.LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HostCredentialFile != tc.wantCred || cfg.CAFile != tc.wantCA {
+				t.Errorf("hostCredentialFile %q, caFile %q; want %q, %q", cfg.HostCredentialFile, cfg.CAFile, tc.wantCred, tc.wantCA)
+			}
+		})
+	}
+	// And the plugin gets credentials with such a file.
+	f, _ := setup(t)
+	cfg := f.Config()
+	cfg.HostCredentialFile, cfg.CAFile = filepath.Base(f.HostCredentialFile), filepath.Base(f.CAFile)
+	if _, raw, err := run(t, request("myacr."+suffix+"/nginx:v1"), f.WriteConfig(cfg)); err != nil {
+		t.Fatalf("relative paths: %v (%s)", err, raw)
+	}
+}

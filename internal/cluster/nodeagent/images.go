@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/drydock-dev/drydock/internal/cluster/containerd"
 )
 
 // imageError is a failure to get a container's image, with the reason the
@@ -28,6 +30,12 @@ func (p *Provider) ensureImage(ctx context.Context, w *podWorker, pod *corev1.Po
 		return "", &imageError{"InvalidImageName", "container " + c.Name + " has no image"}
 	}
 	policy := c.ImagePullPolicy
+	if c.Image == containerd.CanipullImageRef {
+		// Its "pull" imports the image of this drydock executable, a no-op
+		// when the node has it already: always, so that a node that holds
+		// the image of an earlier drydock gets the current one.
+		policy = corev1.PullAlways
+	}
 	if policy != corev1.PullAlways {
 		st, err := p.rt.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: c.Image}})
 		if err == nil && st.GetImage() != nil {
@@ -67,8 +75,12 @@ func (p *Provider) ensureImage(ctx context.Context, w *podWorker, pod *corev1.Po
 }
 
 // pull pulls image with each set of credentials in turn, as the kubelet
-// does, or anonymously when there are none.
+// does, or anonymously when there are none. The canipull image is not
+// pulled: it is built here and imported (importCanipull).
 func (p *Provider) pull(ctx context.Context, pod *corev1.Pod, image string) (string, error) {
+	if image == containerd.CanipullImageRef {
+		return p.importCanipull(ctx)
+	}
 	auths, credErr := p.creds.lookup(ctx, pod, image)
 	if credErr != nil {
 		// The kubelet logs a failing provider and pulls without it.
@@ -103,4 +115,36 @@ func aggregate(errs []error) error {
 		msgs[i] = e.Error()
 	}
 	return errors.New("[" + strings.Join(msgs, ", ") + "]")
+}
+
+// selfExe is the executable the canipull image holds: the one this agent
+// runs, even if its path was replaced by a newer build since.
+const selfExe = "/proc/self/exe"
+
+// importCanipull gives the node containerd.CanipullImageRef, as the pull
+// of that image: the image of this drydock executable, imported into the
+// node's containerd unless it is there already (the first pod that needs
+// it on a node waits for the import; later pods find it there). The
+// layer's digest is computed once per executable, for all nodes, in the
+// node config's ImageCacheDir. It returns the image's ID, as a pull does.
+func (p *Provider) importCanipull(ctx context.Context) (string, error) {
+	start := time.Now()
+	img, err := containerd.NewCanipullImage(selfExe, p.cfg.ImageCacheDir)
+	if err != nil {
+		return "", err
+	}
+	built := time.Since(start)
+	imported, err := p.runtime.ImportCanipullImage(ctx, img)
+	if err != nil {
+		return "", fmt.Errorf("importing drydock's %s: %w", containerd.CanipullImageRef, err)
+	}
+	if imported {
+		p.log.Info("imported the canipull image", "image", containerd.CanipullImageRef, "digest", img.Manifest.Digest,
+			"layerBytes", img.Size(), "digestCached", img.Cached, "build", built.Round(time.Millisecond), "took", time.Since(start).Round(time.Millisecond))
+	}
+	st, err := p.rt.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: containerd.CanipullImageRef}})
+	if err != nil || st.GetImage() == nil {
+		return "", fmt.Errorf("%s was imported, but the runtime does not list it: %v", containerd.CanipullImageRef, err)
+	}
+	return st.GetImage().GetId(), nil
 }

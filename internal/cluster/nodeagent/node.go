@@ -53,9 +53,9 @@ func runNode(ctx context.Context, cfg *agentconfig.Node, kube *kubeClients, rt *
 	defer broadcaster.Shutdown()
 	rec := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.Name})
 	p := &Provider{
-		cfg: cfg, kube: kube, rt: rt, log: log, rec: rec, workers: map[string]*podWorker{},
+		cfg: cfg, kube: kube, rt: rt, log: log, rec: rec, workers: map[string]*podWorker{}, runtime: d,
 		creds: &credentials{
-			plugin: plugin, args: []string{filepath.Join(cfg.Dir, "azure.json")},
+			plugin: plugin, args: []string{agentconfig.AzureJSON(cfg.Dir)},
 			matchImages: credprovider.MatchImages(cfg.RegistrySuffix), defaultCache: 10 * time.Minute, client: kube.node,
 		},
 	}

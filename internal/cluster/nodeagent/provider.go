@@ -14,6 +14,7 @@ import (
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
+	"github.com/drydock-dev/drydock/internal/cluster/containerd"
 )
 
 // Provider runs the pods bound to the node with the node's containerd. It
@@ -28,6 +29,8 @@ type Provider struct {
 	creds *credentials
 	rec   record.EventRecorder
 	log   *slog.Logger
+	// runtime imports the images drydock builds for its nodes.
+	runtime *containerd.Daemon
 
 	mu      sync.Mutex
 	workers map[string]*podWorker // by namespace/name

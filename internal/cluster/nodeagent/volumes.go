@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 )
 
 // podDir is where a pod's volumes live on the node.
@@ -34,7 +36,7 @@ func (p *Provider) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[str
 		case v.EmptyDir != nil:
 			err = os.MkdirAll(dir, 0o777)
 		case v.HostPath != nil:
-			dir = v.HostPath.Path
+			dir = nodeHostPath(p.cfg.Dir, v.HostPath.Path)
 			if t := v.HostPath.Type; t != nil && *t == corev1.HostPathDirectoryOrCreate {
 				err = os.MkdirAll(dir, 0o755)
 			}
@@ -60,6 +62,23 @@ func (p *Provider) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[str
 		out[v.Name] = dir
 	}
 	return out, nil
+}
+
+// etcKubernetes is where an AKS node keeps azure.json and the kubelet's
+// files; pods (az aks check-acr's canipull) mount it with hostPath.
+const etcKubernetes = "/etc/kubernetes"
+
+// nodeHostPath is the host path that a pod's hostPath volume of path
+// shows on the node in nodeDir: /etc/kubernetes and what is below it are
+// the node's own (agentconfig.EtcKubernetesDir of its directory), since
+// the nodes of drydock share one machine whose /etc/kubernetes is none of
+// theirs; every other path is the machine's.
+func nodeHostPath(nodeDir, path string) string {
+	clean := filepath.Clean(path)
+	if rest, ok := strings.CutPrefix(clean, etcKubernetes); ok && (rest == "" || rest[0] == '/') {
+		return filepath.Join(agentconfig.EtcKubernetes(nodeDir), rest)
+	}
+	return path
 }
 
 type volumeFile struct {

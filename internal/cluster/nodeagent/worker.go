@@ -336,6 +336,11 @@ func (w *podWorker) sandboxConfig(pod *corev1.Pod) *runtimeapi.PodSandboxConfig 
 	if pod.Spec.Hostname != "" {
 		hostname = pod.Spec.Hostname
 	}
+	if pod.Spec.HostNetwork {
+		// The node's own UTS namespace: the runtime can set no hostname
+		// there, and the pod sees the node's (as the kubelet leaves it).
+		hostname = ""
+	}
 	labels := map[string]string{labelPodName: pod.Name, labelPodNamespace: pod.Namespace, labelPodUID: string(pod.UID)}
 	for k, v := range pod.Labels {
 		if _, taken := labels[k]; !taken {
