@@ -26,6 +26,13 @@ type testServer struct {
 
 func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	t.Helper()
+	return startTuned(t, mutate, nil)
+}
+
+// startTuned starts a server after tune (if not nil) changed what the
+// configuration does not reach, such as its listeners' timeouts.
+func startTuned(t *testing.T, mutate func(*config.Config), tune func(*Server)) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +50,9 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	srv, err := New(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tune != nil {
+		tune(srv)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

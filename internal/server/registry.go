@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,12 +81,7 @@ func (s *Server) assembleRegistry(ctx context.Context, prov *registry.Provider, 
 
 // serveRegistry runs the registry listener until ctx ends.
 func (s *Server) serveRegistry(ctx context.Context) (stop func(context.Context) error, errc <-chan error) {
-	srv := &http.Server{
-		Handler:           s.guard.wrap("registry", s.dataPlane, registryInternalError),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.regCert}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	srv := s.registryTimeouts.httpServer(s.guard.wrap("registry", s.dataPlane, registryInternalError), s.regCert, s.log)
 	ch := make(chan error, 1)
 	go func() { ch <- srv.ServeTLS(s.regLn, "", "") }()
 	go s.collectGarbage(ctx)

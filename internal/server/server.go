@@ -67,6 +67,8 @@ type Server struct {
 	state   State
 	prom    *prometheus.Registry
 	guard   *panicGuard
+	// apiTimeouts and registryTimeouts bound slow clients of each listener.
+	apiTimeouts, registryTimeouts httpTimeouts
 
 	supervisor *cluster.Supervisor
 	clusters   *cluster.Provider
@@ -96,7 +98,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		lock.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, st: st, dirLock: lock, prom: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: log, st: st, dirLock: lock, prom: prometheus.NewRegistry(), apiTimeouts: apiTimeouts, registryTimeouts: registryTimeouts}
 	if err := s.assemble(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -219,12 +221,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	opCtx, cancelOps := context.WithCancel(context.Background())
 	defer cancelOps()
 	s.router.Ops.SetContext(opCtx)
-	srv := &http.Server{
-		Handler:           s.handler,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.tlsCert}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	srv := s.apiTimeouts.httpServer(s.handler, s.tlsCert, s.log)
 	if err := writeJSONFile(filepath.Join(s.cfg.DataDir, StateFile), s.state); err != nil {
 		return err
 	}
