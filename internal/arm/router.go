@@ -264,16 +264,23 @@ func (rt *Router) Decide(principalID, action string, data bool, scope string) au
 }
 
 // Decode reads the JSON request body into v, mapping failures to
-// InvalidRequestContent.
+// InvalidRequestContent, a body over 4 MiB to ARM's 413
+// RequestContentTooLarge and a stalled one to 408 RequestTimeout.
 func Decode(r *Request, v any) error {
-	if err := httpjson.Decode(r.Request, v, true); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se), errors.As(err, &te):
-			return InvalidRequestContent(err)
-		}
-		return BadRequest("InvalidRequestContent", "The request content was invalid and could not be deserialized: '%v'.", err)
+	err := httpjson.Decode(r.Request, v, true)
+	if err == nil {
+		return nil
 	}
-	return nil
+	switch status, _ := httpjson.BodyFailure(err); status {
+	case http.StatusRequestEntityTooLarge:
+		return Errorf(status, "RequestContentTooLarge", "The request content size exceeds the maximum size of 4 MB.")
+	case http.StatusRequestTimeout:
+		return Errorf(status, "RequestTimeout", "The client did not send the request content in time.")
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &se) || errors.As(err, &te) {
+		return InvalidRequestContent(err)
+	}
+	return BadRequest("InvalidRequestContent", "The request content was invalid and could not be deserialized: '%v'.", err)
 }

@@ -37,6 +37,25 @@ func graphErr(w http.ResponseWriter, err error) {
 
 var errDenied = errors.New("denied")
 
+// decodeBody reads a Graph request's JSON body into v, answering the
+// failure when it cannot: 413 for a body over 4 MiB, 408 for one that
+// stalled, 400 otherwise.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, required bool) bool {
+	err := httpjson.Decode(r, v, required)
+	if err == nil {
+		return true
+	}
+	switch status, msg := httpjson.BodyFailure(err); status {
+	case http.StatusRequestEntityTooLarge:
+		graphError(w, status, "RequestEntityTooLarge", msg)
+	case http.StatusRequestTimeout:
+		graphError(w, status, "RequestTimeout", msg)
+	default:
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	}
+	return false
+}
+
 type graphHandler func(w http.ResponseWriter, r *http.Request, caller Principal)
 
 // graphAuth verifies the Graph bearer token and loads the caller.
@@ -245,8 +264,7 @@ func (d *Directory) createUser(w http.ResponseWriter, r *http.Request, caller Pr
 			Password string `json:"password"`
 		} `json:"passwordProfile"`
 	}
-	if err := httpjson.Decode(r, &body, true); err != nil {
-		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	if !decodeBody(w, r, &body, true) {
 		return
 	}
 	var p Principal
@@ -265,8 +283,7 @@ func (d *Directory) createApplication(w http.ResponseWriter, r *http.Request, ca
 	var body struct {
 		DisplayName string `json:"displayName"`
 	}
-	if err := httpjson.Decode(r, &body, true); err != nil {
-		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	if !decodeBody(w, r, &body, true) {
 		return
 	}
 	var p Principal
@@ -288,8 +305,7 @@ func (d *Directory) addPassword(w http.ResponseWriter, r *http.Request, caller P
 			EndDateTime time.Time `json:"endDateTime"`
 		} `json:"passwordCredential"`
 	}
-	if err := httpjson.Decode(r, &body, false); err != nil {
-		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	if !decodeBody(w, r, &body, false) {
 		return
 	}
 	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
@@ -348,8 +364,7 @@ func (d *Directory) patchApplication(w http.ResponseWriter, r *http.Request, cal
 	var body struct {
 		DisplayName *string `json:"displayName"`
 	}
-	if err := httpjson.Decode(r, &body, false); err != nil {
-		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	if !decodeBody(w, r, &body, false) {
 		return
 	}
 	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
@@ -379,7 +394,10 @@ func (d *Directory) removePassword(w http.ResponseWriter, r *http.Request, calle
 	var body struct {
 		KeyID string `json:"keyId"`
 	}
-	if err := httpjson.Decode(r, &body, false); err != nil || body.KeyID == "" {
+	if !decodeBody(w, r, &body, false) {
+		return
+	}
+	if body.KeyID == "" {
 		graphError(w, http.StatusBadRequest, "BadRequest", "The request body must name the password credential: {\"keyId\": \"<id>\"}.")
 		return
 	}
@@ -415,8 +433,7 @@ func (d *Directory) createServicePrincipal(w http.ResponseWriter, r *http.Reques
 	var body struct {
 		AppID string `json:"appId"`
 	}
-	if err := httpjson.Decode(r, &body, true); err != nil {
-		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	if !decodeBody(w, r, &body, true) {
 		return
 	}
 	var p Principal
@@ -436,8 +453,7 @@ func (d *Directory) createGroup(w http.ResponseWriter, r *http.Request, caller P
 		DisplayName  string `json:"displayName"`
 		MailNickname string `json:"mailNickname"`
 	}
-	if err := httpjson.Decode(r, &body, true); err != nil {
-		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	if !decodeBody(w, r, &body, true) {
 		return
 	}
 	var p Principal
@@ -497,7 +513,10 @@ func (d *Directory) addMember(w http.ResponseWriter, r *http.Request, caller Pri
 	var body struct {
 		Ref string `json:"@odata.id"`
 	}
-	if err := httpjson.Decode(r, &body, true); err != nil || body.Ref == "" {
+	if !decodeBody(w, r, &body, true) {
+		return
+	}
+	if body.Ref == "" {
 		graphError(w, http.StatusBadRequest, "BadRequest", "The request body must be {\"@odata.id\": \"https://graph.microsoft.com/v1.0/directoryObjects/<id>\"}.")
 		return
 	}
@@ -526,8 +545,7 @@ func (d *Directory) getByIDs(w http.ResponseWriter, r *http.Request, _ Principal
 	var body struct {
 		IDs []string `json:"ids"`
 	}
-	if err := httpjson.Decode(r, &body, true); err != nil {
-		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	if !decodeBody(w, r, &body, true) {
 		return
 	}
 	var out []Principal
@@ -543,8 +561,7 @@ func (d *Directory) checkMemberGroups(w http.ResponseWriter, r *http.Request, _ 
 	var body struct {
 		GroupIDs []string `json:"groupIds"`
 	}
-	if err := httpjson.Decode(r, &body, true); err != nil {
-		graphError(w, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+	if !decodeBody(w, r, &body, true) {
 		return
 	}
 	p, err := d.find(r.Context(), r.PathValue("id"))

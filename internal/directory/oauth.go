@@ -134,6 +134,10 @@ func (d *Directory) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
+		if status, msg := httpjson.BodyFailure(err); status != 0 {
+			oauthError(w, status, "invalid_request", 90023, "Invalid STS request: "+msg+".")
+			return
+		}
 		oauthError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded.")
 		return
 	}

@@ -28,7 +28,11 @@ type env struct {
 }
 
 func newEnv(t *testing.T, mutate func(*config.Config)) *env {
-	ts := startServer(t, mutate)
+	return envOf(t, startServer(t, mutate))
+}
+
+// envOf signs the admin in on a started server.
+func envOf(t *testing.T, ts *testServer) *env {
 	e := &env{testServer: ts}
 	e.arm = ts.userToken(t, ts.Admin, ts.adminPassword(t), armScope)
 	e.graph = ts.userToken(t, ts.Admin, ts.adminPassword(t), graphScope)

@@ -139,4 +139,36 @@ func errMessage(body map[string]any) string {
 	return c
 }
 
+// errorOf reads a surface's error envelope; code is "" when the body is
+// not that envelope.
+func errorOf(envelope string, body map[string]any) (code, msg string) {
+	switch envelope {
+	case "arm", "graph": // {"error":{"code","message"}}
+		e, _ := body["error"].(map[string]any)
+		code, _ = e["code"].(string)
+		msg, _ = e["message"].(string)
+	case "oci": // {"errors":[{"code","message"}]}
+		es, _ := body["errors"].([]any)
+		if len(es) == 0 {
+			return "", ""
+		}
+		e, _ := es[0].(map[string]any)
+		code, _ = e["code"].(string)
+		msg, _ = e["message"].(string)
+	case "aad": // {"error","error_description":"AADSTSnnn: …","error_codes":[nnn]}
+		code, _ = body["error"].(string)
+		msg, _ = body["error_description"].(string)
+		if codes, _ := body["error_codes"].([]any); !strings.HasPrefix(msg, "AADSTS") || len(codes) == 0 {
+			return "", ""
+		}
+	case "imds": // {"error","error_description"}
+		code, _ = body["error"].(string)
+		msg, _ = body["error_description"].(string)
+	}
+	if msg == "" {
+		return "", ""
+	}
+	return code, msg
+}
+
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

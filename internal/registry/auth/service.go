@@ -196,19 +196,37 @@ func Challenge(w http.ResponseWriter, reg Registry, need []Access, insufficient 
 	writeErrors(w, http.StatusUnauthorized, "UNAUTHORIZED", msg, detail)
 }
 
+// maxForm bounds the form bodies of the token endpoints.
+const maxForm = 1 << 20
+
+// parseForm reads a token request's form body (at most maxForm bytes),
+// answering the failure when it cannot: 413 for a larger body, 408 for one
+// that stalled, 400 for one that is not a form.
+func parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if status, msg := httpjson.BodyFailure(err); status != 0 {
+		writeErrors(w, status, "BAD_REQUEST", msg, nil)
+		return false
+	}
+	writeErrors(w, http.StatusBadRequest, "BAD_REQUEST", "the body must be application/x-www-form-urlencoded", nil)
+	return false
+}
+
 // ---- /oauth2/exchange ----
 
 // HandleExchange serves POST /oauth2/exchange: it verifies a directory
 // access token (registry or resource-manager audience, this tenant,
 // signature, expiry) and returns an ACR refresh token for this registry.
 func (s *Service) HandleExchange(w http.ResponseWriter, r *http.Request, reg Registry) {
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if r.Method != http.MethodPost {
 		writeErrors(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "use POST with a form body", nil)
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		writeErrors(w, http.StatusBadRequest, "BAD_REQUEST", "the body must be application/x-www-form-urlencoded", nil)
+	if !parseForm(w, r) {
 		return
 	}
 	f := r.PostForm
@@ -275,9 +293,7 @@ func (s *Service) HandleToken(w http.ResponseWriter, r *http.Request, reg Regist
 	var err error
 	switch r.Method {
 	case http.MethodPost:
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		if err := r.ParseForm(); err != nil {
-			writeErrors(w, http.StatusBadRequest, "BAD_REQUEST", "the body must be application/x-www-form-urlencoded", nil)
+		if !parseForm(w, r) {
 			return
 		}
 		f := r.PostForm

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -230,7 +231,10 @@ func (q *request) storageError(op string, err error, body *bodyReader, id string
 			q.dropSession(id)
 		}
 		q.fail(ErrBlobUploadUnknown.WithDetail(map[string]string{"uuid": id}))
-	case body != nil && body.err != nil && q.ctx.Err() == nil:
+	case body != nil && body.err != nil && (q.ctx.Err() == nil || errors.Is(body.err, os.ErrDeadlineExceeded)):
+		// The client broke its upload off, or let it stall past the
+		// server's body timeout (whose failed read also cancels the
+		// request's context).
 		if id != "" {
 			if size, serr := q.h.blobs.UploadSize(q.ctx, id); serr == nil {
 				q.uploadHeaders(id, size)
