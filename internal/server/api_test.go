@@ -271,6 +271,24 @@ func TestTokenEndpoint(t *testing.T) {
 	}
 }
 
+// imds asks the managed-identity endpoint for a token with the query q,
+// sending header.
+func (e *env) imds(t *testing.T, header map[string]string, q string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.Endpoint+"/metadata/identity/oauth2/token?"+q, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = jsonDecode(resp, &out)
+	return resp.StatusCode, out
+}
+
 func TestManagedIdentityEndpoint(t *testing.T) {
 	e := newEnv(t, nil)
 	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
@@ -284,20 +302,7 @@ func TestManagedIdentityEndpoint(t *testing.T) {
 	clientID := kubelet["properties"].(map[string]any)["clientId"].(string)
 	otherClient := other["properties"].(map[string]any)["clientId"].(string)
 
-	imds := func(header map[string]string, q string) (int, map[string]any) {
-		req, _ := http.NewRequest("GET", e.Endpoint+"/metadata/identity/oauth2/token?"+q, nil)
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := e.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = jsonDecode(resp, &out)
-		return resp.StatusCode, out
-	}
+	imds := func(header map[string]string, q string) (int, map[string]any) { return e.imds(t, header, q) }
 	q := "api-version=2018-02-01&resource=" + url.QueryEscape("https://containerregistry.azure.net")
 	cases := []struct {
 		name   string

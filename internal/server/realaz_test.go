@@ -78,11 +78,17 @@ func TestCloudMetadataVersions(t *testing.T) {
 // claimsOf decodes a JWT's payload without verifying it.
 func claimsOf(t *testing.T, jwt string) map[string]any {
 	t.Helper()
+	return jwtPart(t, jwt, 1)
+}
+
+// jwtPart decodes part i of a JWT (0: header, 1: payload).
+func jwtPart(t *testing.T, jwt string, i int) map[string]any {
+	t.Helper()
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
 		t.Fatalf("not a JWT: %q", jwt)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	raw, err := base64.RawURLEncoding.DecodeString(parts[i])
 	if err != nil {
 		t.Fatal(err)
 	}
