@@ -1,6 +1,8 @@
 package tokens
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -12,7 +14,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-var testKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+var (
+	testKey, _   = rsa.GenerateKey(rand.Reader, 2048)
+	testECKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+)
 
 func claims(iss, aud string, exp time.Time) *Claims {
 	now := time.Now()
@@ -81,21 +86,30 @@ func TestLoadOrCreateKeepsKey(t *testing.T) {
 	}
 }
 
-// FuzzVerify feeds arbitrary strings to the verifier: it must never panic
-// and never accept anything it did not sign.
+// FuzzVerify feeds arbitrary strings to the verifiers, the directory's
+// (RS256) and the registries' (ES256): they must never panic and never
+// accept anything they did not sign.
 func FuzzVerify(f *testing.F) {
 	s := NewSigner(testKey)
 	good, _ := s.Sign(claims("iss", "aud", time.Now().Add(time.Hour)))
+	ec := newECSigner(testECKey)
+	goodEC, _ := ec.Sign(claims("iss", "aud", time.Now().Add(time.Hour)))
 	f.Add(good)
+	f.Add(goodEC)
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, tok string) {
-		err := s.Verify(tok, &Claims{}, VerifyOptions{Issuer: "iss", Audiences: []string{"aud"}})
-		if err == nil && tok != good {
-			// Only re-encodings of our own signature may pass.
-			if p := strings.Split(tok, "."); len(p) != 3 || p[2] != strings.Split(good, ".")[2] {
-				t.Fatalf("accepted a token it did not sign: %q", tok)
+		for _, v := range []struct {
+			s    *Signer
+			good string
+		}{{s, good}, {ec, goodEC}} {
+			err := v.s.Verify(tok, &Claims{}, VerifyOptions{Issuer: "iss", Audiences: []string{"aud"}})
+			if err == nil && tok != v.good {
+				// Only re-encodings of its own signature may pass.
+				if p := strings.Split(tok, "."); len(p) != 3 || p[2] != strings.Split(v.good, ".")[2] {
+					t.Fatalf("accepted a token it did not sign: %q", tok)
+				}
 			}
 		}
 		_ = Unverified(tok, &Claims{})
