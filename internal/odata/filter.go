@@ -88,8 +88,22 @@ func isIdent(s string) bool {
 	return true
 }
 
+// asciiLower lower-cases the ASCII letters of s and nothing else, so that
+// an index into it is an index into s (strings.ToLower may change the
+// length: invalid UTF-8 becomes U+FFFD, and some letters lower-case to
+// longer ones). The keywords it finds are ASCII.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 func parseClause(s string) (clause, error) {
-	low := strings.ToLower(s)
+	low := asciiLower(s)
 	if strings.HasPrefix(low, "startswith(") && strings.HasSuffix(s, ")") {
 		inner := s[len("startswith(") : len(s)-1]
 		prop, rest, ok := strings.Cut(inner, ",")
@@ -106,7 +120,7 @@ func parseClause(s string) (clause, error) {
 	if i := strings.Index(low, "/any("); i > 0 && strings.HasSuffix(s, ")") {
 		prop := s[:i]
 		_, expr, ok := strings.Cut(s[i+5:len(s)-1], ":") // "c:c eq 'v'"
-		j := strings.Index(strings.ToLower(expr), " eq ")
+		j := strings.Index(asciiLower(expr), " eq ")
 		if !isIdent(prop) || !ok || j < 0 {
 			return clause{}, fmt.Errorf("bad any() clause %q", s)
 		}
@@ -118,7 +132,7 @@ func parseClause(s string) (clause, error) {
 	}
 	prop, rest, ok := strings.Cut(s, " ")
 	rest = strings.TrimSpace(rest)
-	if !ok || !isIdent(prop) || !strings.HasPrefix(strings.ToLower(rest), "eq ") {
+	if !ok || !isIdent(prop) || !strings.HasPrefix(asciiLower(rest), "eq ") {
 		return clause{}, fmt.Errorf("unsupported clause %q (supported: prop eq 'v', startswith(prop,'v'), prop/any(c:c eq 'v'))", s)
 	}
 	v, tail, err := parseQuoted(strings.TrimSpace(rest[3:]))
