@@ -11,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/drydock-dev/drydock/internal/httpjson"
+	"github.com/drydock-dev/drydock/internal/store"
 )
 
 // Error is an ARM error: HTTP status plus {"error":{"code","message"}}.
@@ -58,13 +59,29 @@ func AuthorizationFailed(c Caller, action, scope string) *Error {
 		c.Name, c.ObjectID, action, scope)
 }
 
-// WriteError writes err as an ARM error envelope; errors that are not
-// *Error become 500 InternalServerError.
-func WriteError(w http.ResponseWriter, err error) {
+// InsufficientStorage is the error of a change drydock could not save
+// because the disk holding its data directory is full (store.DiskFull):
+// 507, with a message that says so and what to do.
+func InsufficientStorage(err error) *Error {
+	return Errorf(http.StatusInsufficientStorage, "InsufficientStorage", "%s", store.DiskFullMessage(err))
+}
+
+// asError is err as an ARM error: itself when it is an *Error,
+// InsufficientStorage when the disk is full, else 500 InternalServerError.
+func asError(err error) *Error {
 	var ae *Error
-	if !errors.As(err, &ae) {
-		ae = Errorf(http.StatusInternalServerError, "InternalServerError", "%v", err)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case store.DiskFull(err):
+		return InsufficientStorage(err)
 	}
+	return Errorf(http.StatusInternalServerError, "InternalServerError", "%v", err)
+}
+
+// WriteError writes err as an ARM error envelope (see asError).
+func WriteError(w http.ResponseWriter, err error) {
+	ae := asError(err)
 	w.Header().Set("x-ms-failure-cause", "gateway")
 	httpjson.Write(w, ae.Status, map[string]any{"error": ae})
 }

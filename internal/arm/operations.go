@@ -131,7 +131,7 @@ func (o *Operations) Start(r *Request, fn func(ctx context.Context) (any, error)
 			var ae *Error
 			if !errors.As(err, &ae) {
 				o.log.Error("long-running operation failed", "operation", name, "err", err)
-				ae = Errorf(http.StatusInternalServerError, "InternalServerError", "%v", err)
+				ae = asError(err)
 			}
 			op.Status, op.Error, op.ErrCode = "Failed", ae, ae.Status
 		} else {
@@ -175,10 +175,18 @@ func (o *Operations) load(r *Request) (storedOp, error) {
 	running := o.running[op.Name]
 	o.mu.Unlock()
 	if op.Status == "InProgress" && !running {
+		// Saved as running by a server that stopped (or was killed) before
+		// it ended: no process runs it any more.
 		op.Status = "Failed"
-		op.Error = Errorf(http.StatusInternalServerError, "OperationInterrupted", "The operation '%s' was interrupted by a server restart; run the command again.", op.Name)
+		op.Error = Interrupted(op.Name)
 	}
 	return op, nil
+}
+
+// Interrupted is the error of an operation the server stopped while it ran.
+func Interrupted(name string) *Error {
+	return Errorf(http.StatusInternalServerError, "OperationInterrupted",
+		"The operation '%s' did not finish: the drydock server stopped while it was running. Check the resource's provisioningState and run the command again.", name)
 }
 
 func (o *Operations) status(r *Request) (int, any, error) {

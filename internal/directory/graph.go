@@ -30,6 +30,8 @@ func graphErr(w http.ResponseWriter, err error) {
 		graphError(w, http.StatusBadRequest, "Request_BadRequest", strings.TrimPrefix(err.Error(), "invalid request: "))
 	case errors.Is(err, errDenied):
 		graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+	case store.DiskFull(err):
+		graphError(w, http.StatusInsufficientStorage, "InsufficientStorage", store.DiskFullMessage(err))
 	default:
 		graphError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
 	}

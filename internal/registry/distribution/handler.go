@@ -269,14 +269,20 @@ var (
 
 func (q *request) fail(e *Error) { WriteError(q.w, q.r, e) }
 
-// internal logs err and answers 500, or the matching client error for a
-// cancelled request.
+// internal logs err and answers 500, 507 when the disk is full, or the
+// matching client error for a cancelled request.
 func (q *request) internal(op string, err error) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		q.fail(ErrUnknown.WithMessage("request cancelled").WithStatus(http.StatusServiceUnavailable))
 		return
 	}
 	q.h.log.Error("registry request failed", "op", op, "registry", q.reg.Name, "repository", q.name, "err", err)
+	if store.DiskFull(err) {
+		// Nothing was stored; the client learns why at once (507 is not
+		// retried by clients the way 500 is) and can push again later.
+		q.fail(ErrUnknown.WithMessage("%s failed: %s", op, store.DiskFullMessage(err)).WithStatus(http.StatusInsufficientStorage))
+		return
+	}
 	q.fail(ErrUnknown.WithMessage("internal error: %s failed", op))
 }
 
