@@ -865,8 +865,38 @@ func (p *Provider) credential(kind string) arm.Handler {
 	}
 }
 
+// resumeAction is what Resume does with a cluster it finds in the store.
+type resumeAction int
+
+const (
+	resumeNone   resumeAction = iota // stopped, or stopping done: nothing to run
+	resumeStart                      // running: start it again, its state unchanged
+	resumeFinish                     // a create or start the last server did not finish: start it, then Succeeded (or Failed)
+	resumeStop                       // a stop the last server did not finish: finish it, then Stopped
+)
+
+// resumeFor decides from a cluster's provisioning and power state. A
+// server stopped (or killed) during a create, start or stop leaves the
+// cluster "Creating", "Starting" or "Stopping": its operation reads Failed
+// (arm.Interrupted), and the cluster is brought to where it was going, so
+// that it neither stays in a transitional state for good nor shows
+// Succeeded before it is so.
+func resumeFor(props Properties) resumeAction {
+	switch props.ProvisioningState {
+	case "Creating", "Starting", "Updating":
+		return resumeFinish
+	case "Stopping":
+		return resumeStop
+	}
+	if props.PowerState.Code == "Running" {
+		return resumeStart
+	}
+	return resumeNone
+}
+
 // Resume restarts, in the background, the control planes of clusters that
-// were running when the server stopped.
+// were running when the server stopped, and finishes the creates, starts
+// and stops it interrupted (resumeFor).
 func (p *Provider) Resume(ctx context.Context) {
 	var rows []store.Resource
 	if err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
@@ -883,15 +913,39 @@ func (p *Provider) Resume(ctx context.Context) {
 		}
 		var props Properties
 		json.Unmarshal(res.Properties, &props)
-		if props.PowerState.Code != "Running" {
+		action := resumeFor(props)
+		if action == resumeNone {
 			continue
 		}
 		var st state
 		p.rt.Store().View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, row.ID); return err })
 		id, _ := resourceid.Parse(row.ID)
+		if action != resumeStart {
+			p.log.Warn("finishing what the last server left unfinished", "cluster", row.ID, "provisioningState", props.ProvisioningState)
+		}
 		go func() {
-			if err := p.sup.Start(ctx, strings.ToLower(row.ID), p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st)); err != nil {
+			if action == resumeStop {
+				p.teardownNodes(st)
+				if err := p.setStatus(ctx, id, "Succeeded", "Stopped"); err != nil {
+					p.log.Error("finishing a cluster's stop", "cluster", row.ID, "err", err)
+				}
+				return
+			}
+			err := p.sup.Start(ctx, strings.ToLower(row.ID), p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st))
+			if err != nil {
 				p.log.Error("resuming cluster", "cluster", row.ID, "err", err)
+			}
+			if action != resumeFinish || ctx.Err() != nil {
+				// Unchanged; a server stopping meanwhile leaves the
+				// cluster to the next one.
+				return
+			}
+			prov, power := "Succeeded", "Running"
+			if err != nil {
+				prov, power = "Failed", ""
+			}
+			if err := p.setStatus(context.WithoutCancel(ctx), id, prov, power); err != nil {
+				p.log.Error("settling a resumed cluster's state", "cluster", row.ID, "err", err)
 			}
 		}()
 	}
