@@ -52,6 +52,9 @@ func TestPanicGuard(t *testing.T) {
 				body, err = io.ReadAll(resp.Body)
 				resp.Body.Close()
 			}
+			// The handler may still be logging after an aborted response:
+			// Close waits for it before the log is read.
+			srv.Close()
 			switch {
 			case c.status == 0 && err == nil:
 				t.Errorf("want an aborted response, got %d %q", resp.StatusCode, body)
