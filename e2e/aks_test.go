@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -51,10 +52,7 @@ func registryOpts(t *testing.T, s *server, az *cli, auth authn.Authenticator) []
 // pushImage puts a small image into a registry with its admin user.
 func pushImage(t *testing.T, s *server, az *cli, acr, ref string) {
 	t.Helper()
-	az.ok("acr", "update", "-n", acr, "--admin-enabled", "true", "-o", "none")
-	user := az.tsv("acr", "credential", "show", "-n", acr, "--query", "username")
-	pass := az.tsv("acr", "credential", "show", "-n", acr, "--query", "passwords[0].value")
-	login := az.tsv("acr", "show", "-n", acr, "--query", "loginServer")
+	login, auth := acrAdmin(t, az, acr)
 	img, err := random.Image(512, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +61,7 @@ func pushImage(t *testing.T, s *server, az *cli, acr, ref string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(tag, img, registryOpts(t, s, az, &authn.Basic{Username: user, Password: pass})...); err != nil {
+	if err := remote.Write(tag, img, registryOpts(t, s, az, auth)...); err != nil {
 		t.Fatalf("push %s: %v", tag, err)
 	}
 }
@@ -258,27 +256,12 @@ func TestAKSGroupsBYOKubeletAndCrossSubscription(t *testing.T) {
 }
 
 // relaunch starts `drydock server` again on a stopped server's data dir and
-// addresses.
+// addresses, stopped (and checked for a graceful exit) when the test ends.
 func relaunch(t *testing.T, old *server, env []string) *server {
 	t.Helper()
-	s := &server{dataDir: old.dataDir, home: old.home, logFile: old.logFile + ".2", adminPassword: old.adminPassword}
-	log, err := os.Create(s.logFile)
+	s, err := relaunchServer(old, env)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer log.Close()
-	addr := strings.TrimPrefix(old.Endpoint, "https://")
-	s.cmd = exec.Command(bin, "server", "--data-dir", s.dataDir, "--listen", addr)
-	s.cmd.Env = baseEnv(s.home, env...)
-	s.cmd.Stdout, s.cmd.Stderr = log, log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.done = make(chan error, 1)
-	go func() { s.done <- s.cmd.Wait() }()
-	if err := s.waitReady(); err != nil {
-		s.cmd.Process.Kill()
-		t.Fatalf("%v\nserver log:\n%s", err, s.log())
 	}
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
@@ -286,6 +269,40 @@ func relaunch(t *testing.T, old *server, env []string) *server {
 		}
 	})
 	return s
+}
+
+// relaunchServer starts `drydock server` again on the data dir and
+// addresses of a server that stopped, or was killed, and waits until it is
+// ready. Its log is the old one's name with the next number (server.log.2,
+// server.log.3, ...).
+func relaunchServer(old *server, env []string) (*server, error) {
+	logFile, n := old.logFile, 2
+	if base, num, ok := strings.Cut(filepath.Base(logFile), ".log."); ok {
+		fmt.Sscan(num, &n)
+		n++
+		logFile = filepath.Join(filepath.Dir(logFile), base+".log")
+	}
+	s := &server{dataDir: old.dataDir, home: old.home, logFile: fmt.Sprintf("%s.%d", logFile, n), adminPassword: old.adminPassword}
+	log, err := os.Create(s.logFile)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	addr := strings.TrimPrefix(old.Endpoint, "https://")
+	s.cmd = exec.Command(bin, "server", "--data-dir", s.dataDir, "--listen", addr)
+	s.cmd.Env = baseEnv(s.home, env...)
+	s.cmd.Stdout, s.cmd.Stderr = log, log
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.cmd.Wait() }()
+	if err := s.waitReady(); err != nil {
+		s.cmd.Process.Kill()
+		<-s.done
+		return nil, fmt.Errorf("%w\nserver log:\n%s", err, s.log())
+	}
+	return s, nil
 }
 
 // TestAKSSurvivesRestart: a running cluster (its objects, and its pods'
