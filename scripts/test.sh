@@ -49,6 +49,15 @@ DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_E2E_REQUIRE_RUNTIME=1 DRYDOCK_REQUIRE_RUN
 	DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
 	go test -count=1 -timeout 30m ./... || rc=$?
 
+# The race detector over every package that does not link Kubernetes
+# (k8s.io/kubernetes: the control plane and the binary that embeds it, by
+# far the slowest builds of the module) and does not drive the binary (e2e).
+echo "== go test -race"
+race_pkgs=$(go list -f '{{.ImportPath}} {{join .Deps " "}}' ./... |
+	awk '$1 ~ /\/e2e$/ { next } { for (i = 2; i <= NF; i++) if ($i ~ /^k8s\.io\/kubernetes\//) next; print $1 }')
+DRYDOCK_REQUIRE_RUNTIME=1 DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
+	go test -race -count=1 -timeout 30m $race_pkgs || rc=$?
+
 # After the Go tests: the registry e2e tests hold 127.0.0.1:443 while they
 # run, and so does the conformance run.
 OCI_CONFORMANCE_BIN="$tmp/oci-conformance" bash scripts/conformance.sh || rc=1
