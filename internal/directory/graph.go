@@ -300,6 +300,22 @@ func (d *Directory) createApplication(w http.ResponseWriter, r *http.Request, ca
 	httpjson.Write(w, http.StatusCreated, d.graphObject(r.Context(), p))
 }
 
+// ownedApplication is the application the path's {id} names, when the
+// caller owns it or is a Global Administrator; otherwise it writes Graph's
+// error and returns false.
+func (d *Directory) ownedApplication(w http.ResponseWriter, r *http.Request, caller Principal) (Principal, bool) {
+	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
+	if err != nil {
+		graphErr(w, err)
+		return Principal{}, false
+	}
+	if !caller.IsGlobalAdmin() && !strings.EqualFold(app.OwnerID, caller.ObjectID) {
+		graphErr(w, errDenied)
+		return Principal{}, false
+	}
+	return app, true
+}
+
 func (d *Directory) addPassword(w http.ResponseWriter, r *http.Request, caller Principal) {
 	var body struct {
 		PasswordCredential struct {
@@ -310,18 +326,13 @@ func (d *Directory) addPassword(w http.ResponseWriter, r *http.Request, caller P
 	if !decodeBody(w, r, &body, false) {
 		return
 	}
-	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
-	if err != nil {
-		graphErr(w, err)
-		return
-	}
-	if !caller.IsGlobalAdmin() && !strings.EqualFold(app.OwnerID, caller.ObjectID) {
-		graphErr(w, errDenied)
+	app, ok := d.ownedApplication(w, r, caller)
+	if !ok {
 		return
 	}
 	var secret string
 	var s store.Secret
-	err = d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
+	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
 		secret, s, err = d.AddPassword(tx, app.ObjectID, body.PasswordCredential.DisplayName, body.PasswordCredential.EndDateTime)
 		return err
 	})
@@ -369,13 +380,8 @@ func (d *Directory) patchApplication(w http.ResponseWriter, r *http.Request, cal
 	if !decodeBody(w, r, &body, false) {
 		return
 	}
-	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
-	if err != nil {
-		graphErr(w, err)
-		return
-	}
-	if !caller.IsGlobalAdmin() && !strings.EqualFold(app.OwnerID, caller.ObjectID) {
-		graphErr(w, errDenied)
+	app, ok := d.ownedApplication(w, r, caller)
+	if !ok {
 		return
 	}
 	if body.DisplayName != nil {
@@ -403,16 +409,11 @@ func (d *Directory) removePassword(w http.ResponseWriter, r *http.Request, calle
 		graphError(w, http.StatusBadRequest, "BadRequest", "The request body must name the password credential: {\"keyId\": \"<id>\"}.")
 		return
 	}
-	app, err := d.find(r.Context(), r.PathValue("id"), KindApplication)
-	if err != nil {
-		graphErr(w, err)
+	app, ok := d.ownedApplication(w, r, caller)
+	if !ok {
 		return
 	}
-	if !caller.IsGlobalAdmin() && !strings.EqualFold(app.OwnerID, caller.ObjectID) {
-		graphErr(w, errDenied)
-		return
-	}
-	err = d.st.Update(r.Context(), func(tx *store.Tx) error {
+	err := d.st.Update(r.Context(), func(tx *store.Tx) error {
 		secrets, err := tx.Secrets(app.ObjectID)
 		if err != nil {
 			return err
