@@ -10,7 +10,9 @@
 #   scripts/fuzz.sh 5 'registry|tokens'   # five minutes each, some of them
 #
 # FUZZ_PARALLEL sets the fuzzing workers per target (default: go's, one per
-# CPU); on a shared machine, FUZZ_PARALLEL=1.
+# CPU); on a shared machine, FUZZ_PARALLEL=1. FUZZ_MINIMIZE bounds each
+# minimization of an input (default 10s; go's 60s can spend a short run
+# minimizing one input that widened coverage).
 #
 # A crash leaves its input in <package>/testdata/fuzz/<FuzzName>/<hash>:
 # fix the bug and commit that file with the fix, as a regression seed (go
@@ -43,8 +45,8 @@ for t in "${targets[@]}"; do
 	log="$logs/${dir//\//_}.$name.log"
 	echo "-- $dir $name"
 	start=$SECONDS
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "${minutes}m" -timeout "$((minutes + 30))m" \
-		${FUZZ_PARALLEL:+-parallel "$FUZZ_PARALLEL"} "./$dir" >"$log" 2>&1
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "${minutes}m" -fuzzminimizetime "${FUZZ_MINIMIZE:-10s}" \
+		-timeout "$((minutes + 30))m" ${FUZZ_PARALLEL:+-parallel "$FUZZ_PARALLEL"} "./$dir" >"$log" 2>&1
 	rc=$?
 	execs=$(grep -Eo 'execs: [0-9]+' "$log" | tail -1 | awk '{print $2}')
 	line=$(printf '%-40s %-28s %4ds  %12s execs' "$dir" "$name" $((SECONDS - start)) "${execs:-0}")
