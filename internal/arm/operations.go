@@ -89,7 +89,17 @@ func (o *Operations) Start(r *Request, fn func(ctx context.Context) (any, error)
 	statusPath := prefix + "/providers/Microsoft.Resources/operationStatuses/" + name
 	resultPath := prefix + "/providers/Microsoft.Resources/operationResults/" + name
 	op := storedOp{Operation: Operation{ID: statusPath, Name: name, Status: "InProgress", StartTime: time.Now().UTC()}, Owner: r.Caller.ObjectID}
+	// Running before it is saved as InProgress, and until it is saved as
+	// ended: load never sees InProgress in the store for an operation this
+	// process runs but not running (see load).
+	o.mu.Lock()
+	o.running[name] = true
+	ctx := WithCaller(o.ctx, r.Caller)
+	o.mu.Unlock()
 	if err := o.save(context.Background(), op); err != nil {
+		o.mu.Lock()
+		delete(o.running, name)
+		o.mu.Unlock()
 		return "", err
 	}
 	q := "?api-version=" + r.APIVersion
@@ -98,10 +108,6 @@ func (o *Operations) Start(r *Request, fn func(ctx context.Context) (any, error)
 	h.Set("Location", o.base+resultPath+q)
 	h.Set("Retry-After", "1")
 
-	o.mu.Lock()
-	o.running[name] = true
-	ctx := WithCaller(o.ctx, r.Caller)
-	o.mu.Unlock()
 	var last time.Time
 	var progressMu sync.Mutex
 	ctx = context.WithValue(ctx, progressKey{}, func(pct float64, msg string) {
@@ -160,6 +166,13 @@ func (o *Operations) save(ctx context.Context, op storedOp) error {
 
 func (o *Operations) load(r *Request) (storedOp, error) {
 	name := r.ID.Name()
+	// Whether this process runs it, asked before the store is read: an
+	// operation that ends meanwhile is saved as ended before it stops
+	// running, so InProgress read after "not running" means no process
+	// runs it.
+	o.mu.Lock()
+	running := o.running[name]
+	o.mu.Unlock()
 	var op storedOp
 	err := o.st.View(r.Context(), func(tx *store.Tx) error {
 		b, err := tx.GetOperation(name)
@@ -171,9 +184,6 @@ func (o *Operations) load(r *Request) (storedOp, error) {
 	if err != nil || !strings.EqualFold(op.Owner, r.Caller.ObjectID) {
 		return op, Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' could not be found.", name)
 	}
-	o.mu.Lock()
-	running := o.running[op.Name]
-	o.mu.Unlock()
 	if op.Status == "InProgress" && !running {
 		// Saved as running by a server that stopped (or was killed) before
 		// it ended: no process runs it any more.
