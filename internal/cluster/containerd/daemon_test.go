@@ -73,9 +73,7 @@ func TestDaemon(t *testing.T) {
 // TestDaemonExits checks that Start reports a containerd that cannot start,
 // with its log.
 func TestDaemonExits(t *testing.T) {
-	if err := containerd.Requirements(); err != nil {
-		t.Skip(err)
-	}
+	needRuntime(t)
 	dir := shortTempDir(t)
 	// A file where containerd wants its root directory makes it fail.
 	if err := os.WriteFile(filepath.Join(dir, "root"), nil, 0o600); err != nil {
@@ -91,17 +89,24 @@ func TestDaemonExits(t *testing.T) {
 	t.Log(err)
 }
 
-// startDaemon starts a containerd in a temporary directory (torn down at
-// cleanup) with its own bridge and pod subnet; n tells apart the daemons
-// of one test process. It skips the test when this machine cannot run
-// containers, unless DRYDOCK_REQUIRE_RUNTIME=1.
-func startDaemon(t *testing.T, n int) (d *containerd.Daemon, dir, bridge string) {
+// needRuntime skips t when this machine cannot run containers, unless
+// DRYDOCK_REQUIRE_RUNTIME=1 (set by scripts/test.sh), which makes it fail.
+func needRuntime(t *testing.T) {
+	t.Helper()
 	if err := containerd.Requirements(); err != nil {
 		if os.Getenv("DRYDOCK_REQUIRE_RUNTIME") == "1" {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
+}
+
+// startDaemon starts a containerd in a temporary directory (torn down at
+// cleanup) with its own bridge and pod subnet; n tells apart the daemons
+// of one test process. It skips the test when this machine cannot run
+// containers, unless DRYDOCK_REQUIRE_RUNTIME=1.
+func startDaemon(t *testing.T, n int) (d *containerd.Daemon, dir, bridge string) {
+	needRuntime(t)
 	dir = shortTempDir(t)
 	bridge = fmt.Sprintf("ddtest%d", (os.Getpid()+n)%10000)
 	t.Cleanup(func() {
