@@ -20,9 +20,11 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -72,8 +74,9 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	config []func(*config.Config)
-	tune   []func(*server.Server)
+	config    []func(*config.Config)
+	tune      []func(*server.Server)
+	intercept func(http.ResponseWriter, *http.Request) bool
 }
 
 // WithConfig changes the configuration before the server is assembled
@@ -86,6 +89,18 @@ func WithConfig(f func(*config.Config)) Option {
 // configuration does not reach, such as its listeners' timeouts).
 func WithServer(f func(*server.Server)) Option {
 	return func(o *options) { o.tune = append(o.tune, f) }
+}
+
+// WithInterceptor puts a TLS front on the server's public address that
+// shows every API request to f first: f answers it (returning true), for a
+// test to cause what only a fault can (a 500, a malformed body, a refusal
+// the server would not give now), or lets it through to the server
+// unchanged (false), after noting it if the test wants a request log. The
+// server's URLs (its issuer, LRO and paging links) name the front, so
+// clients reach the server only through it. The registry listener is not
+// fronted.
+func WithInterceptor(f func(w http.ResponseWriter, r *http.Request) bool) Option {
+	return func(o *options) { o.intercept = f }
 }
 
 // Start starts a server for the test and stops it when the test ends.
@@ -102,6 +117,14 @@ func Start(t testing.TB, opts ...Option) *Server {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = ln.Addr().String()
+	var front net.Listener
+	if o.intercept != nil {
+		if front, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { front.Close() })
+		cfg.PublicURL = "https://" + front.Addr().String()
+	}
 	cfg.RegistryListen = "127.0.0.1:0"
 	cfg.HostsFile = filepath.Join(cfg.DataDir, "hosts")
 	for _, f := range o.config {
@@ -133,6 +156,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	s.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CAPool}}}
 	t.Cleanup(s.Client.CloseIdleConnections)
+	if front != nil {
+		s.serveFront(t, front, "https://"+ln.Addr().String(), o.intercept)
+	}
 	pw, err := os.ReadFile(filepath.Join(cfg.DataDir, server.AdminPasswordFile))
 	if err != nil {
 		t.Fatal(err)
@@ -260,4 +286,33 @@ func (s *Server) Do(t testing.TB, token, method, path string, body any) (int, ma
 		}
 	}
 	return resp.StatusCode, out
+}
+
+// serveFront serves the interceptor on front, passing what it does not
+// answer to the server at backend with the server's own certificate.
+func (s *Server) serveFront(t testing.TB, front net.Listener, backend string, intercept func(http.ResponseWriter, *http.Request) bool) {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(s.DataDir, "pki", "server.crt"), filepath.Join(s.DataDir, "pki", "server.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse(backend)
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host
+		},
+		Transport: s.Client.Transport,
+	}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !intercept(w, r) {
+				proxy.ServeHTTP(w, r)
+			}
+		}),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+		ErrorLog:  log.New(io.Discard, "", 0),
+	}
+	go srv.ServeTLS(front, "", "")
+	t.Cleanup(func() { srv.Close() })
 }

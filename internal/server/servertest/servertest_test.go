@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/drydock-dev/drydock/internal/config"
@@ -76,5 +77,38 @@ func TestWithConfig(t *testing.T) {
 	s := servertest.Start(t, servertest.WithConfig(func(c *config.Config) { c.LoginServerSuffix = "azurecr.test" }))
 	if s.Config.LoginServerSuffix != "azurecr.test" || !strings.HasPrefix(s.LoginServer("a"), "a.azurecr.test:") {
 		t.Errorf("suffix %q, login server %q", s.Config.LoginServerSuffix, s.LoginServer("a"))
+	}
+}
+
+func TestInterceptorFrontsTheServer(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	s := servertest.Start(t, servertest.WithInterceptor(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/fault" {
+			http.Error(w, "injected", http.StatusInternalServerError)
+			return true
+		}
+		return false
+	}))
+	tok := s.AdminToken(t, servertest.ARMScope)
+	code, sub := s.Do(t, tok, http.MethodGet, "/subscriptions/"+s.SubscriptionID+"?api-version=2022-09-01", nil)
+	if code != http.StatusOK || sub["subscriptionId"] != s.SubscriptionID {
+		t.Errorf("through the front: %d %v", code, sub)
+	}
+	resp, err := s.Client.Get(s.URL + "/fault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("fault: %d", resp.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) < 3 || seen[len(seen)-1] != "GET /fault" || s.URL == "https://"+s.Config.Listen {
+		t.Errorf("URL %s (server on %s), seen %v", s.URL, s.Config.Listen, seen)
 	}
 }
