@@ -1,7 +1,13 @@
 package cli
 
 import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -114,4 +120,51 @@ func refreshToken(t *testing.T, h *harness) string {
 		t.Fatalf("no refresh token saved: %v", err)
 	}
 	return creds.RefreshToken
+}
+
+// newRegistryHarness signs the admin in to a real server holding the
+// registries myacr (admin user disabled) and adminacr (enabled) in group
+// rg, with a private Docker configuration. Login servers do not resolve:
+// the CLI reaches them through the cloud metadata's registry address.
+func newRegistryHarness(t *testing.T) *harness {
+	h := newHarness(t)
+	t.Setenv("DOCKER_CONFIG", filepath.Join(t.TempDir(), "docker"))
+	old := registryLookupHost
+	registryLookupHost = func(_ context.Context, host string) ([]string, error) {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	t.Cleanup(func() { registryLookupHost = old })
+	h.login()
+	h.ok("group", "create", "-n", "rg", "-l", "westus")
+	h.ok("acr", "create", "-n", "myacr", "-g", "rg", "--sku", "Basic")
+	h.ok("acr", "create", "-n", "adminacr", "-g", "rg", "--sku", "Basic", "--admin-enabled", "true")
+	return h
+}
+
+// adminPassword is the first admin password of the registry name.
+func (h *harness) adminPassword(name string) string {
+	h.t.Helper()
+	pw, _ := obj(list(obj(h.ok("acr", "credential", "show", "-n", name))["passwords"])[0])["value"].(string)
+	return pw
+}
+
+// acrRefreshTokenWorks reports whether the registry name issues an access
+// token for the ACR refresh token rt.
+func (h *harness) acrRefreshTokenWorks(name, rt string) bool {
+	h.t.Helper()
+	login := h.srv.LoginServer(name)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.srv.CAPool},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, h.srv.RegistryAddress)
+		}}}
+	defer c.CloseIdleConnections()
+	resp, err := c.PostForm("https://"+login+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "service": {login},
+		"scope": {"repository:hello:pull"}, "refresh_token": {rt}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode == http.StatusOK && out["access_token"] != nil
 }
