@@ -111,17 +111,7 @@ func TestACRLoginFallsBackToAdmin(t *testing.T) {
 	// one the request names: here a profile whose subscription names
 	// another tenant (as after the subscription moved).
 	adminPW := h.adminPassword("adminacr")
-	store := &client.Store{Dir: h.dir}
-	prof, err := store.LoadProfile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range prof.Subscriptions {
-		prof.Subscriptions[i].TenantID = "00000000-0000-0000-0000-00000000beef"
-	}
-	if err := store.SaveProfile(prof); err != nil {
-		t.Fatal(err)
-	}
+	h.setProfileTenant("00000000-0000-0000-0000-00000000beef")
 	out, errOut, code := h.run("acr", "login", "-n", "adminacr")
 	if code != 0 || out != "Login Succeeded\n" {
 		t.Fatalf("exit %d %q %q", code, out, errOut)

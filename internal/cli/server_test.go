@@ -224,3 +224,21 @@ func (h *harness) acrRefreshTokenWorks(name, rt string) bool {
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode == http.StatusOK && out["access_token"] != nil
 }
+
+// setProfileTenant makes the saved profile's subscriptions name tenant, as
+// after a subscription moved: registries then refuse to exchange the
+// user's token for that tenant (the token is for the server's).
+func (h *harness) setProfileTenant(tenant string) {
+	h.t.Helper()
+	store := &client.Store{Dir: h.dir}
+	prof, err := store.LoadProfile()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for i := range prof.Subscriptions {
+		prof.Subscriptions[i].TenantID = tenant
+	}
+	if err := store.SaveProfile(prof); err != nil {
+		h.t.Fatal(err)
+	}
+}
