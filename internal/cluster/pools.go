@@ -29,7 +29,7 @@ func poolOut(cluster resourceid.ID, pl Pool) poolView {
 
 func (p *Provider) listPools(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.rt.Authorize(r.Context(), r.Caller, poolType+"/read", cluster.String()); err != nil {
+	if err := p.kit.Auth.Authorize(r.Context(), r.Caller, poolType+"/read", cluster.String()); err != nil {
 		return 0, nil, err
 	}
 	_, props, err := p.load(r.Context(), cluster.String())
@@ -45,7 +45,7 @@ func (p *Provider) listPools(r *arm.Request) (int, any, error) {
 
 func (p *Provider) getPool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.rt.Authorize(r.Context(), r.Caller, poolType+"/read", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, poolType+"/read"); err != nil {
 		return 0, nil, err
 	}
 	_, props, err := p.load(r.Context(), cluster.String())
@@ -62,7 +62,7 @@ func (p *Provider) getPool(r *arm.Request) (int, any, error) {
 
 func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.rt.Authorize(r.Context(), r.Caller, poolType+"/write", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, poolType+"/write"); err != nil {
 		return 0, nil, err
 	}
 	var b struct {
@@ -82,7 +82,7 @@ func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 			status = http.StatusOK
 		}
 	}
-	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
+	err = p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
 		st, err := loadState(tx, cluster.String())
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 
 func (p *Provider) deletePool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.rt.Authorize(r.Context(), r.Caller, poolType+"/delete", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, poolType+"/delete"); err != nil {
 		return 0, nil, err
 	}
 	res, props, err := p.load(r.Context(), cluster.String())
@@ -134,7 +134,7 @@ func (p *Provider) deletePool(r *arm.Request) (int, any, error) {
 	if props.AgentPoolProfiles[idx].Mode == "System" && system == 1 {
 		return 0, nil, arm.BadRequest("OperationNotAllowed", "The agent pool '%s' is the cluster's only system pool and cannot be deleted.", r.ID.Name())
 	}
-	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
+	err = p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
 		st, err := loadState(tx, cluster.String())
 		if err != nil {
 			return err
