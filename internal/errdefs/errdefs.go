@@ -17,24 +17,25 @@ import (
 
 // The kinds. Compare with errors.Is, or with the Is* helpers.
 var (
-	ErrNotFound        = errors.New("not found")
-	ErrAlreadyExists   = errors.New("already exists")
-	ErrConflict        = errors.New("conflict")
-	ErrInvalidArgument = errors.New("invalid argument")
-	// ErrMethodNotAllowed is a request whose method the target does not
-	// serve (ARM's MethodNotAllowed, OCI's UNSUPPORTED). It is also an
-	// ErrInvalidArgument: errors.Is sees both.
-	ErrMethodNotAllowed error = &narrowKind{"method not allowed", ErrInvalidArgument}
-	ErrUnauthenticated        = errors.New("unauthenticated")
-	ErrPermissionDenied       = errors.New("permission denied")
-	ErrThrottled              = errors.New("throttled")
-	ErrUnavailable            = errors.New("unavailable")
-	ErrStorageFull            = errors.New("insufficient storage")
-	ErrTooLarge               = errors.New("too large")
-	ErrTimeout                = errors.New("timeout")
-	ErrNotImplemented         = errors.New("not implemented")
-	ErrInternal               = errors.New("internal error")
+	ErrNotFound         = errors.New("not found")
+	ErrAlreadyExists    = errors.New("already exists")
+	ErrConflict         = errors.New("conflict")
+	ErrInvalidArgument  = errors.New("invalid argument")
+	ErrUnauthenticated  = errors.New("unauthenticated")
+	ErrPermissionDenied = errors.New("permission denied")
+	ErrThrottled        = errors.New("throttled")
+	ErrUnavailable      = errors.New("unavailable")
+	ErrStorageFull      = errors.New("insufficient storage")
+	ErrTooLarge         = errors.New("too large")
+	ErrTimeout          = errors.New("timeout")
+	ErrNotImplemented   = errors.New("not implemented")
+	ErrInternal         = errors.New("internal error")
 )
+
+// ErrMethodNotAllowed is a request whose method the target does not serve
+// (ARM's MethodNotAllowed, OCI's UNSUPPORTED). It is also an
+// ErrInvalidArgument: errors.Is sees both.
+var ErrMethodNotAllowed error = &narrowKind{"method not allowed", ErrInvalidArgument}
 
 // narrowKind is a kind that is also a wider one.
 type narrowKind struct {
