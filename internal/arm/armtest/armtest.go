@@ -79,9 +79,20 @@ func New(t testing.TB) *Env {
 // User creates a user and returns its object ID and an ARM access token.
 func (e *Env) User(t testing.TB, alias string) (objectID, token string) {
 	t.Helper()
+	return e.user(t, alias, nil)
+}
+
+// Admin creates a Global Administrator of the directory, as User does.
+func (e *Env) Admin(t testing.TB, alias string) (objectID, token string) {
+	t.Helper()
+	return e.user(t, alias, []string{directory.GlobalAdministrator})
+}
+
+func (e *Env) user(t testing.TB, alias string, roles []string) (objectID, token string) {
+	t.Helper()
 	var p directory.Principal
 	if err := e.Store.Update(context.Background(), func(tx *store.Tx) (err error) {
-		p, err = e.Dir.CreateUser(context.Background(), tx, alias+"@drydock.test", alias, "password-of-"+alias, nil)
+		p, err = e.Dir.CreateUser(context.Background(), tx, alias+"@drydock.test", alias, "password-of-"+alias, roles)
 		return err
 	}); err != nil {
 		t.Fatal(err)
