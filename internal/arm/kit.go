@@ -177,6 +177,16 @@ func (k *Kit) Authorize(r *Request, action string) error {
 	return k.Auth.Authorize(r.Context(), r.Caller, action, r.ID.String())
 }
 
+// Accept authorizes the request's caller for action on the target, then
+// decodes the request body into body (see Decode): the start of every
+// write.
+func (k *Kit) Accept(r *Request, action string, body any) error {
+	if err := k.Authorize(r, action); err != nil {
+		return err
+	}
+	return Decode(r, body)
+}
+
 // CanRead reports whether the caller may read the resource id of type typ
 // (the read filter of lists).
 func (k *Kit) CanRead(c Caller, typ, id string) bool {

@@ -267,11 +267,8 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 	if !clusterNameRE.MatchString(id.Name()) {
 		return 0, nil, arm.BadRequest("InvalidParameter", "The cluster name '%s' is invalid: use 1 to 63 letters, digits, '-' and '_', starting with a letter or digit.", id.Name())
 	}
-	if err := p.kit.Authorize(r, clusterType+"/write"); err != nil {
-		return 0, nil, err
-	}
 	var b putBody
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, clusterType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	if existing, props, err := p.load(r.Context(), id.String()); err == nil {
@@ -641,32 +638,45 @@ func (p *Provider) update(r *arm.Request, res arm.Resource, props Properties, b 
 	if k := b.Props.IdentityProfile["kubeletidentity"].ResourceID; k != "" && !strings.EqualFold(k, props.IdentityProfile["kubeletidentity"].ResourceID) {
 		return 0, nil, arm.BadRequest("BadRequest", "Changing the kubelet identity of an existing cluster is not supported by drydock; create a new cluster with --assign-kubelet-identity.")
 	}
-	err := p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
-		st, err := loadState(tx, r.ID.String())
-		if err != nil {
-			return err
-		}
+	err := p.change(r.Context(), r.ID, &res, &props, func(tx *store.Tx, st *state) error {
 		if b.Tags != nil {
 			res.Tags = b.Tags
 		}
 		for _, want := range b.Props.AgentPoolProfiles {
-			if err := p.resizePool(tx, r.ID, res.Location, &st, &props, want); err != nil {
+			if err := p.resizePool(tx, r.ID, res.Location, st, &props, want); err != nil {
 				return err
 			}
 		}
 		res.Touch(r.Caller)
-		if err := saveState(tx, r.ID.String(), st); err != nil {
-			return err
-		}
-		return p.save(tx, r.ID, res, props)
+		return nil
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := p.reconcileNodes(r.Context(), r.ID); err != nil {
-		return 0, nil, err
-	}
 	return http.StatusOK, p.view(res, props), nil
+}
+
+// change changes a cluster in one transaction: fn edits its state (and,
+// through the pointers it shares, res and props), which are then saved;
+// after the commit its nodes are brought in line (reconcileNodes).
+func (p *Provider) change(ctx context.Context, id resourceid.ID, res *arm.Resource, props *Properties, fn func(tx *store.Tx, st *state) error) error {
+	err := p.kit.Store.Update(ctx, func(tx *store.Tx) error {
+		st, err := loadState(tx, id.String())
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, &st); err != nil {
+			return err
+		}
+		if err := saveState(tx, id.String(), st); err != nil {
+			return err
+		}
+		return p.save(tx, id, *res, *props)
+	})
+	if err != nil {
+		return err
+	}
+	return p.reconcileNodes(ctx, id)
 }
 
 // resizePool adds or resizes one pool of props in place.

@@ -62,13 +62,10 @@ func (p *Provider) getPool(r *arm.Request) (int, any, error) {
 
 func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.kit.Authorize(r, poolType+"/write"); err != nil {
-		return 0, nil, err
-	}
 	var b struct {
 		Properties Pool `json:"properties"`
 	}
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, poolType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	b.Properties.Name = r.ID.Name()
@@ -82,24 +79,14 @@ func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 			status = http.StatusOK
 		}
 	}
-	err = p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
-		st, err := loadState(tx, cluster.String())
-		if err != nil {
-			return err
-		}
-		if err := p.resizePool(tx, cluster, res.Location, &st, &props, b.Properties); err != nil {
+	err = p.change(r.Context(), cluster, &res, &props, func(tx *store.Tx, st *state) error {
+		if err := p.resizePool(tx, cluster, res.Location, st, &props, b.Properties); err != nil {
 			return err
 		}
 		res.Touch(r.Caller)
-		if err := saveState(tx, cluster.String(), st); err != nil {
-			return err
-		}
-		return p.save(tx, cluster, res, props)
+		return nil
 	})
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := p.reconcileNodes(r.Context(), cluster); err != nil {
 		return 0, nil, err
 	}
 	for _, pl := range props.AgentPoolProfiles {
@@ -134,24 +121,14 @@ func (p *Provider) deletePool(r *arm.Request) (int, any, error) {
 	if props.AgentPoolProfiles[idx].Mode == "System" && system == 1 {
 		return 0, nil, arm.BadRequest("OperationNotAllowed", "The agent pool '%s' is the cluster's only system pool and cannot be deleted.", r.ID.Name())
 	}
-	err = p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
-		st, err := loadState(tx, cluster.String())
-		if err != nil {
-			return err
-		}
-		if err := p.removeNodes(tx, &st, r.ID.Name(), -1); err != nil {
+	err = p.change(r.Context(), cluster, &res, &props, func(tx *store.Tx, st *state) error {
+		if err := p.removeNodes(tx, st, r.ID.Name(), -1); err != nil {
 			return err
 		}
 		props.AgentPoolProfiles = append(props.AgentPoolProfiles[:idx], props.AgentPoolProfiles[idx+1:]...)
-		if err := saveState(tx, cluster.String(), st); err != nil {
-			return err
-		}
-		return p.save(tx, cluster, res, props)
+		return nil
 	})
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := p.reconcileNodes(r.Context(), cluster); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, nil, nil

@@ -89,14 +89,11 @@ func (p *Provider) CreateIdentity(tx *store.Tx, id resourceid.ID, location strin
 }
 
 func (p *Provider) putIdentity(r *arm.Request) (int, any, error) {
-	if err := p.kit.Authorize(r, identityType+"/write"); err != nil {
-		return 0, nil, err
-	}
 	var b struct {
 		Location string            `json:"location"`
 		Tags     map[string]string `json:"tags"`
 	}
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, identityType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	status := http.StatusCreated
@@ -150,15 +147,12 @@ type VMIdentity struct {
 }
 
 func (p *Provider) putVM(r *arm.Request) (int, any, error) {
-	if err := p.kit.Authorize(r, vmType+"/write"); err != nil {
-		return 0, nil, err
-	}
 	var b struct {
 		Location string            `json:"location"`
 		Tags     map[string]string `json:"tags"`
 		Identity *VMIdentity       `json:"identity"`
 	}
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, vmType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	loc, err := arm.CheckLocation(b.Location, "")

@@ -195,11 +195,8 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 	if err := ValidateName(r.ID.Name()); err != nil {
 		return 0, nil, err
 	}
-	if err := p.kit.Authorize(r, registryType+"/write"); err != nil {
-		return 0, nil, err
-	}
 	var b body
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, registryType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	res, props, err := p.load(r.Context(), r.ID.String())
@@ -232,11 +229,8 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 }
 
 func (p *Provider) patch(r *arm.Request) (int, any, error) {
-	if err := p.kit.Authorize(r, registryType+"/write"); err != nil {
-		return 0, nil, err
-	}
 	var b body
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, registryType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	res, props, err := p.load(r.Context(), r.ID.String())
@@ -404,13 +398,10 @@ func (p *Provider) listCredentials(r *arm.Request) (int, any, error) {
 }
 
 func (p *Provider) regenerateCredential(r *arm.Request) (int, any, error) {
-	if err := p.kit.Authorize(r, registryType+"/regenerateCredential/action"); err != nil {
-		return 0, nil, err
-	}
 	var b struct {
 		Name string `json:"name"`
 	}
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, registryType+"/regenerateCredential/action", &b); err != nil {
 		return 0, nil, err
 	}
 	name := strings.ToLower(b.Name)
@@ -427,11 +418,8 @@ func (p *Provider) regenerateCredential(r *arm.Request) (int, any, error) {
 }
 
 func (p *Provider) importImage(r *arm.Request) (int, any, error) {
-	if err := p.kit.Authorize(r, registryType+"/importImage/action"); err != nil {
-		return 0, nil, err
-	}
 	var req ImportRequest
-	if err := arm.Decode(r, &req); err != nil {
+	if err := p.kit.Accept(r, registryType+"/importImage/action", &req); err != nil {
 		return 0, nil, err
 	}
 	if _, err := req.parseTargets(); err != nil {

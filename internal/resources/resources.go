@@ -362,15 +362,12 @@ func (p *Provider) putGroup(r *arm.Request) (int, any, error) {
 		return 0, nil, arm.BadRequest("InvalidResourceGroup",
 			"The provided resource group name '%s' has these invalid characters or length. The name can only be a letter, digit, '-', '.', '(', ')' or '_', 1 to 90 characters, and cannot end with '.'.", name)
 	}
-	if err := p.kit.Authorize(r, groupAction+"/write"); err != nil {
-		return 0, nil, err
-	}
 	var body struct {
 		Location  string            `json:"location"`
 		Tags      map[string]string `json:"tags"`
 		ManagedBy string            `json:"managedBy"`
 	}
-	if err := arm.Decode(r, &body); err != nil {
+	if err := p.kit.Accept(r, groupAction+"/write", &body); err != nil {
 		return 0, nil, err
 	}
 	existing, getErr := p.getGroupRow(r.Context(), r.ID)
