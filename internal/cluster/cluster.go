@@ -62,19 +62,21 @@ type Directory interface {
 
 // Provider serves Microsoft.ContainerService.
 type Provider struct {
-	kit *arm.Kit
-	dir Directory
-	ids *identity.Provider
-	sup *Supervisor
-	cfg Config
-	log *slog.Logger
+	kit     *arm.Kit
+	tracked arm.Tracked // clusters, as the kit serves them
+	dir     Directory
+	ids     *identity.Provider
+	sup     *Supervisor
+	cfg     Config
+	log     *slog.Logger
 }
 
 // Register adds the provider's routes: the kit serves a cluster's read,
 // list and delete (a long-running operation that stops it first).
 func Register(rt arm.Routes, kit *arm.Kit, dir Directory, ids *identity.Provider, sup *Supervisor, cfg Config, log *slog.Logger) *Provider {
 	p := &Provider{kit: kit, dir: dir, ids: ids, sup: sup, cfg: cfg, log: log}
-	kit.Serve(rt, arm.Tracked{Type: clusterType, View: p.viewRow, AsyncDelete: true, BeforeDelete: p.beforeDelete, OnDelete: p.onDelete})
+	p.tracked = arm.Tracked{Type: clusterType, View: p.viewRow, AsyncDelete: true, BeforeDelete: p.beforeDelete, OnDelete: p.onDelete}
+	kit.Serve(rt, p.tracked)
 	rt.Handle("PUT", clusterType, p.put)
 	rt.Handle("POST", clusterType+"/stop", p.power(false))
 	rt.Handle("POST", clusterType+"/start", p.power(true))
@@ -182,10 +184,13 @@ var (
 )
 
 func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Properties, error) {
-	row, err := p.kit.Row(ctx, id)
+	rid, err := resourceid.Parse(id)
 	if err != nil {
-		rid, _ := resourceid.Parse(id)
-		return arm.Resource{}, Properties{}, arm.NotFound(clusterType, rid.Name(), rid.ResourceGroup)
+		return arm.Resource{}, Properties{}, err
+	}
+	row, err := p.kit.Load(ctx, p.tracked, rid)
+	if err != nil {
+		return arm.Resource{}, Properties{}, err
 	}
 	return decode(row)
 }

@@ -46,6 +46,7 @@ type Config struct {
 // Provider serves Microsoft.ContainerRegistry.
 type Provider struct {
 	kit       *arm.Kit
+	tracked   arm.Tracked // registries, as the kit serves them
 	box       *secretbox.Box
 	cfg       Config
 	dataPlane *DataPlane // nil until the data plane is assembled
@@ -55,7 +56,8 @@ type Provider struct {
 // registry's read, list and delete.
 func Register(rt arm.Routes, kit *arm.Kit, box *secretbox.Box, cfg Config) *Provider {
 	p := &Provider{kit: kit, box: box, cfg: cfg}
-	kit.Serve(rt, arm.Tracked{Type: registryType, View: p.view, OnDelete: p.onDelete})
+	p.tracked = arm.Tracked{Type: registryType, View: p.view, OnDelete: p.onDelete}
+	kit.Serve(rt, p.tracked)
 	kit.Scopes.AfterDelete(p.registriesChanged)
 	rt.Handle("PUT", registryType, p.put)
 	rt.Handle("PATCH", registryType, p.patch)
@@ -158,12 +160,11 @@ func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Propertie
 
 // row reads a stored registry; a missing one is ARM's ResourceNotFound.
 func (p *Provider) row(ctx context.Context, id string) (store.Resource, error) {
-	row, err := p.kit.Row(ctx, id)
+	rid, err := resourceid.Parse(id)
 	if err != nil {
-		rid, _ := resourceid.Parse(id)
-		return row, arm.NotFound(registryType, rid.Name(), rid.ResourceGroup)
+		return store.Resource{}, err
 	}
-	return row, nil
+	return p.kit.Load(ctx, p.tracked, rid)
 }
 
 // view is what a GET or list answers for a stored registry.
