@@ -19,7 +19,7 @@ import (
 
 func acrError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	httpjson.Write(w, status, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+	httpjson.Write(w, status, auth.OCIErrors{Errors: []auth.OCIError{{Code: code, Message: msg}}})
 }
 
 var changeable = map[string]bool{"deleteEnabled": true, "writeEnabled": true, "readEnabled": true, "listEnabled": true}
