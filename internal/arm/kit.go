@@ -187,8 +187,8 @@ func (k *Kit) Accept(r *Request, action string, body any) error {
 	return Decode(r, body)
 }
 
-// CanRead reports whether the caller may read the resource id of type typ
-// (the read filter of lists).
+// CanRead reports whether the caller may read the resource id, whose
+// actions typ prefixes (the read filter of lists).
 func (k *Kit) CanRead(c Caller, typ, id string) bool {
 	return k.Auth.Decide(c.ObjectID, typ+"/read", false, id).Allowed
 }
@@ -231,12 +231,14 @@ type Tracked struct {
 	OnDelete DeleteHook
 }
 
-func (t Tracked) action(verb string) string {
+func (t Tracked) prefix() string {
 	if t.Actions != "" {
-		return t.Actions + "/" + verb
+		return t.Actions
 	}
-	return t.Type + "/" + verb
+	return t.Type
 }
+
+func (t Tracked) action(verb string) string { return t.prefix() + "/" + verb }
 
 func (t Tracked) missing(id resourceid.ID) error {
 	if t.Missing != nil {
@@ -295,7 +297,7 @@ func (k *Kit) List(t Tracked) Handler {
 		err := k.Store.View(r.Context(), func(tx *store.Tx) error {
 			rows, err := tx.ListResources(store.ResourceFilter{Type: t.Type, Subscription: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup})
 			for _, row := range rows {
-				if !k.Auth.Decide(r.Caller.ObjectID, t.action("read"), false, row.ID).Allowed {
+				if !k.CanRead(r.Caller, t.prefix(), row.ID) {
 					continue
 				}
 				v, err := t.view(row)
