@@ -40,6 +40,8 @@ type Options struct {
 	BlobSize       int64  // bytes of the push/pull blob
 	ManifestGETs   int    // requests in the manifest GET test
 	TokenRequests  int    // requests in the token test
+	Assignments    int    // role assignments in the directory for the token-at-scale line (0: skip it)
+	Rounds         int    // alternating rounds of the at-scale lines, reported as medians
 	Concurrency    int    // parallel clients for request-rate tests
 	Drydock        string // path of the drydock binary
 	DockerRegistry string // path of docker-registry
@@ -155,6 +157,32 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 	add(Result{Name: "/oauth2/token issuance", Unit: "tokens/s", Drydock: tokens, Note: "docker-registry has no token service"})
 
+	var tokensFew, tokensScale, cpuFew, cpuScale, scaleRSS float64
+	if opts.Assignments > 0 {
+		fmt.Fprintf(opts.Out, "seeding %d role assignments for a second drydock\n", opts.Assignments)
+		big, took, err := startWithAssignments(ctx, opts.Drydock, filepath.Join(dir, "assignments"), opts.Assignments)
+		if err != nil {
+			return nil, err
+		}
+		defer big.stop()
+		fmt.Fprintf(opts.Out, "  seeded in %.1fs; drydock's RSS with them %.0f MiB, without %.0f MiB\n", took.Seconds(), float64(big.rss())/(1<<20), float64(dd.rss())/(1<<20))
+		n := max(1, opts.TokenRequests/max(1, opts.Rounds))
+		measure := func(p *proc) func() ([]float64, error) {
+			return func() ([]float64, error) {
+				r, c, err := tokenRate(ctx, p, n, opts.Concurrency)
+				return []float64{r, float64(c.Microseconds())}, err
+			}
+		}
+		few, scaled, err := alternate(max(1, opts.Rounds), measure(dd), measure(big))
+		if err != nil {
+			return nil, fmt.Errorf("token issuance at scale: %w", err)
+		}
+		tokensFew, cpuFew, tokensScale, cpuScale = few[0], few[1], scaled[0], scaled[1]
+		scaleRSS = float64(big.rss()) / (1 << 20)
+		add(Result{Name: fmt.Sprintf("/oauth2/token, %dk assignments", opts.Assignments/1000), Unit: "tokens/s", Drydock: tokensScale,
+			Note: fmt.Sprintf("median of %d rounds alternating with the few-assignment drydock (%.0f/s)", max(1, opts.Rounds), tokensFew)})
+	}
+
 	w := tabwriter.NewWriter(opts.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "\nmetric\tdrydock\tdocker-registry\tratio\ttarget")
 	fmt.Fprintf(w, "blob push (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 1x peer, >= 90%% of sink\n", ddPush, peerPush, ddPush/peerPush)
@@ -163,6 +191,13 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	fmt.Fprintf(w, "  %% of pull ceiling (ServeFile)\t%.0f%%\t%.0f%%\t\t\n", 100*ddPull/serveMBs, 100*peerPull/serveMBs)
 	fmt.Fprintf(w, "manifest GET (req/s)\t%.0f\t%.0f\t%.2fx\t>= 10x peer\n", ddMan, peerMan, ddMan/peerMan)
 	fmt.Fprintf(w, "token issuance (tokens/s)\t%.0f\t-\t-\t>= 5000\n", tokens)
+	if opts.Assignments > 0 {
+		fmt.Fprintf(w, "token issuance, %d assignments (tokens/s)\t%.0f\t-\t%.2fx of few\t>= 10000\n", opts.Assignments, tokensScale, tokensScale/tokensFew)
+		fmt.Fprintf(w, "  same rounds, few assignments (tokens/s)\t%.0f\t\t\t\n", tokensFew)
+		fmt.Fprintf(w, "  server CPU per token, %d / few (µs)\t%.0f / %.0f\t\t\t=> %.0f / %.0f tokens per CPU-second\n",
+			opts.Assignments, cpuScale, cpuFew, 1e6/max(1, cpuScale), 1e6/max(1, cpuFew))
+		fmt.Fprintf(w, "  RSS with %d assignments (MiB)\t%.0f\t\t\t\n", opts.Assignments, scaleRSS)
+	}
 	fmt.Fprintf(w, "RSS growth during push (MiB)\t%.1f\t-\t-\t< 64\n", rssGrowth)
 	fmt.Fprintf(w, "machine: SHA-256 (MB/s)\t%.0f\t\t\t\n", shaMBs)
 	fmt.Fprintf(w, "ceiling: push sink, TLS+SHA-256+fsync+rename (MB/s)\t%.0f\t\t\t\n", sinkPush)
