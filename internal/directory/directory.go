@@ -494,12 +494,16 @@ func (d *Directory) reloadMemberships(ctx context.Context) error {
 func (d *Directory) Groups(principalID string) []authz.Membership {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	key := strings.ToLower(principalID)
+	if len(d.memberOf[key]) == 0 {
+		return nil // a member of no group: nothing to walk
+	}
 	type item struct {
 		id string
 		at time.Time
 	}
 	best := map[string]time.Time{}
-	queue := []item{{strings.ToLower(principalID), time.Time{}}}
+	queue := []item{{key, time.Time{}}}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]

@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -65,6 +66,17 @@ type Signer struct {
 	ec     *ecdsa.PrivateKey
 	method jwt.SigningMethod
 	kid    string
+	// header is the encoded JOSE header of every token ({"alg","kid","typ"}),
+	// the same for all of them, so Sign encodes it once.
+	header string
+}
+
+// withHeader sets the signer's encoded header, as jwt.Token.SigningString
+// would encode it.
+func (s *Signer) withHeader() *Signer {
+	h, _ := json.Marshal(map[string]string{"alg": s.method.Alg(), "kid": s.kid, "typ": "JWT"})
+	s.header = base64.RawURLEncoding.EncodeToString(h)
+	return s
 }
 
 // LoadOrCreateEC loads an ES256 key from dir/name or creates it (0600).
@@ -103,7 +115,7 @@ func LoadOrCreateEC(dir, name string) (*Signer, error) {
 func newECSigner(k *ecdsa.PrivateKey) *Signer {
 	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	sum := sha256.Sum256(der)
-	return &Signer{ec: k, method: jwt.SigningMethodES256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}
+	return (&Signer{ec: k, method: jwt.SigningMethodES256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}).withHeader()
 }
 
 // LoadOrCreate loads the signing key from dir/signing.key or creates a
@@ -143,7 +155,7 @@ func NewSigner(k *rsa.PrivateKey) *Signer { return newSigner(k) }
 func newSigner(k *rsa.PrivateKey) *Signer {
 	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	sum := sha256.Sum256(der)
-	return &Signer{key: k, method: jwt.SigningMethodRS256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}
+	return (&Signer{key: k, method: jwt.SigningMethodRS256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}).withHeader()
 }
 
 // KeyID is the "kid" header value of every token this signer issues.
@@ -166,9 +178,21 @@ func (s *Signer) private() crypto.Signer {
 
 // Sign returns the compact JWS of claims with this signer's algorithm and kid.
 func (s *Signer) Sign(claims jwt.Claims) (string, error) {
-	t := jwt.NewWithClaims(s.method, claims)
-	t.Header["kid"] = s.kid
-	return t.SignedString(s.private())
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(s.header)+1+enc.EncodedLen(len(c))+1+enc.EncodedLen(512))
+	buf = append(buf, s.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, c)
+	sig, err := s.method.Sign(string(buf), s.private())
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	return string(enc.AppendEncode(buf, sig)), nil
 }
 
 // VerifyOptions says which issuer and audiences a verified token may carry.
