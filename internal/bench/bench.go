@@ -42,6 +42,7 @@ type Options struct {
 	TokenRequests  int    // requests in the token test
 	Assignments    int    // role assignments in the directory for the token-at-scale line (0: skip it)
 	Rounds         int    // alternating rounds of the at-scale lines, reported as medians
+	Repositories   int    // repositories (of 10 tags) of the many-repositories lines (0: skip them)
 	Concurrency    int    // parallel clients for request-rate tests
 	Drydock        string // path of the drydock binary
 	DockerRegistry string // path of docker-registry
@@ -183,6 +184,19 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 			Note: fmt.Sprintf("median of %d rounds alternating with the few-assignment drydock (%.0f/s)", max(1, opts.Rounds), tokensFew)})
 	}
 
+	var repos *repoScale
+	if opts.Repositories > 0 {
+		fmt.Fprintf(opts.Out, "seeding %d repositories of %d tags in a third drydock\n", opts.Repositories, tagsPerRepo)
+		if repos, err = manyRepositories(ctx, opts, filepath.Join(dir, "repositories"), dd); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(opts.Out, "  seeded in %.1fs\n", repos.seedSecs)
+		for i, l := range repos.lines {
+			add(Result{Name: fmt.Sprintf("%s, %dk repos", l.name, opts.Repositories/1000), Unit: "req/s", Drydock: repos.large[i][0],
+				Note: fmt.Sprintf("nearly empty registry, same rounds: %.0f/s", repos.empty[i][0])})
+		}
+	}
+
 	w := tabwriter.NewWriter(opts.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "\nmetric\tdrydock\tdocker-registry\tratio\ttarget")
 	fmt.Fprintf(w, "blob push (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 1x peer, >= 90%% of sink\n", ddPush, peerPush, ddPush/peerPush)
@@ -197,6 +211,13 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		fmt.Fprintf(w, "  server CPU per token, %d / few (µs)\t%.0f / %.0f\t\t\t=> %.0f / %.0f tokens per CPU-second\n",
 			opts.Assignments, cpuScale, cpuFew, 1e6/max(1, cpuScale), 1e6/max(1, cpuFew))
 		fmt.Fprintf(w, "  RSS with %d assignments (MiB)\t%.0f\t\t\t\n", opts.Assignments, scaleRSS)
+	}
+	if repos != nil {
+		for i, l := range repos.lines {
+			fmt.Fprintf(w, "%s, %d repos x %d tags (req/s)\t%.0f\t-\t%.2fx of empty\t>= 0.90x of empty\n", l.name, opts.Repositories, tagsPerRepo, repos.large[i][0], repos.large[i][0]/repos.empty[i][0])
+			fmt.Fprintf(w, "  same rounds, nearly empty registry (req/s)\t%.0f\t\t\t\n", repos.empty[i][0])
+		}
+		fmt.Fprintf(w, "  RSS growth with %d repos (MiB)\t%.1f\t\t\t\n", opts.Repositories, repos.rssGrowthMiB)
 	}
 	fmt.Fprintf(w, "RSS growth during push (MiB)\t%.1f\t-\t-\t< 64\n", rssGrowth)
 	fmt.Fprintf(w, "machine: SHA-256 (MB/s)\t%.0f\t\t\t\n", shaMBs)
@@ -291,6 +312,7 @@ type regClient struct {
 	http    *http.Client
 	bearer  string
 	token   func(ctx context.Context) (string, error) // for drydock
+	refresh string                                    // drydock: the ACR refresh token behind token
 	manDgst string
 }
 
@@ -414,17 +436,26 @@ func (c *regClient) putBlob(ctx context.Context, data []byte) (string, error) {
 	return d, drain(resp, 201)
 }
 
-func (c *regClient) putManifest(ctx context.Context, layer string, n int64) error {
-	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
-	cd, err := c.putBlob(ctx, cfg)
-	if err != nil {
-		return err
-	}
+// benchConfig is the config blob of the benchmark's image manifest.
+var benchConfig = []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+
+// imageManifest is the benchmark's image manifest: benchConfig and one
+// layer of n bytes.
+func imageManifest(layer string, n int64) []byte {
+	sum := sha256.Sum256(benchConfig)
 	m, _ := json.Marshal(map[string]any{
 		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(cfg)},
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + hex.EncodeToString(sum[:]), "size": len(benchConfig)},
 		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": n}},
 	})
+	return m
+}
+
+func (c *regClient) putManifest(ctx context.Context, layer string, n int64) error {
+	if _, err := c.putBlob(ctx, benchConfig); err != nil {
+		return err
+	}
+	m := imageManifest(layer, n)
 	resp, err := c.do(ctx, "PUT", "/v2/bench/manifests/v1", bytes.NewReader(m), int64(len(m)), map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
 	if err != nil {
 		return err
@@ -453,11 +484,12 @@ func (c *regClient) fetchToken(ctx context.Context) error {
 // ---- processes ----
 
 type proc struct {
-	cmd      *exec.Cmd
-	client   *regClient
-	pool     *x509.CertPool
-	certFile string
-	keyFile  string
+	registryID string // drydock: the benchmark registry's ARM resource ID
+	cmd        *exec.Cmd
+	client     *regClient
+	pool       *x509.CertPool
+	certFile   string
+	keyFile    string
 }
 
 func (p *proc) stop() {

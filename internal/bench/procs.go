@@ -105,6 +105,7 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 		return nil, fmt.Errorf("listing subscriptions: %v", err)
 	}
 	rg := state.Endpoint + "/subscriptions/" + subs.Value[0].SubscriptionID + "/resourceGroups/bench"
+	p.registryID = strings.TrimPrefix(rg, state.Endpoint) + "/providers/Microsoft.ContainerRegistry/registries/benchacr"
 	if err := armCall(api2, tok.AccessToken, "PUT", rg+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, nil); err != nil {
 		p.stop()
 		return nil, err
@@ -132,6 +133,7 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 		p.stop()
 		return nil, fmt.Errorf("token exchange: %w", err)
 	}
+	c.refresh = rt.RefreshToken
 	c.token = func(ctx context.Context) (string, error) {
 		var at struct {
 			AccessToken string `json:"access_token"`
