@@ -18,12 +18,14 @@ import (
 )
 
 // The many-repositories lines compare a registry holding opts.Repositories
-// repositories of tagsPerRepo tags each with the benchmark's nearly empty
-// one (one repository, one tag) on the same requests: manifest GET by tag,
-// tag list, catalog page. The repositories are written straight into the
-// running drydock's store (a second SQLite connection; the server reads
-// registry metadata from the store and has cached none of these), since
-// pushing them one by one would take minutes.
+// repositories of tagsPerRepo tags each with the benchmark's small one (its
+// "bench" repository and one repository of the same shape) on the same
+// requests about a repository of that shape: manifest GET by tag, tag
+// list, and a catalog page of 100 (which the small registry fills with its
+// 2 names). The repositories are written straight into the running
+// drydock's store (a second SQLite connection; the server reads registry
+// metadata from the store and has cached none of these), since pushing
+// them one by one would take minutes.
 
 const tagsPerRepo = 10
 
@@ -112,98 +114,103 @@ func (c *regClient) getOK(ctx context.Context, path string) error {
 // to, each with a token of its own as a client pulling it would hold.
 const sampledRepos = 200
 
-// repoLine is one compared request: the nearly empty registry's path, and
-// a function giving one of the large registry's, with the client (token)
-// to send it with.
+// repoLine is one compared request, as a function giving its path for
+// the i-th seeded repository. The small registry is asked about its one
+// seeded repository (i = 0), the large one about one of sampledRepos.
 type repoLine struct {
-	name  string
-	empty string
-	large func(clients []*regClient) (*regClient, string)
+	name string
+	path func(i int) string
 }
 
 func repoLines() []repoLine {
 	return []repoLine{
-		{"manifest GET by tag", "/v2/bench/manifests/v1", func(cs []*regClient) (*regClient, string) {
-			i := rand.IntN(len(cs))
-			return cs[i], "/v2/" + scaleRepoName(i) + "/manifests/v" + fmt.Sprint(rand.IntN(tagsPerRepo))
+		{"manifest GET by tag", func(i int) string {
+			return "/v2/" + scaleRepoName(i) + "/manifests/v" + fmt.Sprint(rand.IntN(tagsPerRepo))
 		}},
-		{"tag list", "/v2/bench/tags/list", func(cs []*regClient) (*regClient, string) {
-			i := rand.IntN(len(cs))
-			return cs[i], "/v2/" + scaleRepoName(i) + "/tags/list"
-		}},
-		{"catalog, 100 a page", "/v2/_catalog?n=100", func(cs []*regClient) (*regClient, string) {
-			return cs[0], "/v2/_catalog?n=100&last=" + url.QueryEscape(scaleRepoName(rand.IntN(len(cs))))
+		{"tag list", func(i int) string { return "/v2/" + scaleRepoName(i) + "/tags/list" }},
+		{"catalog, 100 a page", func(i int) string {
+			if i == 0 {
+				return "/v2/_catalog?n=100"
+			}
+			return "/v2/_catalog?n=100&last=" + url.QueryEscape(scaleRepoName(i))
 		}},
 	}
 }
 
-// clientsForRepos returns the nearly empty registry's client with a token
-// for its repository and the catalog, and the large registry's clients,
-// one for each sampled repository, with a token for it and the catalog.
-func clientsForRepos(ctx context.Context, empty, large *regClient) (*regClient, []*regClient, error) {
-	et, err := empty.tokenFor(ctx, "repository:bench:pull", "registry:catalog:*")
-	if err != nil {
-		return nil, nil, err
-	}
+// scopedClients returns clients of c, one for each of the first n seeded
+// repositories, with a token for it and the catalog.
+func scopedClients(ctx context.Context, c *regClient, n int) ([]*regClient, error) {
 	var cs []*regClient
-	for i := range sampledRepos {
-		t, err := large.tokenFor(ctx, "repository:"+scaleRepoName(i)+":pull", "registry:catalog:*")
+	for i := range n {
+		t, err := c.tokenFor(ctx, "repository:"+scaleRepoName(i)+":pull", "registry:catalog:*")
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		cs = append(cs, large.withBearer(t))
+		cs = append(cs, c.withBearer(t))
 	}
-	return empty.withBearer(et), cs, nil
+	return cs, nil
+}
+
+// seedRegistry pushes a small layer (and the benchmark's manifest) to the
+// drydock p in dataDir and seeds n repositories beside it.
+func seedRegistry(ctx context.Context, p *proc, dataDir string, n int) error {
+	layer := make([]byte, 4096)
+	layerDigest, err := p.client.putBlob(ctx, layer)
+	if err != nil {
+		return err
+	}
+	if err := p.client.putManifest(ctx, layerDigest, int64(len(layer))); err != nil {
+		return err
+	}
+	if err := seedRepositories(ctx, dataDir, p.registryID, n, layerDigest, int64(len(layer))); err != nil {
+		return fmt.Errorf("seeding %d repositories: %w", n, err)
+	}
+	return nil
 }
 
 // repoScale is what the many-repositories stage measured.
 type repoScale struct {
 	lines        []repoLine
-	empty, large [][]float64 // per line: rate (req/s)
+	empty, large [][]float64 // per line: rate (req/s) and server CPU per request (µs)
 	seedSecs     float64
 	rssGrowthMiB float64 // the large registry's drydock, from before seeding to after the requests
 }
 
 // manyRepositories runs the many-repositories stage on a drydock of its
-// own in dir, against the nearly empty registry of dd.
-func manyRepositories(ctx context.Context, opts Options, dir string, dd *proc) (*repoScale, error) {
+// own in dir, against the small registry of dd (data directory ddDir), to
+// which it adds the first of the seeded repositories, so that both answer
+// the same requests about a repository of the same shape.
+func manyRepositories(ctx context.Context, opts Options, dir string, dd *proc, ddDir string) (*repoScale, error) {
 	big, err := startDrydock(ctx, opts.Drydock, dir)
 	if err != nil {
 		return nil, fmt.Errorf("starting drydock for %d repositories: %w", opts.Repositories, err)
 	}
 	defer big.stop()
-	layer := make([]byte, 4096)
-	layerDigest, err := big.client.putBlob(ctx, layer)
-	if err != nil {
-		return nil, err
-	}
-	if err := big.client.putManifest(ctx, layerDigest, int64(len(layer))); err != nil {
+	if err := seedRegistry(ctx, dd, ddDir, 1); err != nil {
 		return nil, err
 	}
 	rssBefore := big.rss()
 	start := time.Now()
-	if err := seedRepositories(ctx, dir, big.registryID, opts.Repositories, layerDigest, int64(len(layer))); err != nil {
-		return nil, fmt.Errorf("seeding %d repositories: %w", opts.Repositories, err)
+	if err := seedRegistry(ctx, big, dir, opts.Repositories); err != nil {
+		return nil, err
 	}
-	out := &repoScale{lines: repoLines(), seedSecs: time.Now().Sub(start).Seconds()}
-	empty, large, err := clientsForRepos(ctx, dd.client, big.client)
+	out := &repoScale{lines: repoLines(), seedSecs: time.Since(start).Seconds()}
+	small, err := scopedClients(ctx, dd.client, 1)
+	if err != nil {
+		return nil, err
+	}
+	large, err := scopedClients(ctx, big.client, min(sampledRepos, opts.Repositories))
 	if err != nil {
 		return nil, err
 	}
 	n := max(1, opts.ManifestGETs/max(1, opts.Rounds))
 	for _, l := range out.lines {
 		e, g, err := alternate(max(1, opts.Rounds),
-			func() ([]float64, error) {
-				r, err := rate(ctx, n, opts.Concurrency, func(ctx context.Context) error { return empty.getOK(ctx, l.empty) })
-				return []float64{r}, err
-			},
-			func() ([]float64, error) {
-				r, err := rate(ctx, n, opts.Concurrency, func(ctx context.Context) error {
-					c, path := l.large(large)
-					return c.getOK(ctx, path)
-				})
-				return []float64{r}, err
-			})
+			measureWithCPU(ctx, dd, n, opts.Concurrency, func(ctx context.Context) error { return small[0].getOK(ctx, l.path(0)) }),
+			measureWithCPU(ctx, big, n, opts.Concurrency, func(ctx context.Context) error {
+				i := rand.IntN(len(large))
+				return large[i].getOK(ctx, l.path(i))
+			}))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", l.name, err)
 		}

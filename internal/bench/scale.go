@@ -117,13 +117,21 @@ func (p *proc) cpu() time.Duration {
 	return time.Duration(u+sy) * 10 * time.Millisecond
 }
 
-// tokenRate measures n token requests against p over conc clients: the
-// rate, and the server's CPU time per token, which says what it needs of
-// the machine whatever else runs there.
-func tokenRate(ctx context.Context, p *proc, n, conc int) (perSec float64, cpuPer time.Duration, err error) {
+// rateWithCPU runs n calls of f over conc clients against the server p:
+// the rate, and the server's CPU time per call, which says what it needs
+// of the machine whatever else runs there.
+func rateWithCPU(ctx context.Context, p *proc, n, conc int, f func(context.Context) error) (perSec float64, cpuPer time.Duration, err error) {
 	before := p.cpu()
-	perSec, err = rate(ctx, n, conc, p.client.fetchToken)
+	perSec, err = rate(ctx, n, conc, f)
 	return perSec, (p.cpu() - before) / time.Duration(n), err
+}
+
+// measureWithCPU is rateWithCPU for alternate: [rate, µs of server CPU].
+func measureWithCPU(ctx context.Context, p *proc, n, conc int, f func(context.Context) error) func() ([]float64, error) {
+	return func() ([]float64, error) {
+		r, c, err := rateWithCPU(ctx, p, n, conc, f)
+		return []float64{r, float64(c.Nanoseconds()) / 1e3}, err
+	}
 }
 
 // alternate measures a and b in turn, rounds times each, so that both see
