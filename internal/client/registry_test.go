@@ -413,16 +413,6 @@ func TestRegistryManifestDigest(t *testing.T) {
 	}
 }
 
-func TestParseChallenge(t *testing.T) {
-	ch := ParseChallenge(`Bearer realm="https://r.io/oauth2/token",service="r.io",scope="repository:a:pull,push",error="insufficient_scope"`)
-	if ch.Scheme != "bearer" || ch.Realm() != "https://r.io/oauth2/token" || ch.Params["scope"] != "repository:a:pull,push" || ch.Params["error"] != "insufficient_scope" {
-		t.Errorf("challenge = %+v", ch)
-	}
-	if ch := ParseChallenge(`Basic realm=x`); ch.Scheme != "basic" || ch.Params["realm"] != "x" {
-		t.Errorf("basic = %+v", ch)
-	}
-}
-
 func TestRegistryDebugRedaction(t *testing.T) {
 	f, c := newFakeRegistry(t)
 	var log bytes.Buffer

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/acrtoken"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider/credprovidertest"
 )
@@ -300,24 +301,49 @@ func TestLoginServerOf(t *testing.T) {
 	}
 }
 
-func TestParseChallenge(t *testing.T) {
-	resp := func(h ...string) *http.Response {
-		r := &http.Response{StatusCode: 401, Header: http.Header{}}
-		for _, v := range h {
-			r.Header.Add("Www-Authenticate", v)
-		}
-		return r
-	}
-	ch, err := credprovider.ParseChallenge("a.azurecr.io", resp(`Bearer realm="https://a.azurecr.io/oauth2/token",service="a.azurecr.io",scope="repository:x,y:pull"`))
-	if err != nil || ch.Realm != "https://a.azurecr.io/oauth2/token" || ch.Service != "a.azurecr.io" {
-		t.Errorf("%+v %v", ch, err)
-	}
-	ch, err = credprovider.ParseChallenge("a", resp(`bearer realm=https://a:5443/oauth2/token, service = a:5443`))
-	if err != nil || ch.Realm != "https://a:5443/oauth2/token" || ch.Service != "a:5443" {
-		t.Errorf("unquoted: %+v %v", ch, err)
-	}
-	if u, err := credprovider.ExchangeURL(ch); err != nil || u != "https://a:5443/oauth2/exchange" {
-		t.Errorf("exchange URL %q %v", u, err)
+// The /v2/ answers cloud-provider-azure refuses, with its messages.
+func TestCheckChallenge(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		status         int
+		headers        []string
+		realm, service string
+		origin         string
+		want           string
+	}{
+		{name: "quoted", status: 401, headers: []string{`Bearer realm="https://a.azurecr.io/oauth2/token",service="a.azurecr.io",scope="repository:x,y:pull"`},
+			realm: "https://a.azurecr.io/oauth2/token", service: "a.azurecr.io", origin: "https://a.azurecr.io"},
+		{name: "unquoted", status: 401, headers: []string{`bearer realm=https://a:5443/oauth2/token, service = a:5443`},
+			realm: "https://a:5443/oauth2/token", service: "a:5443", origin: "https://a:5443"},
+		{name: "challenge status", status: 200, want: "registry did not issue a valid AAD challenge, status: 200"},
+		{name: "no header", status: 401, want: "challenge response does not contain header 'Www-Authenticate'"},
+		{name: "two headers", status: 401, headers: []string{`Bearer realm="https://a/oauth2/token",service="a"`, `Basic realm="x"`},
+			want: `registry did not issue a valid AAD challenge, authenticate header [Bearer realm="https://a/oauth2/token",service="a", Basic realm="x"]`},
+		{name: "basic", status: 401, headers: []string{`Basic realm="x"`}, want: "Www-Authenticate: expected realm: Bearer, actual: basic"},
+		{name: "no service", status: 401, headers: []string{`Bearer realm="https://myacr.azurecr.test/oauth2/token"`}, want: `Www-Authenticate: missing header "service"`},
+		{name: "no realm", status: 401, headers: []string{`Bearer service="myacr.azurecr.test"`}, want: `Www-Authenticate: missing header "realm"`},
+		{name: "malformed", status: 401, headers: []string{`Bearer realm="unterminated`}, want: `unable to understand the contents of Www-Authenticate header realm="unterminated`},
+		{name: "no parameters", status: 401, headers: []string{`Bearer`}, want: "unable to understand the contents of Www-Authenticate header "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.headers {
+				h.Add("Www-Authenticate", v)
+			}
+			ch, err := credprovider.CheckChallenge(acrtoken.ProbeResult{Status: tc.status, Header: h})
+			if tc.want != "" {
+				if err == nil || err.Error() != tc.want {
+					t.Errorf("err = %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || ch.Realm() != tc.realm || ch.Service() != tc.service {
+				t.Fatalf("%+v %v", ch, err)
+			}
+			if o, err := ch.Origin(); err != nil || o != tc.origin {
+				t.Errorf("origin %q %v", o, err)
+			}
+		})
 	}
 }
 
