@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -138,6 +139,8 @@ type Registry struct {
 	Retries       int
 	RetryInterval time.Duration
 	Sleep         func(ctx context.Context, d time.Duration) error
+	// PageSize is the page size of List (0: DefaultPageSize).
+	PageSize int
 
 	dialer *registryDialer
 
@@ -859,11 +862,12 @@ func (r *Registry) Data(ctx context.Context, method, path string, query url.Valu
 const DefaultPageSize = 100
 
 // List reads a paged listing (az's _obtain_data_from_registry): pages of
-// at most DefaultPageSize items, following the Link header, stopping after
+// at most PageSize (default DefaultPageSize) items, following the Link header, stopping after
 // top items when top >= 0. orderby is sent as is ("timeasc", "timedesc").
 func (r *Registry) List(ctx context.Context, path, scope, resultIndex string, top int, orderby string) ([]any, error) {
 	out := []any{}
-	params := url.Values{"n": {fmt.Sprint(DefaultPageSize)}}
+	size := cmp.Or(r.PageSize, DefaultPageSize)
+	params := url.Values{"n": {fmt.Sprint(size)}}
 	if orderby != "" {
 		params.Set("orderby", orderby)
 	}
@@ -871,7 +875,7 @@ func (r *Registry) List(ctx context.Context, path, scope, resultIndex string, to
 	topGiven := top >= 0
 	for {
 		if topGiven {
-			n := min(top, DefaultPageSize)
+			n := min(top, size)
 			params.Set("n", fmt.Sprint(n))
 			top -= n
 		}
