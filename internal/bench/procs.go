@@ -68,17 +68,7 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	p.pool = x509.NewCertPool()
 	p.pool.AppendCertsFromPEM(pem)
 	api2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}}
-	if err := waitFor(ctx, func() error {
-		resp, err := api2.Get(state.Endpoint + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return errNotReady
-		}
-		return nil
-	}); err != nil {
+	if err := waitFor(ctx, answers200(api2, state.Endpoint+"/readyz")); err != nil {
 		p.stop()
 		return nil, err
 	}
@@ -147,6 +137,21 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	}
 	p.client = c
 	return p, nil
+}
+
+// answers200 is a readiness probe: GET u answers 200.
+func answers200(c *http.Client, u string) func() error {
+	return func() error {
+		resp, err := c.Get(u)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errNotReady
+		}
+		return nil
+	}
 }
 
 func postForm(c *http.Client, u string, form url.Values, out any) error {
@@ -233,17 +238,7 @@ http:
 	p.pool = x509.NewCertPool()
 	p.pool.AppendCertsFromPEM(ca)
 	c := &regClient{base: "https://" + addr, http: &http.Client{Transport: transport(&tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"})}}
-	if err := waitFor(ctx, func() error {
-		resp, err := c.http.Get(c.base + "/v2/")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return errNotReady
-		}
-		return nil
-	}); err != nil {
+	if err := waitFor(ctx, answers200(c.http, c.base+"/v2/")); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("docker-registry did not start (see %s): %w", logf.Name(), err)
 	}
