@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/acrtoken"
+	"github.com/drydock-dev/drydock/internal/hostdial"
 )
 
 // This file is the client of a registry's data plane, reached at its login
@@ -344,24 +345,11 @@ func (d *registryDialer) dialByName(ctx context.Context, network, host, port str
 	if net.ParseIP(host) != nil {
 		return d.net.DialContext(ctx, network, net.JoinHostPort(host, port))
 	}
-	ips, err := d.lookup(ctx, host)
-	if err == nil && len(ips) == 0 {
-		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
+	ips, err := hostdial.Resolve(ctx, d.lookup, host)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	var firstErr error
-	for _, ip := range ips {
-		conn, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip, port))
-		if err == nil {
-			return conn, nil
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return nil, firstErr
+	return hostdial.Dial(ctx, &d.net, network, ips, port)
 }
 
 // DialContext dials addr (host:port) by name, falling back to the listener

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/acrtoken"
+	"github.com/drydock-dev/drydock/internal/hostdial"
 )
 
 // ACRAudience is the resource of the directory tokens the plugin exchanges
@@ -35,7 +36,7 @@ const IMDSAPIVersion = "2018-02-01"
 const maxReadLength = 10 << 20
 
 // LookupHost resolves a host name; nil means net.DefaultResolver.
-type LookupHost func(ctx context.Context, host string) ([]string, error)
+type LookupHost = hostdial.Lookup
 
 // Client makes a node's requests: to the managed-identity endpoint with
 // the host credential, and to registries, trusting the configured CA and
@@ -117,15 +118,7 @@ func (d *Dialer) IsRegistryHost(host string) bool {
 
 // Resolve looks host up.
 func (d *Dialer) Resolve(ctx context.Context, host string) ([]string, error) {
-	lookup := d.Lookup
-	if lookup == nil {
-		lookup = net.DefaultResolver.LookupHost
-	}
-	ips, err := lookup(ctx, host)
-	if err == nil && len(ips) == 0 {
-		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return ips, err
+	return hostdial.Resolve(ctx, d.Lookup, host)
 }
 
 // DialContext implements the transport's dialing.
@@ -144,17 +137,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		}
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	var first error
-	for _, ip := range ips {
-		c, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip, port))
-		if err == nil {
-			return c, nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return nil, first
+	return hostdial.Dial(ctx, &d.net, network, ips, port)
 }
 
 // Token is a directory access token from the identity endpoint.
