@@ -19,15 +19,16 @@
 // other's acknowledged bytes: the second one's commit fails instead.
 //
 // Move is the step that makes a verified upload a blob. Blob Storage has no
-// rename, so Move stages the source's bytes as blocks of the destination
-// with Put Block From URL (the service copies them; the source is read
-// through a short-lived read-only SAS, so the driver needs the account key)
-// on condition that the source is unchanged, commits the destination's
-// block list in one Put Block List (so the destination appears whole or not
-// at all), then deletes the source. A crash between the commit and the
-// delete leaves both: a whole blob and an upload that BlobStore.PurgeUploads
-// removes. A directory is moved file by file, and not atomically
-// (BlobStore never moves one).
+// rename, so Move has the service copy the source to the destination, on
+// condition that the source is unchanged, reading it through a short-lived
+// read-only SAS (so the driver needs the account key), then deletes the
+// source. Up to 256 MiB the copy is one synchronous Copy Blob From URL;
+// beyond, the source's bytes are staged as blocks of the destination (Put
+// Block From URL) and the destination's block list is committed in one Put
+// Block List. Either way the destination appears whole or not at all. A
+// crash between the copy and the delete leaves both: a whole blob and an
+// upload that BlobStore.PurgeUploads removes. A directory is moved file by
+// file, and not atomically (BlobStore never moves one).
 //
 // Because all upload state (data blocks and the state blob beside them)
 // lives in the container, an upload started through one drydock replica
@@ -72,6 +73,8 @@ import (
 const (
 	DefaultBlockSize   = 4 << 20
 	DefaultConcurrency = 4
+	// DefaultSyncCopyMax is the service's limit for Copy Blob From URL.
+	DefaultSyncCopyMax = 256 << 20
 	// copyRangeSize is how many bytes one Put Block From URL copies.
 	copyRangeSize = 64 << 20
 	// sasLifetime bounds the read-only SAS a Move hands the service.
@@ -102,16 +105,21 @@ type Options struct {
 	// (Concurrency+1)*BlockSize bytes.
 	BlockSize   int
 	Concurrency int
+	// SyncCopyMax is the largest blob Move copies with one synchronous Copy
+	// Blob From URL (DefaultSyncCopyMax, the service's limit, if 0); larger
+	// blobs are copied block by block. Negative: always block by block.
+	SyncCopyMax int64
 	// HTTPClient, if set, carries the SDK's requests.
 	HTTPClient policy.Transporter
 }
 
 // Driver is a storage.Driver over one Blob Storage container.
 type Driver struct {
-	c      *container.Client
-	prefix string
-	block  int
-	conc   int
+	c        *container.Client
+	prefix   string
+	block    int
+	conc     int
+	syncCopy int64
 
 	walksMu sync.Mutex
 	walks   map[*walkState]struct{}
@@ -153,12 +161,15 @@ func New(ctx context.Context, o Options) (*Driver, error) {
 	if _, err := c.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
 		return nil, fmt.Errorf("azureblob: creating container %s: %w", o.Container, err)
 	}
-	d := &Driver{c: c, prefix: o.Prefix, block: o.BlockSize, conc: o.Concurrency, walks: map[*walkState]struct{}{}}
+	d := &Driver{c: c, prefix: o.Prefix, block: o.BlockSize, conc: o.Concurrency, syncCopy: o.SyncCopyMax, walks: map[*walkState]struct{}{}}
 	if d.block <= 0 {
 		d.block = DefaultBlockSize
 	}
 	if d.conc <= 0 {
 		d.conc = DefaultConcurrency
+	}
+	if d.syncCopy == 0 {
+		d.syncCopy = DefaultSyncCopyMax
 	}
 	return d, nil
 }
@@ -578,9 +589,11 @@ func (d *Driver) Move(ctx context.Context, src, dst string) error {
 	return nil
 }
 
-// copyBlob makes dst a copy of the size bytes of src (at etag): it stages
-// them as dst's blocks, copied by the service, then commits dst's block
-// list.
+// copyBlob makes dst a copy of the size bytes of src (at etag), on
+// condition that src is unchanged. Up to d.syncCopy bytes, with one Copy
+// Blob From URL, which the service completes before it answers and which
+// replaces dst whole; beyond, it stages them as dst's blocks (Put Block
+// From URL, d.conc at a time), then commits dst's block list.
 //
 // A commit of dst discards the blocks others have staged for it, so moves
 // racing to one destination (the same blob pushed twice at once) can
@@ -592,6 +605,11 @@ func (d *Driver) copyBlob(ctx context.Context, src, dst string, size int64, etag
 		return err
 	}
 	dstc := d.bb(dst)
+	srcCond := &blob.SourceModifiedAccessConditions{SourceIfMatch: &etag}
+	if size <= d.syncCopy {
+		_, err := dstc.CopyFromURL(ctx, srcURL, &blob.CopyFromURLOptions{SourceModifiedAccessConditions: srcCond})
+		return d.copyErr(src, dst, err)
+	}
 	for attempt := 0; ; attempt++ {
 		nonce := newNonce()
 		ids := make([]string, (size+copyRangeSize-1)/copyRangeSize)
@@ -602,21 +620,26 @@ func (d *Driver) copyBlob(ctx context.Context, src, dst string, size int64, etag
 			off := int64(i) * copyRangeSize
 			_, err := dstc.StageBlockFromURL(ctx, ids[i], srcURL, &blockblob.StageBlockFromURLOptions{
 				Range:                          blob.HTTPRange{Offset: off, Count: min(copyRangeSize, size-off)},
-				SourceModifiedAccessConditions: &blob.SourceModifiedAccessConditions{SourceIfMatch: &etag},
+				SourceModifiedAccessConditions: srcCond,
 			})
 			return err
 		})
 		if err != nil {
-			if isNotFound(err) || bloberror.HasCode(err, bloberror.SourceConditionNotMet, bloberror.CannotVerifyCopySource) {
-				return fmt.Errorf("azureblob: %s changed or vanished while it was moved to %s: %w", src, dst, err)
-			}
-			return err
+			return d.copyErr(src, dst, err)
 		}
 		_, err = dstc.CommitBlockList(ctx, ids, nil)
 		if err == nil || !bloberror.HasCode(err, bloberror.InvalidBlockList) || attempt >= maxCopyAttempts {
 			return err
 		}
 	}
+}
+
+// copyErr explains a failed copy whose source changed or went away.
+func (d *Driver) copyErr(src, dst string, err error) error {
+	if err != nil && (isNotFound(err) || bloberror.HasCode(err, bloberror.SourceConditionNotMet, bloberror.CannotVerifyCopySource)) {
+		return fmt.Errorf("azureblob: %s changed or vanished while it was moved to %s: %w", src, dst, err)
+	}
+	return err
 }
 
 // maxCopyAttempts bounds copyBlob's rounds against racing moves.

@@ -54,6 +54,15 @@ func newDriver(t *testing.T) storage.Driver {
 func TestDriver(t *testing.T)    { storagetest.TestDriver(t, newDriver) }
 func TestBlobStore(t *testing.T) { storagetest.TestBlobStore(t, newDriver) }
 
+// The suite again with every Move copied block by block (Put Block From
+// URL and Put Block List), the path of blobs over 256 MiB.
+func newBlockCopyDriver(t *testing.T) storage.Driver {
+	return server(t).NewDriver(t, azureblob.Options{BlockSize: 1 << 20, Concurrency: 3, SyncCopyMax: -1})
+}
+
+func TestDriverBlockCopy(t *testing.T)    { storagetest.TestDriver(t, newBlockCopyDriver) }
+func TestBlobStoreBlockCopy(t *testing.T) { storagetest.TestBlobStore(t, newBlockCopyDriver) }
+
 // With a prefix, two drivers share a container without seeing each
 // other's keys.
 func TestPrefix(t *testing.T) {
