@@ -780,10 +780,9 @@ func (w *writer) flush() error {
 		ids = ids[:w.failed]
 	}
 	w.mu.Unlock()
-	if serr != nil {
-		err = serr
-		ids = ids[:min(len(ids), len(w.ids))]
-	}
+	// A buffer that could not be staged (the context ended) is dropped;
+	// the blocks staged before it are still committed.
+	err = errors.Join(err, serr)
 	if len(ids) == w.committed && (w.resume || w.committed > 0) {
 		return err
 	}

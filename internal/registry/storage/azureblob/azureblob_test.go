@@ -220,3 +220,31 @@ func TestNewErrors(t *testing.T) {
 	}
 	storagetest.Write(t, d, "k", []byte("v"))
 }
+
+// A file that Move put in place (a service-side copy) can be appended to,
+// on both copy paths.
+func TestResumeAfterMove(t *testing.T) {
+	for _, syncMax := range []int64{0, -1} {
+		d := server(t).NewDriver(t, azureblob.Options{SyncCopyMax: syncMax})
+		ctx := context.Background()
+		storagetest.Write(t, d, "a", []byte("moved-"))
+		if err := d.Move(ctx, "a", "b"); err != nil {
+			t.Fatal(err)
+		}
+		w, err := d.Writer(ctx, "b", true)
+		if err != nil {
+			t.Fatalf("SyncCopyMax %d: Writer(resume) of a moved file: %v", syncMax, err)
+		}
+		if w.Size() != 6 {
+			t.Fatalf("Size = %d", w.Size())
+		}
+		w.Write([]byte("then appended"))
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if got := storagetest.Read(t, d, "b"); string(got) != "moved-then appended" {
+			t.Fatalf("content = %q", got)
+		}
+	}
+}
