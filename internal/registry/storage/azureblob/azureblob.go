@@ -97,7 +97,8 @@ type Options struct {
 	// Container holds the content; it is created if missing.
 	Container string
 	// Prefix, if set, is put before every key ("drydock/" keeps the
-	// registry's content under drydock/ in a shared container).
+	// registry's content under drydock/ in a shared container). It ends
+	// in a slash.
 	Prefix string
 	// BlockSize is the size of the blocks a FileWriter stages
 	// (DefaultBlockSize if 0); Concurrency is how many it stages at once
@@ -132,6 +133,9 @@ var _ storage.Driver = (*Driver)(nil)
 func New(ctx context.Context, o Options) (*Driver, error) {
 	if o.Container == "" {
 		return nil, errors.New("azureblob: no container named")
+	}
+	if o.Prefix != "" && (!strings.HasSuffix(o.Prefix, "/") || storage.CheckPath(strings.TrimSuffix(o.Prefix, "/")) != nil) {
+		return nil, fmt.Errorf("azureblob: prefix %q must be a relative path ending in /, such as drydock/", o.Prefix)
 	}
 	copts := &container.ClientOptions{}
 	copts.Retry = policy.RetryOptions{MaxRetries: 3, RetryDelay: 100 * time.Millisecond, MaxRetryDelay: 2 * time.Second}

@@ -207,7 +207,9 @@ func TestNewErrors(t *testing.T) {
 		{Container: "c"}, // no credential
 		{AccountURL: s.AccountURL, AccountName: azuritetest.Account, Container: "c"},                                 // no key
 		{AccountURL: s.AccountURL, AccountName: azuritetest.Account, AccountKey: "bm90IHRoZSBrZXk=", Container: "c"}, // wrong key
-		{ConnectionString: "BlobEndpoint=" + s.AccountURL + ";SharedAccessSignature=sv=x", Container: "c"},           // no key to sign with
+		{ConnectionString: "BlobEndpoint=" + s.AccountURL + ";SharedAccessSignature=sv=x", Container: "c"},
+		{AccountURL: s.AccountURL, AccountName: azuritetest.Account, AccountKey: azuritetest.Key, Container: "c", Prefix: "noslash"},
+		{AccountURL: s.AccountURL, AccountName: azuritetest.Account, AccountKey: azuritetest.Key, Container: "c", Prefix: "../up/"}, // no key to sign with
 	} {
 		if _, err := azureblob.New(ctx, o); err == nil {
 			t.Errorf("New(%+v) succeeded", o)
