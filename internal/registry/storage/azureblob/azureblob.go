@@ -583,7 +583,8 @@ func (d *Driver) Move(ctx context.Context, src, dst string) error {
 	if err := d.copyBlob(ctx, src, dst, *r.ContentLength, *r.ETag); err != nil {
 		return err
 	}
-	_, err = d.bb(src).Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
+	// The copy is made: finish the move even if the caller gives up now.
+	_, err = d.bb(src).Delete(context.WithoutCancel(ctx), &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
 		ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: r.ETag},
 	}})
 	if err != nil && !isNotFound(err) {
