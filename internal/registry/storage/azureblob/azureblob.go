@@ -66,6 +66,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 )
 
@@ -800,7 +801,7 @@ func (w *writer) flush() error {
 	resp, cerr := w.bb.CommitBlockList(context.WithoutCancel(w.ctx), ids, opts)
 	if cerr != nil {
 		if isStatus(cerr, http.StatusPreconditionFailed) || isNotFound(cerr) {
-			cerr = fmt.Errorf("azureblob: %s changed since it was opened (another writer appended to it, perhaps through another replica): %w", w.path, cerr)
+			cerr = fmt.Errorf("azureblob: %s changed since it was opened (another writer appended to it, perhaps through another replica): %w: %w", w.path, errdefs.ErrConflict, cerr)
 		}
 		return errors.Join(err, cerr)
 	}

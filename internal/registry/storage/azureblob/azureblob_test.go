@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/registry/storage/azureblob"
 	"github.com/drydock-dev/drydock/internal/registry/storage/azureblob/azuritetest"
@@ -168,8 +169,8 @@ func TestConcurrentResumeConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	wa.Close()
-	if err := wb.Commit(); err == nil {
-		t.Fatal("the second writer's commit succeeded over the first one's")
+	if err := wb.Commit(); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("the second writer's commit over the first one's: %v, want a conflict", err)
 	}
 	wb.Close()
 	if got := storagetest.Read(t, a, "up/data"); string(got) != "base-first" {
