@@ -8,12 +8,15 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // DiskFull reports whether err says the disk (or the quota) holding the data
-// directory is full: ENOSPC or EDQUOT from a file write, or SQLite's
-// SQLITE_FULL ("database or disk is full") from a transaction.
+// directory or the metadata is full: ENOSPC or EDQUOT from a file write,
+// SQLite's SQLITE_FULL ("database or disk is full") from a transaction, or
+// PostgreSQL's disk_full (SQLSTATE 53100).
 func DiskFull(err error) bool {
 	if err == nil {
 		return false
@@ -22,7 +25,11 @@ func DiskFull(err error) bool {
 		return true
 	}
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "53100"
 }
 
 // StorageFull returns err as an error of kind errdefs.ErrStorageFull when
