@@ -20,6 +20,9 @@ command -v runc >/dev/null 2>&1 || [[ -x /usr/sbin/runc ]] || need+=(runc)
 [[ -x /usr/lib/cni/bridge ]] || need+=(containernetworking-plugins)
 # The real Azure CLI, which the real-az end-to-end tests drive.
 command -v az >/dev/null 2>&1 || need+=(azure-cli)
+# PostgreSQL's server, which the metadata store's suite (internal/store,
+# TestPostgres) starts on loopback.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if ((${#need[@]} > 0)); then
 	echo "== installing ${need[*]}"
 	if [[ $(id -u) != 0 ]]; then

@@ -54,6 +54,10 @@ type Config struct {
 	// 429 TOOMANYREQUESTS with Retry-After beyond them. Off by default; a
 	// registry's drydock-throttling tag (on/off) overrides it.
 	RegistryThrottling bool `json:"registryThrottling"`
+	// Database is where the metadata lives: "" (the default) for the
+	// embedded SQLite database in DataDir, or the URL of a PostgreSQL
+	// database (postgres://user:password@host:5432/drydock?sslmode=...).
+	Database string `json:"database"`
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) on this
 	// loopback address, for measuring drydock itself. Off by default.
 	DebugListen string `json:"debugListen"`
@@ -118,6 +122,7 @@ var envVars = map[string]func(*Config, string) error{
 	"DRYDOCK_ACCESS_TOKEN_LIFETIME":          func(c *Config, v string) error { return setDuration(&c.AccessTokenLifetime, v) },
 	"DRYDOCK_REGISTRY_LISTEN":                func(c *Config, v string) error { c.RegistryListen = v; return nil },
 	"DRYDOCK_DEBUG_LISTEN":                   func(c *Config, v string) error { c.DebugListen = v; return nil },
+	"DRYDOCK_DATABASE":                       func(c *Config, v string) error { c.Database = v; return nil },
 	"DRYDOCK_HOSTS_FILE":                     func(c *Config, v string) error { c.HostsFile = v; return nil },
 	"DRYDOCK_MANAGE_HOSTS_FILE":              func(c *Config, v string) error { return setBool(&c.ManageHostsFile, v) },
 	"DRYDOCK_REGISTRY_THROTTLING":            func(c *Config, v string) error { return setBool(&c.RegistryThrottling, v) },
@@ -197,6 +202,9 @@ func (c *Config) Finish() error {
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return fmt.Errorf("debugListen %q must be a loopback host:port (the profiler has no authentication)", c.DebugListen)
 		}
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf(`database must be "" (the embedded SQLite database in the data directory) or a postgres:// URL`)
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

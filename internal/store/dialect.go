@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -33,6 +34,10 @@ type dialect interface {
 	ddl(stmt string) string
 	// unique reports whether err is a UNIQUE or PRIMARY KEY violation.
 	unique(err error) bool
+	// representable reports whether the engine can hold every string
+	// argument: PostgreSQL's text holds valid UTF-8 without NUL only, and
+	// a value it cannot hold cannot equal one it holds.
+	representable(args []any) bool
 	// savepoints reports whether a failed statement aborts the transaction
 	// (PostgreSQL), so that one that may fail must run in a savepoint.
 	savepoints() bool
@@ -42,10 +47,11 @@ type dialect interface {
 
 type sqliteDialect struct{}
 
-func (sqliteDialect) name() string           { return "sqlite" }
-func (sqliteDialect) rebind(q string) string { return q }
-func (sqliteDialect) ddl(stmt string) string { return stmt }
-func (sqliteDialect) savepoints() bool       { return false }
+func (sqliteDialect) name() string             { return "sqlite" }
+func (sqliteDialect) rebind(q string) string   { return q }
+func (sqliteDialect) ddl(stmt string) string   { return stmt }
+func (sqliteDialect) savepoints() bool         { return false }
+func (sqliteDialect) representable([]any) bool { return true }
 
 func (sqliteDialect) unique(err error) bool {
 	var se *sqlite.Error
@@ -64,6 +70,15 @@ type postgresDialect struct{}
 
 func (postgresDialect) name() string     { return "postgres" }
 func (postgresDialect) savepoints() bool { return true }
+
+func (postgresDialect) representable(args []any) bool {
+	for _, a := range args {
+		if s, ok := a.(string); ok && (strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)) {
+			return false
+		}
+	}
+	return true
+}
 
 // rebind numbers the placeholders: '?' becomes $1, $2, ... The accessors'
 // SQL has no '?' inside string literals.

@@ -42,6 +42,10 @@ func StorageFull(err error) error {
 	if !DiskFull(err) || errors.Is(err, errdefs.ErrStorageFull) {
 		return err
 	}
+	where := "the disk holding drydock's data directory"
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) {
+		where = "the disk of the PostgreSQL server holding drydock's metadata"
+	}
 	return errdefs.Wrap(err, errdefs.ErrStorageFull, "", fmt.Sprintf(
-		"The request could not be completed because the disk holding drydock's data directory is full (%v). Free some space on it and try again.", err))
+		"The request could not be completed because %s is full (%v). Free some space on it and try again.", where, err))
 }

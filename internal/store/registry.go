@@ -227,6 +227,10 @@ func (t *Tx) missing(q, registry, repo string, digests []string) ([]string, erro
 	var out []string
 	for _, d := range digests {
 		var one int
+		if !t.d.representable([]any{reg, repo, d}) {
+			out = append(out, d)
+			continue
+		}
 		err := st.QueryRow(reg, repo, d).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			out = append(out, d)
@@ -668,7 +672,7 @@ func (s *Store) LookupRegistryManifest(ctx context.Context, registry, repo, refe
 		st = rs.byDigestBody
 	}
 	reg := regKey(registry)
-	m, err := scanRegManifest(st.QueryRowContext(ctx, reg, repo, reference), withBody)
+	m, err := scanRegManifest(s.queryRow(ctx, st, reg, repo, reference), withBody)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, errdefs.ErrNotFound
 	}
@@ -683,7 +687,7 @@ func (s *Store) LookupBlobLink(ctx context.Context, registry, repo, digest strin
 		return 0, err
 	}
 	var size int64
-	err = rs.blobLink.QueryRowContext(ctx, regKey(registry), repo, digest).Scan(&size)
+	err = s.queryRow(ctx, rs.blobLink, regKey(registry), repo, digest).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errdefs.ErrNotFound
 	}
@@ -699,7 +703,7 @@ func (s *Store) LookupRegistryUpload(ctx context.Context, id string) (RegistryUp
 	}
 	var u RegistryUpload
 	var started string
-	err = rs.upload.QueryRowContext(ctx, strings.ToLower(id)).Scan(&u.ID, &u.Registry, &u.Repository, &started)
+	err = s.queryRow(ctx, rs.upload, strings.ToLower(id)).Scan(&u.ID, &u.Registry, &u.Repository, &started)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errdefs.ErrNotFound
 	}
@@ -715,7 +719,7 @@ func (s *Store) RegistryRepositoryExists(ctx context.Context, registry, repo str
 		return false, err
 	}
 	var one int
-	err = rs.repository.QueryRowContext(ctx, regKey(registry), repo).Scan(&one)
+	err = s.queryRow(ctx, rs.repository, regKey(registry), repo).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

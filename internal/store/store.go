@@ -1,16 +1,28 @@
 // Package store owns drydock's metadata: resources, subscriptions, the
 // directory's principals and credentials, group memberships, role
-// assignments and long-running operations. The embedded implementation is
-// SQLite (pure Go) in WAL mode; every change runs in one transaction
-// through Update, so a failed request leaves nothing half-written. Its
-// errors carry internal/errdefs kinds: a missing row is
-// errdefs.ErrNotFound, a duplicate errdefs.ErrAlreadyExists, a full disk
-// errdefs.ErrStorageFull.
+// assignments, long-running operations and the registries' repositories,
+// manifests, tags and blob links. It has two backends behind one API:
+// SQLite (pure Go, WAL mode) in the data directory, the embedded default,
+// and PostgreSQL (pgx), selected by a postgres:// URL (Options.Database).
+// The accessors are written once; the dialect maps placeholders, column
+// types and errors for each engine, and every time is stored in one
+// fixed-width text encoding. Every change runs in one transaction through
+// Update, and write transactions run one at a time on both engines, so a
+// failed request leaves nothing half-written.
+//
+// The schema is versioned: each domain's migrations (Migration) are passed
+// to OpenDatabase explicitly, applied at open in one transaction each and
+// recorded in the table schema_migrations; a database written by a newer
+// drydock is refused (ErrSchemaTooNew). Errors carry internal/errdefs
+// kinds: a missing row is errdefs.ErrNotFound, a duplicate
+// errdefs.ErrAlreadyExists, a full disk errdefs.ErrStorageFull, an
+// unreachable database server errdefs.ErrUnavailable.
 package store
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -174,20 +186,59 @@ type Tx struct {
 }
 
 // Exec runs a statement written with '?' placeholders in the transaction.
+// An UPDATE or DELETE with an argument PostgreSQL cannot hold (see
+// representable) matches no row; an INSERT of one fails with
+// errdefs.ErrInvalidArgument.
 func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
+	if !t.d.representable(args) {
+		if strings.HasPrefix(strings.TrimSpace(strings.ToUpper(q)), "INSERT") {
+			return nil, errUnrepresentable
+		}
+		return driver.RowsAffected(0), nil
+	}
 	return t.tx.Exec(t.d.rebind(q), args...)
 }
 
-// Query runs a query written with '?' placeholders in the transaction.
+// Query runs a query written with '?' placeholders in the transaction. A
+// query with an argument PostgreSQL cannot hold matches no row.
 func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
+	if !t.d.representable(args) {
+		return t.tx.Query(`SELECT NULL WHERE 1 = 0`)
+	}
 	return t.tx.Query(t.d.rebind(q), args...)
 }
 
 // QueryRow runs a query written with '?' placeholders that returns at most
-// one row.
-func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
-	return t.tx.QueryRow(t.d.rebind(q), args...)
+// one row. A query with an argument PostgreSQL cannot hold matches no row.
+func (t *Tx) QueryRow(q string, args ...any) *Row {
+	if !t.d.representable(args) {
+		return &Row{}
+	}
+	return &Row{row: t.tx.QueryRow(t.d.rebind(q), args...)}
 }
+
+// Row is the result of QueryRow.
+type Row struct {
+	row *sql.Row // nil: no row
+}
+
+// Scan copies the row's columns into dest; sql.ErrNoRows if there is none.
+func (r *Row) Scan(dest ...any) error {
+	if r.row == nil {
+		return sql.ErrNoRows
+	}
+	return r.row.Scan(dest...)
+}
+
+// queryRow runs a prepared statement that returns at most one row.
+func (s *Store) queryRow(ctx context.Context, st *sql.Stmt, args ...any) *Row {
+	if !s.d.representable(args) {
+		return &Row{}
+	}
+	return &Row{row: st.QueryRowContext(ctx, args...)}
+}
+
+var errUnrepresentable = errdefs.New(errdefs.ErrInvalidArgument, "", "a value contains a NUL character or is not valid UTF-8, which the metadata database cannot store")
 
 // Prepare prepares a statement written with '?' placeholders for the
 // rest of the transaction.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -56,70 +58,96 @@ func pgBinDir() string {
 	return ""
 }
 
-// StartPostgres initializes a database cluster in a temporary directory,
-// starts its server on a free loopback port and stops it (and removes the
-// directory) when t ends. Without PostgreSQL's server binaries (Debian's
-// postgresql package) it skips t, or fails it under
-// DRYDOCK_E2E_REQUIRE_REGISTRY=1. PostgreSQL refuses to run as root; as
-// root, the server runs as the postgres user (runuser).
+// ErrNoPostgres is returned by LaunchPostgres when PostgreSQL's server
+// binaries are not installed.
+var ErrNoPostgres = errors.New("PostgreSQL's server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+
+// StartPostgres starts a server (LaunchPostgres) and stops it, removing
+// its directory, when t ends. Without PostgreSQL's server binaries
+// (Debian's postgresql package) it skips t, or fails it under
+// DRYDOCK_E2E_REQUIRE_REGISTRY=1.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
-	bin := pgBinDir()
-	if bin == "" {
-		msg := "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql"
-		if requirePostgres() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " (set DRYDOCK_E2E_REQUIRE_REGISTRY=1 to make this a failure; scripts/test.sh does)")
+	pg, stop, err := LaunchPostgres()
+	if errors.Is(err, ErrNoPostgres) && !requirePostgres() {
+		t.Skip(err.Error() + " (set DRYDOCK_E2E_REQUIRE_REGISTRY=1 to make this a failure; scripts/test.sh does)")
 	}
-	dir, err := os.MkdirTemp("", "drydock-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return pg
+}
+
+// LaunchPostgres initializes a database cluster in a temporary directory
+// and starts its server on a free loopback port; stop stops it and
+// removes the directory. PostgreSQL refuses to run as root; as root, the
+// server runs as the postgres user (runuser).
+func LaunchPostgres() (pg *Postgres, stop func() error, err error) {
+	bin := pgBinDir()
+	if bin == "" {
+		return nil, nil, ErrNoPostgres
+	}
+	dir, err := os.MkdirTemp("", "drydock-pg-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	var runAs []string
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Fatalf("running as root, PostgreSQL needs an unprivileged user to run as: %v", err)
+			return nil, nil, fmt.Errorf("running as root, PostgreSQL needs an unprivileged user to run as: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		runAs = []string{"runuser", "-u", "postgres", "--"}
 	}
-	run := func(args ...string) {
-		t.Helper()
+	run := func(args ...string) error {
 		argv := append(append([]string{}, runAs...), args...)
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
+			return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+		return nil
 	}
 	data := filepath.Join(dir, "data")
-	run(filepath.Join(bin, "initdb"), "-D", data, "-U", "drydock", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
-
+	if err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "drydock", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"); err != nil {
+		return nil, nil, err
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	// A test server: no durability (fsync off), the socket in its own
 	// directory, TCP on loopback only.
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
 	// -t: pg_ctl's own wait for the server, long enough for a loaded machine.
-	run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "3600", "start")
-	t.Cleanup(func() {
-		argv := append(append([]string{}, runAs...), filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "fast", "-w", "-t", "3600", "stop")
-		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-			t.Errorf("stopping PostgreSQL: %v\n%s", err, out)
+	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "3600", "start"); err != nil {
+		return nil, nil, err
+	}
+	stop = func() error {
+		err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "fast", "-w", "-t", "3600", "stop")
+		if rerr := os.RemoveAll(dir); err == nil {
+			err = rerr
 		}
-	})
-	return &Postgres{URL: fmt.Sprintf("postgres://drydock@127.0.0.1:%d/postgres?sslmode=disable", port), port: port}
+		return err
+	}
+	return &Postgres{URL: fmt.Sprintf("postgres://drydock@127.0.0.1:%d/postgres?sslmode=disable", port), port: port}, stop, nil
 }
 
 // NewDatabase creates an empty database on the server and returns its URL.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -239,6 +240,32 @@ func testRegistryLookups(t *testing.T, open Opener) {
 		t.Errorf("upload: %+v %v", u, err)
 	}
 	wantKind(t, "unknown upload", errOf(s.LookupRegistryUpload(ctx, "00000000-0000-0000-0000-000000000000")), errdefs.ErrNotFound)
+	// Text that PostgreSQL cannot hold (NUL, invalid UTF-8) matches nothing
+	// on either engine.
+	for _, bad := range []string{"a\x00b", "\xff\xfe"} {
+		wantKind(t, "upload "+strconv.Quote(bad), errOf(s.LookupRegistryUpload(ctx, bad)), errdefs.ErrNotFound)
+		wantKind(t, "manifest "+strconv.Quote(bad), errOf(s.LookupRegistryManifest(ctx, regA, "lib/app", bad, true, false)), errdefs.ErrNotFound)
+		wantKind(t, "blob link "+strconv.Quote(bad), errOf(s.LookupBlobLink(ctx, regA, bad, dg1)), errdefs.ErrNotFound)
+		view(t, s, func(tx *store.Tx) error {
+			wantKind(t, "principal "+strconv.Quote(bad), errOf(tx.PrincipalByUPN(bad)), errdefs.ErrNotFound)
+			if ok, err := s.RegistryRepositoryExists(ctx, regA, bad); ok || err != nil {
+				t.Errorf("repository %q exists: %v %v", bad, ok, err)
+			}
+			missing, err := tx.MissingBlobLinks(regA, "lib/app", []string{bad, dg1})
+			if !reflect.DeepEqual(missing, []string{bad}) || err != nil {
+				t.Errorf("missing links: %q %v", missing, err)
+			}
+			if tags, err := tx.ListRegistryTags(regA, bad, "", -1); len(tags) != 0 || err != nil {
+				t.Errorf("tags of %q: %v %v", bad, tags, err)
+			}
+			return nil
+		})
+		update(t, s, func(tx *store.Tx) error {
+			wantKind(t, "delete tag "+strconv.Quote(bad), errOf(tx.DeleteRegistryTag(regA, "lib/app", bad)), errdefs.ErrNotFound)
+			wantKind(t, "delete upload "+strconv.Quote(bad), tx.DeleteRegistryUpload(bad), errdefs.ErrNotFound)
+			return nil
+		})
+	}
 	for repo, want := range map[string]bool{"lib/app": true, "lib/other": false} {
 		if ok, err := s.RegistryRepositoryExists(ctx, regA, repo); ok != want || err != nil {
 			t.Errorf("repository %s exists: %v %v", repo, ok, err)
