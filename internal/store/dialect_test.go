@@ -1,8 +1,10 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -92,5 +94,20 @@ func TestCheckMigrations(t *testing.T) {
 		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// A PostgreSQL server that cannot be reached is ErrUnavailable, with a
+// message that says so and shows no password.
+func TestPostgresUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	_, err = OpenDatabase(context.Background(), Options{Database: "postgres://drydock:s3cret@" + addr + "/drydock?sslmode=disable"}, Migrations())
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "cannot be reached") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("unreachable server: %v", err)
 	}
 }

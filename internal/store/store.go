@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
@@ -77,10 +79,16 @@ func OpenDatabase(ctx context.Context, o Options, migrations []Migration) (*Stor
 		}
 		where = o.SQLitePath
 	case IsPostgres(o.Database):
-		db, err := sql.Open("pgx", o.Database)
+		cfg, err := pgx.ParseConfig(o.Database)
 		if err != nil {
-			return nil, fmt.Errorf("metadata database: %w", err)
+			return nil, fmt.Errorf("metadata database %s: %w", redact(o.Database), err)
 		}
+		// A writer waits for the write lock as long as SQLite's busy
+		// timeout, then fails, rather than forever (unless the URL says).
+		if _, ok := cfg.RuntimeParams["lock_timeout"]; !ok {
+			cfg.RuntimeParams["lock_timeout"] = "10s"
+		}
+		db := stdlib.OpenDB(*cfg)
 		db.SetMaxOpenConns(16)
 		db.SetMaxIdleConns(16)
 		db.SetConnMaxIdleTime(5 * time.Minute)
@@ -162,11 +170,18 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 		tx.Rollback()
 		return classify(err)
 	}
-	if err := fn(&Tx{tx: tx, d: s.d}); err != nil {
+	t := &Tx{tx: tx, d: s.d}
+	if err := fn(t); err != nil {
 		tx.Rollback()
 		return classify(err)
 	}
-	return classify(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return classify(err)
+	}
+	for _, f := range t.afterCommit {
+		f()
+	}
+	return nil
 }
 
 // View runs fn in a read-only transaction.
@@ -181,9 +196,16 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 
 // Tx is a transaction with typed accessors for each table.
 type Tx struct {
-	tx *sql.Tx
-	d  dialect
+	tx          *sql.Tx
+	d           dialect
+	afterCommit []func()
 }
+
+// AfterCommit registers f to run once the write transaction has
+// committed, and never if it rolls back: a domain that keeps a cache of
+// its rows updates it there when another domain's transaction changes
+// them through it.
+func (t *Tx) AfterCommit(f func()) { t.afterCommit = append(t.afterCommit, f) }
 
 // Exec runs a statement written with '?' placeholders in the transaction.
 // An UPDATE or DELETE with an argument PostgreSQL cannot hold (see

@@ -445,11 +445,25 @@ func testHosts(t *testing.T, open Opener) {
 	})
 }
 
-// A failed Update leaves nothing behind, and returns fn's error.
+// A failed Update leaves nothing behind, returns fn's error and runs none
+// of its AfterCommit functions; a committed one runs them, in order.
 func testRollback(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	boom := errors.New("boom")
+	var ran []string
+	update(t, s, func(tx *store.Tx) error {
+		tx.AfterCommit(func() { ran = append(ran, "first") })
+		tx.AfterCommit(func() { ran = append(ran, "second") })
+		if len(ran) != 0 {
+			t.Error("AfterCommit ran before the commit")
+		}
+		return tx.SetMeta("committed", "yes")
+	})
+	if !reflect.DeepEqual(ran, []string{"first", "second"}) {
+		t.Errorf("after commit: %v", ran)
+	}
 	err := s.Update(context.Background(), func(tx *store.Tx) error {
+		tx.AfterCommit(func() { t.Error("AfterCommit ran after a rollback") })
 		if err := tx.SetMeta("k", "v"); err != nil {
 			return err
 		}
