@@ -2,14 +2,10 @@ package directory
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/drydock-dev/drydock/internal/store"
-	"github.com/drydock-dev/drydock/internal/tokens"
 )
 
 // Another domain deletes a resource's service principal through the
@@ -17,23 +13,11 @@ import (
 // principal's groups once that transaction commits, and keeps them when
 // it rolls back.
 func TestDeleteResourcePrincipal(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "drydock.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, st := newTestDirectory(t)
 	ctx := context.Background()
-	d, err := New(ctx, st, tokens.NewSigner(key), Config{TenantID: fuzzTenantID, BaseURL: "https://127.0.0.1:8443"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const mi = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
 	var sp, group Principal
-	err = st.Update(ctx, func(tx *store.Tx) (err error) {
+	err := st.Update(ctx, func(tx *store.Tx) (err error) {
 		if sp, err = d.CreateManagedIdentity(tx, mi, "id1"); err != nil {
 			return err
 		}
