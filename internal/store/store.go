@@ -42,6 +42,8 @@ import (
 type Store struct {
 	db *sql.DB
 	d  dialect
+	// owner holds the session lock of an Exclusive store on PostgreSQL.
+	owner *sql.Conn
 }
 
 // Options selects the database.
@@ -51,6 +53,11 @@ type Options struct {
 	Database string
 	// SQLitePath is the SQLite database file, used when Database is "".
 	SQLitePath string
+	// Exclusive, on PostgreSQL, holds a session lock on the database for
+	// as long as the store is open, so that a second drydock pointed at it
+	// refuses to start, as the data directory's lock makes a second one on
+	// the same SQLite database refuse: one drydock serves a database.
+	Exclusive bool
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies
@@ -97,11 +104,41 @@ func OpenDatabase(ctx context.Context, o Options, migrations []Migration) (*Stor
 	default:
 		return nil, fmt.Errorf("metadata database %q: want \"\" (the embedded SQLite database) or a postgres:// URL", redact(o.Database))
 	}
+	if o.Exclusive && s.d.name() == "postgres" {
+		if err := s.own(ctx, where); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+	}
 	if err := s.migrate(ctx, migrations); err != nil {
-		s.db.Close()
+		s.Close()
 		return nil, fmt.Errorf("open metadata store %s: %w", where, err)
 	}
 	return s, nil
+}
+
+// ownerLockKey is the session-level advisory lock an Exclusive store holds
+// on PostgreSQL ("drydoc1" in ASCII; the write lock is another key).
+const ownerLockKey = 0x64727964_6f6331
+
+// own takes the owner lock on a connection of its own, kept until Close.
+func (s *Store) own(ctx context.Context, where string) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open metadata store %s: %w", where, classify(err))
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, int64(ownerLockKey)).Scan(&ok); err != nil {
+		conn.Close()
+		return fmt.Errorf("open metadata store %s: %w", where, classify(err))
+	}
+	if !ok {
+		conn.Close()
+		return errdefs.New(errdefs.ErrConflict, "", "the metadata database %s is in use by another drydock server; "+
+			"one drydock serves a database: stop the other one, or give this one a database of its own", where)
+	}
+	s.owner = conn
+	return nil
 }
 
 func openSQLite(path string) (*Store, error) {
@@ -152,7 +189,12 @@ func ownerOnly(path string) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.owner != nil {
+		s.owner.Close() // ends the session, and its lock
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers (for /readyz).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
