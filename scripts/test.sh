@@ -22,6 +22,9 @@ command -v runc >/dev/null 2>&1 || [[ -x /usr/sbin/runc ]] || need+=(runc)
 command -v az >/dev/null 2>&1 || need+=(azure-cli)
 # npm, to install Azurite below when it is missing.
 command -v azurite-blob >/dev/null 2>&1 || command -v npm >/dev/null 2>&1 || need+=(npm)
+# PostgreSQL's server, which the metadata store's suite (internal/store,
+# TestPostgres) starts on loopback.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if ((${#need[@]} > 0)); then
 	echo "== installing ${need[*]}"
 	if [[ $(id -u) != 0 ]]; then
