@@ -69,33 +69,28 @@ func readScope(repo string) string { return client.RepositoryScope(repo, "metada
 func newACRRepositoryListCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var lo listOptions
-	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List repositories in an Azure Container Registry.",
-		Example: "  az acr repository list -n myregistry",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
-			top, orderby, err := lo.values(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			reg, _, err := a.registryAccess(ctx, f, client.ScopeCatalog, false)
-			if err != nil {
-				return err
-			}
-			items, err := reg.List(ctx, "/acr/v1/_catalog", client.ScopeCatalog, "repositories", top, orderby)
-			if client.IsRouteMissing(err) {
-				items, err = reg.List(ctx, "/v2/_catalog", client.ScopeCatalog, "repositories", top, "")
-			}
-			if err != nil {
-				return err
-			}
-			return a.print(items, "")
-		},
-	}
+	cmd := a.command(spec{use: "list", short: "List repositories in an Azure Container Registry.", example: "  az acr repository list -n myregistry", needs: local}, func(x *call) error {
+		if err := require(x.cmd, "name"); err != nil {
+			return err
+		}
+		top, orderby, err := lo.values(x.cmd)
+		if err != nil {
+			return err
+		}
+		ctx := x.ctx
+		reg, _, err := a.registryAccess(ctx, f, client.ScopeCatalog, false)
+		if err != nil {
+			return err
+		}
+		items, err := reg.List(ctx, "/acr/v1/_catalog", client.ScopeCatalog, "repositories", top, orderby)
+		if client.IsRouteMissing(err) {
+			items, err = reg.List(ctx, "/v2/_catalog", client.ScopeCatalog, "repositories", top, "")
+		}
+		if err != nil {
+			return err
+		}
+		return a.print(items, "")
+	})
 	f.add(cmd)
 	lo.add(cmd)
 	return cmd
@@ -124,47 +119,42 @@ func newACRRepositoryShowTagsCommand(a *app) *cobra.Command {
 	var lo listOptions
 	var repo string
 	var detail bool
-	cmd := &cobra.Command{
-		Use:     "show-tags",
-		Short:   "Show tags for a repository in an Azure Container Registry.",
-		Example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			reg, items, top, orderby, err := a.listRepository(cmd, f, lo, repo, "_tags", "tags")
-			if client.IsRouteMissing(err) {
-				// A registry without ACR's metadata API: the OCI tag list.
-				if detail {
-					a.warn("The specified --detail is ignored as it is only supported for managed registries.")
-				}
-				if top >= 0 {
-					a.warn("The specified --top is ignored as it is only supported for managed registries.")
-				}
-				if orderby != "" {
-					a.warn("The specified --orderby is ignored as it is only supported for managed registries.")
-				}
-				items, err = reg.List(ctx, "/v2/"+client.EscapeRepository(repo)+"/tags/list", client.RepositoryScope(repo, "pull"), "tags", -1, "")
-				if err != nil {
-					return err
-				}
-				return a.print(items, "")
+	cmd := a.command(spec{use: "show-tags", short: "Show tags for a repository in an Azure Container Registry.", example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail", needs: local}, func(x *call) error {
+		ctx := x.ctx
+		reg, items, top, orderby, err := a.listRepository(x.cmd, f, lo, repo, "_tags", "tags")
+		if client.IsRouteMissing(err) {
+			// A registry without ACR's metadata API: the OCI tag list.
+			if detail {
+				a.warn("The specified --detail is ignored as it is only supported for managed registries.")
 			}
+			if top >= 0 {
+				a.warn("The specified --top is ignored as it is only supported for managed registries.")
+			}
+			if orderby != "" {
+				a.warn("The specified --orderby is ignored as it is only supported for managed registries.")
+			}
+			items, err = reg.List(ctx, "/v2/"+client.EscapeRepository(repo)+"/tags/list", client.RepositoryScope(repo, "pull"), "tags", -1, "")
 			if err != nil {
 				return err
 			}
-			if detail {
-				return a.print(items, "")
+			return a.print(items, "")
+		}
+		if err != nil {
+			return err
+		}
+		if detail {
+			return a.print(items, "")
+		}
+		names := make([]any, 0, len(items))
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				names = append(names, m["name"])
+			} else {
+				names = append(names, it)
 			}
-			names := make([]any, 0, len(items))
-			for _, it := range items {
-				if m, ok := it.(map[string]any); ok {
-					names = append(names, m["name"])
-				} else {
-					names = append(names, it)
-				}
-			}
-			return a.print(names, "")
-		},
-	}
+		}
+		return a.print(names, "")
+	})
 	f.add(cmd)
 	lo.add(cmd)
 	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
@@ -177,36 +167,31 @@ func newACRRepositoryShowManifestsCommand(a *app) *cobra.Command {
 	var lo listOptions
 	var repo string
 	var detail bool
-	cmd := &cobra.Command{
-		Use:     "show-manifests",
-		Short:   "Show manifests of a repository in an Azure Container Registry.",
-		Example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, items, _, _, err := a.listRepository(cmd, f, lo, repo, "_manifests", "manifests")
-			if err != nil {
-				return err
+	cmd := a.command(spec{use: "show-manifests", short: "Show manifests of a repository in an Azure Container Registry.", example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc", needs: local}, func(x *call) error {
+		_, items, _, _, err := a.listRepository(x.cmd, f, lo, repo, "_manifests", "manifests")
+		if err != nil {
+			return err
+		}
+		if detail {
+			return a.print(items, "")
+		}
+		out := make([]any, 0, len(items))
+		for _, it := range items {
+			m, _ := it.(map[string]any)
+			row := map[string]any{"digest": "", "tags": []any{}, "timestamp": ""}
+			if v, ok := m["digest"]; ok {
+				row["digest"] = v
 			}
-			if detail {
-				return a.print(items, "")
+			if v, ok := m["tags"]; ok {
+				row["tags"] = v
 			}
-			out := make([]any, 0, len(items))
-			for _, it := range items {
-				m, _ := it.(map[string]any)
-				row := map[string]any{"digest": "", "tags": []any{}, "timestamp": ""}
-				if v, ok := m["digest"]; ok {
-					row["digest"] = v
-				}
-				if v, ok := m["tags"]; ok {
-					row["tags"] = v
-				}
-				if v, ok := m["lastUpdateTime"]; ok {
-					row["timestamp"] = v
-				}
-				out = append(out, row)
+			if v, ok := m["lastUpdateTime"]; ok {
+				row["timestamp"] = v
 			}
-			return a.print(out, "")
-		},
-	}
+			out = append(out, row)
+		}
+		return a.print(out, "")
+	})
 	f.add(cmd)
 	lo.add(cmd)
 	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
@@ -253,29 +238,24 @@ func repoOrImage(cmd *cobra.Command, repo, image string) (string, string, string
 func newACRRepositoryShowCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var repo, image string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the attributes of a repository or image in an Azure Container Registry.",
-		Example: "  az acr repository show -n myregistry --repository hello-world\n" +
-			"  az acr repository show -n myregistry --image hello-world:latest\n" +
-			"  az acr repository show -n myregistry --image hello-world@sha256:abc123",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			repo, tag, digest, err := repoOrImage(cmd, repo, image)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
-			if err != nil {
-				return err
-			}
-			res, err := showRepositoryItem(ctx, reg, repo, tag, digest)
-			if err != nil {
-				return err
-			}
-			return a.print(res, "")
-		},
-	}
+	cmd := a.command(spec{use: "show", short: "Get the attributes of a repository or image in an Azure Container Registry.", example: "  az acr repository show -n myregistry --repository hello-world\n" +
+		"  az acr repository show -n myregistry --image hello-world:latest\n" +
+		"  az acr repository show -n myregistry --image hello-world@sha256:abc123", needs: local}, func(x *call) error {
+		repo, tag, digest, err := repoOrImage(x.cmd, repo, image)
+		if err != nil {
+			return err
+		}
+		ctx := x.ctx
+		reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
+		if err != nil {
+			return err
+		}
+		res, err := showRepositoryItem(ctx, reg, repo, tag, digest)
+		if err != nil {
+			return err
+		}
+		return a.print(res, "")
+	})
 	f.add(cmd)
 	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
 	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
@@ -365,66 +345,60 @@ func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var repo, image string
 	var yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a repository or image in an Azure Container Registry.",
-		Long: "Delete a repository or image in an Azure Container Registry. An image given by tag deletes the manifest " +
-			"the tag points to, and with it every other tag of that manifest; to remove only the tag, use 'az acr repository untag'.",
-		Example: "  az acr repository delete -n myregistry --image hello-world:latest\n" +
-			"  az acr repository delete -n myregistry --image hello-world@sha256:abc123\n" +
-			"  az acr repository delete -n myregistry --repository hello-world",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			repo, tag, digest, err := repoOrImage(cmd, repo, image)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			scope := client.RepositoryScope(repo, "delete", "metadata_read", "pull")
-			reg, _, err := a.registryAccess(ctx, f, scope, false)
-			if err != nil {
-				return err
-			}
-			var path string
-			if tag != "" || digest != "" {
-				if digest == "" {
-					if digest, err = reg.ManifestDigest(ctx, repo, tag, scope); err != nil {
-						return err
-					}
-				}
-				tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
-				if err != nil && !client.IsRouteMissing(err) {
+	cmd := a.command(spec{use: "delete", short: "Delete a repository or image in an Azure Container Registry.", long: "Delete a repository or image in an Azure Container Registry. An image given by tag deletes the manifest " +
+		"the tag points to, and with it every other tag of that manifest; to remove only the tag, use 'az acr repository untag'.", example: "  az acr repository delete -n myregistry --image hello-world:latest\n" +
+		"  az acr repository delete -n myregistry --image hello-world@sha256:abc123\n" +
+		"  az acr repository delete -n myregistry --repository hello-world", needs: local}, func(x *call) error {
+		repo, tag, digest, err := repoOrImage(x.cmd, repo, image)
+		if err != nil {
+			return err
+		}
+		ctx := x.ctx
+		scope := client.RepositoryScope(repo, "delete", "metadata_read", "pull")
+		reg, _, err := a.registryAccess(ctx, f, scope, false)
+		if err != nil {
+			return err
+		}
+		var path string
+		if tag != "" || digest != "" {
+			if digest == "" {
+				if digest, err = reg.ManifestDigest(ctx, repo, tag, scope); err != nil {
 					return err
 				}
-				var images []string
-				for _, t := range tags {
-					if m, ok := t.(map[string]any); ok && m["digest"] == digest {
-						images = append(images, fmt.Sprintf("'%s:%v'", repo, m["name"]))
-					}
-				}
-				msg := fmt.Sprintf("This operation will delete the manifest '%s'", digest)
-				if len(images) > 0 {
-					msg += " and all the following images: " + strings.Join(images, ", ")
-				}
-				if yes {
-					a.warn("%s", msg)
-				} else if ok, err := a.confirm(msg+".\nAre you sure you want to continue?", false); err != nil || !ok {
-					return err
-				}
-				path = "/v2/" + client.EscapeRepository(repo) + "/manifests/" + url.PathEscape(digest)
-			} else {
-				ok, err := a.confirm(fmt.Sprintf("Are you sure you want to delete the repository '%s' and all images under it?", repo), yes)
-				if err != nil || !ok {
-					return err
-				}
-				path = repoPath(repo)
 			}
-			res, _, err := reg.Data(ctx, http.MethodDelete, path, nil, scope, "")
-			if err != nil || res == nil {
+			tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
+			if err != nil && !client.IsRouteMissing(err) {
 				return err
 			}
-			return a.print(res, "")
-		},
-	}
+			var images []string
+			for _, t := range tags {
+				if m, ok := t.(map[string]any); ok && m["digest"] == digest {
+					images = append(images, fmt.Sprintf("'%s:%v'", repo, m["name"]))
+				}
+			}
+			msg := fmt.Sprintf("This operation will delete the manifest '%s'", digest)
+			if len(images) > 0 {
+				msg += " and all the following images: " + strings.Join(images, ", ")
+			}
+			if yes {
+				a.warn("%s", msg)
+			} else if ok, err := a.confirm(msg+".\nAre you sure you want to continue?", false); err != nil || !ok {
+				return err
+			}
+			path = "/v2/" + client.EscapeRepository(repo) + "/manifests/" + url.PathEscape(digest)
+		} else {
+			ok, err := a.confirm(fmt.Sprintf("Are you sure you want to delete the repository '%s' and all images under it?", repo), yes)
+			if err != nil || !ok {
+				return err
+			}
+			path = repoPath(repo)
+		}
+		res, _, err := reg.Data(ctx, http.MethodDelete, path, nil, scope, "")
+		if err != nil || res == nil {
+			return err
+		}
+		return a.print(res, "")
+	})
 	f.add(cmd)
 	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
 	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
@@ -435,36 +409,30 @@ func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
 func newACRRepositoryUntagCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var image string
-	cmd := &cobra.Command{
-		Use:     "untag",
-		Short:   "Untag an image in an Azure Container Registry.",
-		Long:    "Untag an image in an Azure Container Registry. This command does not delete the manifest referenced by the tag or any associated layer data.",
-		Example: "  az acr repository untag -n myregistry --image hello-world:latest",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "image"); err != nil {
-				return err
-			}
-			repo, tag, _, err := parseImage(image, false)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			scope := client.RepositoryScope(repo, "delete")
-			reg, _, err := a.registryAccess(ctx, f, scope, false)
-			if err != nil {
-				return err
-			}
-			res, _, err := reg.Data(ctx, http.MethodDelete, repoPath(repo, "_tags", tag), nil, scope, "")
-			if client.IsRouteMissing(err) {
-				// The OCI way: DELETE of a manifest by tag removes the tag.
-				res, _, err = reg.Data(ctx, http.MethodDelete, "/v2/"+client.EscapeRepository(repo)+"/manifests/"+url.PathEscape(tag), nil, scope, "")
-			}
-			if err != nil || res == nil {
-				return err
-			}
-			return a.print(res, "")
-		},
-	}
+	cmd := a.command(spec{use: "untag", short: "Untag an image in an Azure Container Registry.", long: "Untag an image in an Azure Container Registry. This command does not delete the manifest referenced by the tag or any associated layer data.", example: "  az acr repository untag -n myregistry --image hello-world:latest", needs: local}, func(x *call) error {
+		if err := require(x.cmd, "name", "image"); err != nil {
+			return err
+		}
+		repo, tag, _, err := parseImage(image, false)
+		if err != nil {
+			return err
+		}
+		ctx := x.ctx
+		scope := client.RepositoryScope(repo, "delete")
+		reg, _, err := a.registryAccess(ctx, f, scope, false)
+		if err != nil {
+			return err
+		}
+		res, _, err := reg.Data(ctx, http.MethodDelete, repoPath(repo, "_tags", tag), nil, scope, "")
+		if client.IsRouteMissing(err) {
+			// The OCI way: DELETE of a manifest by tag removes the tag.
+			res, _, err = reg.Data(ctx, http.MethodDelete, "/v2/"+client.EscapeRepository(repo)+"/manifests/"+url.PathEscape(tag), nil, scope, "")
+		}
+		if err != nil || res == nil {
+			return err
+		}
+		return a.print(res, "")
+	})
 	f.add(cmd)
 	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag'.")
 	return cmd

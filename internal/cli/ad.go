@@ -24,28 +24,24 @@ func andFilter(clauses []string) string { return strings.Join(clauses, " and ") 
 func newADUserCreateCommand(a *app) *cobra.Command {
 	var displayName, upn, password, mailNickname string
 	var forceChange triBool
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create a user.",
-		Example: "  az ad user create --display-name Alice --user-principal-name alice@contoso.onmicrosoft.com --password 'P@ssw0rd1'",
-		RunE: a.withClient([]string{"display-name", "password", "user-principal-name"}, func(cmd *cobra.Command, c *client.Client) error {
-			if mailNickname == "" {
-				mailNickname, _, _ = strings.Cut(upn, "@")
-			}
-			body := map[string]any{
-				"accountEnabled":    true,
-				"displayName":       displayName,
-				"userPrincipalName": upn,
-				"mailNickname":      mailNickname,
-				"passwordProfile":   map[string]any{"password": password, "forceChangePasswordNextSignIn": forceChange.set && forceChange.val},
-			}
-			var user map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodPost, "/users", nil, body, &user); err != nil {
-				return err
-			}
-			return a.print(user, "")
-		}),
-	}
+	cmd := a.command(spec{use: "create", short: "Create a user.", example: "  az ad user create --display-name Alice --user-principal-name alice@contoso.onmicrosoft.com --password 'P@ssw0rd1'", needs: signedIn, required: []string{"display-name", "password", "user-principal-name"}}, func(x *call) error {
+		c := x.c
+		if mailNickname == "" {
+			mailNickname, _, _ = strings.Cut(upn, "@")
+		}
+		body := map[string]any{
+			"accountEnabled":    true,
+			"displayName":       displayName,
+			"userPrincipalName": upn,
+			"mailNickname":      mailNickname,
+			"passwordProfile":   map[string]any{"password": password, "forceChangePasswordNextSignIn": forceChange.set && forceChange.val},
+		}
+		var user map[string]any
+		if err := c.Graph(x.ctx, http.MethodPost, "/users", nil, body, &user); err != nil {
+			return err
+		}
+		return a.print(user, "")
+	})
 	f := cmd.Flags()
 	f.StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
 	f.StringVar(&upn, "user-principal-name", "", "The user principal name (someuser@contoso.com).")
@@ -57,61 +53,52 @@ func newADUserCreateCommand(a *app) *cobra.Command {
 
 func newADUserShowCommand(a *app) *cobra.Command {
 	var id string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of a user.",
-		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
-			var user map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodGet, "/users/"+esc(id), nil, nil, &user); err != nil {
-				return err
-			}
-			return a.print(user, "")
-		}),
-	}
+	cmd := a.command(spec{use: "show", short: "Get the details of a user.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
+		c := x.c
+		var user map[string]any
+		if err := c.Graph(x.ctx, http.MethodGet, "/users/"+esc(id), nil, nil, &user); err != nil {
+			return err
+		}
+		return a.print(user, "")
+	})
 	cmd.Flags().StringVar(&id, "id", "", "User's object id or principal name.")
 	return cmd
 }
 
 func newADUserDeleteCommand(a *app) *cobra.Command {
 	var id string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a user.",
-		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
-			return c.Graph(cmd.Context(), http.MethodDelete, "/users/"+esc(id), nil, nil, nil)
-		}),
-	}
+	cmd := a.command(spec{use: "delete", short: "Delete a user.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
+		c := x.c
+		return c.Graph(x.ctx, http.MethodDelete, "/users/"+esc(id), nil, nil, nil)
+	})
 	cmd.Flags().StringVar(&id, "id", "", "User's object id or principal name.")
 	return cmd
 }
 
 func newADUserListCommand(a *app) *cobra.Command {
 	var displayName, upn, filter string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List users.",
-		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
-			var clauses []string
-			if filter != "" {
-				clauses = append(clauses, filter)
-			}
-			if displayName != "" {
-				clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
-			}
-			if upn != "" {
-				clauses = append(clauses, "userPrincipalName eq "+client.ODataString(upn))
-			}
-			var q map[string][]string
-			if len(clauses) > 0 {
-				q = filterQuery(andFilter(clauses))
-			}
-			users, _, err := c.GraphList(cmd.Context(), "/users", q, true)
-			if err != nil {
-				return err
-			}
-			return a.print(users, "")
-		}),
-	}
+	cmd := a.command(spec{use: "list", short: "List users.", needs: signedIn}, func(x *call) error {
+		c := x.c
+		var clauses []string
+		if filter != "" {
+			clauses = append(clauses, filter)
+		}
+		if displayName != "" {
+			clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
+		}
+		if upn != "" {
+			clauses = append(clauses, "userPrincipalName eq "+client.ODataString(upn))
+		}
+		var q map[string][]string
+		if len(clauses) > 0 {
+			q = filterQuery(andFilter(clauses))
+		}
+		users, _, err := c.GraphList(x.ctx, "/users", q, true)
+		if err != nil {
+			return err
+		}
+		return a.print(users, "")
+	})
 	f := cmd.Flags()
 	f.StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
 	f.StringVar(&upn, "upn", "", "User principal name.")
@@ -120,15 +107,12 @@ func newADUserListCommand(a *app) *cobra.Command {
 }
 
 func newADSignedInUserShowCommand(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show",
-		Short: "Get the details for the currently logged-in user.",
-		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
-			var me map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodGet, "/me", nil, nil, &me); err != nil {
-				return err
-			}
-			return a.print(me, "")
-		}),
-	}
+	return a.command(spec{use: "show", short: "Get the details for the currently logged-in user.", needs: signedIn}, func(x *call) error {
+		c := x.c
+		var me map[string]any
+		if err := c.Graph(x.ctx, http.MethodGet, "/me", nil, nil, &me); err != nil {
+			return err
+		}
+		return a.print(me, "")
+	})
 }

@@ -37,22 +37,18 @@ func memberIDFlag(cmd *cobra.Command, v *string) {
 
 func newADGroupCreateCommand(a *app) *cobra.Command {
 	var displayName, mailNickname, description string
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create a group.",
-		Example: "  az ad group create --display-name MyDisplay --mail-nickname MyDisplay",
-		RunE: a.withClient([]string{"display-name", "mail-nickname"}, func(cmd *cobra.Command, c *client.Client) error {
-			body := map[string]any{"displayName": displayName, "mailNickname": mailNickname, "securityEnabled": true, "mailEnabled": false}
-			if description != "" {
-				body["description"] = description
-			}
-			var g map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodPost, "/groups", nil, body, &g); err != nil {
-				return err
-			}
-			return a.print(g, "")
-		}),
-	}
+	cmd := a.command(spec{use: "create", short: "Create a group.", example: "  az ad group create --display-name MyDisplay --mail-nickname MyDisplay", needs: signedIn, required: []string{"display-name", "mail-nickname"}}, func(x *call) error {
+		c := x.c
+		body := map[string]any{"displayName": displayName, "mailNickname": mailNickname, "securityEnabled": true, "mailEnabled": false}
+		if description != "" {
+			body["description"] = description
+		}
+		var g map[string]any
+		if err := c.Graph(x.ctx, http.MethodPost, "/groups", nil, body, &g); err != nil {
+			return err
+		}
+		return a.print(g, "")
+	})
 	f := cmd.Flags()
 	f.StringVar(&displayName, "display-name", "", "Object's display name.")
 	f.StringVar(&mailNickname, "mail-nickname", "", "Mail nickname.")
@@ -62,66 +58,57 @@ func newADGroupCreateCommand(a *app) *cobra.Command {
 
 func newADGroupShowCommand(a *app) *cobra.Command {
 	var group string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of a group.",
-		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			var g map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodGet, "/groups/"+esc(id), nil, nil, &g); err != nil {
-				return err
-			}
-			return a.print(g, "")
-		}),
-	}
+	cmd := a.command(spec{use: "show", short: "Get the details of a group.", needs: signedIn, required: []string{"group"}}, func(x *call) error {
+		c := x.c
+		id, err := resolveGroup(x.ctx, c, group)
+		if err != nil {
+			return err
+		}
+		var g map[string]any
+		if err := c.Graph(x.ctx, http.MethodGet, "/groups/"+esc(id), nil, nil, &g); err != nil {
+			return err
+		}
+		return a.print(g, "")
+	})
 	groupFlag(cmd, &group)
 	return cmd
 }
 
 func newADGroupDeleteCommand(a *app) *cobra.Command {
 	var group string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a group.",
-		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			return c.Graph(cmd.Context(), http.MethodDelete, "/groups/"+esc(id), nil, nil, nil)
-		}),
-	}
+	cmd := a.command(spec{use: "delete", short: "Delete a group.", needs: signedIn, required: []string{"group"}}, func(x *call) error {
+		c := x.c
+		id, err := resolveGroup(x.ctx, c, group)
+		if err != nil {
+			return err
+		}
+		return c.Graph(x.ctx, http.MethodDelete, "/groups/"+esc(id), nil, nil, nil)
+	})
 	groupFlag(cmd, &group)
 	return cmd
 }
 
 func newADGroupListCommand(a *app) *cobra.Command {
 	var displayName, filter string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List groups in the directory.",
-		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
-			var clauses []string
-			if filter != "" {
-				clauses = append(clauses, filter)
-			}
-			if displayName != "" {
-				clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
-			}
-			var q map[string][]string
-			if len(clauses) > 0 {
-				q = filterQuery(andFilter(clauses))
-			}
-			groups, _, err := c.GraphList(cmd.Context(), "/groups", q, true)
-			if err != nil {
-				return err
-			}
-			return a.print(groups, "")
-		}),
-	}
+	cmd := a.command(spec{use: "list", short: "List groups in the directory.", needs: signedIn}, func(x *call) error {
+		c := x.c
+		var clauses []string
+		if filter != "" {
+			clauses = append(clauses, filter)
+		}
+		if displayName != "" {
+			clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
+		}
+		var q map[string][]string
+		if len(clauses) > 0 {
+			q = filterQuery(andFilter(clauses))
+		}
+		groups, _, err := c.GraphList(x.ctx, "/groups", q, true)
+		if err != nil {
+			return err
+		}
+		return a.print(groups, "")
+	})
 	cmd.Flags().StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
 	cmd.Flags().StringVar(&filter, "filter", "", "OData filter.")
 	return cmd
@@ -129,18 +116,15 @@ func newADGroupListCommand(a *app) *cobra.Command {
 
 func newADGroupMemberAddCommand(a *app) *cobra.Command {
 	var group, member string
-	cmd := &cobra.Command{
-		Use:   "add",
-		Short: "Add a member to a group.",
-		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			body := map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + member}
-			return c.Graph(cmd.Context(), http.MethodPost, "/groups/"+esc(id)+"/members/$ref", nil, body, nil)
-		}),
-	}
+	cmd := a.command(spec{use: "add", short: "Add a member to a group.", needs: signedIn, required: []string{"group", "member-id"}}, func(x *call) error {
+		c := x.c
+		id, err := resolveGroup(x.ctx, c, group)
+		if err != nil {
+			return err
+		}
+		body := map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + member}
+		return c.Graph(x.ctx, http.MethodPost, "/groups/"+esc(id)+"/members/$ref", nil, body, nil)
+	})
 	groupFlag(cmd, &group)
 	memberIDFlag(cmd, &member)
 	return cmd
@@ -148,17 +132,14 @@ func newADGroupMemberAddCommand(a *app) *cobra.Command {
 
 func newADGroupMemberRemoveCommand(a *app) *cobra.Command {
 	var group, member string
-	cmd := &cobra.Command{
-		Use:   "remove",
-		Short: "Remove a member from a group.",
-		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			return c.Graph(cmd.Context(), http.MethodDelete, "/groups/"+esc(id)+"/members/"+esc(member)+"/$ref", nil, nil, nil)
-		}),
-	}
+	cmd := a.command(spec{use: "remove", short: "Remove a member from a group.", needs: signedIn, required: []string{"group", "member-id"}}, func(x *call) error {
+		c := x.c
+		id, err := resolveGroup(x.ctx, c, group)
+		if err != nil {
+			return err
+		}
+		return c.Graph(x.ctx, http.MethodDelete, "/groups/"+esc(id)+"/members/"+esc(member)+"/$ref", nil, nil, nil)
+	})
 	groupFlag(cmd, &group)
 	memberIDFlag(cmd, &member)
 	return cmd
@@ -166,49 +147,43 @@ func newADGroupMemberRemoveCommand(a *app) *cobra.Command {
 
 func newADGroupMemberListCommand(a *app) *cobra.Command {
 	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "Get the members of a group.",
-		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			members, _, err := c.GraphList(cmd.Context(), "/groups/"+esc(id)+"/members", nil, true)
-			if err != nil {
-				return err
-			}
-			return a.print(members, "")
-		}),
-	}
+	cmd := a.command(spec{use: "list", short: "Get the members of a group.", needs: signedIn, required: []string{"group"}}, func(x *call) error {
+		c := x.c
+		id, err := resolveGroup(x.ctx, c, group)
+		if err != nil {
+			return err
+		}
+		members, _, err := c.GraphList(x.ctx, "/groups/"+esc(id)+"/members", nil, true)
+		if err != nil {
+			return err
+		}
+		return a.print(members, "")
+	})
 	groupFlag(cmd, &group)
 	return cmd
 }
 
 func newADGroupMemberCheckCommand(a *app) *cobra.Command {
 	var group, member string
-	cmd := &cobra.Command{
-		Use:   "check",
-		Short: "Check if a member is in a group.",
-		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			var res struct {
-				Value []string `json:"value"`
-			}
-			body := map[string]any{"groupIds": []string{id}}
-			if err := c.Graph(cmd.Context(), http.MethodPost, "/directoryObjects/"+esc(member)+"/checkMemberGroups", nil, body, &res); err != nil {
-				return err
-			}
-			in := false
-			for _, g := range res.Value {
-				in = in || strings.EqualFold(g, id)
-			}
-			return a.print(map[string]any{"value": in}, "")
-		}),
-	}
+	cmd := a.command(spec{use: "check", short: "Check if a member is in a group.", needs: signedIn, required: []string{"group", "member-id"}}, func(x *call) error {
+		c := x.c
+		id, err := resolveGroup(x.ctx, c, group)
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Value []string `json:"value"`
+		}
+		body := map[string]any{"groupIds": []string{id}}
+		if err := c.Graph(x.ctx, http.MethodPost, "/directoryObjects/"+esc(member)+"/checkMemberGroups", nil, body, &res); err != nil {
+			return err
+		}
+		in := false
+		for _, g := range res.Value {
+			in = in || strings.EqualFold(g, id)
+		}
+		return a.print(map[string]any{"value": in}, "")
+	})
 	groupFlag(cmd, &group)
 	memberIDFlag(cmd, &member)
 	return cmd

@@ -32,50 +32,45 @@ func newADSPCreateForRBACCommand(a *app) *cobra.Command {
 	var name, role string
 	var scopes []string
 	var years int
-	cmd := &cobra.Command{
-		Use:   "create-for-rbac",
-		Short: "Create an application and its associated service principal, optionally configuring the service principal's RBAC role assignments.",
-		Example: "  az ad sp create-for-rbac -n MyApp --role AcrPull --scopes /subscriptions/{sub}/resourceGroups/{rg}\n" +
-			"  az ad sp create-for-rbac",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if (role == "") != (len(scopes) == 0) {
-				return usageErrorf("Usage error: To create role assignments, specify both --role and --scopes.")
-			}
-			if years <= 0 {
-				return usageErrorf("argument --years: the value must be a positive integer")
-			}
-			c, err := a.client()
+	cmd := a.command(spec{use: "create-for-rbac", short: "Create an application and its associated service principal, optionally configuring the service principal's RBAC role assignments.", example: "  az ad sp create-for-rbac -n MyApp --role AcrPull --scopes /subscriptions/{sub}/resourceGroups/{rg}\n" +
+		"  az ad sp create-for-rbac", needs: local}, func(x *call) error {
+		if (role == "") != (len(scopes) == 0) {
+			return usageErrorf("Usage error: To create role assignments, specify both --role and --scopes.")
+		}
+		if years <= 0 {
+			return usageErrorf("argument --years: the value must be a positive integer")
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		ctx := x.ctx
+		if name == "" {
+			name = "azure-cli-" + time.Now().UTC().Format("2006-01-02-15-04-05")
+		}
+		res, err := a.createForRBAC(ctx, c, name, years)
+		if err != nil {
+			return err
+		}
+		if role != "" {
+			sub, err := a.sub()
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if name == "" {
-				name = "azure-cli-" + time.Now().UTC().Format("2006-01-02-15-04-05")
-			}
-			res, err := a.createForRBAC(ctx, c, name, years)
-			if err != nil {
-				return err
-			}
-			if role != "" {
-				sub, err := a.sub()
+			for _, scope := range scopes {
+				a.warn("Creating '%s' role assignment under scope '%s'", role, scope)
+				roleID, err := resolveRoleID(ctx, c, role, scope, sub.ID)
 				if err != nil {
 					return err
 				}
-				for _, scope := range scopes {
-					a.warn("Creating '%s' role assignment under scope '%s'", role, scope)
-					roleID, err := resolveRoleID(ctx, c, role, scope, sub.ID)
-					if err != nil {
-						return err
-					}
-					if err := a.assignWithRetry(ctx, c, scope, roleID, res.spID); err != nil {
-						return err
-					}
+				if err := a.assignWithRetry(ctx, c, scope, roleID, res.spID); err != nil {
+					return err
 				}
 			}
-			a.warn("%s", credentialWarning)
-			return a.print(map[string]any{"appId": res.appID, "displayName": name, "password": res.password, "tenant": res.tenant}, "")
-		},
-	}
+		}
+		a.warn("%s", credentialWarning)
+		return a.print(map[string]any{"appId": res.appID, "displayName": name, "password": res.password, "tenant": res.tenant}, "")
+	})
 	f := cmd.Flags()
 	f.StringVarP(&name, "name", "n", "", "Display name of the service principal. Defaults to azure-cli-%Y-%m-%d-%H-%M-%S.")
 	f.StringVar(&name, "display-name", "", "Display name of the service principal (alias of --name).")
@@ -151,55 +146,46 @@ func (a *app) assignWithRetry(ctx context.Context, c *client.Client, scope, role
 
 func newADSPCreateCommand(a *app) *cobra.Command {
 	var id string
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create a service principal for an application.",
-		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
-			var sp map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodPost, "/servicePrincipals", nil, map[string]any{"appId": id}, &sp); err != nil {
-				return err
-			}
-			return a.print(sp, "")
-		}),
-	}
+	cmd := a.command(spec{use: "create", short: "Create a service principal for an application.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
+		c := x.c
+		var sp map[string]any
+		if err := c.Graph(x.ctx, http.MethodPost, "/servicePrincipals", nil, map[string]any{"appId": id}, &sp); err != nil {
+			return err
+		}
+		return a.print(sp, "")
+	})
 	cmd.Flags().StringVar(&id, "id", "", "Identifier uri, application id, or object id of the associated application.")
 	return cmd
 }
 
 func newADSPShowCommand(a *app) *cobra.Command {
 	var id string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of a service principal.",
-		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
-			oid, err := resolveServicePrincipal(cmd.Context(), c, id)
-			if err != nil {
-				return err
-			}
-			var sp map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodGet, "/servicePrincipals/"+esc(oid), nil, nil, &sp); err != nil {
-				return err
-			}
-			return a.print(sp, "")
-		}),
-	}
+	cmd := a.command(spec{use: "show", short: "Get the details of a service principal.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
+		c := x.c
+		oid, err := resolveServicePrincipal(x.ctx, c, id)
+		if err != nil {
+			return err
+		}
+		var sp map[string]any
+		if err := c.Graph(x.ctx, http.MethodGet, "/servicePrincipals/"+esc(oid), nil, nil, &sp); err != nil {
+			return err
+		}
+		return a.print(sp, "")
+	})
 	cmd.Flags().StringVar(&id, "id", "", "Service principal name, or object id.")
 	return cmd
 }
 
 func newADSPDeleteCommand(a *app) *cobra.Command {
 	var id string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a service principal.",
-		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
-			oid, err := resolveServicePrincipal(cmd.Context(), c, id)
-			if err != nil {
-				return err
-			}
-			return c.Graph(cmd.Context(), http.MethodDelete, "/servicePrincipals/"+esc(oid), nil, nil, nil)
-		}),
-	}
+	cmd := a.command(spec{use: "delete", short: "Delete a service principal.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
+		c := x.c
+		oid, err := resolveServicePrincipal(x.ctx, c, id)
+		if err != nil {
+			return err
+		}
+		return c.Graph(x.ctx, http.MethodDelete, "/servicePrincipals/"+esc(oid), nil, nil, nil)
+	})
 	cmd.Flags().StringVar(&id, "id", "", "Service principal name, or object id.")
 	return cmd
 }
@@ -207,33 +193,30 @@ func newADSPDeleteCommand(a *app) *cobra.Command {
 func newADSPListCommand(a *app) *cobra.Command {
 	var displayName, spn, filter string
 	var all bool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List service principals.",
-		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
-			var clauses []string
-			if filter != "" {
-				clauses = append(clauses, filter)
-			}
-			if displayName != "" {
-				clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
-			}
-			if spn != "" {
-				clauses = append(clauses, "servicePrincipalNames/any(c:c eq "+client.ODataString(spn)+")")
-			}
-			var q map[string][]string
-			if len(clauses) > 0 {
-				q = filterQuery(andFilter(clauses))
-			} else if !all {
-				a.warn("The result is not complete. You can still use '--all' to get all of them with long latency expected, or provide a filter through command arguments")
-			}
-			sps, _, err := c.GraphList(cmd.Context(), "/servicePrincipals", q, all || len(clauses) > 0)
-			if err != nil {
-				return err
-			}
-			return a.print(sps, "")
-		}),
-	}
+	cmd := a.command(spec{use: "list", short: "List service principals.", needs: signedIn}, func(x *call) error {
+		c := x.c
+		var clauses []string
+		if filter != "" {
+			clauses = append(clauses, filter)
+		}
+		if displayName != "" {
+			clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
+		}
+		if spn != "" {
+			clauses = append(clauses, "servicePrincipalNames/any(c:c eq "+client.ODataString(spn)+")")
+		}
+		var q map[string][]string
+		if len(clauses) > 0 {
+			q = filterQuery(andFilter(clauses))
+		} else if !all {
+			a.warn("The result is not complete. You can still use '--all' to get all of them with long latency expected, or provide a filter through command arguments")
+		}
+		sps, _, err := c.GraphList(x.ctx, "/servicePrincipals", q, all || len(clauses) > 0)
+		if err != nil {
+			return err
+		}
+		return a.print(sps, "")
+	})
 	f := cmd.Flags()
 	f.StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
 	f.StringVar(&spn, "spn", "", "Service principal name.")

@@ -33,7 +33,7 @@ func resolveAKSRegistry(ctx context.Context, c *client.Client, sub client.Subscr
 			return aksRegistry{}, &cliError{fmt.Sprintf("'%s' is not the resource ID of a container registry (%s).", nameOrID, typ)}
 		}
 		var reg map[string]any
-		if err := c.ARM(ctx, acrRequest(http.MethodGet, nameOrID, nil), &reg); err != nil {
+		if err := c.ARM(ctx, registries.request(http.MethodGet, nameOrID, nil), &reg); err != nil {
 			return aksRegistry{}, err
 		}
 		r := aksRegistry{id: str(reg, "id"), sub: id.SubscriptionID}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"io"
 	"os"
@@ -155,36 +154,6 @@ func (a *app) clientAndSub() (*client.Client, client.Subscription, error) {
 		return nil, client.Subscription{}, err
 	}
 	return c, s, nil
-}
-
-// withClient is the RunE of a command that calls the API: it checks the
-// required flags (require's syntax), signs in and runs fn.
-func (a *app) withClient(required []string, fn func(*cobra.Command, *client.Client) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		if err := require(cmd, required...); err != nil {
-			return err
-		}
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		return fn(cmd, c)
-	}
-}
-
-// withSub is withClient for commands that work in a subscription
-// (--subscription or the default).
-func (a *app) withSub(required []string, fn func(*cobra.Command, *client.Client, client.Subscription) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		if err := require(cmd, required...); err != nil {
-			return err
-		}
-		c, sub, err := a.clientAndSub()
-		if err != nil {
-			return err
-		}
-		return fn(cmd, c, sub)
-	}
 }
 
 // print renders a command's result. tableQuery, when not empty, is the

@@ -11,56 +11,53 @@ import (
 
 const groupTable = "{Name:name, Location:location, Status:properties.provisioningState}"
 
-func newGroupCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups."}
-	cmd.AddCommand(
-		newGroupCreateCommand(a),
-		newGroupShowCommand(a),
-		newGroupDeleteCommand(a),
-		newGroupListCommand(a),
-		newGroupExistsCommand(a),
-	)
-	return cmd
+// resourceGroups declares resource groups.
+var resourceGroups = &armResource{
+	apiVersion: client.APIVersionResources,
+	required:   []string{"name|resource-group"},
+	flags: func(cmd *cobra.Command, r *ref) {
+		cmd.Flags().StringVarP(&r.name, "name", "n", "", "Name of the resource group.")
+		cmd.Flags().StringVarP(&r.name, "resource-group", "g", "", "Name of the resource group (alias of --name).")
+	},
+	path:           func(sub string, r *ref) string { return groupPath(sub, r.name) },
+	listPath:       func(sub, _ string) string { return subscriptionPath(sub) + "/resourcegroups" },
+	render:         renderModel(azmodel.ResourceGroup),
+	table:          groupTable,
+	deleteQuestion: "Are you sure you want to perform this operation?",
+	deleteNoWait:   true,
 }
 
-// groupNameFlags adds --name/-n and its alias --resource-group/-g.
-func groupNameFlags(cmd *cobra.Command, v *string) {
-	cmd.Flags().StringVarP(v, "name", "n", "", "Name of the resource group.")
-	cmd.Flags().StringVarP(v, "resource-group", "g", "", "Name of the resource group (alias of --name).")
+func newGroupCommand(a *app) *cobra.Command {
+	var tag string
+	list := resourceGroups.listCmd(a, "List resource groups.", func(rg map[string]any) bool { return tag == "" || hasTag(rg, tag) })
+	list.Flags().StringVar(&tag, "tag", "", "A single tag in 'key[=value]' format to filter by.")
+	return group("group", "Manage resource groups.",
+		newGroupCreateCommand(a),
+		resourceGroups.showCmd(a, "Gets a resource group."),
+		resourceGroups.deleteCmd(a, "Delete a resource group."),
+		list,
+		newGroupExistsCommand(a),
+	)
 }
 
 func newGroupCreateCommand(a *app) *cobra.Command {
-	var name, location string
+	var r *ref
+	var location string
 	var tags []string
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create a new resource group.",
-		Example: "  az group create -l westus -n MyResourceGroup",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name|resource-group", "location"); err != nil {
-				return err
-			}
-			t, err := parseTags(tags)
-			if err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			body := map[string]any{"location": location}
-			if t != nil {
-				body["tags"] = t
-			}
-			var rg map[string]any
-			err = c.ARM(cmd.Context(), client.Request{Method: http.MethodPut, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources, Body: body}, &rg)
-			if err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.ResourceGroup, rg), groupTable)
-		},
-	}
-	groupNameFlags(cmd, &name)
+	var t map[string]string
+	cmd := a.command(spec{use: "create", short: "Create a new resource group.", example: "  az group create -l westus -n MyResourceGroup",
+		needs: inSubscription, required: []string{"name|resource-group", "location"},
+		check: func() (err error) {
+			t, err = parseTags(tags)
+			return err
+		}}, func(x *call) error {
+		body := map[string]any{"location": location}
+		if t != nil {
+			body["tags"] = t
+		}
+		return r.act(x, http.MethodPut, "", body, func(rg map[string]any) error { return resourceGroups.print(a, rg) })
+	})
+	r = resourceGroups.ref(cmd)
 	cmd.Flags().StringVarP(&location, "location", "l", "", "Location, e.g. westus.")
 	cmd.Flags().StringArrayVar(&tags, "tags", nil, "Space-separated tags: key[=value] [key[=value] ...].")
 	return cmd
@@ -85,67 +82,6 @@ func parseTags(tags []string) (map[string]string, error) {
 	return out, nil
 }
 
-func newGroupShowCommand(a *app) *cobra.Command {
-	var name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Gets a resource group.",
-		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var rg map[string]any
-			if err := c.ARM(cmd.Context(), client.Request{Method: http.MethodGet, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources}, &rg); err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.ResourceGroup, rg), groupTable)
-		}),
-	}
-	groupNameFlags(cmd, &name)
-	return cmd
-}
-
-func newGroupDeleteCommand(a *app) *cobra.Command {
-	var name string
-	var yes, noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a resource group.",
-		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			ok, err := a.confirm("Are you sure you want to perform this operation?", yes)
-			if err != nil || !ok {
-				return err
-			}
-			return c.ARM(cmd.Context(), client.Request{Method: http.MethodDelete, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources, NoWait: noWait}, nil)
-		}),
-	}
-	groupNameFlags(cmd, &name)
-	yesFlag(cmd.Flags(), &yes)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")
-	return cmd
-}
-
-func newGroupListCommand(a *app) *cobra.Command {
-	var tag string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List resource groups.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			items, err := c.ARMList(cmd.Context(), subscriptionPath(sub.ID)+"/resourcegroups", client.APIVersionResources, nil)
-			if err != nil {
-				return err
-			}
-			out := make([]map[string]any, 0, len(items))
-			for _, rg := range items {
-				if tag != "" && !hasTag(rg, tag) {
-					continue
-				}
-				out = append(out, azmodel.Render(azmodel.ResourceGroup, rg))
-			}
-			return a.print(out, "[]."+groupTable)
-		}),
-	}
-	cmd.Flags().StringVar(&tag, "tag", "", "A single tag in 'key[=value]' format to filter by.")
-	return cmd
-}
-
 func hasTag(m map[string]any, tag string) bool {
 	k, v, withValue := strings.Cut(tag, "=")
 	tags, _ := m["tags"].(map[string]any)
@@ -158,21 +94,17 @@ func hasTag(m map[string]any, tag string) bool {
 }
 
 func newGroupExistsCommand(a *app) *cobra.Command {
-	var name string
-	cmd := &cobra.Command{
-		Use:   "exists",
-		Short: "Check if a resource group exists.",
-		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			err := c.ARM(cmd.Context(), client.Request{Method: http.MethodHead, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources}, nil)
-			switch {
-			case err == nil:
-				return a.print(true, "")
-			case client.IsNotFound(err):
-				return a.print(false, "")
-			}
-			return err
-		}),
-	}
-	groupNameFlags(cmd, &name)
+	var r *ref
+	cmd := a.command(spec{use: "exists", short: "Check if a resource group exists.", needs: inSubscription, required: resourceGroups.required}, func(x *call) error {
+		err := x.c.ARM(x.ctx, resourceGroups.request(http.MethodHead, groupPath(x.sub.ID, r.name), nil), nil)
+		switch {
+		case err == nil:
+			return a.print(true, "")
+		case client.IsNotFound(err):
+			return a.print(false, "")
+		}
+		return err
+	})
+	r = resourceGroups.ref(cmd)
 	return cmd
 }

@@ -22,31 +22,25 @@ type loginRequest struct {
 func newLoginCommand(a *app) *cobra.Command {
 	var r loginRequest
 	var allowNoSubscriptions bool
-	cmd := &cobra.Command{
-		Use:   "login",
-		Short: "Log in to drydock.",
-		Long: "Log in to drydock with a user name and password, or as a service principal with its application ID and secret.\n\n" +
-			"The server is chosen by --endpoint/--ca-file, else $DRYDOCK_ENDPOINT/$DRYDOCK_CA_FILE, else the saved profile, else " + client.DefaultEndpoint + ".",
-		Example: "  az login -u alice@contoso.onmicrosoft.com -p 'P@ssw0rd'\n" +
-			"  az login --service-principal -u <appId> -p <secret> --tenant <tenantId>",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if r.servicePrincipal {
-				if err := require(cmd, "username", "password", "tenant"); err != nil {
-					return err
-				}
-			} else if err := require(cmd, "username", "password"); err != nil {
+	cmd := a.command(spec{use: "login", short: "Log in to drydock.", long: "Log in to drydock with a user name and password, or as a service principal with its application ID and secret.\n\n" +
+		"The server is chosen by --endpoint/--ca-file, else $DRYDOCK_ENDPOINT/$DRYDOCK_CA_FILE, else the saved profile, else " + client.DefaultEndpoint + ".", example: "  az login -u alice@contoso.onmicrosoft.com -p 'P@ssw0rd'\n" +
+		"  az login --service-principal -u <appId> -p <secret> --tenant <tenantId>", needs: local}, func(x *call) error {
+		if r.servicePrincipal {
+			if err := require(x.cmd, "username", "password", "tenant"); err != nil {
 				return err
 			}
-			prof, err := a.login(cmd.Context(), r)
-			if err != nil {
-				return err
-			}
-			if len(prof.Subscriptions) == 0 {
-				a.warn("No subscriptions found for %s. Run 'az account create --name <name>' to create one.", r.username)
-			}
-			return a.print(accountList(prof), "")
-		},
-	}
+		} else if err := require(x.cmd, "username", "password"); err != nil {
+			return err
+		}
+		prof, err := a.login(x.ctx, r)
+		if err != nil {
+			return err
+		}
+		if len(prof.Subscriptions) == 0 {
+			a.warn("No subscriptions found for %s. Run 'az account create --name <name>' to create one.", r.username)
+		}
+		return a.print(accountList(prof), "")
+	})
 	f := cmd.Flags()
 	f.StringVarP(&r.username, "username", "u", "", "User name, or the application ID with --service-principal.")
 	f.StringVarP(&r.password, "password", "p", "", "Password, or the client secret with --service-principal.")
@@ -164,13 +158,9 @@ func loginWithPassword(ctx context.Context, endpoint, caFile, tenant, username, 
 
 func newLogoutCommand(a *app) *cobra.Command {
 	var username string
-	cmd := &cobra.Command{
-		Use:   "logout",
-		Short: "Log out to remove access to drydock subscriptions.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.logout()
-		},
-	}
+	cmd := a.command(spec{use: "logout", short: "Log out to remove access to drydock subscriptions.", needs: local}, func(x *call) error {
+		return a.logout()
+	})
 	cmd.Flags().StringVar(&username, "username", "", "Account user; only the logged-in account is known to drydock.")
 	return cmd
 }

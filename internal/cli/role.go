@@ -102,42 +102,39 @@ func createRoleAssignment(ctx context.Context, c *client.Client, scope, roleID, 
 func newRoleDefinitionListCommand(a *app) *cobra.Command {
 	var name, scope string
 	var customOnly triBool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List role definitions.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var err error
-			if scope == "" {
-				scope = subscriptionPath(sub.ID)
+	cmd := a.command(spec{use: "list", short: "List role definitions.", needs: inSubscription}, func(x *call) error {
+		c, sub := x.c, x.sub
+		var err error
+		if scope == "" {
+			scope = subscriptionPath(sub.ID)
+		}
+		ctx := x.ctx
+		var defs []map[string]any
+		switch {
+		case isGUID(name):
+			var d map[string]any
+			if err := c.ARM(ctx, authzRequest(http.MethodGet, scopePrefix(scope)+roleDefinitionsSuffix+"/"+name, nil), &d); err != nil {
+				return err
 			}
-			ctx := cmd.Context()
-			var defs []map[string]any
-			switch {
-			case isGUID(name):
-				var d map[string]any
-				if err := c.ARM(ctx, authzRequest(http.MethodGet, scopePrefix(scope)+roleDefinitionsSuffix+"/"+name, nil), &d); err != nil {
-					return err
-				}
-				defs = []map[string]any{d}
-			default:
-				var q map[string][]string
-				if name != "" {
-					q = filterQuery("roleName eq " + client.ODataString(name))
-				}
-				if defs, err = c.ARMList(ctx, scopePrefix(scope)+roleDefinitionsSuffix, client.APIVersionAuthorization, q); err != nil {
-					return err
-				}
+			defs = []map[string]any{d}
+		default:
+			var q map[string][]string
+			if name != "" {
+				q = filterQuery("roleName eq " + client.ODataString(name))
 			}
-			out := make([]map[string]any, 0, len(defs))
-			for _, d := range defs {
-				if customOnly.set && customOnly.val && !strings.EqualFold(str(d, "properties", "type"), "CustomRole") {
-					continue
-				}
-				out = append(out, azmodel.Render(azmodel.RoleDefinition, d))
+			if defs, err = c.ARMList(ctx, scopePrefix(scope)+roleDefinitionsSuffix, client.APIVersionAuthorization, q); err != nil {
+				return err
 			}
-			return a.print(out, roleDefinitionTable)
-		}),
-	}
+		}
+		out := make([]map[string]any, 0, len(defs))
+		for _, d := range defs {
+			if customOnly.set && customOnly.val && !strings.EqualFold(str(d, "properties", "type"), "CustomRole") {
+				continue
+			}
+			out = append(out, azmodel.Render(azmodel.RoleDefinition, d))
+		}
+		return a.print(out, roleDefinitionTable)
+	})
 	f := cmd.Flags()
 	f.StringVarP(&name, "name", "n", "", "A role's name or id, e.g. 'Reader'.")
 	f.StringVar(&scope, "scope", "", "Scope at which the role definitions are listed. Defaults to the subscription.")

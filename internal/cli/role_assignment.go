@@ -77,42 +77,37 @@ func (in *assigneeInput) resolve(ctx context.Context, g graphAPI) (principal, er
 func newRoleAssignmentCreateCommand(a *app) *cobra.Command {
 	var in assigneeInput
 	var role, scope, group, description string
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create a new role assignment for a user, group, or service principal.",
-		Example: "  az role assignment create --assignee sp_name --role a_role --scope /subscriptions/{sub}/resourceGroups/{rg}\n" +
-			"  az role assignment create --assignee-object-id 00000000-0000-0000-0000-000000000000 --assignee-principal-type ServicePrincipal --role AcrPull --scope {acrId}",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "role"); err != nil {
-				return err
-			}
-			if err := in.validate(); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			sc, err := buildRoleScope(group, scope, sub.ID)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			roleID, err := resolveRoleID(ctx, c, role, sc, sub.ID)
-			if err != nil {
-				return err
-			}
-			p, err := in.resolve(ctx, c)
-			if err != nil {
-				return err
-			}
-			ra, err := createRoleAssignment(ctx, c, sc, roleID, p.ID, p.Type, description)
-			if err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.RoleAssignment, ra), "")
-		},
-	}
+	cmd := a.command(spec{use: "create", short: "Create a new role assignment for a user, group, or service principal.", example: "  az role assignment create --assignee sp_name --role a_role --scope /subscriptions/{sub}/resourceGroups/{rg}\n" +
+		"  az role assignment create --assignee-object-id 00000000-0000-0000-0000-000000000000 --assignee-principal-type ServicePrincipal --role AcrPull --scope {acrId}", needs: local}, func(x *call) error {
+		if err := require(x.cmd, "role"); err != nil {
+			return err
+		}
+		if err := in.validate(); err != nil {
+			return err
+		}
+		c, sub, err := a.clientAndSub()
+		if err != nil {
+			return err
+		}
+		sc, err := buildRoleScope(group, scope, sub.ID)
+		if err != nil {
+			return err
+		}
+		ctx := x.ctx
+		roleID, err := resolveRoleID(ctx, c, role, sc, sub.ID)
+		if err != nil {
+			return err
+		}
+		p, err := in.resolve(ctx, c)
+		if err != nil {
+			return err
+		}
+		ra, err := createRoleAssignment(ctx, c, sc, roleID, p.ID, p.Type, description)
+		if err != nil {
+			return err
+		}
+		return a.print(azmodel.Render(azmodel.RoleAssignment, ra), "")
+	})
 	in.flags(cmd, true)
 	cmd.Flags().StringVar(&role, "role", "", "Role name or id.")
 	cmd.Flags().StringVar(&description, "description", "", "Description of role assignment.")
@@ -235,37 +230,33 @@ func describeAssignments(ctx context.Context, c *client.Client, items []map[stri
 func newRoleAssignmentListCommand(a *app) *cobra.Command {
 	var assignee, role, scope, group string
 	var all, inherited, groups, classic bool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List role assignments.",
-		Long:  "List role assignments. By default, only assignments scoped to the subscription are displayed. To view assignments scoped by resource or group, use `--all`.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var err error
-			ctx := cmd.Context()
-			s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited, includeGroups: groups}
-			if all {
-				if group != "" || scope != "" {
-					return usageErrorf("group or scope are not required when --all is used")
-				}
-			} else if s.scope, err = buildRoleScope(group, scope, sub.ID); err != nil {
+	cmd := a.command(spec{use: "list", short: "List role assignments.", long: "List role assignments. By default, only assignments scoped to the subscription are displayed. To view assignments scoped by resource or group, use `--all`.", needs: inSubscription}, func(x *call) error {
+		c, sub := x.c, x.sub
+		var err error
+		ctx := x.ctx
+		s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited, includeGroups: groups}
+		if all {
+			if group != "" || scope != "" {
+				return usageErrorf("group or scope are not required when --all is used")
+			}
+		} else if s.scope, err = buildRoleScope(group, scope, sub.ID); err != nil {
+			return err
+		}
+		if assignee != "" {
+			if s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee); err != nil {
 				return err
 			}
-			if assignee != "" {
-				if s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee); err != nil {
-					return err
-				}
-			}
-			items, err := s.run(ctx, c)
-			if err != nil {
-				return err
-			}
-			defScope := s.scope
-			if defScope == "" {
-				defScope = subscriptionPath(sub.ID)
-			}
-			return a.print(describeAssignments(ctx, c, items, defScope), roleAssignmentTable)
-		}),
-	}
+		}
+		items, err := s.run(ctx, c)
+		if err != nil {
+			return err
+		}
+		defScope := s.scope
+		if defScope == "" {
+			defScope = subscriptionPath(sub.ID)
+		}
+		return a.print(describeAssignments(ctx, c, items, defScope), roleAssignmentTable)
+	})
 	f := cmd.Flags()
 	f.StringVar(&assignee, "assignee", "", "Represent a user, group, or service principal. Supported format: object id, user sign-in name, or service principal name.")
 	f.StringVar(&role, "role", "", "Role name or id.")
@@ -281,60 +272,56 @@ func newRoleAssignmentDeleteCommand(a *app) *cobra.Command {
 	var ids []string
 	var assignee, role, scope, group string
 	var inherited, yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete role assignments.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if len(ids) > 0 {
-				if assignee != "" || role != "" || group != "" || scope != "" || inherited {
-					return usageErrorf("When assignment ids are used, other parameter values are not required")
-				}
-				c, err := a.client()
-				if err != nil {
-					return err
-				}
-				for _, id := range ids {
-					if err := c.ARM(ctx, authzRequest(http.MethodDelete, id, nil), nil); err != nil {
-						return err
-					}
-				}
-				return nil
+	cmd := a.command(spec{use: "delete", short: "Delete role assignments.", needs: local}, func(x *call) error {
+		ctx := x.ctx
+		if len(ids) > 0 {
+			if assignee != "" || role != "" || group != "" || scope != "" || inherited {
+				return usageErrorf("When assignment ids are used, other parameter values are not required")
 			}
-			c, sub, err := a.clientAndSub()
+			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			if assignee == "" && role == "" && group == "" && scope == "" && !yes {
-				ok, err := a.confirm("This will delete all role assignments under the subscription. Are you sure?", false)
-				if err != nil || !ok {
-					return err
-				}
-			}
-			s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited}
-			if s.scope, err = buildRoleScope(group, scope, sub.ID); err != nil {
-				return err
-			}
-			if assignee != "" {
-				if s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee); err != nil {
-					return err
-				}
-			}
-			items, err := s.run(ctx, c)
-			if err != nil {
-				return err
-			}
-			if len(items) == 0 {
-				return errNoMatchedAssignments
-			}
-			for _, ra := range items {
-				if err := c.ARM(ctx, authzRequest(http.MethodDelete, str(ra, "id"), nil), nil); err != nil {
+			for _, id := range ids {
+				if err := c.ARM(ctx, authzRequest(http.MethodDelete, id, nil), nil); err != nil {
 					return err
 				}
 			}
 			return nil
-		},
-	}
+		}
+		c, sub, err := a.clientAndSub()
+		if err != nil {
+			return err
+		}
+		if assignee == "" && role == "" && group == "" && scope == "" && !yes {
+			ok, err := a.confirm("This will delete all role assignments under the subscription. Are you sure?", false)
+			if err != nil || !ok {
+				return err
+			}
+		}
+		s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited}
+		if s.scope, err = buildRoleScope(group, scope, sub.ID); err != nil {
+			return err
+		}
+		if assignee != "" {
+			if s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee); err != nil {
+				return err
+			}
+		}
+		items, err := s.run(ctx, c)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return errNoMatchedAssignments
+		}
+		for _, ra := range items {
+			if err := c.ARM(ctx, authzRequest(http.MethodDelete, str(ra, "id"), nil), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	f := cmd.Flags()
 	f.StringArrayVar(&ids, "ids", nil, "Space-separated role assignment ids.")
 	f.StringVar(&assignee, "assignee", "", "Represent a user, group, or service principal. Supported format: object id, user sign-in name, or service principal name.")

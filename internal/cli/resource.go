@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/spf13/cobra"
+)
+
+// armResource declares an ARM resource type once: where it lives, how the
+// command line names it, and how az prints it. Its show, list and delete
+// commands are derived from the declaration (showCmd, listCmd, deleteCmd);
+// its other commands use ref and the typed calls below.
+type armResource struct {
+	provider, typ, apiVersion string
+	// parentFlag names the flag of the parent resource of a child type
+	// ("cluster-name"); parent is the parent's declaration.
+	parent                 *armResource
+	parentFlag, parentHelp string
+	// nameHelp and groupHelp are the help of --name/-n and
+	// --resource-group/-g.
+	nameHelp, groupHelp string
+	// byName makes --resource-group optional: the resource is then found by
+	// name in the subscription.
+	byName bool
+	// required lists the naming flags in the order az reports them missing.
+	required []string
+	// flags, when set, replaces the naming flags (resource groups: -n and
+	// its alias -g).
+	flags func(cmd *cobra.Command, r *ref)
+	// path, when set, replaces the resource path (resource groups), and
+	// listPath the collection path of list.
+	path     func(sub string, r *ref) string
+	listPath func(sub, group string) string
+	// render turns the raw ARM JSON into what az prints for show and list;
+	// table is az's table row, listTable (when set) the whole table
+	// expression of list.
+	render           func(a *app, m map[string]any) map[string]any
+	table, listTable string
+	// deleteQuestion is the confirmation delete asks for (none when empty;
+	// %s is the name); deleteNoWait adds --no-wait.
+	deleteQuestion string
+	deleteNoWait   bool
+}
+
+// ref is a resource named on the command line.
+type ref struct {
+	res                 *armResource
+	name, group, parent string
+}
+
+// ref adds the naming flags of res to cmd and returns what they set.
+func (res *armResource) ref(cmd *cobra.Command) *ref {
+	r := &ref{res: res}
+	if res.flags != nil {
+		res.flags(cmd, r)
+		return r
+	}
+	if res.parent != nil {
+		cmd.Flags().StringVar(&r.parent, res.parentFlag, "", res.parentHelp)
+	}
+	cmd.Flags().StringVarP(&r.name, "name", "n", "", res.nameHelp)
+	cmd.Flags().StringVarP(&r.group, "resource-group", "g", "", res.groupHelp)
+	return r
+}
+
+// itemPath is the resource's path in resource group group.
+func (res *armResource) itemPath(sub, group, parent, name string) string {
+	if res.parent != nil {
+		return res.parent.itemPath(sub, group, "", parent) + "/" + res.typ + "/" + esc(name)
+	}
+	return resourcePath(sub, group, res.provider, res.typ, name)
+}
+
+// collection is the path of the resources in a resource group, or in the
+// subscription when group is empty.
+func (res *armResource) collection(sub, group, parent string) string {
+	switch {
+	case res.listPath != nil:
+		return res.listPath(sub, group)
+	case res.parent != nil:
+		return res.parent.itemPath(sub, group, "", parent) + "/" + res.typ
+	case group == "":
+		return subscriptionPath(sub) + "/providers/" + res.provider + "/" + res.typ
+	}
+	return groupPath(sub, group) + "/providers/" + res.provider + "/" + res.typ
+}
+
+// resolve returns the resource's path; when the resource group was omitted
+// (byName) it is looked up by name, and found is the listed resource.
+func (r *ref) resolve(x *call) (path string, found map[string]any, err error) {
+	if r.res.path != nil {
+		return r.res.path(x.sub.ID, r), nil, nil
+	}
+	return r.res.resolve(x.ctx, x.c, x.sub, r.group, r.parent, r.name)
+}
+
+func (res *armResource) resolve(ctx context.Context, c *client.Client, sub client.Subscription, group, parent, name string) (path string, found map[string]any, err error) {
+	if group != "" || !res.byName {
+		return res.itemPath(sub.ID, group, parent, name), nil, nil
+	}
+	found, err = findByName(ctx, c, sub, res.provider, res.typ, res.apiVersion, name)
+	if err != nil {
+		return "", nil, err
+	}
+	return str(found, "id"), found, nil
+}
+
+// act resolves the resource and sends method to it (or to its action,
+// "/name"), then hands the result to done.
+func (r *ref) act(x *call, method, action string, body any, done func(map[string]any) error) error {
+	path, _, err := r.resolve(x)
+	if err != nil {
+		return err
+	}
+	m, err := r.res.call(x.ctx, x.c, r.res.request(method, path+action, body))
+	if err != nil {
+		return err
+	}
+	return done(m)
+}
+
+// request is one call on a resource of this type (path is the resource's
+// or an action's path).
+func (res *armResource) request(method, path string, body any) client.Request {
+	return client.Request{Method: method, Path: path, APIVersion: res.apiVersion, Body: body}
+}
+
+// get reads a resource.
+func (res *armResource) get(ctx context.Context, c *client.Client, path string) (map[string]any, error) {
+	var m map[string]any
+	if err := c.ARM(ctx, res.request(http.MethodGet, path, nil), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// call performs a request and decodes the resource or result it returns.
+func (res *armResource) call(ctx context.Context, c *client.Client, req client.Request) (map[string]any, error) {
+	var m map[string]any
+	if err := c.ARM(ctx, req, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// print prints one resource as az does.
+func (res *armResource) print(a *app, m map[string]any) error {
+	return a.print(res.render(a, m), res.table)
+}
+
+func (res *armResource) showCmd(a *app, short string) *cobra.Command {
+	var r *ref
+	cmd := a.command(spec{use: "show", short: short, needs: inSubscription, required: res.required}, func(x *call) error {
+		path, m, err := r.resolve(x)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			if m, err = res.get(x.ctx, x.c, path); err != nil {
+				return err
+			}
+		}
+		return res.print(a, m)
+	})
+	r = res.ref(cmd)
+	return cmd
+}
+
+// listCmd lists the resources of the subscription, a resource group or a
+// parent; keep, when not nil, filters them.
+func (res *armResource) listCmd(a *app, short string, keep func(m map[string]any) bool) *cobra.Command {
+	var group, parent string
+	s := spec{use: "list", short: short, needs: inSubscription}
+	if res.parent != nil {
+		s.required = []string{"resource-group", res.parentFlag}
+	}
+	cmd := a.command(s, func(x *call) error {
+		items, err := x.c.ARMList(x.ctx, res.collection(x.sub.ID, group, parent), res.apiVersion, nil)
+		if err != nil {
+			return err
+		}
+		out := make([]map[string]any, 0, len(items))
+		for _, m := range items {
+			if keep == nil || keep(m) {
+				out = append(out, res.render(a, m))
+			}
+		}
+		table := res.listTable
+		if table == "" && res.table != "" {
+			table = "[]." + res.table
+		}
+		return a.print(out, table)
+	})
+	if res.parent != nil {
+		cmd.Flags().StringVar(&parent, res.parentFlag, "", res.parentHelp)
+	}
+	if res.listPath == nil {
+		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
+	}
+	return cmd
+}
+
+func (res *armResource) deleteCmd(a *app, short string) *cobra.Command {
+	var r *ref
+	var yes, noWait bool
+	cmd := a.command(spec{use: "delete", short: short, needs: inSubscription, required: res.required}, func(x *call) error {
+		path, _, err := r.resolve(x)
+		if err != nil {
+			return err
+		}
+		if res.deleteQuestion != "" {
+			ok, err := a.confirm(sprintfIf(res.deleteQuestion, r.name), yes)
+			if err != nil || !ok {
+				return err
+			}
+		}
+		req := res.request(http.MethodDelete, path, nil)
+		req.NoWait = noWait
+		return x.c.ARM(x.ctx, req, nil)
+	})
+	r = res.ref(cmd)
+	if res.deleteQuestion != "" {
+		yesFlag(cmd.Flags(), &yes)
+	}
+	if res.deleteNoWait {
+		noWaitFlag(cmd, &noWait)
+	}
+	return cmd
+}
+
+// noWaitFlag adds az's --no-wait.
+func noWaitFlag(cmd *cobra.Command, v *bool) {
+	cmd.Flags().BoolVar(v, "no-wait", false, "Do not wait for the long-running operation to finish.")
+}
+
+// sprintfIf formats format with arg when it has a verb.
+func sprintfIf(format, arg string) string {
+	if strings.Contains(format, "%s") {
+		return fmt.Sprintf(format, arg)
+	}
+	return format
+}
