@@ -8,183 +8,88 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// groups declares the directory's groups.
+var groups = &directoryType[client.Group]{
+	collection: (*client.Client).Groups,
+	flag:       "group", shorthand: "g", help: "Group's object id or display name(prefix also works if there is a unique match).",
+	resolve:    resolveGroup,
+	filterHelp: "OData filter.",
+}
+
 func newADGroupCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "group", Short: "Manage Microsoft Entra groups."}
-	member := &cobra.Command{Use: "member", Short: "Manage Microsoft Entra group membership."}
-	member.AddCommand(
-		newADGroupMemberAddCommand(a),
-		newADGroupMemberRemoveCommand(a),
-		newADGroupMemberListCommand(a),
-		newADGroupMemberCheckCommand(a),
-	)
-	cmd.AddCommand(
+	return group("group", "Manage Microsoft Entra groups.",
 		newADGroupCreateCommand(a),
-		newADGroupShowCommand(a),
-		newADGroupDeleteCommand(a),
-		newADGroupListCommand(a),
-		member,
+		groups.showCmd(a, "Get the details of a group."),
+		groups.deleteCmd(a, "Delete a group."),
+		groups.listCmd(a, "List groups in the directory."),
+		group("member", "Manage Microsoft Entra group membership.",
+			memberCmd(a, "add", "Add a member to a group.", func(x *call, id, member string) error {
+				body := map[string]string{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + member}
+				return x.c.Graph(x.ctx, http.MethodPost, "/groups/"+esc(id)+"/members/$ref", nil, body, nil)
+			}),
+			memberCmd(a, "remove", "Remove a member from a group.", func(x *call, id, member string) error {
+				return x.c.Graph(x.ctx, http.MethodDelete, "/groups/"+esc(id)+"/members/"+esc(member)+"/$ref", nil, nil, nil)
+			}),
+			memberCmd(a, "list", "Get the members of a group.", func(x *call, id, _ string) error {
+				members, _, err := client.ListPath[client.Principal](x.ctx, x.c, "/groups/"+esc(id)+"/members", nil, true)
+				if err != nil {
+					return err
+				}
+				return a.print(rawsOf(members), "")
+			}),
+			memberCmd(a, "check", "Check if a member is in a group.", func(x *call, id, member string) error {
+				var res struct {
+					Value []string `json:"value"`
+				}
+				body := map[string][]string{"groupIds": {id}}
+				if err := x.c.Graph(x.ctx, http.MethodPost, "/directoryObjects/"+esc(member)+"/checkMemberGroups", nil, body, &res); err != nil {
+					return err
+				}
+				in := false
+				for _, g := range res.Value {
+					in = in || strings.EqualFold(g, id)
+				}
+				return a.print(map[string]bool{"value": in}, "")
+			}),
+		),
 	)
+}
+
+// memberCmd is a command of az ad group member: --group, and --member-id
+// except for list; fn gets the group's object id.
+func memberCmd(a *app, use, short string, fn func(x *call, id, member string) error) *cobra.Command {
+	var grp, member string
+	required := []string{"group", "member-id"}
+	if use == "list" {
+		required = required[:1]
+	}
+	cmd := a.command(spec{use: use, short: short, needs: signedIn, required: required}, func(x *call) error {
+		id, err := groups.id(x, grp)
+		if err != nil {
+			return err
+		}
+		return fn(x, id, member)
+	})
+	groups.idFlag(cmd, &grp)
+	if use != "list" {
+		cmd.Flags().StringVar(&member, "member-id", "", "The object ID of the contact, group, user, or service principal.")
+	}
 	return cmd
-}
-
-func groupFlag(cmd *cobra.Command, v *string) {
-	cmd.Flags().StringVarP(v, "group", "g", "", "Group's object id or display name(prefix also works if there is a unique match).")
-}
-
-func memberIDFlag(cmd *cobra.Command, v *string) {
-	cmd.Flags().StringVar(v, "member-id", "", "The object ID of the contact, group, user, or service principal.")
 }
 
 func newADGroupCreateCommand(a *app) *cobra.Command {
-	var displayName, mailNickname, description string
-	cmd := a.command(spec{use: "create", short: "Create a group.", example: "  az ad group create --display-name MyDisplay --mail-nickname MyDisplay", needs: signedIn, required: []string{"display-name", "mail-nickname"}}, func(x *call) error {
-		c := x.c
-		body := map[string]any{"displayName": displayName, "mailNickname": mailNickname, "securityEnabled": true, "mailEnabled": false}
-		if description != "" {
-			body["description"] = description
-		}
-		var g map[string]any
-		if err := c.Graph(x.ctx, http.MethodPost, "/groups", nil, body, &g); err != nil {
+	g := client.NewGroup{SecurityEnabled: true}
+	cmd := a.command(spec{use: "create", short: "Create a group.", example: "  az ad group create --display-name MyDisplay --mail-nickname MyDisplay",
+		needs: signedIn, required: []string{"display-name", "mail-nickname"}}, func(x *call) error {
+		created, err := x.c.Groups().Create(x.ctx, g)
+		if err != nil {
 			return err
 		}
-		return a.print(g, "")
+		return a.print(created.Raw(), "")
 	})
 	f := cmd.Flags()
-	f.StringVar(&displayName, "display-name", "", "Object's display name.")
-	f.StringVar(&mailNickname, "mail-nickname", "", "Mail nickname.")
-	f.StringVar(&description, "description", "", "Group description.")
-	return cmd
-}
-
-func newADGroupShowCommand(a *app) *cobra.Command {
-	var group string
-	cmd := a.command(spec{use: "show", short: "Get the details of a group.", needs: signedIn, required: []string{"group"}}, func(x *call) error {
-		c := x.c
-		id, err := resolveGroup(x.ctx, c, group)
-		if err != nil {
-			return err
-		}
-		var g map[string]any
-		if err := c.Graph(x.ctx, http.MethodGet, "/groups/"+esc(id), nil, nil, &g); err != nil {
-			return err
-		}
-		return a.print(g, "")
-	})
-	groupFlag(cmd, &group)
-	return cmd
-}
-
-func newADGroupDeleteCommand(a *app) *cobra.Command {
-	var group string
-	cmd := a.command(spec{use: "delete", short: "Delete a group.", needs: signedIn, required: []string{"group"}}, func(x *call) error {
-		c := x.c
-		id, err := resolveGroup(x.ctx, c, group)
-		if err != nil {
-			return err
-		}
-		return c.Graph(x.ctx, http.MethodDelete, "/groups/"+esc(id), nil, nil, nil)
-	})
-	groupFlag(cmd, &group)
-	return cmd
-}
-
-func newADGroupListCommand(a *app) *cobra.Command {
-	var displayName, filter string
-	cmd := a.command(spec{use: "list", short: "List groups in the directory.", needs: signedIn}, func(x *call) error {
-		c := x.c
-		var clauses []string
-		if filter != "" {
-			clauses = append(clauses, filter)
-		}
-		if displayName != "" {
-			clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
-		}
-		var q map[string][]string
-		if len(clauses) > 0 {
-			q = filterQuery(andFilter(clauses))
-		}
-		groups, _, err := c.GraphList(x.ctx, "/groups", q, true)
-		if err != nil {
-			return err
-		}
-		return a.print(groups, "")
-	})
-	cmd.Flags().StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
-	cmd.Flags().StringVar(&filter, "filter", "", "OData filter.")
-	return cmd
-}
-
-func newADGroupMemberAddCommand(a *app) *cobra.Command {
-	var group, member string
-	cmd := a.command(spec{use: "add", short: "Add a member to a group.", needs: signedIn, required: []string{"group", "member-id"}}, func(x *call) error {
-		c := x.c
-		id, err := resolveGroup(x.ctx, c, group)
-		if err != nil {
-			return err
-		}
-		body := map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + member}
-		return c.Graph(x.ctx, http.MethodPost, "/groups/"+esc(id)+"/members/$ref", nil, body, nil)
-	})
-	groupFlag(cmd, &group)
-	memberIDFlag(cmd, &member)
-	return cmd
-}
-
-func newADGroupMemberRemoveCommand(a *app) *cobra.Command {
-	var group, member string
-	cmd := a.command(spec{use: "remove", short: "Remove a member from a group.", needs: signedIn, required: []string{"group", "member-id"}}, func(x *call) error {
-		c := x.c
-		id, err := resolveGroup(x.ctx, c, group)
-		if err != nil {
-			return err
-		}
-		return c.Graph(x.ctx, http.MethodDelete, "/groups/"+esc(id)+"/members/"+esc(member)+"/$ref", nil, nil, nil)
-	})
-	groupFlag(cmd, &group)
-	memberIDFlag(cmd, &member)
-	return cmd
-}
-
-func newADGroupMemberListCommand(a *app) *cobra.Command {
-	var group string
-	cmd := a.command(spec{use: "list", short: "Get the members of a group.", needs: signedIn, required: []string{"group"}}, func(x *call) error {
-		c := x.c
-		id, err := resolveGroup(x.ctx, c, group)
-		if err != nil {
-			return err
-		}
-		members, _, err := c.GraphList(x.ctx, "/groups/"+esc(id)+"/members", nil, true)
-		if err != nil {
-			return err
-		}
-		return a.print(members, "")
-	})
-	groupFlag(cmd, &group)
-	return cmd
-}
-
-func newADGroupMemberCheckCommand(a *app) *cobra.Command {
-	var group, member string
-	cmd := a.command(spec{use: "check", short: "Check if a member is in a group.", needs: signedIn, required: []string{"group", "member-id"}}, func(x *call) error {
-		c := x.c
-		id, err := resolveGroup(x.ctx, c, group)
-		if err != nil {
-			return err
-		}
-		var res struct {
-			Value []string `json:"value"`
-		}
-		body := map[string]any{"groupIds": []string{id}}
-		if err := c.Graph(x.ctx, http.MethodPost, "/directoryObjects/"+esc(member)+"/checkMemberGroups", nil, body, &res); err != nil {
-			return err
-		}
-		in := false
-		for _, g := range res.Value {
-			in = in || strings.EqualFold(g, id)
-		}
-		return a.print(map[string]any{"value": in}, "")
-	})
-	groupFlag(cmd, &group)
-	memberIDFlag(cmd, &member)
+	f.StringVar(&g.DisplayName, "display-name", "", "Object's display name.")
+	f.StringVar(&g.MailNickname, "mail-nickname", "", "Mail nickname.")
+	f.StringVar(&g.Description, "description", "", "Group description.")
 	return cmd
 }

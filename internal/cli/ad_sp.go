@@ -2,23 +2,32 @@ package cli
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
 
+// servicePrincipals declares the directory's service principals.
+var servicePrincipals = &directoryType[client.ServicePrincipal]{
+	collection: (*client.Client).ServicePrincipals,
+	flag:       "id", help: "Service principal name, or object id.",
+	resolve:    resolveServicePrincipal,
+	filters: []listFilter{{"spn", "Service principal name.", func(q string) string {
+		return "servicePrincipalNames/any(c:c eq " + q + ")"
+	}}},
+	filterHelp: "OData filter.",
+	paged:      true,
+}
+
 func newADSPCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "sp", Short: "Manage Microsoft Entra service principals."}
-	cmd.AddCommand(
+	return group("sp", "Manage Microsoft Entra service principals.",
 		newADSPCreateForRBACCommand(a),
 		newADSPCreateCommand(a),
-		newADSPShowCommand(a),
-		newADSPDeleteCommand(a),
-		newADSPListCommand(a),
+		servicePrincipals.showCmd(a, "Get the details of a service principal."),
+		servicePrincipals.deleteCmd(a, "Delete a service principal."),
+		servicePrincipals.listCmd(a, "List service principals."),
 	)
-	return cmd
 }
 
 // credentialWarning is what az prints after showing a new secret.
@@ -88,37 +97,36 @@ type rbacResult struct {
 // or creates the service principal.
 func (a *app) createForRBAC(ctx context.Context, c *client.Client, name string, years int) (rbacResult, error) {
 	var res rbacResult
-	apps, err := lookup(ctx, c, "/applications", "displayName eq "+client.ODataString(name), false)
+	apps, _, err := c.Applications().List(ctx, "displayName eq "+client.ODataString(name), true)
 	if err != nil {
 		return res, err
 	}
-	var app map[string]any
+	var app *client.Application
 	if len(apps) > 0 {
 		app = apps[0]
-		a.warn("Found an existing application instance: (id) %s. We will patch it.", str(app, "id"))
-	} else if err := c.Graph(ctx, http.MethodPost, "/applications", nil, map[string]any{"displayName": name}, &app); err != nil {
+		a.warn("Found an existing application instance: (id) %s. We will patch it.", app.ID)
+	} else if app, err = c.Applications().Create(ctx, map[string]string{"displayName": name}); err != nil {
 		return res, err
 	}
-	res.appID = str(app, "appId")
+	res.appID = app.AppID
 	end := time.Now().UTC().AddDate(years, 0, 0).Format(time.RFC3339)
-	var pw map[string]any
-	body := map[string]any{"passwordCredential": map[string]any{"displayName": "rbac", "endDateTime": end}}
-	if err := c.Graph(ctx, http.MethodPost, "/applications/"+esc(str(app, "id"))+"/addPassword", nil, body, &pw); err != nil {
-		return res, err
-	}
-	res.password = str(pw, "secretText")
-	sps, err := lookup(ctx, c, "/servicePrincipals", "appId eq "+client.ODataString(res.appID), false)
+	pw, err := c.AddPassword(ctx, app.ID, client.PasswordCredential{DisplayName: "rbac", EndDateTime: end})
 	if err != nil {
 		return res, err
 	}
-	var sp map[string]any
-	if len(sps) > 0 {
-		sp = sps[0]
-	} else if err := c.Graph(ctx, http.MethodPost, "/servicePrincipals", nil, map[string]any{"appId": res.appID}, &sp); err != nil {
+	res.password = pw.SecretText
+	sps, _, err := c.ServicePrincipals().List(ctx, "appId eq "+client.ODataString(res.appID), true)
+	if err != nil {
 		return res, err
 	}
-	res.spID = str(sp, "id")
-	res.tenant = str(sp, "appOwnerOrganizationId")
+	var sp *client.ServicePrincipal
+	if len(sps) > 0 {
+		sp = sps[0]
+	} else if sp, err = c.ServicePrincipals().Create(ctx, map[string]string{"appId": res.appID}); err != nil {
+		return res, err
+	}
+	res.spID = sp.ID
+	res.tenant = sp.AppOwnerOrganizationID
 	if cr := c.Credentials(); cr != nil && cr.TenantID != "" {
 		res.tenant = cr.TenantID
 	}
@@ -147,80 +155,12 @@ func (a *app) assignWithRetry(ctx context.Context, c *client.Client, scope, role
 func newADSPCreateCommand(a *app) *cobra.Command {
 	var id string
 	cmd := a.command(spec{use: "create", short: "Create a service principal for an application.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
-		c := x.c
-		var sp map[string]any
-		if err := c.Graph(x.ctx, http.MethodPost, "/servicePrincipals", nil, map[string]any{"appId": id}, &sp); err != nil {
+		sp, err := x.c.ServicePrincipals().Create(x.ctx, map[string]string{"appId": id})
+		if err != nil {
 			return err
 		}
-		return a.print(sp, "")
+		return a.print(sp.Raw(), "")
 	})
 	cmd.Flags().StringVar(&id, "id", "", "Identifier uri, application id, or object id of the associated application.")
-	return cmd
-}
-
-func newADSPShowCommand(a *app) *cobra.Command {
-	var id string
-	cmd := a.command(spec{use: "show", short: "Get the details of a service principal.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
-		c := x.c
-		oid, err := resolveServicePrincipal(x.ctx, c, id)
-		if err != nil {
-			return err
-		}
-		var sp map[string]any
-		if err := c.Graph(x.ctx, http.MethodGet, "/servicePrincipals/"+esc(oid), nil, nil, &sp); err != nil {
-			return err
-		}
-		return a.print(sp, "")
-	})
-	cmd.Flags().StringVar(&id, "id", "", "Service principal name, or object id.")
-	return cmd
-}
-
-func newADSPDeleteCommand(a *app) *cobra.Command {
-	var id string
-	cmd := a.command(spec{use: "delete", short: "Delete a service principal.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
-		c := x.c
-		oid, err := resolveServicePrincipal(x.ctx, c, id)
-		if err != nil {
-			return err
-		}
-		return c.Graph(x.ctx, http.MethodDelete, "/servicePrincipals/"+esc(oid), nil, nil, nil)
-	})
-	cmd.Flags().StringVar(&id, "id", "", "Service principal name, or object id.")
-	return cmd
-}
-
-func newADSPListCommand(a *app) *cobra.Command {
-	var displayName, spn, filter string
-	var all bool
-	cmd := a.command(spec{use: "list", short: "List service principals.", needs: signedIn}, func(x *call) error {
-		c := x.c
-		var clauses []string
-		if filter != "" {
-			clauses = append(clauses, filter)
-		}
-		if displayName != "" {
-			clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
-		}
-		if spn != "" {
-			clauses = append(clauses, "servicePrincipalNames/any(c:c eq "+client.ODataString(spn)+")")
-		}
-		var q map[string][]string
-		if len(clauses) > 0 {
-			q = filterQuery(andFilter(clauses))
-		} else if !all {
-			a.warn("The result is not complete. You can still use '--all' to get all of them with long latency expected, or provide a filter through command arguments")
-		}
-		sps, _, err := c.GraphList(x.ctx, "/servicePrincipals", q, all || len(clauses) > 0)
-		if err != nil {
-			return err
-		}
-		return a.print(sps, "")
-	})
-	f := cmd.Flags()
-	f.StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
-	f.StringVar(&spn, "spn", "", "Service principal name.")
-	f.StringVar(&filter, "filter", "", "OData filter.")
-	f.BoolVar(&all, "all", false, "List all entities, expect long delay if under a big organization.")
 	return cmd
 }

@@ -72,7 +72,7 @@ func (a *app) login(ctx context.Context, r loginRequest) (*client.Profile, error
 	if err != nil {
 		return nil, err
 	}
-	user := client.User{Name: r.username, Type: client.UserTypeUser}
+	user := client.Account{Name: r.username, Type: client.UserTypeUser}
 	var creds *client.Credentials
 	if r.servicePrincipal {
 		user.Type = client.UserTypeServicePrincipal
@@ -116,7 +116,7 @@ func (a *app) login(ctx context.Context, r loginRequest) (*client.Profile, error
 }
 
 // subscriptionsFrom converts ARM subscription objects to profile entries.
-func subscriptionsFrom(items []map[string]any, tenant string, user client.User) []client.Subscription {
+func subscriptionsFrom(items []map[string]any, tenant string, user client.Account) []client.Subscription {
 	subs := make([]client.Subscription, 0, len(items))
 	for _, it := range items {
 		s := subscriptionFrom(it, tenant, user)
@@ -127,7 +127,7 @@ func subscriptionsFrom(items []map[string]any, tenant string, user client.User) 
 	return subs
 }
 
-func subscriptionFrom(it map[string]any, tenant string, user client.User) client.Subscription {
+func subscriptionFrom(it map[string]any, tenant string, user client.Account) client.Subscription {
 	s := client.Subscription{
 		ID:       str(it, "subscriptionId"),
 		Name:     str(it, "displayName"),
@@ -202,7 +202,7 @@ func (a *app) refreshSubscriptions(ctx context.Context) error {
 }
 
 // currentUser is the logged-in account as the profile records it.
-func (a *app) currentUser() client.User {
+func (a *app) currentUser() client.Account {
 	if a.profile != nil && a.profile.User != nil {
 		return *a.profile.User
 	}
@@ -213,5 +213,5 @@ func (a *app) currentUser() client.User {
 			}
 		}
 	}
-	return client.User{Type: client.UserTypeUser}
+	return client.Account{Type: client.UserTypeUser}
 }

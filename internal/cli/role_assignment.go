@@ -202,14 +202,12 @@ func describeAssignments(ctx context.Context, c *client.Client, items []map[stri
 	names := map[string]string{}
 	for start := 0; start < len(ids); start += 1000 {
 		batch := ids[start:min(start+1000, len(ids))]
-		var res struct {
-			Value []map[string]any `json:"value"`
-		}
-		if err := c.Graph(ctx, http.MethodPost, "/directoryObjects/getByIds", nil, map[string]any{"ids": batch}, &res); err != nil {
+		objs, err := c.GetByIDs(ctx, batch)
+		if err != nil {
 			break
 		}
-		for _, o := range res.Value {
-			names[strings.ToLower(str(o, "id"))] = displayableName(o)
+		for _, o := range objs {
+			names[strings.ToLower(o.ID)] = displayableName(o)
 		}
 	}
 	out := make([]map[string]any, 0, len(items))

@@ -397,11 +397,11 @@ func TestGraphListPaging(t *testing.T) {
 	}
 	loggedIn(c)
 	q := map[string][]string{"$filter": {"displayName eq 'x'"}}
-	items, more, err := c.GraphList(context.Background(), "/users", q, false)
+	items, more, err := ListPath[Principal](context.Background(), c, "/users", q, false)
 	if err != nil || len(items) != 1 || !more {
 		t.Fatalf("first page: %v %v %v", items, more, err)
 	}
-	items, more, err = c.GraphList(context.Background(), "/users", q, true)
+	items, more, err = ListPath[Principal](context.Background(), c, "/users", q, true)
 	if err != nil || len(items) != 2 || more {
 		t.Fatalf("all pages: %v %v %v", items, more, err)
 	}
