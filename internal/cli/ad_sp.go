@@ -12,7 +12,7 @@ import (
 var servicePrincipals = &directoryType[client.ServicePrincipal]{
 	collection: (*client.Client).ServicePrincipals,
 	flag:       "id", help: "Service principal name, or object id.",
-	resolve:    resolveServicePrincipal,
+	resolve: resolveServicePrincipal,
 	filters: []listFilter{{"spn", "Service principal name.", func(q string) string {
 		return "servicePrincipalNames/any(c:c eq " + q + ")"
 	}}},
