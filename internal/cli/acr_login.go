@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/spf13/cobra"
 )
 
@@ -74,7 +75,7 @@ func (a *app) findRegistry(ctx context.Context, c *client.Client, sub client.Sub
 		}
 		return t, nil
 	}
-	if !client.IsNotFound(err) {
+	if !errdefs.IsNotFound(err) {
 		return nil, err
 	}
 	md, merr := c.Metadata(ctx)

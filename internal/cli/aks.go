@@ -7,6 +7,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/spf13/cobra"
 )
@@ -351,7 +352,7 @@ func deleteNulls(m map[string]any, keys ...string) {
 func getIdentity(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
 	var mi map[string]any
 	err := c.ARM(ctx, identities.request(http.MethodGet, id, nil), &mi)
-	if client.IsNotFound(err) {
+	if errdefs.IsNotFound(err) {
 		return nil, &cliError{"Identity " + id + " not found."}
 	}
 	return mi, err

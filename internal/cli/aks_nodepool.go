@@ -6,6 +6,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/spf13/cobra"
 )
 
@@ -73,7 +74,7 @@ func newNodepoolAddCommand(a *app) *cobra.Command {
 		switch {
 		case err == nil:
 			return &cliError{fmt.Sprintf("Node pool %s already exists, please try a different name, use 'aks nodepool list' to get current list of node pool", r.name)}
-		case !client.IsNotFound(err):
+		case !errdefs.IsNotFound(err):
 			return err
 		}
 		props := map[string]any{"count": count, "vmSize": vmSize, "mode": mode, "osType": osType, "type": "VirtualMachineScaleSets"}

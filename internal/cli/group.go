@@ -6,6 +6,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/spf13/cobra"
 )
 
@@ -100,7 +101,7 @@ func newGroupExistsCommand(a *app) *cobra.Command {
 		switch {
 		case err == nil:
 			return a.print(true, "")
-		case client.IsNotFound(err):
+		case errdefs.IsNotFound(err):
 			return a.print(false, "")
 		}
 		return err

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // fakeJWT builds an unsigned token carrying claims.
@@ -358,7 +360,7 @@ func TestDecodeAPIError(t *testing.T) {
 			t.Errorf("DecodeAPIError(%d, %s) = %q", tt.status, tt.body, e.Error())
 		}
 	}
-	if !IsNotFound(fmt.Errorf("wrapped: %w", DecodeAPIError(404, nil))) {
+	if !errdefs.IsNotFound(fmt.Errorf("wrapped: %w", DecodeAPIError(404, nil))) {
 		t.Error("IsNotFound through wrapping")
 	}
 }
