@@ -163,7 +163,7 @@ func (a *app) importSource(ctx context.Context, c *client.Client, sub client.Sub
 // with the login server (or, when name is not empty, the name), as az's
 // get_registry_from_name_or_login_server does; nil when none or several.
 func registryByNameOrLoginServer(ctx context.Context, c *client.Client, sub client.Subscription, loginServer, name string) (map[string]any, error) {
-	items, err := c.ARMList(ctx, subscriptionPath(sub.ID)+"/providers/"+acrProvider+"/"+acrType, client.APIVersionContainerRegistry, nil)
+	items, err := registries.list(ctx, c, sub.ID, "", "")
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ func resolveAKSRegistry(ctx context.Context, c *client.Client, sub client.Subscr
 		}
 		return r, nil
 	}
-	items, err := c.ARMList(ctx, subscriptionPath(sub.ID)+"/providers/"+typ, client.APIVersionContainerRegistry, nil)
+	items, err := registries.list(ctx, c, sub.ID, "", "")
 	if err != nil {
 		return aksRegistry{}, err
 	}

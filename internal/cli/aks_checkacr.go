@@ -110,7 +110,7 @@ func (a *app) checkACRLoginServer(ctx context.Context, c *client.Client, acr str
 // ARM reports it. It reports found when the registries cannot be listed, so
 // that a failed lookup never changes what is checked.
 func registryInSubscription(ctx context.Context, c *client.Client, sub client.Subscription, loginServer string) (string, bool) {
-	items, err := c.ARMList(ctx, subscriptionPath(sub.ID)+"/providers/"+acrProvider+"/"+acrType, client.APIVersionContainerRegistry, nil)
+	items, err := registries.list(ctx, c, sub.ID, "", "")
 	if err != nil {
 		return loginServer, true
 	}

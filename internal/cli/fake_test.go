@@ -398,6 +398,11 @@ func (f *fakeAzure) arm(w http.ResponseWriter, r *http.Request, p string, in map
 			return
 		}
 		delete(f.resources, key)
+		if strings.Contains(strings.ToLower(key), "/microsoft.managedidentity/") {
+			// As drydock (and Azure) answer: not a long-running operation.
+			reply(w, 200, nil)
+			return
+		}
 		for k := range f.resources {
 			if strings.HasPrefix(k, key+"/") {
 				delete(f.resources, k)

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/errdefs"
@@ -26,6 +28,30 @@ var resourceGroups = &armResource{
 	table:          groupTable,
 	deleteQuestion: "Are you sure you want to perform this operation?",
 	deleteNoWait:   true,
+	sdk: &sdkCalls{
+		get: func(ctx context.Context, s client.SDK, _, name string) error {
+			gc, err := armresources.NewResourceGroupsClient(s.Sub, s.Cred, s.Options)
+			if err == nil {
+				_, err = gc.Get(ctx, name, nil)
+			}
+			return err
+		},
+		list: func(ctx context.Context, c *client.Client, s client.SDK, _ string) ([]map[string]any, error) {
+			gc, err := armresources.NewResourceGroupsClient(s.Sub, s.Cred, s.Options)
+			if err != nil {
+				return nil, err
+			}
+			return client.RawPages(ctx, c, gc.NewListPager(nil))
+		},
+		del: func(ctx context.Context, s client.SDK, _, name string, noWait bool) error {
+			gc, err := armresources.NewResourceGroupsClient(s.Sub, s.Cred, s.Options)
+			if err != nil {
+				return err
+			}
+			p, err := gc.BeginDelete(ctx, name, nil)
+			return done(ctx, p, err, noWait)
+		},
+	},
 }
 
 func newGroupCommand(a *app) *cobra.Command {

@@ -33,22 +33,6 @@ func groupLocation(ctx context.Context, c *client.Client, sub, group string) (st
 	return str(rg, "location"), nil
 }
 
-// findByName looks a resource of a type up by name in the subscription (for
-// commands whose --resource-group is optional), with az's error when it is
-// missing.
-func findByName(ctx context.Context, c *client.Client, sub client.Subscription, provider, typ, apiVersion, name string) (map[string]any, error) {
-	items, err := c.ARMList(ctx, subscriptionPath(sub.ID)+"/providers/"+provider+"/"+typ, apiVersion, nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range items {
-		if strings.EqualFold(str(it, "name"), name) {
-			return it, nil
-		}
-	}
-	return nil, resourceNotFound(name, provider+"/"+typ, sub)
-}
-
 func resourceNotFound(name, typ string, sub client.Subscription) error {
 	return &client.APIError{Status: http.StatusNotFound, Code: "ResourceNotFound",
 		Message: "The resource with name '" + name + "' and type '" + typ + "' could not be found in subscription '" + subDisplay(sub) + "'."}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/client"
@@ -44,6 +47,18 @@ type armResource struct {
 	// %s is the name); deleteNoWait adds --no-wait.
 	deleteQuestion string
 	deleteNoWait   bool
+	// sdk, when set, makes show, list, delete and the lookup by name go
+	// through the type's Azure SDK for Go client.
+	sdk *sdkCalls
+}
+
+// sdkCalls are a resource type's calls through its Azure SDK for Go client
+// (group is empty to list the subscription). Their answers are read raw,
+// through client.Raw and client.RawPages.
+type sdkCalls struct {
+	get  func(ctx context.Context, s client.SDK, group, name string) error
+	list func(ctx context.Context, c *client.Client, s client.SDK, group string) ([]map[string]any, error)
+	del  func(ctx context.Context, s client.SDK, group, name string, noWait bool) error
 }
 
 // ref is a resource named on the command line.
@@ -102,11 +117,39 @@ func (res *armResource) resolve(ctx context.Context, c *client.Client, sub clien
 	if group != "" || !res.byName {
 		return res.itemPath(sub.ID, group, parent, name), nil, nil
 	}
-	found, err = findByName(ctx, c, sub, res.provider, res.typ, res.apiVersion, name)
+	items, err := res.list(ctx, c, sub.ID, "", "")
 	if err != nil {
 		return "", nil, err
 	}
-	return str(found, "id"), found, nil
+	for _, it := range items {
+		if strings.EqualFold(str(it, "name"), name) {
+			return str(it, "id"), it, nil
+		}
+	}
+	return "", nil, resourceNotFound(name, res.provider+"/"+res.typ, sub)
+}
+
+// list lists the resources of a resource group, or of the subscription
+// when group is empty, or of a parent.
+func (res *armResource) list(ctx context.Context, c *client.Client, sub, group, parent string) ([]map[string]any, error) {
+	if res.sdk != nil {
+		return res.sdk.list(ctx, c, c.SDK(sub, res.apiVersion), group)
+	}
+	return c.ARMList(ctx, res.collection(sub, group, parent), res.apiVersion, nil)
+}
+
+// fetch reads the resource a ref names, found at path.
+func (r *ref) fetch(x *call, path string) (map[string]any, error) {
+	if sdk := r.res.sdk; sdk != nil {
+		group := r.group
+		if group == "" {
+			group, _ = resourceGroupOf(path)
+		}
+		return x.c.Raw(x.ctx, func(ctx context.Context) error {
+			return sdk.get(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), group, r.name)
+		})
+	}
+	return r.res.get(x.ctx, x.c, path)
 }
 
 // act resolves the resource and sends method to it (or to its action,
@@ -160,7 +203,7 @@ func (res *armResource) showCmd(a *app, short string) *cobra.Command {
 			return err
 		}
 		if m == nil {
-			if m, err = res.get(x.ctx, x.c, path); err != nil {
+			if m, err = r.fetch(x, path); err != nil {
 				return err
 			}
 		}
@@ -179,7 +222,7 @@ func (res *armResource) listCmd(a *app, short string, keep func(m map[string]any
 		s.required = []string{"resource-group", res.parentFlag}
 	}
 	cmd := a.command(s, func(x *call) error {
-		items, err := x.c.ARMList(x.ctx, res.collection(x.sub.ID, group, parent), res.apiVersion, nil)
+		items, err := res.list(x.ctx, x.c, x.sub.ID, group, parent)
 		if err != nil {
 			return err
 		}
@@ -218,6 +261,16 @@ func (res *armResource) deleteCmd(a *app, short string) *cobra.Command {
 				return err
 			}
 		}
+		if res.sdk != nil {
+			group := r.group
+			if group == "" {
+				group, _ = resourceGroupOf(path)
+			}
+			_, err := x.c.Raw(x.ctx, func(ctx context.Context) error {
+				return res.sdk.del(ctx, x.c.SDK(x.sub.ID, res.apiVersion), group, r.name, noWait)
+			})
+			return err
+		}
 		req := res.request(http.MethodDelete, path, nil)
 		req.NoWait = noWait
 		return x.c.ARM(x.ctx, req, nil)
@@ -243,4 +296,13 @@ func sprintfIf(format, arg string) string {
 		return fmt.Sprintf(format, arg)
 	}
 	return format
+}
+
+// done finishes a long-running operation the SDK began, unless noWait.
+func done[T any](ctx context.Context, p *runtime.Poller[T], err error, noWait bool) error {
+	if err != nil || noWait {
+		return err
+	}
+	_, err = p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: time.Second})
+	return err
 }
