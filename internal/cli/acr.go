@@ -29,33 +29,12 @@ var registries = &armResource{
 	render:         renderRegistry,
 	table:          acrTable,
 	deleteQuestion: "Are you sure you want to delete the registry '%s'?",
-	sdk: &sdkCalls{
-		get: func(ctx context.Context, s client.SDK, group, name string) error {
-			rc, err := armcontainerregistry.NewRegistriesClient(s.Sub, s.Cred, s.Options)
-			if err == nil {
-				_, err = rc.Get(ctx, group, name, nil)
-			}
-			return err
-		},
-		list: func(ctx context.Context, c *client.Client, s client.SDK, group string) ([]map[string]any, error) {
-			rc, err := armcontainerregistry.NewRegistriesClient(s.Sub, s.Cred, s.Options)
-			switch {
-			case err != nil:
-				return nil, err
-			case group == "":
-				return client.RawPages(ctx, c, rc.NewListPager(nil))
-			}
-			return client.RawPages(ctx, c, rc.NewListByResourceGroupPager(group, nil))
-		},
-		del: func(ctx context.Context, s client.SDK, group, name string, noWait bool) error {
-			rc, err := armcontainerregistry.NewRegistriesClient(s.Sub, s.Cred, s.Options)
-			if err != nil {
-				return err
-			}
-			p, err := rc.BeginDelete(ctx, group, name, nil)
+	sdk: sdkOf(armcontainerregistry.NewRegistriesClient, (*armcontainerregistry.RegistriesClient).Get,
+		(*armcontainerregistry.RegistriesClient).NewListPager, (*armcontainerregistry.RegistriesClient).NewListByResourceGroupPager,
+		func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, noWait bool) error {
+			p, err := c.BeginDelete(ctx, group, name, nil)
 			return done(ctx, p, err, noWait)
-		},
-	},
+		}),
 }
 
 // renderRegistry renders a registry as az does.

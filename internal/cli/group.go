@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
@@ -28,30 +29,18 @@ var resourceGroups = &armResource{
 	table:          groupTable,
 	deleteQuestion: "Are you sure you want to perform this operation?",
 	deleteNoWait:   true,
-	sdk: &sdkCalls{
-		get: func(ctx context.Context, s client.SDK, _, name string) error {
-			gc, err := armresources.NewResourceGroupsClient(s.Sub, s.Cred, s.Options)
-			if err == nil {
-				_, err = gc.Get(ctx, name, nil)
-			}
-			return err
+	sdk: sdkOf(armresources.NewResourceGroupsClient,
+		func(c *armresources.ResourceGroupsClient, ctx context.Context, _, name string, o *armresources.ResourceGroupsClientGetOptions) (armresources.ResourceGroupsClientGetResponse, error) {
+			return c.Get(ctx, name, o)
 		},
-		list: func(ctx context.Context, c *client.Client, s client.SDK, _ string) ([]map[string]any, error) {
-			gc, err := armresources.NewResourceGroupsClient(s.Sub, s.Cred, s.Options)
-			if err != nil {
-				return nil, err
-			}
-			return client.RawPages(ctx, c, gc.NewListPager(nil))
+		(*armresources.ResourceGroupsClient).NewListPager,
+		func(c *armresources.ResourceGroupsClient, _ string, o *armresources.ResourceGroupsClientListOptions) *runtime.Pager[armresources.ResourceGroupsClientListResponse] {
+			return c.NewListPager(o)
 		},
-		del: func(ctx context.Context, s client.SDK, _, name string, noWait bool) error {
-			gc, err := armresources.NewResourceGroupsClient(s.Sub, s.Cred, s.Options)
-			if err != nil {
-				return err
-			}
-			p, err := gc.BeginDelete(ctx, name, nil)
+		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, noWait bool) error {
+			p, err := c.BeginDelete(ctx, name, nil)
 			return done(ctx, p, err, noWait)
-		},
-	},
+		}),
 }
 
 func newGroupCommand(a *app) *cobra.Command {

@@ -21,32 +21,12 @@ var identities = &armResource{
 	nameHelp: "The name of the identity resource.", groupHelp: "Name of resource group.",
 	required: []string{"name", "resource-group"},
 	render:   renderModel(azmodel.Identity),
-	sdk: &sdkCalls{
-		get: func(ctx context.Context, s client.SDK, group, name string) error {
-			ic, err := armmsi.NewUserAssignedIdentitiesClient(s.Sub, s.Cred, s.Options)
-			if err == nil {
-				_, err = ic.Get(ctx, group, name, nil)
-			}
+	sdk: sdkOf(armmsi.NewUserAssignedIdentitiesClient, (*armmsi.UserAssignedIdentitiesClient).Get,
+		(*armmsi.UserAssignedIdentitiesClient).NewListBySubscriptionPager, (*armmsi.UserAssignedIdentitiesClient).NewListByResourceGroupPager,
+		func(ctx context.Context, c *armmsi.UserAssignedIdentitiesClient, group, name string, _ bool) error {
+			_, err := c.Delete(ctx, group, name, nil)
 			return err
-		},
-		list: func(ctx context.Context, c *client.Client, s client.SDK, group string) ([]map[string]any, error) {
-			ic, err := armmsi.NewUserAssignedIdentitiesClient(s.Sub, s.Cred, s.Options)
-			switch {
-			case err != nil:
-				return nil, err
-			case group == "":
-				return client.RawPages(ctx, c, ic.NewListBySubscriptionPager(nil))
-			}
-			return client.RawPages(ctx, c, ic.NewListByResourceGroupPager(group, nil))
-		},
-		del: func(ctx context.Context, s client.SDK, group, name string, _ bool) error {
-			ic, err := armmsi.NewUserAssignedIdentitiesClient(s.Sub, s.Cred, s.Options)
-			if err == nil {
-				_, err = ic.Delete(ctx, group, name, nil)
-			}
-			return err
-		},
-	},
+		}),
 }
 
 // renderModel renders with one of az's models.

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"strings"
 
@@ -305,4 +307,42 @@ func done[T any](ctx context.Context, p *runtime.Poller[T], err error, noWait bo
 	}
 	_, err = p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: time.Second})
 	return err
+}
+
+// sdkOf builds a type's SDK calls from its client's constructor and
+// methods: get, the subscription's and a resource group's list pagers, and
+// delete (which finishes the operation unless noWait).
+func sdkOf[C, GO, GR, SO, SR, RO, RR any](
+	newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (*C, error),
+	get func(*C, context.Context, string, string, *GO) (GR, error),
+	listSub func(*C, *SO) *runtime.Pager[SR],
+	listGroup func(*C, string, *RO) *runtime.Pager[RR],
+	del func(ctx context.Context, c *C, group, name string, noWait bool) error,
+) *sdkCalls {
+	with := func(s client.SDK, fn func(c *C) error) error {
+		c, err := newClient(s.Sub, s.Cred, s.Options)
+		if err != nil {
+			return err
+		}
+		return fn(c)
+	}
+	return &sdkCalls{
+		get: func(ctx context.Context, s client.SDK, group, name string) error {
+			return with(s, func(c *C) error { _, err := get(c, ctx, group, name, nil); return err })
+		},
+		list: func(ctx context.Context, api *client.Client, s client.SDK, group string) (items []map[string]any, err error) {
+			err = with(s, func(c *C) error {
+				if group == "" {
+					items, err = client.RawPages(ctx, api, listSub(c, nil))
+				} else {
+					items, err = client.RawPages(ctx, api, listGroup(c, group, nil))
+				}
+				return err
+			})
+			return items, err
+		},
+		del: func(ctx context.Context, s client.SDK, group, name string, noWait bool) error {
+			return with(s, func(c *C) error { return del(ctx, c, group, name, noWait) })
+		},
+	}
 }
