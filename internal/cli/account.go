@@ -102,10 +102,7 @@ func newAccountListCommand(a *app) *cobra.Command {
 
 func newAccountSetCommand(a *app) *cobra.Command {
 	var name string
-	cmd := a.command(spec{use: "set", short: "Set a subscription to be the current active subscription.", needs: local}, func(x *call) error {
-		if err := require(x.cmd, "subscription|name"); err != nil {
-			return err
-		}
+	cmd := a.command(spec{use: "set", short: "Set a subscription to be the current active subscription.", needs: local, required: []string{"subscription|name"}}, func(x *call) error {
 		store, prof, err := a.loadStore()
 		if err != nil {
 			return err
@@ -136,17 +133,14 @@ func newAccountClearCommand(a *app) *cobra.Command {
 
 func newAccountCreateCommand(a *app) *cobra.Command {
 	var name, workload string
-	cmd := a.command(spec{use: "create", short: "Create a subscription (drydock: through a Microsoft.Subscription alias); the caller becomes its Owner.", example: "  az account create --name dev", needs: local}, func(x *call) error {
-		if err := require(x.cmd, "name|display-name"); err != nil {
-			return err
-		}
+	cmd := a.command(spec{use: "create", short: "Create a subscription (drydock: through a Microsoft.Subscription alias); the caller becomes its Owner.", example: "  az account create --name dev", needs: signedIn, required: []string{"name|display-name"}, check: func() error {
 		if _, err := choice("--workload", workload, "Production", "DevTest"); err != nil {
 			return err
 		}
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
+		return nil
+	}}, func(x *call) error {
+		c := x.c
+		var err error
 		ctx := x.ctx
 		var alias map[string]any
 		err = c.ARM(ctx, client.Request{
@@ -184,17 +178,18 @@ func newAccountCreateCommand(a *app) *cobra.Command {
 func newGetAccessTokenCommand(a *app) *cobra.Command {
 	var resource, resourceType, tenant string
 	var scopes []string
-	cmd := a.command(spec{use: "get-access-token", short: "Get a token for utilities to access drydock.", needs: local}, func(x *call) error {
+	var cmd *cobra.Command
+	scope := client.ARMScope
+	cmd = a.command(spec{use: "get-access-token", short: "Get a token for utilities to access drydock.", needs: signedIn, check: func() error {
 		given := 0
 		for _, f := range []string{"resource", "resource-type", "scope"} {
-			if x.cmd.Flags().Changed(f) {
+			if cmd.Flags().Changed(f) {
 				given++
 			}
 		}
 		if given > 1 {
 			return usageErrorf("usage error: --resource/--resource-type/--scope are mutually exclusive")
 		}
-		scope := client.ARMScope
 		switch {
 		case resource != "":
 			scope = client.ScopeFor(resource)
@@ -209,11 +204,9 @@ func newGetAccessTokenCommand(a *app) *cobra.Command {
 		case len(scopes) > 0:
 			scope = strings.Join(scopes, " ")
 		}
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		tok, err := c.Token(x.ctx, scope)
+		return nil
+	}}, func(x *call) error {
+		tok, err := x.c.Token(x.ctx, scope)
 		if err != nil {
 			return err
 		}
@@ -222,7 +215,7 @@ func newGetAccessTokenCommand(a *app) *cobra.Command {
 			"expiresOn":   tok.ExpiresOn.In(time.Local).Format("2006-01-02 15:04:05.000000"),
 			"expires_on":  tok.ExpiresOn.Unix(),
 			"tokenType":   "Bearer",
-			"tenant":      c.Credentials().TenantID,
+			"tenant":      x.c.Credentials().TenantID,
 		}
 		if tenant != "" {
 			out["tenant"] = tenant

@@ -34,17 +34,14 @@ func newACRImportCommand(a *app) *cobra.Command {
 	cmd := a.command(spec{use: "import", short: "Imports an image to an Azure Container Registry from another Container Registry. Import removes the need to docker pull, docker tag, docker push.", example: "  az acr import -n myregistry --source sourceregistry.azurecr.io/sourcerepository:sourcetag\n" +
 		"  az acr import -n myregistry --source sourcerepository:sourcetag -t targetrepository:targettag -r sourceregistry\n" +
 		"  az acr import -n myregistry --source docker.io/library/hello-world:latest -t targetrepository:targettag\n" +
-		"  az acr import -n myregistry --source myprivateregistry.azurecr.io/hello-world:latest -u username -p password", needs: local}, func(x *call) error {
-		if err := require(x.cmd, "name", "source"); err != nil {
-			return err
-		}
+		"  az acr import -n myregistry --source myprivateregistry.azurecr.io/hello-world:latest -u username -p password", needs: inSubscription, required: []string{"name", "source"}, check: func() error {
 		if username != "" && password == "" {
 			return errors.New(importCredentialsInvalid)
 		}
-		c, sub, err := a.clientAndSub()
-		if err != nil {
-			return err
-		}
+		return nil
+	}}, func(x *call) error {
+		c, sub := x.c, x.sub
+		var err error
 		r.name = a.registryName(r.name)
 		ctx := x.ctx
 		path, _, err := r.resolve(ctx, c, sub)

@@ -42,17 +42,17 @@ func newADSPCreateForRBACCommand(a *app) *cobra.Command {
 	var scopes []string
 	var years int
 	cmd := a.command(spec{use: "create-for-rbac", short: "Create an application and its associated service principal, optionally configuring the service principal's RBAC role assignments.", example: "  az ad sp create-for-rbac -n MyApp --role AcrPull --scopes /subscriptions/{sub}/resourceGroups/{rg}\n" +
-		"  az ad sp create-for-rbac", needs: local}, func(x *call) error {
+		"  az ad sp create-for-rbac", needs: signedIn, check: func() error {
 		if (role == "") != (len(scopes) == 0) {
 			return usageErrorf("Usage error: To create role assignments, specify both --role and --scopes.")
 		}
 		if years <= 0 {
 			return usageErrorf("argument --years: the value must be a positive integer")
 		}
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
+		return nil
+	}}, func(x *call) error {
+		c := x.c
+		var err error
 		ctx := x.ctx
 		if name == "" {
 			name = "azure-cli-" + time.Now().UTC().Format("2006-01-02-15-04-05")

@@ -52,20 +52,6 @@ func newAKSCommand(a *app) *cobra.Command {
 	)
 }
 
-// clusterRef is a managed cluster named on the command line.
-type clusterRef struct {
-	name, group string
-}
-
-func (r *clusterRef) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&r.name, "name", "n", "", managedClusters.nameHelp)
-	cmd.Flags().StringVarP(&r.group, "resource-group", "g", "", managedClusters.groupHelp)
-}
-
-func (r *clusterRef) path(sub string) string {
-	return managedClusters.itemPath(sub, r.group, "", r.name)
-}
-
 // kubeletObjectID is the object ID of a cluster's kubelet identity, the
 // principal that pulls images (and so the one --attach-acr grants AcrPull).
 func kubeletObjectID(mc map[string]any) string {
@@ -74,7 +60,7 @@ func kubeletObjectID(mc map[string]any) string {
 
 // aksCreateOptions are the arguments of az aks create.
 type aksCreateOptions struct {
-	ref                                              clusterRef
+	ref                                              *ref
 	location, kubernetesVersion, dnsPrefix, nodeRG   string
 	nodeCount                                        int
 	vmSize, nodepoolName, adminUser                  string
@@ -200,7 +186,7 @@ func newAKSCreateCommand(a *app) *cobra.Command {
 		}}, func(x *call) error {
 		return a.createCluster(x.ctx, x.c, x.sub, o, tags, sshKey)
 	})
-	o.ref.flags(cmd)
+	o.ref = managedClusters.ref(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&o.location, "location", "l", "", "Location. Defaults to the location of the resource group.")
 	f.IntVarP(&o.nodeCount, "node-count", "c", aksDefaultNodeCount, "Number of nodes in the Kubernetes node pool.")
@@ -359,7 +345,7 @@ func getIdentity(ctx context.Context, c *client.Client, id string) (map[string]a
 }
 
 func newAKSUpdateCommand(a *app) *cobra.Command {
-	var r clusterRef
+	var r *ref
 	var attach, detach string
 	cmd := a.command(spec{use: "update", short: "Update a managed Kubernetes cluster: attach or detach a container registry.",
 		example: "  az aks update -g MyResourceGroup -n MyManagedCluster --attach-acr myregistry\n" +
@@ -399,7 +385,7 @@ func newAKSUpdateCommand(a *app) *cobra.Command {
 		}
 		return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
 	})
-	r.flags(cmd)
+	r = managedClusters.ref(cmd)
 	cmd.Flags().StringVar(&attach, "attach-acr", "", "Grant the 'acrpull' role assignment to the ACR specified by name or resource ID.")
 	cmd.Flags().StringVar(&detach, "detach-acr", "", "Disable the 'acrpull' role assignment to the ACR specified by name or resource ID.")
 	return cmd
@@ -408,14 +394,14 @@ func newAKSUpdateCommand(a *app) *cobra.Command {
 // newAKSPowerCommand is az aks stop or start: a POST action that prints
 // nothing.
 func newAKSPowerCommand(a *app, action, short string) *cobra.Command {
-	var r clusterRef
+	var r *ref
 	var noWait bool
 	cmd := a.command(spec{use: action, short: short, needs: inSubscription, required: managedClusters.required}, func(x *call) error {
 		req := managedClusters.request(http.MethodPost, r.path(x.sub.ID)+"/"+action, nil)
 		req.NoWait = noWait
 		return x.c.ARM(x.ctx, req, nil)
 	})
-	r.flags(cmd)
+	r = managedClusters.ref(cmd)
 	noWaitFlag(cmd, &noWait)
 	return cmd
 }

@@ -27,7 +27,7 @@ func (e *checkACRFailed) Error() string {
 func (e *checkACRFailed) ExitCode() int { return e.code }
 
 func newAKSCheckACRCommand(a *app) *cobra.Command {
-	var r clusterRef
+	var r *ref
 	var acr, nodeName, repository string
 	cmd := a.command(spec{use: "check-acr", short: "Validate an ACR is accessible from an AKS cluster.", long: "Validate an ACR is accessible from an AKS cluster.\n\n" +
 		"drydock runs the check as aks-canipull does, on a node of the cluster with the kubelet's identity: " +
@@ -79,7 +79,7 @@ func newAKSCheckACRCommand(a *app) *cobra.Command {
 		}
 		return &checkACRFailed{code: code}
 	})
-	r.flags(cmd)
+	r = managedClusters.ref(cmd)
 	f := cmd.Flags()
 	f.StringVar(&acr, "acr", "", "The FQDN of the ACR (its login server), e.g. myacr.azurecr.io.")
 	f.StringVar(&nodeName, "node-name", "", "The name of a specific node to perform acr pull test checks. If not specified, it will be checked on a random node.")

@@ -17,26 +17,21 @@ import (
 )
 
 func newAKSGetCredentialsCommand(a *app) *cobra.Command {
-	var r clusterRef
+	var r *ref
 	var admin, overwrite bool
-	var file, contextName string
+	var file, contextName, path string
 	cmd := a.command(spec{use: "get-credentials", short: "Get access credentials for a managed Kubernetes cluster.", long: "Get access credentials for a managed Kubernetes cluster.\n\n" +
 		"By default, the credentials are merged into the .kube/config file so kubectl can use them. See -f parameter for details.", example: "  az aks get-credentials -g MyResourceGroup -n MyManagedCluster\n" +
-		"  az aks get-credentials -g MyResourceGroup -n MyManagedCluster --admin --file -", needs: local}, func(x *call) error {
-		if err := require(x.cmd, "name", "resource-group"); err != nil {
-			return err
-		}
-		path := file
-		if path == "" {
+		"  az aks get-credentials -g MyResourceGroup -n MyManagedCluster --admin --file -", needs: inSubscription, required: []string{"name", "resource-group"}, check: func() error {
+		if path = file; path == "" {
 			var err error
-			if path, err = defaultKubeconfigPath(); err != nil {
-				return err
-			}
-		}
-		c, sub, err := a.clientAndSub()
-		if err != nil {
+			path, err = defaultKubeconfigPath()
 			return err
 		}
+		return nil
+	}}, func(x *call) error {
+		c, sub := x.c, x.sub
+		var err error
 		action, entry := "/listClusterUserCredential", "clusterUser"
 		if admin {
 			action, entry = "/listClusterAdminCredential", "clusterAdmin"
@@ -72,7 +67,7 @@ func newAKSGetCredentialsCommand(a *app) *cobra.Command {
 		}
 		return a.mergeKubeconfigFile(path, raw, contextName, admin, overwrite)
 	})
-	r.flags(cmd)
+	r = managedClusters.ref(cmd)
 	f := cmd.Flags()
 	f.BoolVarP(&admin, "admin", "a", false, "Get cluster administrator credentials. Default: cluster user credentials.")
 	f.StringVarP(&file, "file", "f", "", "Kubernetes configuration file to update. Use \"-\" to print YAML to stdout instead. Default: the first path of $KUBECONFIG, else ~/.kube/config.")

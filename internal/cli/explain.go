@@ -15,22 +15,12 @@ func newRoleAssignmentExplainCommand(a *app) *cobra.Command {
 	var action, scope, group string
 	var dataAction triBool
 	cmd := a.command(spec{use: "explain", short: "Explain whether a principal may perform an action at a scope, and which role assignments decide it (drydock only).", long: "Explain whether a principal may perform an action at a scope, and which role assignments decide it (drydock only).\n\n" +
-		"Assignments listed as pending exist but do not count yet (for example a group membership that becomes effective later).", example: "  az role assignment explain --assignee myIdentity --action Microsoft.ContainerRegistry/registries/pull/read --scope {acrId}", needs: local}, func(x *call) error {
-		if err := require(x.cmd, "action"); err != nil {
-			return err
-		}
-		if err := in.validate(); err != nil {
-			return err
-		}
-		c, sub, err := a.clientAndSub()
+		"Assignments listed as pending exist but do not count yet (for example a group membership that becomes effective later).", example: "  az role assignment explain --assignee myIdentity --action Microsoft.ContainerRegistry/registries/pull/read --scope {acrId}", needs: inSubscription, required: []string{"action"}, check: in.validate}, func(x *call) error {
+		ctx, c := x.ctx, x.c
+		sc, err := buildRoleScope(group, scope, x.sub.ID)
 		if err != nil {
 			return err
 		}
-		sc, err := buildRoleScope(group, scope, sub.ID)
-		if err != nil {
-			return err
-		}
-		ctx := x.ctx
 		id := in.objectID
 		if id == "" {
 			if id, err = resolveAssigneeOrID(ctx, c, in.assignee); err != nil {

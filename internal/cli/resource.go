@@ -84,6 +84,9 @@ func (res *armResource) ref(cmd *cobra.Command) *ref {
 	return r
 }
 
+// path is the resource's path, its resource group given.
+func (r *ref) path(sub string) string { return r.res.itemPath(sub, r.group, r.parent, r.name) }
+
 // itemPath is the resource's path in resource group group.
 func (res *armResource) itemPath(sub, group, parent, name string) string {
 	if res.parent != nil {

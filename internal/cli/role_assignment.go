@@ -78,22 +78,12 @@ func newRoleAssignmentCreateCommand(a *app) *cobra.Command {
 	var in assigneeInput
 	var role, scope, group, description string
 	cmd := a.command(spec{use: "create", short: "Create a new role assignment for a user, group, or service principal.", example: "  az role assignment create --assignee sp_name --role a_role --scope /subscriptions/{sub}/resourceGroups/{rg}\n" +
-		"  az role assignment create --assignee-object-id 00000000-0000-0000-0000-000000000000 --assignee-principal-type ServicePrincipal --role AcrPull --scope {acrId}", needs: local}, func(x *call) error {
-		if err := require(x.cmd, "role"); err != nil {
-			return err
-		}
-		if err := in.validate(); err != nil {
-			return err
-		}
-		c, sub, err := a.clientAndSub()
-		if err != nil {
-			return err
-		}
+		"  az role assignment create --assignee-object-id 00000000-0000-0000-0000-000000000000 --assignee-principal-type ServicePrincipal --role AcrPull --scope {acrId}", needs: inSubscription, required: []string{"role"}, check: in.validate}, func(x *call) error {
+		ctx, c, sub := x.ctx, x.c, x.sub
 		sc, err := buildRoleScope(group, scope, sub.ID)
 		if err != nil {
 			return err
 		}
-		ctx := x.ctx
 		roleID, err := resolveRoleID(ctx, c, role, sc, sub.ID)
 		if err != nil {
 			return err
@@ -270,16 +260,14 @@ func newRoleAssignmentDeleteCommand(a *app) *cobra.Command {
 	var ids []string
 	var assignee, role, scope, group string
 	var inherited, yes bool
-	cmd := a.command(spec{use: "delete", short: "Delete role assignments.", needs: local}, func(x *call) error {
-		ctx := x.ctx
+	cmd := a.command(spec{use: "delete", short: "Delete role assignments.", needs: signedIn, check: func() error {
+		if len(ids) > 0 && (assignee != "" || role != "" || group != "" || scope != "" || inherited) {
+			return usageErrorf("When assignment ids are used, other parameter values are not required")
+		}
+		return nil
+	}}, func(x *call) error {
+		ctx, c := x.ctx, x.c
 		if len(ids) > 0 {
-			if assignee != "" || role != "" || group != "" || scope != "" || inherited {
-				return usageErrorf("When assignment ids are used, other parameter values are not required")
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
 			for _, id := range ids {
 				if err := c.ARM(ctx, authzRequest(http.MethodDelete, id, nil), nil); err != nil {
 					return err
@@ -287,7 +275,7 @@ func newRoleAssignmentDeleteCommand(a *app) *cobra.Command {
 			}
 			return nil
 		}
-		c, sub, err := a.clientAndSub()
+		sub, err := a.sub()
 		if err != nil {
 			return err
 		}
