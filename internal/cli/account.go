@@ -65,7 +65,7 @@ func subscriptionFlags(cmd *cobra.Command, v *string) {
 
 func newAccountShowCommand(a *app) *cobra.Command {
 	var name string
-	cmd := a.command(spec{use: "show", short: "Get the details of a subscription.", needs: local}, func(x *call) error {
+	cmd := a.command(spec{use: "show", short: "Get the details of a subscription.", needs: noClient}, func(x *call) error {
 		if name != "" {
 			a.subscription = name
 		}
@@ -81,7 +81,7 @@ func newAccountShowCommand(a *app) *cobra.Command {
 
 func newAccountListCommand(a *app) *cobra.Command {
 	var all, refresh bool
-	cmd := a.command(spec{use: "list", short: "Get a list of subscriptions for the logged in account.", needs: local}, func(x *call) error {
+	cmd := a.command(spec{use: "list", short: "Get a list of subscriptions for the logged in account.", needs: noClient}, func(x *call) error {
 		if _, _, err := a.loadStore(); err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func newAccountListCommand(a *app) *cobra.Command {
 
 func newAccountSetCommand(a *app) *cobra.Command {
 	var name string
-	cmd := a.command(spec{use: "set", short: "Set a subscription to be the current active subscription.", needs: local, required: []string{"subscription|name"}}, func(x *call) error {
+	cmd := a.command(spec{use: "set", short: "Set a subscription to be the current active subscription.", needs: noClient, required: []string{"subscription|name"}}, func(x *call) error {
 		store, prof, err := a.loadStore()
 		if err != nil {
 			return err
@@ -123,7 +123,7 @@ func newAccountSetCommand(a *app) *cobra.Command {
 }
 
 func newAccountClearCommand(a *app) *cobra.Command {
-	return a.command(spec{use: "clear", short: "Clear all subscriptions from the CLI's local cache.", needs: local}, func(x *call) error {
+	return a.command(spec{use: "clear", short: "Clear all subscriptions from the CLI's local cache.", needs: noClient}, func(x *call) error {
 		if err := a.logout(); err != nil && err.Error() != "There are no active accounts." {
 			return err
 		}

@@ -28,7 +28,7 @@ func newACRCheckHealthCommand(a *app) *cobra.Command {
 	cmd := a.command(spec{use: "check-health", short: "Gets health information on the environment and optionally a target registry.", long: "Gets health information on the environment and optionally a target registry: name resolution of the " +
 		"registry's login server, a TLS connection verified with drydock's CA, the challenge endpoint, and the " +
 		"refresh and access tokens of the logged-in account.", example: "  az acr check-health -n myregistry -y\n" +
-		"  az acr check-health -n myregistry --ignore-errors", needs: local}, func(x *call) error {
+		"  az acr check-health -n myregistry --ignore-errors", needs: noClient}, func(x *call) error {
 		h := &healthCheck{a: a, w: a.stdout, ignore: ignoreErrors, color: isTerminal(a.stdout)}
 		fmt.Fprintln(h.w, "Docker daemon status: not applicable (drydock does not need one)")
 		if r.name == "" {

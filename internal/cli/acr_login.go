@@ -220,7 +220,7 @@ func newACRLoginCommand(a *app) *cobra.Command {
 	cmd := a.command(spec{use: "login", short: "Log in to an Azure Container Registry through the Docker CLI.", long: "Log in to an Azure Container Registry: its credentials are written to the Docker configuration file " +
 		"($DOCKER_CONFIG/config.json, else ~/.docker/config.json), which docker, podman, buildx, crane and other tools read. " +
 		"No Docker daemon is needed.", example: "  az acr login -n myregistry\n" +
-		"  az acr login -n myregistry --expose-token", needs: local, required: []string{"name"}}, func(x *call) error {
+		"  az acr login -n myregistry --expose-token", needs: noClient, required: []string{"name"}}, func(x *call) error {
 		ctx := x.ctx
 		reg, _, err := a.registryAccess(ctx, f, "", true)
 		if err != nil {

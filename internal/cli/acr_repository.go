@@ -69,7 +69,7 @@ func readScope(repo string) string { return client.RepositoryScope(repo, "metada
 func newACRRepositoryListCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var lo listOptions
-	cmd := a.command(spec{use: "list", short: "List repositories in an Azure Container Registry.", example: "  az acr repository list -n myregistry", needs: local, required: []string{"name"}}, func(x *call) error {
+	cmd := a.command(spec{use: "list", short: "List repositories in an Azure Container Registry.", example: "  az acr repository list -n myregistry", needs: noClient, required: []string{"name"}}, func(x *call) error {
 		top, orderby, err := lo.values(x.cmd)
 		if err != nil {
 			return err
@@ -113,7 +113,7 @@ func newACRRepositoryShowTagsCommand(a *app) *cobra.Command {
 	var lo listOptions
 	var repo string
 	var detail bool
-	cmd := a.command(spec{use: "show-tags", short: "Show tags for a repository in an Azure Container Registry.", example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail", needs: local, required: []string{"name", "repository"}}, func(x *call) error {
+	cmd := a.command(spec{use: "show-tags", short: "Show tags for a repository in an Azure Container Registry.", example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail", needs: noClient, required: []string{"name", "repository"}}, func(x *call) error {
 		ctx := x.ctx
 		reg, items, top, orderby, err := a.listRepository(x.cmd, f, lo, repo, "_tags", "tags")
 		if client.IsRouteMissing(err) {
@@ -161,7 +161,7 @@ func newACRRepositoryShowManifestsCommand(a *app) *cobra.Command {
 	var lo listOptions
 	var repo string
 	var detail bool
-	cmd := a.command(spec{use: "show-manifests", short: "Show manifests of a repository in an Azure Container Registry.", example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc", needs: local, required: []string{"name", "repository"}}, func(x *call) error {
+	cmd := a.command(spec{use: "show-manifests", short: "Show manifests of a repository in an Azure Container Registry.", example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc", needs: noClient, required: []string{"name", "repository"}}, func(x *call) error {
 		_, items, _, _, err := a.listRepository(x.cmd, f, lo, repo, "_manifests", "manifests")
 		if err != nil {
 			return err
@@ -231,7 +231,7 @@ func newACRRepositoryShowCommand(a *app) *cobra.Command {
 	var repo, image string
 	cmd := a.command(spec{use: "show", short: "Get the attributes of a repository or image in an Azure Container Registry.", example: "  az acr repository show -n myregistry --repository hello-world\n" +
 		"  az acr repository show -n myregistry --image hello-world:latest\n" +
-		"  az acr repository show -n myregistry --image hello-world@sha256:abc123", needs: local, required: []string{"name"}}, func(x *call) error {
+		"  az acr repository show -n myregistry --image hello-world@sha256:abc123", needs: noClient, required: []string{"name"}}, func(x *call) error {
 		repo, tag, digest, err := repoOrImage(repo, image)
 		if err != nil {
 			return err
@@ -339,7 +339,7 @@ func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
 	cmd := a.command(spec{use: "delete", short: "Delete a repository or image in an Azure Container Registry.", long: "Delete a repository or image in an Azure Container Registry. An image given by tag deletes the manifest " +
 		"the tag points to, and with it every other tag of that manifest; to remove only the tag, use 'az acr repository untag'.", example: "  az acr repository delete -n myregistry --image hello-world:latest\n" +
 		"  az acr repository delete -n myregistry --image hello-world@sha256:abc123\n" +
-		"  az acr repository delete -n myregistry --repository hello-world", needs: local, required: []string{"name"}}, func(x *call) error {
+		"  az acr repository delete -n myregistry --repository hello-world", needs: noClient, required: []string{"name"}}, func(x *call) error {
 		repo, tag, digest, err := repoOrImage(repo, image)
 		if err != nil {
 			return err
@@ -400,7 +400,7 @@ func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
 func newACRRepositoryUntagCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var image string
-	cmd := a.command(spec{use: "untag", short: "Untag an image in an Azure Container Registry.", long: "Untag an image in an Azure Container Registry. This command does not delete the manifest referenced by the tag or any associated layer data.", example: "  az acr repository untag -n myregistry --image hello-world:latest", needs: local, required: []string{"name", "image"}}, func(x *call) error {
+	cmd := a.command(spec{use: "untag", short: "Untag an image in an Azure Container Registry.", long: "Untag an image in an Azure Container Registry. This command does not delete the manifest referenced by the tag or any associated layer data.", example: "  az acr repository untag -n myregistry --image hello-world:latest", needs: noClient, required: []string{"name", "image"}}, func(x *call) error {
 		repo, tag, _, err := parseImage(image, false)
 		if err != nil {
 			return err

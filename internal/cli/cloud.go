@@ -14,7 +14,7 @@ func newCloudCommand(a *app) *cobra.Command {
 
 func newCloudShowCommand(a *app) *cobra.Command {
 	var name string
-	cmd := a.command(spec{use: "show", short: "Get the details of the drydock cloud: its endpoints as read from the server's metadata.", needs: local}, func(x *call) error {
+	cmd := a.command(spec{use: "show", short: "Get the details of the drydock cloud: its endpoints as read from the server's metadata.", needs: noClient}, func(x *call) error {
 		if name != "" && name != cloudName {
 			return &cliError{"The cloud '" + name + "' is not registered."}
 		}

@@ -11,8 +11,9 @@ import (
 type needs int
 
 const (
-	// local commands call no API (version, cloud, the daemon's own).
-	local needs = iota
+	// noClient commands are handed no client: they call no API (version,
+	// cloud) or connect on their own terms (login, the registry data plane).
+	noClient needs = iota
 	// signedIn commands get the client of the logged-in account (Graph).
 	signedIn
 	// inSubscription commands also get the subscription they work in

@@ -24,7 +24,7 @@ func newLoginCommand(a *app) *cobra.Command {
 	var allowNoSubscriptions bool
 	cmd := a.command(spec{use: "login", short: "Log in to drydock.", long: "Log in to drydock with a user name and password, or as a service principal with its application ID and secret.\n\n" +
 		"The server is chosen by --endpoint/--ca-file, else $DRYDOCK_ENDPOINT/$DRYDOCK_CA_FILE, else the saved profile, else " + client.DefaultEndpoint + ".", example: "  az login -u alice@contoso.onmicrosoft.com -p 'P@ssw0rd'\n" +
-		"  az login --service-principal -u <appId> -p <secret> --tenant <tenantId>", needs: local}, func(x *call) error {
+		"  az login --service-principal -u <appId> -p <secret> --tenant <tenantId>", needs: noClient}, func(x *call) error {
 		if r.servicePrincipal {
 			if err := require(x.cmd, "username", "password", "tenant"); err != nil {
 				return err
@@ -158,7 +158,7 @@ func loginWithPassword(ctx context.Context, endpoint, caFile, tenant, username, 
 
 func newLogoutCommand(a *app) *cobra.Command {
 	var username string
-	cmd := a.command(spec{use: "logout", short: "Log out to remove access to drydock subscriptions.", needs: local}, func(x *call) error {
+	cmd := a.command(spec{use: "logout", short: "Log out to remove access to drydock subscriptions.", needs: noClient}, func(x *call) error {
 		return a.logout()
 	})
 	cmd.Flags().StringVar(&username, "username", "", "Account user; only the logged-in account is known to drydock.")

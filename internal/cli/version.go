@@ -55,7 +55,7 @@ func (a *app) printVersion() {
 // newVersionCommand is `drydock version` (az version): the versions as
 // JSON, so that --query works on them.
 func newVersionCommand(a *app) *cobra.Command {
-	return a.command(spec{use: "version", short: "Show the versions of drydock and of the az grammar it mirrors.", needs: local}, func(x *call) error {
+	return a.command(spec{use: "version", short: "Show the versions of drydock and of the az grammar it mirrors.", needs: noClient}, func(x *call) error {
 		return a.print(map[string]any{
 			"azure-cli":      azCompatVersion,
 			"azure-cli-core": azCompatVersion,
