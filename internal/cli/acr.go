@@ -21,6 +21,7 @@ var acrSKUs = []string{"Basic", "Standard", "Premium"}
 
 // registries declares Microsoft.ContainerRegistry/registries.
 var registries = &armResource{
+	help:     verbs{show: "Get the details of an Azure Container Registry.", list: "List container registries.", del: "Delete an Azure Container Registry."},
 	provider: acrProvider, typ: acrType, apiVersion: client.APIVersionContainerRegistry,
 	nameHelp:       "The name of the container registry.",
 	groupHelp:      "Name of resource group. Found by the registry's name when omitted.",
@@ -57,12 +58,9 @@ func (a *app) acrTableDate(reg map[string]any) {
 }
 
 func newACRCommand(a *app) *cobra.Command {
-	return group("acr", "Manage private registries with Azure Container Registries.",
+	return group("acr", "Manage private registries with Azure Container Registries.", registries.commands(a,
 		newACRCreateCommand(a),
-		registries.showCmd(a, "Get the details of an Azure Container Registry."),
-		registries.listCmd(a, "List container registries.", nil),
 		newACRUpdateCommand(a),
-		registries.deleteCmd(a, "Delete an Azure Container Registry."),
 		newACRCheckNameCommand(a),
 		group("credential", "Manage login credentials for Azure Container Registries.",
 			newACRCredentialShowCommand(a), newACRCredentialRenewCommand(a)),
@@ -71,7 +69,7 @@ func newACRCommand(a *app) *cobra.Command {
 		newACRImportCommand(a),
 		newACRCheckHealthCommand(a),
 		newACRShowUsageCommand(a),
-	)
+	)...)
 }
 
 // registryRef is a registry named on the command line; group may be empty.

@@ -93,96 +93,37 @@ func newACRRepositoryListCommand(a *app) *cobra.Command {
 	return cmd
 }
 
-// listRepository is what show-tags and show-manifests share: the flag
-// checks, then the ACR metadata list of repo's tags or manifests (segment
-// "_tags" or "_manifests", the list under key in the response). The
-// registry and the list options come back for show-tags' OCI fallback.
-func (a *app) listRepository(cmd *cobra.Command, f registryAccessFlags, lo listOptions, repo, segment, key string) (reg *client.Registry, items []any, top int, orderby string, err error) {
-	if top, orderby, err = lo.values(cmd); err != nil {
-		return nil, nil, 0, "", err
-	}
-	if reg, _, err = a.registryAccess(cmd.Context(), f, readScope(repo), false); err != nil {
-		return nil, nil, 0, "", err
-	}
-	items, err = reg.List(cmd.Context(), repoPath(repo, segment), readScope(repo), key, top, orderby)
-	return reg, items, top, orderby, err
-}
-
-func newACRRepositoryShowTagsCommand(a *app) *cobra.Command {
+// repositoryListCmd is show-tags or show-manifests: the ACR metadata list
+// of a repository's tags or manifests (segment "_tags" or "_manifests", the
+// list under key in the response), each item as row makes it unless
+// --detail. fallback, when set, answers for a registry without ACR's
+// metadata API.
+func repositoryListCmd(a *app, s spec, segment, key string, row func(item any) any,
+	fallback func(x *call, reg *client.Registry, repo string, top int, orderby string, detail bool) error) *cobra.Command {
 	var f registryAccessFlags
 	var lo listOptions
 	var repo string
 	var detail bool
-	cmd := a.command(spec{use: "show-tags", short: "Show tags for a repository in an Azure Container Registry.", example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail", needs: noClient, required: []string{"name", "repository"}}, func(x *call) error {
-		ctx := x.ctx
-		reg, items, top, orderby, err := a.listRepository(x.cmd, f, lo, repo, "_tags", "tags")
-		if client.IsRouteMissing(err) {
-			// A registry without ACR's metadata API: the OCI tag list.
-			if detail {
-				a.warn("The specified --detail is ignored as it is only supported for managed registries.")
-			}
-			if top >= 0 {
-				a.warn("The specified --top is ignored as it is only supported for managed registries.")
-			}
-			if orderby != "" {
-				a.warn("The specified --orderby is ignored as it is only supported for managed registries.")
-			}
-			items, err = reg.List(ctx, "/v2/"+client.EscapeRepository(repo)+"/tags/list", client.RepositoryScope(repo, "pull"), "tags", -1, "")
-			if err != nil {
-				return err
-			}
-			return a.print(items, "")
-		}
+	s.needs, s.required = noClient, []string{"name", "repository"}
+	cmd := a.command(s, func(x *call) error {
+		top, orderby, err := lo.values(x.cmd)
 		if err != nil {
 			return err
 		}
-		if detail {
-			return a.print(items, "")
-		}
-		names := make([]any, 0, len(items))
-		for _, it := range items {
-			if m, ok := it.(map[string]any); ok {
-				names = append(names, m["name"])
-			} else {
-				names = append(names, it)
-			}
-		}
-		return a.print(names, "")
-	})
-	f.add(cmd)
-	lo.add(cmd)
-	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
-	cmd.Flags().BoolVar(&detail, "detail", false, "Show detailed information.")
-	return cmd
-}
-
-func newACRRepositoryShowManifestsCommand(a *app) *cobra.Command {
-	var f registryAccessFlags
-	var lo listOptions
-	var repo string
-	var detail bool
-	cmd := a.command(spec{use: "show-manifests", short: "Show manifests of a repository in an Azure Container Registry.", example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc", needs: noClient, required: []string{"name", "repository"}}, func(x *call) error {
-		_, items, _, _, err := a.listRepository(x.cmd, f, lo, repo, "_manifests", "manifests")
+		reg, _, err := a.registryAccess(x.ctx, f, readScope(repo), false)
 		if err != nil {
 			return err
 		}
-		if detail {
-			return a.print(items, "")
+		items, err := reg.List(x.ctx, repoPath(repo, segment), readScope(repo), key, top, orderby)
+		if client.IsRouteMissing(err) && fallback != nil {
+			return fallback(x, reg, repo, top, orderby, detail)
+		}
+		if err != nil || detail {
+			return orPrint(a, items, err)
 		}
 		out := make([]any, 0, len(items))
 		for _, it := range items {
-			m, _ := it.(map[string]any)
-			row := map[string]any{"digest": "", "tags": []any{}, "timestamp": ""}
-			if v, ok := m["digest"]; ok {
-				row["digest"] = v
-			}
-			if v, ok := m["tags"]; ok {
-				row["tags"] = v
-			}
-			if v, ok := m["lastUpdateTime"]; ok {
-				row["timestamp"] = v
-			}
-			out = append(out, row)
+			out = append(out, row(it))
 		}
 		return a.print(out, "")
 	})
@@ -191,6 +132,50 @@ func newACRRepositoryShowManifestsCommand(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
 	cmd.Flags().BoolVar(&detail, "detail", false, "Show detailed information.")
 	return cmd
+}
+
+// orPrint prints v unless err.
+func orPrint(a *app, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return a.print(v, "")
+}
+
+func newACRRepositoryShowTagsCommand(a *app) *cobra.Command {
+	return repositoryListCmd(a, spec{use: "show-tags", short: "Show tags for a repository in an Azure Container Registry.",
+		example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail"},
+		"_tags", "tags", func(it any) any {
+			if m, ok := it.(map[string]any); ok {
+				return m["name"]
+			}
+			return it
+		},
+		func(x *call, reg *client.Registry, repo string, top int, orderby string, detail bool) error {
+			// A registry without ACR's metadata API: the OCI tag list.
+			for i, given := range []bool{detail, top >= 0, orderby != ""} {
+				if given {
+					a.warn("The specified %s is ignored as it is only supported for managed registries.", []string{"--detail", "--top", "--orderby"}[i])
+				}
+			}
+			items, err := reg.List(x.ctx, "/v2/"+client.EscapeRepository(repo)+"/tags/list", client.RepositoryScope(repo, "pull"), "tags", -1, "")
+			return orPrint(a, items, err)
+		})
+}
+
+func newACRRepositoryShowManifestsCommand(a *app) *cobra.Command {
+	return repositoryListCmd(a, spec{use: "show-manifests", short: "Show manifests of a repository in an Azure Container Registry.",
+		example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc"},
+		"_manifests", "manifests", func(it any) any {
+			m, _ := it.(map[string]any)
+			row := map[string]any{"digest": "", "tags": []any{}, "timestamp": ""}
+			for from, to := range map[string]string{"digest": "digest", "tags": "tags", "lastUpdateTime": "timestamp"} {
+				if v, ok := m[from]; ok {
+					row[to] = v
+				}
+			}
+			return row
+		}, nil)
 }
 
 // parseImage splits an image name as az's _parse_image_name does: name@digest

@@ -15,10 +15,11 @@ import (
 // commands are derived from the declaration.
 type directoryType[T any] struct {
 	collection func(c *client.Client) client.Collection[T]
+	help       verbs
 	// flag (with shorthand, may be empty) and help name an object; resolve,
 	// when set, turns the flag's value into an object id.
-	flag, shorthand, help string
-	resolve               func(ctx context.Context, g graphAPI, id string) (string, error)
+	flag, shorthand, flagHelp string
+	resolve                   func(ctx context.Context, g graphAPI, id string) (string, error)
 	// filters are list's own filter flags, after --display-name;
 	// filterHelp is the help of --filter.
 	filters    []listFilter
@@ -26,6 +27,13 @@ type directoryType[T any] struct {
 	// paged lists only the first page unless a filter or --all is given,
 	// with az's warning.
 	paged bool
+}
+
+// commands are the type's derived commands and more.
+func (d *directoryType[T]) commands(a *app, more ...*cobra.Command) []*cobra.Command {
+	return derive(d.help, func() *cobra.Command { return d.showCmd(a, d.help.show) },
+		func() *cobra.Command { return d.listCmd(a, d.help.list) },
+		func() *cobra.Command { return d.deleteCmd(a, d.help.del) }, more)
 }
 
 // listFilter is a flag of a list command that adds an OData clause.
@@ -43,7 +51,7 @@ func (d *directoryType[T]) id(x *call, value string) (string, error) {
 }
 
 func (d *directoryType[T]) idFlag(cmd *cobra.Command, v *string) {
-	cmd.Flags().StringVarP(v, d.flag, d.shorthand, "", d.help)
+	cmd.Flags().StringVarP(v, d.flag, d.shorthand, "", d.flagHelp)
 }
 
 func (d *directoryType[T]) showCmd(a *app, short string) *cobra.Command {
@@ -133,20 +141,18 @@ func rawsOf[T any](items []*T) []json.RawMessage {
 
 // users declares the directory's users.
 var users = &directoryType[client.User]{
+	help:       verbs{show: "Get the details of a user.", list: "List users.", del: "Delete a user."},
 	collection: (*client.Client).Users,
-	flag:       "id", help: "User's object id or principal name.",
+	flag:       "id", flagHelp: "User's object id or principal name.",
 	filters:    []listFilter{{"upn", "User principal name.", func(q string) string { return "userPrincipalName eq " + q }}},
 	filterHelp: "OData filter, e.g. --filter \"displayname eq 'test' and servicePrincipalType eq 'Application'\".",
 }
 
 func newADCommand(a *app) *cobra.Command {
 	return group("ad", "Manage Microsoft Entra ID (drydock's directory) entities needed for role-based access control.",
-		group("user", "Manage Microsoft Entra users.",
+		group("user", "Manage Microsoft Entra users.", users.commands(a,
 			newADUserCreateCommand(a),
-			users.showCmd(a, "Get the details of a user."),
-			users.deleteCmd(a, "Delete a user."),
-			users.listCmd(a, "List users."),
-		),
+		)...),
 		group("signed-in-user", "Show graph information about the currently logged-in user.",
 			a.command(spec{use: "show", short: "Get the details for the currently logged-in user.", needs: signedIn}, func(x *call) error {
 				me, err := x.c.Me(x.ctx)

@@ -10,18 +10,16 @@ import (
 
 // groups declares the directory's groups.
 var groups = &directoryType[client.Group]{
+	help:       verbs{show: "Get the details of a group.", list: "List groups in the directory.", del: "Delete a group."},
 	collection: (*client.Client).Groups,
-	flag:       "group", shorthand: "g", help: "Group's object id or display name(prefix also works if there is a unique match).",
+	flag:       "group", shorthand: "g", flagHelp: "Group's object id or display name(prefix also works if there is a unique match).",
 	resolve:    resolveGroup,
 	filterHelp: "OData filter.",
 }
 
 func newADGroupCommand(a *app) *cobra.Command {
-	return group("group", "Manage Microsoft Entra groups.",
+	return group("group", "Manage Microsoft Entra groups.", groups.commands(a,
 		newADGroupCreateCommand(a),
-		groups.showCmd(a, "Get the details of a group."),
-		groups.deleteCmd(a, "Delete a group."),
-		groups.listCmd(a, "List groups in the directory."),
 		group("member", "Manage Microsoft Entra group membership.",
 			memberCmd(a, "add", "Add a member to a group.", func(x *call, id, member string) error {
 				body := map[string]string{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + member}
@@ -52,7 +50,7 @@ func newADGroupCommand(a *app) *cobra.Command {
 				return a.print(map[string]bool{"value": in}, "")
 			}),
 		),
-	)
+	)...)
 }
 
 // memberCmd is a command of az ad group member: --group, and --member-id

@@ -10,8 +10,9 @@ import (
 
 // servicePrincipals declares the directory's service principals.
 var servicePrincipals = &directoryType[client.ServicePrincipal]{
+	help:       verbs{show: "Get the details of a service principal.", list: "List service principals.", del: "Delete a service principal."},
 	collection: (*client.Client).ServicePrincipals,
-	flag:       "id", help: "Service principal name, or object id.",
+	flag:       "id", flagHelp: "Service principal name, or object id.",
 	resolve: resolveServicePrincipal,
 	filters: []listFilter{{"spn", "Service principal name.", func(q string) string {
 		return "servicePrincipalNames/any(c:c eq " + q + ")"
@@ -21,13 +22,10 @@ var servicePrincipals = &directoryType[client.ServicePrincipal]{
 }
 
 func newADSPCommand(a *app) *cobra.Command {
-	return group("sp", "Manage Microsoft Entra service principals.",
+	return group("sp", "Manage Microsoft Entra service principals.", servicePrincipals.commands(a,
 		newADSPCreateForRBACCommand(a),
 		newADSPCreateCommand(a),
-		servicePrincipals.showCmd(a, "Get the details of a service principal."),
-		servicePrincipals.deleteCmd(a, "Delete a service principal."),
-		servicePrincipals.listCmd(a, "List service principals."),
-	)
+	)...)
 }
 
 // credentialWarning is what az prints after showing a new secret.

@@ -28,6 +28,7 @@ const (
 
 // managedClusters declares Microsoft.ContainerService/managedClusters.
 var managedClusters = &armResource{
+	help:     verbs{show: "Show the details for a managed Kubernetes cluster.", list: "List managed Kubernetes clusters.", del: "Delete a managed Kubernetes cluster."},
 	provider: aksProvider, typ: aksType, apiVersion: client.APIVersionContainerService,
 	nameHelp: "Name of the managed cluster.", groupHelp: "Name of resource group.",
 	required:       []string{"name", "resource-group"},
@@ -38,18 +39,15 @@ var managedClusters = &armResource{
 }
 
 func newAKSCommand(a *app) *cobra.Command {
-	return group("aks", "Manage Azure Kubernetes Services.",
+	return group("aks", "Manage Azure Kubernetes Services.", managedClusters.commands(a,
 		newAKSCreateCommand(a),
-		managedClusters.showCmd(a, "Show the details for a managed Kubernetes cluster."),
-		managedClusters.listCmd(a, "List managed Kubernetes clusters.", nil),
 		newAKSUpdateCommand(a),
-		managedClusters.deleteCmd(a, "Delete a managed Kubernetes cluster."),
 		newAKSPowerCommand(a, "stop", "Stop a managed cluster."),
 		newAKSPowerCommand(a, "start", "Start a previously stopped managed cluster."),
 		newAKSGetCredentialsCommand(a),
 		newAKSCheckACRCommand(a),
 		newAKSNodepoolCommand(a),
-	)
+	)...)
 }
 
 // kubeletObjectID is the object ID of a cluster's kubelet identity, the

@@ -18,6 +18,7 @@ var agentPoolReadOnly = []string{"provisioningState", "powerState", "currentOrch
 
 // agentPools declares Microsoft.ContainerService/managedClusters/agentPools.
 var agentPools = &armResource{
+	help:   verbs{show: "Show the details for a node pool in the managed Kubernetes cluster.", list: "List node pools in the managed Kubernetes cluster.", del: "Delete the agent pool in the managed Kubernetes cluster."},
 	parent: managedClusters, typ: "agentPools", apiVersion: client.APIVersionContainerService,
 	parentFlag: "cluster-name", parentHelp: "The cluster name.",
 	nameHelp: "The node pool name.", groupHelp: "Name of resource group.",
@@ -28,13 +29,10 @@ var agentPools = &armResource{
 }
 
 func newAKSNodepoolCommand(a *app) *cobra.Command {
-	return group("nodepool", "Commands to manage node pools in Kubernetes cluster.",
-		agentPools.listCmd(a, "List node pools in the managed Kubernetes cluster.", nil),
-		agentPools.showCmd(a, "Show the details for a node pool in the managed Kubernetes cluster."),
+	return group("nodepool", "Commands to manage node pools in Kubernetes cluster.", agentPools.commands(a,
 		newNodepoolAddCommand(a),
 		newNodepoolScaleCommand(a),
-		agentPools.deleteCmd(a, "Delete the agent pool in the managed Kubernetes cluster."),
-	)
+	)...)
 }
 
 // putPool writes a node pool and prints it unless noWait.

@@ -205,16 +205,4 @@ func (a *app) confirm(question string, yes bool) (bool, error) {
 }
 
 // sleep pauses between retries, returning early when ctx ends.
-func (a *app) sleep(ctx context.Context) error {
-	if a.retryDelay <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(a.retryDelay)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (a *app) sleep(ctx context.Context) error { return client.SleepContext(ctx, a.retryDelay) }

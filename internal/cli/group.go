@@ -17,6 +17,7 @@ const groupTable = "{Name:name, Location:location, Status:properties.provisionin
 
 // resourceGroups declares resource groups.
 var resourceGroups = &armResource{
+	help:       verbs{show: "Gets a resource group.", del: "Delete a resource group."},
 	apiVersion: client.APIVersionResources,
 	required:   []string{"name|resource-group"},
 	flags: func(cmd *cobra.Command, r *ref) {
@@ -47,13 +48,11 @@ func newGroupCommand(a *app) *cobra.Command {
 	var tag string
 	list := resourceGroups.listCmd(a, "List resource groups.", func(rg map[string]any) bool { return tag == "" || hasTag(rg, tag) })
 	list.Flags().StringVar(&tag, "tag", "", "A single tag in 'key[=value]' format to filter by.")
-	return group("group", "Manage resource groups.",
+	return group("group", "Manage resource groups.", resourceGroups.commands(a,
 		newGroupCreateCommand(a),
-		resourceGroups.showCmd(a, "Gets a resource group."),
-		resourceGroups.deleteCmd(a, "Delete a resource group."),
 		list,
 		newGroupExistsCommand(a),
-	)
+	)...)
 }
 
 func newGroupCreateCommand(a *app) *cobra.Command {

@@ -17,6 +17,7 @@ const (
 
 // identities declares Microsoft.ManagedIdentity/userAssignedIdentities.
 var identities = &armResource{
+	help:     verbs{show: "Show an identity.", list: "List identities.", del: "Delete an identity."},
 	provider: identityProvider, typ: identityType, apiVersion: client.APIVersionManagedIdentity,
 	nameHelp: "The name of the identity resource.", groupHelp: "Name of resource group.",
 	required: []string{"name", "resource-group"},
@@ -35,12 +36,9 @@ func renderModel(m string) func(*app, map[string]any) map[string]any {
 }
 
 func newIdentityCommand(a *app) *cobra.Command {
-	return group("identity", "Manage Managed Identities.",
+	return group("identity", "Manage Managed Identities.", identities.commands(a,
 		createCmd(a, identities, creation{spec: spec{short: "Create an identity.", example: "  az identity create -n MyIdentity -g MyResourceGroup"}}),
-		identities.showCmd(a, "Show an identity."),
-		identities.deleteCmd(a, "Delete an identity."),
-		identities.listCmd(a, "List identities.", nil),
-	)
+	)...)
 }
 
 // creation declares a create command of a tracked resource beyond its

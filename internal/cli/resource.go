@@ -21,6 +21,8 @@ import (
 // its other commands use ref and the typed calls below.
 type armResource struct {
 	provider, typ, apiVersion string
+	// help holds the help of the derived commands.
+	help verbs
 	// parentFlag names the flag of the parent resource of a child type
 	// ("cluster-name"); parent is the parent's declaration.
 	parent                 *armResource
@@ -61,6 +63,30 @@ type sdkCalls struct {
 	get  func(ctx context.Context, s client.SDK, group, name string) error
 	list func(ctx context.Context, c *client.Client, s client.SDK, group string) ([]map[string]any, error)
 	del  func(ctx context.Context, s client.SDK, group, name string, noWait bool) error
+}
+
+// verbs are the help texts of a type's derived show, list and delete
+// commands; an empty one is not derived.
+type verbs struct{ show, list, del string }
+
+// commands are the type's derived commands and more.
+func (res *armResource) commands(a *app, more ...*cobra.Command) []*cobra.Command {
+	return derive(res.help, func() *cobra.Command { return res.showCmd(a, res.help.show) },
+		func() *cobra.Command { return res.listCmd(a, res.help.list, nil) },
+		func() *cobra.Command { return res.deleteCmd(a, res.help.del) }, more)
+}
+
+// derive builds the commands whose help is given, then appends more.
+func derive(h verbs, show, list, del func() *cobra.Command, more []*cobra.Command) []*cobra.Command {
+	for _, v := range []struct {
+		help string
+		cmd  func() *cobra.Command
+	}{{h.show, show}, {h.list, list}, {h.del, del}} {
+		if v.help != "" {
+			more = append(more, v.cmd())
+		}
+	}
+	return more
 }
 
 // ref is a resource named on the command line.

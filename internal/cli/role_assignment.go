@@ -115,6 +115,20 @@ type assignmentSearch struct {
 	includeGroups    bool
 }
 
+// narrow sets the search's scope (none with all) and assignee from the
+// command line.
+func (s *assignmentSearch) narrow(ctx context.Context, c *client.Client, all bool, group, scope, assignee string) (err error) {
+	if !all {
+		if s.scope, err = buildRoleScope(group, scope, s.sub); err != nil {
+			return err
+		}
+	}
+	if assignee != "" {
+		s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee)
+	}
+	return err
+}
+
 // lastSegment is the GUID at the end of a role definition ID.
 func lastSegment(id string) string { return strings.ToLower(path.Base(id)) }
 
@@ -223,17 +237,11 @@ func newRoleAssignmentListCommand(a *app) *cobra.Command {
 		var err error
 		ctx := x.ctx
 		s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited, includeGroups: groups}
-		if all {
-			if group != "" || scope != "" {
-				return usageErrorf("group or scope are not required when --all is used")
-			}
-		} else if s.scope, err = buildRoleScope(group, scope, sub.ID); err != nil {
-			return err
+		if all && (group != "" || scope != "") {
+			return usageErrorf("group or scope are not required when --all is used")
 		}
-		if assignee != "" {
-			if s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee); err != nil {
-				return err
-			}
+		if err = s.narrow(ctx, c, all, group, scope, assignee); err != nil {
+			return err
 		}
 		items, err := s.run(ctx, c)
 		if err != nil {
@@ -286,13 +294,8 @@ func newRoleAssignmentDeleteCommand(a *app) *cobra.Command {
 			}
 		}
 		s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited}
-		if s.scope, err = buildRoleScope(group, scope, sub.ID); err != nil {
+		if err = s.narrow(ctx, c, false, group, scope, assignee); err != nil {
 			return err
-		}
-		if assignee != "" {
-			if s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee); err != nil {
-				return err
-			}
 		}
 		items, err := s.run(ctx, c)
 		if err != nil {

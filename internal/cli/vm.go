@@ -18,6 +18,7 @@ const (
 
 // virtualMachines declares Microsoft.Compute/virtualMachines.
 var virtualMachines = &armResource{
+	help:     verbs{show: "Get the details of a virtual machine.", list: "List details of virtual machines.", del: "Delete a virtual machine."},
 	provider: vmProvider, typ: vmType, apiVersion: client.APIVersionCompute,
 	nameHelp: "The name of the Virtual Machine.", groupHelp: "Name of resource group.",
 	required:       []string{"name", "resource-group"},
@@ -27,13 +28,10 @@ var virtualMachines = &armResource{
 }
 
 func newVMCommand(a *app) *cobra.Command {
-	return group("vm", "Manage virtual machines (drydock: identity hosts with an IMDS endpoint).",
+	return group("vm", "Manage virtual machines (drydock: identity hosts with an IMDS endpoint).", virtualMachines.commands(a,
 		newVMCreateCommand(a),
-		virtualMachines.showCmd(a, "Get the details of a virtual machine."),
-		virtualMachines.deleteCmd(a, "Delete a virtual machine."),
-		virtualMachines.listCmd(a, "List details of virtual machines.", nil),
 		newVMHostCredentialCommand(a),
-	)
+	)...)
 }
 
 // vmIdentity builds the identity block of a VM from --assign-identity
