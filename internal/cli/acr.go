@@ -20,7 +20,7 @@ const (
 var acrSKUs = []string{"Basic", "Standard", "Premium"}
 
 // registries declares Microsoft.ContainerRegistry/registries.
-var registries = &armResource{
+var registries = declare(&armResource{
 	help:     verbs{show: "Get the details of an Azure Container Registry.", list: "List container registries.", del: "Delete an Azure Container Registry."},
 	provider: acrProvider, typ: acrType, apiVersion: client.APIVersionContainerRegistry,
 	nameHelp:       "The name of the container registry.",
@@ -36,7 +36,7 @@ var registries = &armResource{
 			p, err := c.BeginDelete(ctx, group, name, nil)
 			return done(ctx, p, err, noWait)
 		}),
-}
+})
 
 // renderRegistry renders a registry as az does.
 func renderRegistry(a *app, reg map[string]any) map[string]any {

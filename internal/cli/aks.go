@@ -27,16 +27,15 @@ const (
 )
 
 // managedClusters declares Microsoft.ContainerService/managedClusters.
-var managedClusters = &armResource{
+var managedClusters = declare(&armResource{
 	help:     verbs{show: "Show the details for a managed Kubernetes cluster.", list: "List managed Kubernetes clusters.", del: "Delete a managed Kubernetes cluster."},
 	provider: aksProvider, typ: aksType, apiVersion: client.APIVersionContainerService,
-	nameHelp: "Name of the managed cluster.", groupHelp: "Name of resource group.",
-	required:       []string{"name", "resource-group"},
+	nameHelp:       "Name of the managed cluster.",
 	render:         func(_ *app, mc map[string]any) map[string]any { return aksShowJSON(mc) },
 	table:          aksTable,
-	deleteQuestion: "Are you sure you want to perform this operation?",
+	deleteQuestion: confirmOperation,
 	deleteNoWait:   true,
-}
+})
 
 func newAKSCommand(a *app) *cobra.Command {
 	return group("aks", "Manage Azure Kubernetes Services.", managedClusters.commands(a,

@@ -17,16 +17,16 @@ const nodepoolTable = `{Name:name, OsType:osType, KubernetesVersion:currentOrche
 var agentPoolReadOnly = []string{"provisioningState", "powerState", "currentOrchestratorVersion", "nodeImageVersion"}
 
 // agentPools declares Microsoft.ContainerService/managedClusters/agentPools.
-var agentPools = &armResource{
+var agentPools = declare(&armResource{
 	help:   verbs{show: "Show the details for a node pool in the managed Kubernetes cluster.", list: "List node pools in the managed Kubernetes cluster.", del: "Delete the agent pool in the managed Kubernetes cluster."},
 	parent: managedClusters, typ: "agentPools", apiVersion: client.APIVersionContainerService,
 	parentFlag: "cluster-name", parentHelp: "The cluster name.",
-	nameHelp: "The node pool name.", groupHelp: "Name of resource group.",
+	nameHelp:     "The node pool name.",
 	required:     []string{"resource-group", "cluster-name", "name"},
 	render:       renderModel(azmodel.AgentPool),
 	table:        nodepoolTable,
 	deleteNoWait: true,
-}
+})
 
 func newAKSNodepoolCommand(a *app) *cobra.Command {
 	return group("nodepool", "Commands to manage node pools in Kubernetes cluster.", agentPools.commands(a,

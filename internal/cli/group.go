@@ -16,7 +16,7 @@ import (
 const groupTable = "{Name:name, Location:location, Status:properties.provisioningState}"
 
 // resourceGroups declares resource groups.
-var resourceGroups = &armResource{
+var resourceGroups = declare(&armResource{
 	help:       verbs{show: "Gets a resource group.", del: "Delete a resource group."},
 	apiVersion: client.APIVersionResources,
 	required:   []string{"name|resource-group"},
@@ -28,7 +28,7 @@ var resourceGroups = &armResource{
 	listPath:       func(sub, _ string) string { return subscriptionPath(sub) + "/resourcegroups" },
 	render:         renderModel(azmodel.ResourceGroup),
 	table:          groupTable,
-	deleteQuestion: "Are you sure you want to perform this operation?",
+	deleteQuestion: confirmOperation,
 	deleteNoWait:   true,
 	sdk: sdkOf(armresources.NewResourceGroupsClient,
 		func(c *armresources.ResourceGroupsClient, ctx context.Context, _, name string, o *armresources.ResourceGroupsClientGetOptions) (armresources.ResourceGroupsClientGetResponse, error) {
@@ -42,7 +42,7 @@ var resourceGroups = &armResource{
 			p, err := c.BeginDelete(ctx, name, nil)
 			return done(ctx, p, err, noWait)
 		}),
-}
+})
 
 func newGroupCommand(a *app) *cobra.Command {
 	var tag string

@@ -16,11 +16,10 @@ const (
 )
 
 // identities declares Microsoft.ManagedIdentity/userAssignedIdentities.
-var identities = &armResource{
+var identities = declare(&armResource{
 	help:     verbs{show: "Show an identity.", list: "List identities.", del: "Delete an identity."},
 	provider: identityProvider, typ: identityType, apiVersion: client.APIVersionManagedIdentity,
-	nameHelp: "The name of the identity resource.", groupHelp: "Name of resource group.",
-	required: []string{"name", "resource-group"},
+	nameHelp: "The name of the identity resource.",
 	render:   renderModel(azmodel.Identity),
 	sdk: sdkOf(armmsi.NewUserAssignedIdentitiesClient, (*armmsi.UserAssignedIdentitiesClient).Get,
 		(*armmsi.UserAssignedIdentitiesClient).NewListBySubscriptionPager, (*armmsi.UserAssignedIdentitiesClient).NewListByResourceGroupPager,
@@ -28,7 +27,7 @@ var identities = &armResource{
 			_, err := c.Delete(ctx, group, name, nil)
 			return err
 		}),
-}
+})
 
 // renderModel renders with one of az's models.
 func renderModel(m string) func(*app, map[string]any) map[string]any {

@@ -65,6 +65,21 @@ type sdkCalls struct {
 	del  func(ctx context.Context, s client.SDK, group, name string, noWait bool) error
 }
 
+// declare completes a declaration with the defaults: -g's help "Name of
+// resource group.", and --name and --resource-group required.
+func declare(res *armResource) *armResource {
+	if res.groupHelp == "" {
+		res.groupHelp = "Name of resource group."
+	}
+	if res.required == nil {
+		res.required = []string{"name", "resource-group"}
+	}
+	return res
+}
+
+// confirmOperation is az's generic confirmation question.
+const confirmOperation = "Are you sure you want to perform this operation?"
+
 // verbs are the help texts of a type's derived show, list and delete
 // commands; an empty one is not derived.
 type verbs struct{ show, list, del string }

@@ -17,15 +17,14 @@ const (
 )
 
 // virtualMachines declares Microsoft.Compute/virtualMachines.
-var virtualMachines = &armResource{
+var virtualMachines = declare(&armResource{
 	help:     verbs{show: "Get the details of a virtual machine.", list: "List details of virtual machines.", del: "Delete a virtual machine."},
 	provider: vmProvider, typ: vmType, apiVersion: client.APIVersionCompute,
-	nameHelp: "The name of the Virtual Machine.", groupHelp: "Name of resource group.",
-	required:       []string{"name", "resource-group"},
+	nameHelp:       "The name of the Virtual Machine.",
 	render:         func(_ *app, m map[string]any) map[string]any { return flatten(m) },
 	listTable:      vmTable,
-	deleteQuestion: "Are you sure you want to perform this operation?",
-}
+	deleteQuestion: confirmOperation,
+})
 
 func newVMCommand(a *app) *cobra.Command {
 	return group("vm", "Manage virtual machines (drydock: identity hosts with an IMDS endpoint).", virtualMachines.commands(a,
