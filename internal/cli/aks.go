@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/errdefs"
@@ -35,6 +36,12 @@ var managedClusters = declare(&armResource{
 	table:          aksTable,
 	deleteQuestion: confirmOperation,
 	deleteNoWait:   true,
+	sdk: sdkOf(armcontainerservice.NewManagedClustersClient, (*armcontainerservice.ManagedClustersClient).Get,
+		(*armcontainerservice.ManagedClustersClient).NewListPager, (*armcontainerservice.ManagedClustersClient).NewListByResourceGroupPager,
+		func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, noWait bool) error {
+			p, err := c.BeginDelete(ctx, group, name, nil)
+			return done(ctx, p, err, noWait)
+		}),
 })
 
 func newAKSCommand(a *app) *cobra.Command {
