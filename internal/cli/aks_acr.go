@@ -81,7 +81,7 @@ func (a *app) detachACR(ctx context.Context, c *client.Client, reg aksRegistry, 
 		return err
 	}
 	for _, ra := range items {
-		if err := c.ARM(ctx, authzRequest(http.MethodDelete, str(ra, "id"), nil), nil); err != nil {
+		if err := deleteRoleAssignment(ctx, c, str(ra, "id")); err != nil {
 			return withRegistryRoleHint(err, "detach")
 		}
 	}

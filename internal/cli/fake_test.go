@@ -398,7 +398,7 @@ func (f *fakeAzure) arm(w http.ResponseWriter, r *http.Request, p string, in map
 			return
 		}
 		delete(f.resources, key)
-		if strings.Contains(strings.ToLower(key), "/microsoft.managedidentity/") {
+		if k := strings.ToLower(key); strings.Contains(k, "/microsoft.managedidentity/") || strings.Contains(k, "/microsoft.authorization/") {
 			// As drydock (and Azure) answer: not a long-running operation.
 			reply(w, 200, nil)
 			return

@@ -3,13 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 )
 
@@ -65,7 +63,7 @@ func resolveRoleID(ctx context.Context, c *client.Client, role, scope, sub strin
 	if isGUID(role) {
 		return subscriptionPath(sub) + roleDefinitionsSuffix + "/" + role, nil
 	}
-	defs, err := c.ARMList(ctx, scopePrefix(scope)+roleDefinitionsSuffix, client.APIVersionAuthorization, filterQuery("roleName eq "+client.ODataString(role)))
+	defs, err := listRoleDefinitions(ctx, c, scope, "roleName eq "+client.ODataString(role))
 	if err != nil {
 		return "", err
 	}
@@ -82,23 +80,6 @@ func resolveRoleID(ctx context.Context, c *client.Client, role, scope, sub strin
 	return "", fmt.Errorf("More than one role matches the given name '%s'. Please pick an id from '%s'", role, strings.Join(ids, "', '"))
 }
 
-// createRoleAssignment PUTs a new role assignment.
-func createRoleAssignment(ctx context.Context, c *client.Client, scope, roleID, principalID, principalType, description string) (map[string]any, error) {
-	props := map[string]any{"roleDefinitionId": roleID, "principalId": principalID}
-	if principalType != "" {
-		props["principalType"] = principalType
-	}
-	if description != "" {
-		props["description"] = description
-	}
-	var ra map[string]any
-	path := scopePrefix(scope) + roleAssignmentsSuffix + "/" + uuid.NewString()
-	if err := c.ARM(ctx, authzRequest(http.MethodPut, path, map[string]any{"properties": props}), &ra); err != nil {
-		return nil, err
-	}
-	return ra, nil
-}
-
 func newRoleDefinitionListCommand(a *app) *cobra.Command {
 	var name, scope string
 	var customOnly triBool
@@ -112,17 +93,17 @@ func newRoleDefinitionListCommand(a *app) *cobra.Command {
 		var defs []map[string]any
 		switch {
 		case isGUID(name):
-			var d map[string]any
-			if err := c.ARM(ctx, authzRequest(http.MethodGet, scopePrefix(scope)+roleDefinitionsSuffix+"/"+name, nil), &d); err != nil {
+			d, err := getRoleDefinition(ctx, c, scope, name)
+			if err != nil {
 				return err
 			}
 			defs = []map[string]any{d}
 		default:
-			var q map[string][]string
+			var filter string
 			if name != "" {
-				q = filterQuery("roleName eq " + client.ODataString(name))
+				filter = "roleName eq " + client.ODataString(name)
 			}
-			if defs, err = c.ARMList(ctx, scopePrefix(scope)+roleDefinitionsSuffix, client.APIVersionAuthorization, q); err != nil {
+			if defs, err = listRoleDefinitions(ctx, c, scope, filter); err != nil {
 				return err
 			}
 		}

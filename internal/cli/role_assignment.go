@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"net/http"
 	"path"
 	"strings"
 
@@ -134,11 +133,9 @@ func lastSegment(id string) string { return strings.ToLower(path.Base(id)) }
 
 // search lists the role assignments matching s, as az does.
 func (s assignmentSearch) run(ctx context.Context, c *client.Client) ([]map[string]any, error) {
-	listPath := subscriptionPath(s.sub) + roleAssignmentsSuffix
 	var filter string
 	switch {
 	case s.scope != "":
-		listPath = scopePrefix(s.scope) + roleAssignmentsSuffix
 		filter = "atScope()"
 		if s.assigneeID != "" && s.includeGroups {
 			filter += " and assignedTo('" + s.assigneeID + "')"
@@ -148,11 +145,7 @@ func (s assignmentSearch) run(ctx context.Context, c *client.Client) ([]map[stri
 	case s.assigneeID != "":
 		filter = "principalId eq '" + s.assigneeID + "'"
 	}
-	var q map[string][]string
-	if filter != "" {
-		q = filterQuery(filter)
-	}
-	items, err := c.ARMList(ctx, listPath, client.APIVersionAuthorization, q)
+	items, err := listRoleAssignments(ctx, c, s.sub, s.scope, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +183,7 @@ func (s assignmentSearch) run(ctx context.Context, c *client.Client) ([]map[stri
 // and principalName.
 func describeAssignments(ctx context.Context, c *client.Client, items []map[string]any, defScope string) []map[string]any {
 	roleNames := map[string]string{}
-	if defs, err := c.ARMList(ctx, scopePrefix(defScope)+roleDefinitionsSuffix, client.APIVersionAuthorization, nil); err == nil {
+	if defs, err := listRoleDefinitions(ctx, c, defScope, ""); err == nil {
 		for _, d := range defs {
 			roleNames[lastSegment(str(d, "id"))] = str(d, "properties", "roleName")
 		}
@@ -277,7 +270,7 @@ func newRoleAssignmentDeleteCommand(a *app) *cobra.Command {
 		ctx, c := x.ctx, x.c
 		if len(ids) > 0 {
 			for _, id := range ids {
-				if err := c.ARM(ctx, authzRequest(http.MethodDelete, id, nil), nil); err != nil {
+				if err := deleteRoleAssignment(ctx, c, id); err != nil {
 					return err
 				}
 			}
@@ -305,7 +298,7 @@ func newRoleAssignmentDeleteCommand(a *app) *cobra.Command {
 			return errNoMatchedAssignments
 		}
 		for _, ra := range items {
-			if err := c.ARM(ctx, authzRequest(http.MethodDelete, str(ra, "id"), nil), nil); err != nil {
+			if err := deleteRoleAssignment(ctx, c, str(ra, "id")); err != nil {
 				return err
 			}
 		}
