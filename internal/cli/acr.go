@@ -35,6 +35,14 @@ var registries = declare(&armResource{
 		func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, noWait bool) error {
 			p, err := c.BeginDelete(ctx, group, name, nil)
 			return done(ctx, p, err, noWait)
+		},
+		func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, body map[string]any) error {
+			m, err := model[armcontainerregistry.Registry](body)
+			if err != nil {
+				return err
+			}
+			p, err := c.BeginCreate(ctx, group, name, m, nil)
+			return done(ctx, p, err, false)
 		}),
 })
 

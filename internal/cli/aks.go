@@ -41,7 +41,7 @@ var managedClusters = declare(&armResource{
 		func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, noWait bool) error {
 			p, err := c.BeginDelete(ctx, group, name, nil)
 			return done(ctx, p, err, noWait)
-		}),
+		}, nil),
 })
 
 func newAKSCommand(a *app) *cobra.Command {

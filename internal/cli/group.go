@@ -41,6 +41,13 @@ var resourceGroups = declare(&armResource{
 		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, noWait bool) error {
 			p, err := c.BeginDelete(ctx, name, nil)
 			return done(ctx, p, err, noWait)
+		},
+		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, body map[string]any) error {
+			m, err := model[armresources.ResourceGroup](body)
+			if err == nil {
+				_, err = c.CreateOrUpdate(ctx, name, m, nil)
+			}
+			return err
 		}),
 })
 
@@ -70,7 +77,11 @@ func newGroupCreateCommand(a *app) *cobra.Command {
 		if t != nil {
 			body["tags"] = t
 		}
-		return r.act(x, http.MethodPut, "", body, func(rg map[string]any) error { return resourceGroups.print(a, rg) })
+		rg, err := r.put(x, body)
+		if err != nil {
+			return err
+		}
+		return resourceGroups.print(a, rg)
 	})
 	r = resourceGroups.ref(cmd)
 	cmd.Flags().StringVarP(&location, "location", "l", "", "Location, e.g. westus.")

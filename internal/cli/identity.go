@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
@@ -25,6 +24,13 @@ var identities = declare(&armResource{
 		(*armmsi.UserAssignedIdentitiesClient).NewListBySubscriptionPager, (*armmsi.UserAssignedIdentitiesClient).NewListByResourceGroupPager,
 		func(ctx context.Context, c *armmsi.UserAssignedIdentitiesClient, group, name string, _ bool) error {
 			_, err := c.Delete(ctx, group, name, nil)
+			return err
+		},
+		func(ctx context.Context, c *armmsi.UserAssignedIdentitiesClient, group, name string, body map[string]any) error {
+			m, err := model[armmsi.Identity](body)
+			if err == nil {
+				_, err = c.CreateOrUpdate(ctx, group, name, m, nil)
+			}
 			return err
 		}),
 })
@@ -90,7 +96,7 @@ func createCmd(a *app, res *armResource, o creation) *cobra.Command {
 				return err
 			}
 		}
-		m, err := res.call(x.ctx, x.c, res.request(http.MethodPut, res.itemPath(x.sub.ID, r.group, r.parent, r.name), b))
+		m, err := r.put(x, b)
 		if err != nil {
 			return err
 		}

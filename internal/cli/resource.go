@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -63,6 +64,28 @@ type sdkCalls struct {
 	get  func(ctx context.Context, s client.SDK, group, name string) error
 	list func(ctx context.Context, c *client.Client, s client.SDK, group string) ([]map[string]any, error)
 	del  func(ctx context.Context, s client.SDK, group, name string, noWait bool) error
+	put  func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error
+}
+
+// put creates or replaces the resource a ref names with body (its JSON),
+// through the SDK when the type has one, and returns it as read after.
+func (r *ref) put(x *call, body map[string]any) (map[string]any, error) {
+	if sdk := r.res.sdk; sdk != nil && sdk.put != nil {
+		return x.c.Raw(x.ctx, func(ctx context.Context) error {
+			return sdk.put(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), r.group, r.name, body)
+		})
+	}
+	return r.res.call(x.ctx, x.c, r.res.request(http.MethodPut, r.path(x.sub.ID), body))
+}
+
+// model converts a request body to an SDK model.
+func model[M any](body map[string]any) (M, error) {
+	var m M
+	b, err := json.Marshal(body)
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	return m, err
 }
 
 // declare completes a declaration with the defaults: -g's help "Name of
@@ -362,6 +385,7 @@ func sdkOf[C, GO, GR, SO, SR, RO, RR any](
 	listSub func(*C, *SO) *runtime.Pager[SR],
 	listGroup func(*C, string, *RO) *runtime.Pager[RR],
 	del func(ctx context.Context, c *C, group, name string, noWait bool) error,
+	put func(ctx context.Context, c *C, group, name string, body map[string]any) error,
 ) *sdkCalls {
 	with := func(s client.SDK, fn func(c *C) error) error {
 		c, err := newClient(s.Sub, s.Cred, s.Options)
@@ -387,6 +411,9 @@ func sdkOf[C, GO, GR, SO, SR, RO, RR any](
 		},
 		del: func(ctx context.Context, s client.SDK, group, name string, noWait bool) error {
 			return with(s, func(c *C) error { return del(ctx, c, group, name, noWait) })
+		},
+		put: func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error {
+			return with(s, func(c *C) error { return put(ctx, c, group, name, body) })
 		},
 	}
 }
