@@ -7,8 +7,8 @@ import (
 )
 
 func TestACRCheckHealth(t *testing.T) {
-	h, f := newACRHarness(t)
-	login := f.login("myacr")
+	h := newRegistryHarness(t)
+	login := h.srv.LoginServer("myacr")
 
 	// The name does not resolve (the harness's resolver knows nothing).
 	out, errOut, code := h.run("acr", "check-health", "-n", "myacr", "--yes")
@@ -38,7 +38,7 @@ func TestACRCheckHealth(t *testing.T) {
 		t.Errorf("healthy: %d\n%s\nwant\n%s\nstderr %q", code, out, want, errOut)
 	}
 
-	f.denyExchange = true
+	h.setProfileTenant("00000000-0000-0000-0000-00000000beef")
 	out, _, code = h.run("acr", "check-health", "-n", "myacr", "--ignore-errors")
 	if code != 0 || !strings.Contains(out, "Challenge endpoint https://"+login+"/v2/ : OK\nCONNECTIVITY_REFRESH_TOKEN_ERROR: Access to registry '"+login+"' was denied. Response code: 401.") ||
 		strings.Contains(out, "Fetch refresh token") {
@@ -49,7 +49,7 @@ func TestACRCheckHealth(t *testing.T) {
 		"Please try running 'az login' again to refresh permissions. Please refer to https://aka.ms/acr/health-check for more information.\n" {
 		t.Errorf("denied, not ignored: %d %q", code, errOut)
 	}
-	f.denyExchange = false
+	h.setProfileTenant(h.srv.TenantID)
 
 	out, _, code = h.run("acr", "check-health", "--ignore-errors")
 	if code != 0 || out != "Docker daemon status: not applicable (drydock does not need one)\nRegistry name must be provided to check connectivity.\n\nPlease refer to https://aka.ms/acr/health-check for more information.\n" {

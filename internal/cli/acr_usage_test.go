@@ -3,17 +3,21 @@ package cli
 import "testing"
 
 func TestACRShowUsage(t *testing.T) {
-	h, _ := newACRHarness(t)
+	h := newRegistryHarness(t)
 	res := obj(h.ok("acr", "show-usage", "-n", "myacr"))
 	v := list(res["value"])
-	if len(v) != 2 || obj(v[0])["name"] != "Size" || obj(v[0])["currentValue"] != float64(5767168) || obj(v[1])["unit"] != "Count" {
+	if len(v) != 5 || obj(v[0])["name"] != "Size" || obj(v[0])["currentValue"] != float64(0) || obj(v[0])["unit"] != "Bytes" || obj(v[2])["name"] != "Webhooks" || obj(v[2])["unit"] != "Count" {
 		t.Errorf("show-usage = %v", res)
 	}
+	// Integers print whole, however large (a Basic registry's 10 TiB).
 	out, _, code := h.run("acr", "show-usage", "-n", "myacr", "-o", "table")
-	want := "NAME      LIMIT        CURRENT VALUE    UNIT\n" +
-		"--------  -----------  ---------------  ------\n" +
-		"Size      10737418240  5767168          Bytes\n" +
-		"Webhooks  2            0                Count\n"
+	want := "NAME          LIMIT           CURRENT VALUE    UNIT\n" +
+		"------------  --------------  ---------------  ------\n" +
+		"Size          10995116277760  0                Bytes\n" +
+		"Repositories  2147483647      0                Count\n" +
+		"Webhooks      2               0                Count\n" +
+		"ScopeMaps     100             0                Count\n" +
+		"Tokens        100             0                Count\n"
 	if code != 0 || out != want {
 		t.Errorf("table:\n%s\nwant\n%s", out, want)
 	}

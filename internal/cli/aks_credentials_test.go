@@ -150,7 +150,7 @@ func TestKubeconfigNaming(t *testing.T) {
 }
 
 func TestAKSGetCredentials(t *testing.T) {
-	h, f := newAKSHarness(t)
+	h, f, _ := newAKSHarness(t)
 	newTestCluster(h)
 	home := os.Getenv("HOME")
 	file := filepath.Join(home, ".kube", "config")

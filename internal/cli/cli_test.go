@@ -3,35 +3,20 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"github.com/drydock-dev/drydock/internal/config"
+	"github.com/drydock-dev/drydock/internal/server/servertest"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drydock-dev/drydock/internal/client"
 )
-
-// harness runs CLI command lines against a fakeAzure with a private
-// configuration directory.
-type harness struct {
-	t   *testing.T
-	f   *fakeAzure
-	dir string
-}
-
-func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, f: newFakeAzure(t), dir: t.TempDir()}
-	t.Setenv(client.EnvConfigDir, h.dir)
-	t.Setenv(client.EnvEndpoint, "")
-	t.Setenv(client.EnvCAFile, "")
-	t.Setenv("DRYDOCK_DATA_DIR", t.TempDir())
-	old := defaultRetryDelay
-	defaultRetryDelay = 0
-	t.Cleanup(func() { defaultRetryDelay = old })
-	return h
-}
 
 func (h *harness) run(args ...string) (string, string, int) {
 	var out, errb bytes.Buffer
@@ -65,11 +50,6 @@ func (h *harness) fails(code int, wantErr string, args ...string) {
 	}
 }
 
-func (h *harness) login() {
-	h.t.Helper()
-	h.ok("login", "-u", fakeUser, "-p", fakePassword, "--endpoint", h.f.srv.URL, "--ca-file", h.f.caFile)
-}
-
 func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
 func list(v any) []any         { l, _ := v.([]any); return l }
 
@@ -77,21 +57,21 @@ func TestLoginAndAccounts(t *testing.T) {
 	h := newHarness(t)
 	h.fails(1, "ERROR: Please run 'az login' to setup account.", "group", "list")
 	h.fails(1, "ERROR: AADSTS50126: Error validating credentials due to invalid username or password.",
-		"login", "-u", fakeUser, "-p", "wrong", "--endpoint", h.f.srv.URL, "--ca-file", h.f.caFile)
-	h.fails(2, "ERROR: the following arguments are required: --password/-p", "login", "-u", fakeUser)
+		"login", "-u", h.srv.Admin, "-p", "wrong", "--endpoint", h.srv.URL, "--ca-file", h.srv.CAFile)
+	h.fails(2, "ERROR: the following arguments are required: --password/-p", "login", "-u", h.srv.Admin)
 
-	subs := list(h.ok("login", "-u", fakeUser, "-p", fakePassword, "--endpoint", h.f.srv.URL, "--ca-file", h.f.caFile))
+	subs := list(h.ok("login", "-u", h.srv.Admin, "-p", h.srv.AdminPassword, "--endpoint", h.srv.URL, "--ca-file", h.srv.CAFile))
 	if len(subs) != 1 {
 		t.Fatalf("login printed %v", subs)
 	}
 	s := obj(subs[0])
-	want := map[string]any{"id": fakeSub, "name": "Dev", "tenantId": fakeTenant, "homeTenantId": fakeTenant, "state": "Enabled", "isDefault": true, "cloudName": "drydock", "environmentName": "drydock"}
+	want := map[string]any{"id": h.srv.SubscriptionID, "name": h.srv.SubscriptionName, "tenantId": h.srv.TenantID, "homeTenantId": h.srv.TenantID, "state": "Enabled", "isDefault": true, "cloudName": "drydock", "environmentName": "drydock"}
 	for k, v := range want {
 		if s[k] != v {
 			t.Errorf("login output %s = %v, want %v", k, s[k], v)
 		}
 	}
-	if u := obj(s["user"]); u["name"] != fakeUser || u["type"] != "user" {
+	if u := obj(s["user"]); u["name"] != h.srv.Admin || u["type"] != "user" {
 		t.Errorf("user = %v", u)
 	}
 	for _, f := range []string{"profile.json", "tokens.json"} {
@@ -101,12 +81,12 @@ func TestLoginAndAccounts(t *testing.T) {
 		}
 	}
 	prof, _ := (&client.Store{Dir: h.dir}).LoadProfile()
-	if prof.Endpoint != h.f.srv.URL || prof.CAFile != h.f.caFile || prof.TenantID != fakeTenant {
+	if prof.Endpoint != h.srv.URL || prof.CAFile != h.srv.CAFile || prof.TenantID != h.srv.TenantID {
 		t.Errorf("profile = %+v", prof)
 	}
 
 	show := obj(h.ok("account", "show"))
-	if show["id"] != fakeSub || show["environmentName"] != "drydock" || show["cloudName"] != nil {
+	if show["id"] != h.srv.SubscriptionID || show["environmentName"] != "drydock" || show["cloudName"] != nil {
 		t.Errorf("account show = %v", show)
 	}
 	created := obj(h.ok("account", "create", "--name", "Prod"))
@@ -117,7 +97,7 @@ func TestLoginAndAccounts(t *testing.T) {
 	if obj(h.ok("account", "show"))["name"] != "Prod" {
 		t.Error("account set did not change the default")
 	}
-	if obj(h.ok("account", "show", "--subscription", "Dev"))["name"] != "Dev" {
+	if obj(h.ok("account", "show", "--subscription", h.srv.SubscriptionName))["name"] != h.srv.SubscriptionName {
 		t.Error("account show --subscription")
 	}
 	h.fails(1, "ERROR: The subscription of 'Nope' doesn't exist in cloud 'drydock'.", "account", "set", "--subscription", "Nope")
@@ -126,16 +106,16 @@ func TestLoginAndAccounts(t *testing.T) {
 		t.Errorf("account list has %d entries", n)
 	}
 	out, _, _ := h.run("account", "list", "-o", "table")
-	if !strings.HasPrefix(out, "Name    CloudName    SubscriptionId") {
+	if !strings.HasPrefix(out, "Name     CloudName    SubscriptionId") {
 		t.Errorf("account list table:\n%s", out)
 	}
 
 	tok := obj(h.ok("account", "get-access-token"))
-	if tok["tokenType"] != "Bearer" || tok["tenant"] != fakeTenant || tok["subscription"] == nil || tok["accessToken"] == "" || tok["expires_on"] == nil || tok["expiresOn"] == nil {
+	if tok["tokenType"] != "Bearer" || tok["tenant"] != h.srv.TenantID || tok["subscription"] == nil || tok["accessToken"] == "" || tok["expires_on"] == nil || tok["expiresOn"] == nil {
 		t.Errorf("get-access-token = %v", tok)
 	}
 	claims, _ := client.ParseClaims(obj(h.ok("account", "get-access-token", "--resource-type", "ms-graph"))["accessToken"].(string))
-	if claims.TenantID != fakeTenant {
+	if claims.TenantID != h.srv.TenantID {
 		t.Errorf("graph token claims %+v", claims)
 	}
 	h.fails(2, "ERROR: usage error: --resource/--resource-type/--scope are mutually exclusive", "account", "get-access-token", "--resource", "x", "--resource-type", "arm")
@@ -160,24 +140,21 @@ func TestGroupsAndRegistries(t *testing.T) {
 	}
 	h.fails(1, "ERROR: (ResourceGroupNotFound) Resource group 'nope' could not be found.", "group", "show", "-g", "nope")
 
-	reg := obj(h.ok("acr", "create", "-n", "MyReg", "-g", "rg1", "--sku", "basic", "--admin-enabled", "false"))
-	want := map[string]any{"name": "MyReg", "loginServer": "myreg.azurecr.localhost", "adminUserEnabled": false, "provisioningState": "Succeeded",
+	reg := obj(h.ok("acr", "create", "-n", "MyReg", "-g", "rg1", "--sku", "standard", "--admin-enabled", "false"))
+	want := map[string]any{"name": "MyReg", "loginServer": h.srv.LoginServer("myreg"), "adminUserEnabled": false, "provisioningState": "Succeeded",
 		"resourceGroup": "rg1", "location": "westus", "type": "Microsoft.ContainerRegistry/registries"}
 	for k, v := range want {
 		if reg[k] != v {
 			t.Errorf("acr create %s = %v, want %v", k, reg[k], v)
 		}
 	}
-	if _, ok := reg["tags"]; obj(reg["sku"])["name"] != "Basic" || reg["properties"] != nil || !ok || reg["systemData"] != nil || reg["creationDate"] != "2025-01-01T00:00:00+00:00" {
+	if _, ok := reg["tags"]; obj(reg["sku"])["name"] != "Standard" || reg["properties"] != nil || !ok || !strings.HasSuffix(fmt.Sprint(reg["creationDate"]), "+00:00") {
 		t.Errorf("acr create = %v", reg)
 	}
-	if !slices.Contains(h.f.log(), "GET /operations/create") {
-		t.Errorf("no LRO poll in %v", h.f.log())
-	}
-	if got := obj(h.ok("acr", "show", "-n", "myreg")); got["loginServer"] != "myreg.azurecr.localhost" {
+	if got := obj(h.ok("acr", "show", "-n", "myreg")); got["loginServer"] != h.srv.LoginServer("myreg") {
 		t.Errorf("acr show without -g = %v", got)
 	}
-	h.fails(1, "ERROR: (ResourceNotFound) The resource with name 'nope' and type 'Microsoft.ContainerRegistry/registries' could not be found in subscription 'Dev ("+fakeSub+")'.",
+	h.fails(1, "ERROR: (ResourceNotFound) The resource with name 'nope' and type 'Microsoft.ContainerRegistry/registries' could not be found in subscription '"+h.srv.SubscriptionName+" ("+h.srv.SubscriptionID+")'.",
 		"acr", "show", "-n", "nope")
 	if got := obj(h.ok("acr", "update", "-n", "MyReg", "--admin-enabled", "true", "--anonymous-pull-enabled")); got["adminUserEnabled"] != true || got["anonymousPullEnabled"] != true {
 		t.Errorf("acr update = %v", got)
@@ -193,7 +170,7 @@ func TestGroupsAndRegistries(t *testing.T) {
 		t.Errorf("credential show = %v", cred)
 	}
 	renewed := obj(h.ok("acr", "credential", "renew", "-n", "MyReg", "--password-name", "password"))
-	if obj(list(renewed["passwords"])[0])["value"] != "new-password" {
+	if p := list(renewed["passwords"]); len(p) != 2 || obj(p[0])["value"] == obj(list(cred["passwords"])[0])["value"] || obj(p[1])["value"] != obj(list(cred["passwords"])[1])["value"] {
 		t.Errorf("credential renew = %v", renewed)
 	}
 	h.fails(2, "ERROR: 'pwd' is not a valid value for '--password-name'. Allowed values: password, password2.", "acr", "credential", "renew", "-n", "MyReg", "--password-name", "pwd")
@@ -204,7 +181,7 @@ func TestGroupsAndRegistries(t *testing.T) {
 		t.Errorf("check-name = %v", got)
 	}
 	out, _, _ := h.run("acr", "list", "-o", "table")
-	if !strings.HasPrefix(out, "NAME    RESOURCE GROUP    LOCATION    SKU    LOGIN SERVER") || !strings.Contains(out, "myreg.azurecr.localhost") {
+	if !strings.HasPrefix(out, "NAME    RESOURCE GROUP    LOCATION    SKU       LOGIN SERVER") || !strings.Contains(out, h.srv.LoginServer("myreg")) {
 		t.Errorf("acr list table:\n%s", out)
 	}
 	out, _, _ = h.run("acr", "list", "-g", "rg1", "--query", "[].name", "-o", "tsv")
@@ -219,8 +196,10 @@ func TestGroupsAndRegistries(t *testing.T) {
 		t.Errorf("%d registries after delete", n)
 	}
 	h.ok("group", "delete", "-n", "rg1", "-y")
-	if !slices.Contains(h.f.log(), "GET /operations/delete") {
-		t.Error("group delete did not poll its Location")
+	if !slices.ContainsFunc(h.log(), func(r string) bool {
+		return strings.HasPrefix(r, "GET /subscriptions/"+h.srv.SubscriptionID+"/providers/Microsoft.Resources/operationStatuses/")
+	}) {
+		t.Errorf("group delete did not poll its operation: %v", h.log())
 	}
 	if h.ok("group", "exists", "-n", "rg1") != false {
 		t.Error("group still exists")
@@ -228,11 +207,13 @@ func TestGroupsAndRegistries(t *testing.T) {
 }
 
 func TestIdentitiesVMsAndRoleAssignments(t *testing.T) {
-	h := newHarness(t)
+	// Group memberships take an hour to count, for explain's pending list.
+	h := newHarness(t, servertest.WithConfig(func(c *config.Config) { c.GroupPropagationDelay.Duration = time.Hour }))
 	h.login()
+	alice := h.newUser("alice@drydock.local", "Alice")
 	h.ok("group", "create", "-n", "rg", "-l", "eastus")
 	mi := obj(h.ok("identity", "create", "-n", "app-id", "-g", "rg"))
-	if mi["principalId"] == nil || mi["clientId"] == nil || mi["tenantId"] != fakeTenant || mi["resourceGroup"] != "rg" || mi["location"] != "eastus" {
+	if mi["principalId"] == nil || mi["clientId"] == nil || mi["tenantId"] != h.srv.TenantID || mi["resourceGroup"] != "rg" || mi["location"] != "eastus" {
 		t.Errorf("identity create = %v", mi)
 	}
 	if n := len(list(h.ok("identity", "list"))); n != 1 {
@@ -244,34 +225,36 @@ func TestIdentitiesVMsAndRoleAssignments(t *testing.T) {
 		t.Errorf("vm create = %v", vm)
 	}
 	hc := obj(h.ok("vm", "host-credential", "-n", "host", "-g", "rg"))
-	if hc["hostCredential"] != "hc-secret" || hc["identityEndpoint"] == nil {
+	if !strings.HasPrefix(fmt.Sprint(hc["hostCredential"]), "dhc_") || hc["identityEndpoint"] == nil {
 		t.Errorf("host-credential = %v", hc)
 	}
 
-	reg := obj(h.ok("acr", "create", "-n", "reg", "-g", "rg", "--sku", "Standard"))
+	reg := obj(h.ok("acr", "create", "-n", "appreg", "-g", "rg", "--sku", "Standard"))
 	acrID := reg["id"].(string)
 	ra := obj(h.ok("role", "assignment", "create", "--assignee", "app-id", "--role", "AcrPull", "--scope", acrID))
 	if ra["principalId"] != mi["principalId"] || ra["principalType"] != "ServicePrincipal" || ra["scope"] != acrID || ra["resourceGroup"] != "rg" ||
 		!strings.HasSuffix(ra["roleDefinitionId"].(string), acrPullGUID) {
 		t.Errorf("role assignment create = %v", ra)
 	}
-	h.ok("role", "assignment", "create", "--assignee", fakeUser, "--role", readerGUID)
-	h.ok("role", "assignment", "create", "--assignee-object-id", fakeUserID, "--assignee-principal-type", "user", "--role", "Reader", "-g", "rg")
+	h.ok("role", "assignment", "create", "--assignee", "alice@drydock.local", "--role", readerGUID)
+	h.ok("role", "assignment", "create", "--assignee-object-id", alice, "--assignee-principal-type", "user", "--role", "Reader", "-g", "rg")
 
-	atSub := list(h.ok("role", "assignment", "list"))
-	if len(atSub) != 1 || obj(atSub[0])["principalName"] != fakeUser || obj(atSub[0])["roleDefinitionName"] != "Reader" || obj(atSub[0])["principalType"] != "User" {
+	// The admin is Owner of the subscription since the bootstrap: one more
+	// assignment in each list that reaches the subscription.
+	atSub := withoutOwner(list(h.ok("role", "assignment", "list")))
+	if len(atSub) != 1 || obj(atSub[0])["principalName"] != "alice@drydock.local" || obj(atSub[0])["roleDefinitionName"] != "Reader" || obj(atSub[0])["principalType"] != "User" {
 		t.Errorf("role assignment list = %v", atSub)
 	}
-	if n := len(list(h.ok("role", "assignment", "list", "--all"))); n != 3 {
+	if n := len(list(h.ok("role", "assignment", "list", "--all"))); n != 3+1 {
 		t.Errorf("--all listed %d", n)
 	}
 	if n := len(list(h.ok("role", "assignment", "list", "--scope", acrID))); n != 1 {
 		t.Errorf("--scope listed %d", n)
 	}
-	if n := len(list(h.ok("role", "assignment", "list", "--scope", acrID, "--include-inherited"))); n != 3 {
+	if n := len(list(h.ok("role", "assignment", "list", "--scope", acrID, "--include-inherited"))); n != 3+1 {
 		t.Errorf("--include-inherited listed %d", n)
 	}
-	if got := list(h.ok("role", "assignment", "list", "--all", "--assignee", fakeUser, "--role", "Reader")); len(got) != 2 {
+	if got := list(h.ok("role", "assignment", "list", "--all", "--assignee", "alice@drydock.local", "--role", "Reader")); len(got) != 2 {
 		t.Errorf("--assignee --role listed %v", got)
 	}
 	out, _, _ := h.run("role", "assignment", "list", "--scope", acrID, "-o", "table")
@@ -281,14 +264,14 @@ func TestIdentitiesVMsAndRoleAssignments(t *testing.T) {
 
 	h.fails(1, "ERROR: Cannot find user or service principal in graph database for 'bob@contoso.com'. If the assignee is an appId, make sure the corresponding service principal is created with 'az ad sp create --id bob@contoso.com'.",
 		"role", "assignment", "create", "--assignee", "bob@contoso.com", "--role", "Reader")
-	h.fails(1, "ERROR: Role 'Nope' doesn't exist.", "role", "assignment", "create", "--assignee", fakeUser, "--role", "Nope")
+	h.fails(1, "ERROR: Role 'Nope' doesn't exist.", "role", "assignment", "create", "--assignee", "alice@drydock.local", "--role", "Nope")
 	h.fails(2, "ERROR: usage error: --assignee STRING | --assignee-object-id GUID", "role", "assignment", "create", "--role", "Reader")
 	h.fails(2, "ERROR: Resource group 'rg' is redundant because 'scope' is supplied", "role", "assignment", "list", "-g", "rg", "--scope", acrID)
 
 	h.ok("role", "assignment", "delete", "--assignee", "app-id", "--role", "AcrPull", "--scope", acrID)
 	h.fails(1, "ERROR: No matched assignments were found to delete", "role", "assignment", "delete", "--assignee", "app-id", "--scope", acrID)
 	h.ok("role", "assignment", "delete", "--ids", obj(atSub[0])["id"].(string))
-	if n := len(list(h.ok("role", "assignment", "list", "--all"))); n != 1 {
+	if n := len(list(h.ok("role", "assignment", "list", "--all"))); n != 1+1 {
 		t.Errorf("%d assignments left", n)
 	}
 
@@ -300,35 +283,43 @@ func TestIdentitiesVMsAndRoleAssignments(t *testing.T) {
 		t.Errorf("custom roles: %d", n)
 	}
 
-	out, _, code := h.run("role", "assignment", "explain", "--assignee", fakeUser, "--action", "Microsoft.ContainerRegistry/registries/pull/read", "--data-action", "--scope", acrID, "-o", "table")
-	if code != 0 || !strings.HasPrefix(out, "ALLOWED: Alice ("+fakeUserID+")") || !strings.Contains(out, "Pending (not effective yet):\n  - Reader at /subscriptions/"+fakeSub+", via group devs, effective from 2030-01-01T00:00:00Z") {
+	// Alice reads the registry through Reader on rg; Reader on the
+	// subscription through the group devs is not effective yet.
+	devs := obj(h.ok("ad", "group", "create", "--display-name", "devs", "--mail-nickname", "devs"))["id"].(string)
+	h.srv.UserToken(t, "alice@drydock.local", "Str0ng-P@ssword", servertest.ARMScope) // signed in before: memberships propagate
+	h.ok("ad", "group", "member", "add", "-g", "devs", "--member-id", alice)
+	h.ok("role", "assignment", "create", "--assignee", "devs", "--role", "Reader", "--scope", "/subscriptions/"+h.srv.SubscriptionID)
+	out, _, code := h.run("role", "assignment", "explain", "--assignee", "alice@drydock.local", "--action", "Microsoft.ContainerRegistry/registries/read", "--scope", acrID, "-o", "table")
+	if code != 0 || !strings.HasPrefix(out, "ALLOWED: alice@drydock.local ("+alice+")") || !strings.Contains(out, "Pending (not effective yet):\n  - Reader at /subscriptions/"+h.srv.SubscriptionID+", via group "+devs+", effective from ") {
 		t.Errorf("explain table (%d):\n%s", code, out)
 	}
-	ex := obj(h.ok("role", "assignment", "explain", "--assignee", fakeUser, "--action", "Microsoft.ContainerRegistry/registries/read"))
-	if ex["allowed"] != true || ex["dataAction"] != false || ex["principalId"] != fakeUserID {
+	ex := obj(h.ok("role", "assignment", "explain", "--assignee", "alice@drydock.local", "--action", "Microsoft.ContainerRegistry/registries/read", "--scope", acrID))
+	if ex["allowed"] != true || ex["dataAction"] != false || ex["principalId"] != alice {
 		t.Errorf("explain json = %v", ex)
 	}
 
 	h.ok("vm", "delete", "-n", "host", "-g", "rg", "--yes")
 	h.ok("identity", "delete", "-n", "app-id", "-g", "rg")
-	h.fails(1, "ERROR: (ResourceNotFound) The Resource 'app-id' was not found.", "identity", "show", "-n", "app-id", "-g", "rg")
+	h.fails(1, "ERROR: (ResourceNotFound) The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/app-id' under resource group 'rg' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", "identity", "show", "-n", "app-id", "-g", "rg")
 }
 
 func TestCreateForRBACAndServicePrincipalLogin(t *testing.T) {
 	h := newHarness(t)
 	h.login()
-	h.f.principalNotFound = 2
-	out, errOut, code := h.run("ad", "sp", "create-for-rbac", "-n", "ci", "--role", "Reader", "--scopes", "/subscriptions/"+fakeSub)
+	// The new service principal not replicated yet, twice.
+	h.failNext(2, "PUT /subscriptions/"+h.srv.SubscriptionID+"/providers/Microsoft.Authorization/roleAssignments/", http.StatusBadRequest,
+		"PrincipalNotFound", "Principal does not exist in the directory.")
+	out, errOut, code := h.run("ad", "sp", "create-for-rbac", "-n", "ci", "--role", "Reader", "--scopes", "/subscriptions/"+h.srv.SubscriptionID)
 	if code != 0 {
 		t.Fatalf("create-for-rbac: %d %s", code, errOut)
 	}
 	var res map[string]any
 	_ = json.Unmarshal([]byte(out), &res)
-	if res["displayName"] != "ci" || res["password"] != "sp-secret" || res["tenant"] != fakeTenant || res["appId"] == nil || len(res) != 4 {
+	if res["displayName"] != "ci" || res["password"] == "" || res["tenant"] != h.srv.TenantID || res["appId"] == nil || len(res) != 4 {
 		t.Errorf("create-for-rbac = %v", res)
 	}
 	for _, w := range []string{
-		"WARNING: Creating 'Reader' role assignment under scope '/subscriptions/" + fakeSub + "'",
+		"WARNING: Creating 'Reader' role assignment under scope '/subscriptions/" + h.srv.SubscriptionID + "'",
 		"WARNING:   Retrying role assignment creation: 2/5",
 		"WARNING: " + credentialWarning,
 	} {
@@ -336,7 +327,7 @@ func TestCreateForRBACAndServicePrincipalLogin(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", w, errOut)
 		}
 	}
-	appID := res["appId"].(string)
+	appID, secret := res["appId"].(string), res["password"].(string)
 	sp := obj(h.ok("ad", "sp", "show", "--id", appID))
 	if sp["appId"] != appID || sp["displayName"] != "ci" {
 		t.Errorf("sp show = %v", sp)
@@ -349,15 +340,16 @@ func TestCreateForRBACAndServicePrincipalLogin(t *testing.T) {
 	}
 	h.fails(2, "ERROR: Usage error: To create role assignments, specify both --role and --scopes.", "ad", "sp", "create-for-rbac", "--role", "Reader")
 
-	subs := list(h.ok("login", "--service-principal", "-u", appID, "-p", "sp-secret", "--tenant", fakeTenant))
+	subs := list(h.ok("login", "--service-principal", "-u", appID, "-p", secret, "--tenant", h.srv.TenantID))
 	if u := obj(obj(subs[0])["user"]); u["name"] != appID || u["type"] != "servicePrincipal" {
 		t.Errorf("service principal login user = %v", u)
 	}
 	creds, _ := (&client.Store{Dir: h.dir}).LoadCredentials()
-	if creds.ServicePrincipal == nil || creds.ServicePrincipal.Secret != "sp-secret" || creds.RefreshToken != "" {
+	if creds.ServicePrincipal == nil || creds.ServicePrincipal.Secret != secret || creds.RefreshToken != "" {
 		t.Errorf("credentials = %+v", creds)
 	}
 	h.ok("ad", "sp", "list", "--all")
+	h.login() // a Reader may not delete principals: back to the admin
 	h.ok("ad", "sp", "delete", "--id", appID)
 	h.fails(1, "ERROR: Service principal 'http://nope' doesn't exist", "ad", "sp", "show", "--id", "http://nope")
 }
@@ -365,10 +357,11 @@ func TestCreateForRBACAndServicePrincipalLogin(t *testing.T) {
 func TestDirectoryGroupsAndUsers(t *testing.T) {
 	h := newHarness(t)
 	h.login()
+	admin := h.adminID()
 	g := obj(h.ok("ad", "group", "create", "--display-name", "devs", "--mail-nickname", "devs"))
 	gid := g["id"].(string)
-	h.ok("ad", "group", "member", "add", "-g", "devs", "--member-id", fakeUserID)
-	if got := obj(h.ok("ad", "group", "member", "check", "--group", gid, "--member-id", fakeUserID)); got["value"] != true {
+	h.ok("ad", "group", "member", "add", "-g", "devs", "--member-id", admin)
+	if got := obj(h.ok("ad", "group", "member", "check", "--group", gid, "--member-id", admin)); got["value"] != true {
 		t.Errorf("member check = %v", got)
 	}
 	members := list(h.ok("ad", "group", "member", "list", "-g", "devs"))
@@ -376,11 +369,11 @@ func TestDirectoryGroupsAndUsers(t *testing.T) {
 		t.Errorf("member list = %v", members)
 	}
 	h.ok("role", "assignment", "create", "--assignee", "devs", "--role", "Reader")
-	if got := list(h.ok("role", "assignment", "list")); len(got) != 1 || obj(got[0])["principalType"] != "Group" || obj(got[0])["principalName"] != "devs" {
+	if got := withoutOwner(list(h.ok("role", "assignment", "list"))); len(got) != 1 || obj(got[0])["principalType"] != "Group" || obj(got[0])["principalName"] != "devs" {
 		t.Errorf("group assignment = %v", got)
 	}
-	h.ok("ad", "group", "member", "remove", "-g", "devs", "--member-id", fakeUserID)
-	if got := obj(h.ok("ad", "group", "member", "check", "-g", "devs", "--member-id", fakeUserID)); got["value"] != false {
+	h.ok("ad", "group", "member", "remove", "-g", "devs", "--member-id", admin)
+	if got := obj(h.ok("ad", "group", "member", "check", "-g", "devs", "--member-id", admin)); got["value"] != false {
 		t.Errorf("member check after remove = %v", got)
 	}
 	h.fails(1, "ERROR: Group nope is not found in Graph", "ad", "group", "show", "-g", "nope")
@@ -389,7 +382,7 @@ func TestDirectoryGroupsAndUsers(t *testing.T) {
 	}
 	h.ok("ad", "group", "delete", "-g", gid)
 
-	u := obj(h.ok("ad", "user", "create", "--display-name", "Bob", "--user-principal-name", "bob@contoso.com", "--password", "x"))
+	u := obj(h.ok("ad", "user", "create", "--display-name", "Bob", "--user-principal-name", "bob@contoso.com", "--password", "Bob-P@ssw0rd"))
 	if u["userPrincipalName"] != "bob@contoso.com" {
 		t.Errorf("user create = %v", u)
 	}
@@ -401,7 +394,7 @@ func TestDirectoryGroupsAndUsers(t *testing.T) {
 	}
 	h.ok("ad", "user", "delete", "--id", u["id"].(string))
 	h.fails(1, "ERROR: (Request_ResourceNotFound) Resource 'bob@contoso.com' does not exist or one of its queried reference-property objects are not present.", "ad", "user", "show", "--id", "bob@contoso.com")
-	if obj(h.ok("ad", "signed-in-user", "show"))["userPrincipalName"] != fakeUser {
+	if obj(h.ok("ad", "signed-in-user", "show"))["userPrincipalName"] != h.srv.Admin {
 		t.Error("signed-in-user show")
 	}
 }
@@ -411,18 +404,18 @@ func TestCloudShowAndDebug(t *testing.T) {
 	h.login()
 	c := obj(h.ok("cloud", "show"))
 	ep := obj(c["endpoints"])
-	if c["name"] != "drydock" || c["isActive"] != true || ep["resourceManager"] != h.f.srv.URL+"/" || ep["activeDirectoryResourceId"] != "https://management.core.windows.net/" ||
-		ep["microsoftGraphResourceId"] != h.f.srv.URL+"/graph/" || ep["activeDirectory"] != h.f.srv.URL+"/adfs" || ep["management"] != h.f.srv.URL+"/" ||
-		ep["portal"] != nil || obj(c["suffixes"])["acrLoginServerEndpoint"] != ".azurecr.localhost" || c["caFile"] != "/tmp/ca.pem" {
+	if c["name"] != "drydock" || c["isActive"] != true || ep["resourceManager"] != h.srv.URL+"/" || ep["activeDirectoryResourceId"] != "https://management.core.windows.net/" ||
+		ep["microsoftGraphResourceId"] != h.srv.URL+"/graph/" || ep["activeDirectory"] != h.srv.URL+"/adfs" || ep["management"] != h.srv.URL+"/" ||
+		ep["portal"] != nil || obj(c["suffixes"])["acrLoginServerEndpoint"] != "."+h.srv.LoginServerSuffix || c["caFile"] != h.srv.CAFile {
 		t.Errorf("cloud show = %v", c)
 	}
 	out, errOut, code := h.run("group", "list", "--debug", "--verbose", "-o", "none")
-	if code != 0 || out != "" || !strings.Contains(errOut, "DEBUG: Request URL: '"+h.f.srv.URL+"/subscriptions/"+fakeSub+"/resourcegroups?api-version=2022-09-01'") ||
+	if code != 0 || out != "" || !strings.Contains(errOut, "DEBUG: Request URL: '"+h.srv.URL+"/subscriptions/"+h.srv.SubscriptionID+"/resourcegroups?api-version=2022-09-01'") ||
 		!strings.Contains(errOut, "'Authorization': '*****'") || !strings.Contains(errOut, "INFO: Command ran in") {
 		t.Errorf("debug output (%d):\n%s", code, errOut)
 	}
-	_, errOut, _ = h.run("login", "-u", fakeUser, "-p", fakePassword, "--debug", "-o", "none")
-	if strings.Contains(errOut, fakePassword) || strings.Contains(errOut, `"refresh_token": "rt"`) {
+	_, errOut, _ = h.run("login", "-u", h.srv.Admin, "-p", h.srv.AdminPassword, "--debug", "-o", "none")
+	if strings.Contains(errOut, h.srv.AdminPassword) || strings.Contains(errOut, refreshToken(t, h)) {
 		t.Errorf("debug output leaks secrets:\n%s", errOut)
 	}
 }
@@ -450,13 +443,13 @@ func TestTokenRefreshPersists(t *testing.T) {
 
 func TestLoginWithPassword(t *testing.T) {
 	h := newHarness(t)
-	if err := loginWithPassword(t.Context(), h.f.srv.URL, h.f.caFile, "", fakeUser, fakePassword); err != nil {
+	if err := loginWithPassword(t.Context(), h.srv.URL, h.srv.CAFile, "", h.srv.Admin, h.srv.AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	if obj(h.ok("account", "show"))["id"] != fakeSub {
+	if obj(h.ok("account", "show"))["id"] != h.srv.SubscriptionID {
 		t.Error("loginWithPassword did not save the profile")
 	}
-	if err := loginWithPassword(t.Context(), h.f.srv.URL, h.f.caFile, "", fakeUser, "bad"); err == nil {
+	if err := loginWithPassword(t.Context(), h.srv.URL, h.srv.CAFile, "", h.srv.Admin, "bad"); err == nil {
 		t.Error("bad password accepted")
 	}
 }

@@ -44,6 +44,9 @@ type Server struct {
 	// URL is the API's base URL, https://127.0.0.1:<port>, without a
 	// trailing slash.
 	URL string
+	// Direct is the base URL of the server's own listener: URL, unless
+	// WithInterceptor put a front there; then what bypasses the front.
+	Direct string
 	// DataDir is the server's data directory.
 	DataDir string
 	// CAFile is the PEM file of the server's CA (what --ca-file takes).
@@ -151,7 +154,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	})
 	st := srv.State()
 	s := &Server{
-		URL: st.Endpoint, DataDir: cfg.DataDir, CAFile: st.CAFile, CAPool: srv.CA().Pool(), TenantID: st.TenantID, Admin: st.Admin,
+		URL: st.Endpoint, Direct: "https://" + ln.Addr().String(), DataDir: cfg.DataDir, CAFile: st.CAFile, CAPool: srv.CA().Pool(), TenantID: st.TenantID, Admin: st.Admin,
 		LoginServerSuffix: cfg.LoginServerSuffix, Config: cfg, srv: srv,
 	}
 	s.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CAPool}}}
