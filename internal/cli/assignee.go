@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/client"
@@ -74,8 +73,6 @@ func errAssigneeNotFound(assignee string) error {
 	return fmt.Errorf("Cannot find user or service principal in graph database for '%[1]s'. "+
 		"If the assignee is an appId, make sure the corresponding service principal is created with 'az ad sp create --id %[1]s'.", assignee)
 }
-
-func filterQuery(filter string) url.Values { return url.Values{"$filter": {filter}} }
 
 // lookup lists directory objects matching a filter, treating a rejected
 // filter as no match (so optional lookups degrade gracefully).
