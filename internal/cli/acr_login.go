@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/spf13/cobra"
@@ -56,7 +56,7 @@ func (a *app) findRegistry(ctx context.Context, c *client.Client, sub client.Sub
 	ref := registryRef{name: a.registryName(r.name), group: r.group}
 	path, reg, err := ref.resolve(ctx, c, sub)
 	if err == nil && reg == nil {
-		err = c.ARM(ctx, registries.request(http.MethodGet, path, nil), &reg)
+		reg, err = registries.fetch(ctx, c, sub.ID, ref.group, ref.name, path)
 	}
 	if err == nil {
 		ls := str(reg, "properties", "loginServer")

@@ -208,16 +208,19 @@ func (res *armResource) list(ctx context.Context, c *client.Client, sub, group, 
 
 // fetch reads the resource a ref names, found at path.
 func (r *ref) fetch(x *call, path string) (map[string]any, error) {
-	if sdk := r.res.sdk; sdk != nil {
-		group := r.group
-		if group == "" {
-			group, _ = resourceGroupOf(path)
-		}
-		return x.c.Raw(x.ctx, func(ctx context.Context) error {
-			return sdk.get(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), group, r.name)
-		})
+	return r.res.fetch(x.ctx, x.c, x.sub.ID, r.group, r.name, path)
+}
+
+// fetch reads a resource, named by group and name for the SDK and found at
+// path otherwise (the group, when empty, taken from path).
+func (res *armResource) fetch(ctx context.Context, c *client.Client, sub, group, name, path string) (map[string]any, error) {
+	if res.sdk == nil {
+		return res.get(ctx, c, path)
 	}
-	return r.res.get(x.ctx, x.c, path)
+	if group == "" {
+		group, _ = resourceGroupOf(path)
+	}
+	return c.Raw(ctx, func(ctx context.Context) error { return res.sdk.get(ctx, c.SDK(sub, res.apiVersion), group, name) })
 }
 
 // act resolves the resource and sends method to it (or to its action,
