@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/cli/output"
@@ -43,7 +44,25 @@ var registries = declare(&armResource{
 			}
 			p, err := c.BeginCreate(ctx, group, name, m, nil)
 			return done(ctx, p, err, false)
+		}).with(map[string]sdkAction{
+		// No PATCH: the SDK's RegistryUpdateParameters has no
+		// anonymousPullEnabled, so acr update sends its own request.
+		"POST/listCredentials": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any) error {
+			_, err := c.ListCredentials(ctx, group, name, nil)
+			return err
 		}),
+		"POST/regenerateCredential": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, body map[string]any) error {
+			m, err := model[armcontainerregistry.RegenerateCredentialParameters](body)
+			if err == nil {
+				_, err = c.RegenerateCredential(ctx, group, name, m, nil)
+			}
+			return err
+		}),
+		"GET/listUsages": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any) error {
+			_, err := c.ListUsages(ctx, group, name, nil)
+			return err
+		}),
+	}),
 })
 
 // renderRegistry renders a registry as az does.
@@ -169,7 +188,7 @@ func newACRUpdateCommand(a *app) *cobra.Command {
 }
 
 // act resolves the registry and sends method to it or its action.
-func (r *registryRef) act(x *call, method, action string, body any, done func(map[string]any) error) error {
+func (r *registryRef) act(x *call, method, action string, body map[string]any, done func(map[string]any) error) error {
 	return (&ref{res: registries, name: r.name, group: r.group}).act(x, method, action, body, done)
 }
 
@@ -177,8 +196,15 @@ func newACRCheckNameCommand(a *app) *cobra.Command {
 	var name string
 	cmd := a.command(spec{use: "check-name", short: "Checks if an Azure Container Registry name is valid and available for use.",
 		needs: inSubscription, required: []string{"name"}}, func(x *call) error {
-		body := map[string]any{"name": name, "type": acrProvider + "/" + acrType}
-		res, err := registries.call(x.ctx, x.c, registries.request(http.MethodPost, subscriptionPath(x.sub.ID)+"/providers/"+acrProvider+"/checkNameAvailability", body))
+		s := x.c.SDK(x.sub.ID, registries.apiVersion)
+		rc, err := armcontainerregistry.NewRegistriesClient(s.Sub, s.Cred, s.Options)
+		if err != nil {
+			return err
+		}
+		res, err := x.c.Raw(x.ctx, func(ctx context.Context) error {
+			_, err := rc.CheckNameAvailability(ctx, armcontainerregistry.RegistryNameCheckRequest{Name: &name, Type: to.Ptr(acrProvider + "/" + acrType)}, nil)
+			return err
+		})
 		if err != nil {
 			return err
 		}

@@ -64,6 +64,38 @@ type sdkCalls struct {
 	list func(ctx context.Context, c *client.Client, s client.SDK, group string) ([]map[string]any, error)
 	del  func(ctx context.Context, s client.SDK, group, name string, noWait bool) error
 	put  func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error
+	// actions are the type's other calls, by method and action path
+	// ("PATCH", "POST/listCredentials").
+	actions map[string]sdkAction
+}
+
+// sdkAction is an SDK call on one resource, with the request's body.
+type sdkAction func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error
+
+// with adds actions.
+func (c *sdkCalls) with(actions map[string]sdkAction) *sdkCalls {
+	c.actions = actions
+	return c
+}
+
+// action is the SDK call of an action, nil when there is none.
+func (c *sdkCalls) action(key string) sdkAction {
+	if c == nil {
+		return nil
+	}
+	return c.actions[key]
+}
+
+// sdkActionOf makes an action of a client's call.
+func sdkActionOf[C any](newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (*C, error),
+	fn func(ctx context.Context, c *C, group, name string, body map[string]any) error) sdkAction {
+	return func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error {
+		c, err := newClient(s.Sub, s.Cred, s.Options)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, c, group, name, body)
+	}
 }
 
 // put creates or replaces the resource a ref names with body (its JSON),
@@ -225,12 +257,23 @@ func (res *armResource) fetch(ctx context.Context, c *client.Client, sub, group,
 
 // act resolves the resource and sends method to it (or to its action,
 // "/name"), then hands the result to done.
-func (r *ref) act(x *call, method, action string, body any, done func(map[string]any) error) error {
+func (r *ref) act(x *call, method, action string, body map[string]any, done func(map[string]any) error) error {
 	path, _, err := r.resolve(x)
 	if err != nil {
 		return err
 	}
-	m, err := r.res.call(x.ctx, x.c, r.res.request(method, path+action, body))
+	var m map[string]any
+	if f := r.res.sdk.action(method + action); f != nil {
+		group := r.group
+		if group == "" {
+			group, _ = resourceGroupOf(path)
+		}
+		m, err = x.c.Raw(x.ctx, func(ctx context.Context) error {
+			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), group, r.name, body)
+		})
+	} else {
+		m, err = r.res.call(x.ctx, x.c, r.res.request(method, path+action, body))
+	}
 	if err != nil {
 		return err
 	}
