@@ -47,18 +47,18 @@ var registries = declare(&armResource{
 		}).with(map[string]sdkAction{
 		// No PATCH: the SDK's RegistryUpdateParameters has no
 		// anonymousPullEnabled, so acr update sends its own request.
-		"POST/listCredentials": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any) error {
+		"POST/listCredentials": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any, _ bool) error {
 			_, err := c.ListCredentials(ctx, group, name, nil)
 			return err
 		}),
-		"POST/regenerateCredential": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, body map[string]any) error {
+		"POST/regenerateCredential": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, body map[string]any, _ bool) error {
 			m, err := model[armcontainerregistry.RegenerateCredentialParameters](body)
 			if err == nil {
 				_, err = c.RegenerateCredential(ctx, group, name, m, nil)
 			}
 			return err
 		}),
-		"GET/listUsages": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any) error {
+		"GET/listUsages": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any, _ bool) error {
 			_, err := c.ListUsages(ctx, group, name, nil)
 			return err
 		}),
@@ -189,7 +189,7 @@ func newACRUpdateCommand(a *app) *cobra.Command {
 
 // act resolves the registry and sends method to it or its action.
 func (r *registryRef) act(x *call, method, action string, body map[string]any, done func(map[string]any) error) error {
-	return (&ref{res: registries, name: r.name, group: r.group}).act(x, method, action, body, done)
+	return (&ref{res: registries, name: r.name, group: r.group}).act(x, method, action, body, false, done)
 }
 
 func newACRCheckNameCommand(a *app) *cobra.Command {

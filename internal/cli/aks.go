@@ -41,7 +41,24 @@ var managedClusters = declare(&armResource{
 		func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, noWait bool) error {
 			p, err := c.BeginDelete(ctx, group, name, nil)
 			return done(ctx, p, err, noWait)
-		}, nil),
+		}, nil).with(map[string]sdkAction{
+		"POST/stop": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
+			p, err := c.BeginStop(ctx, group, name, nil)
+			return done(ctx, p, err, noWait)
+		}),
+		"POST/start": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
+			p, err := c.BeginStart(ctx, group, name, nil)
+			return done(ctx, p, err, noWait)
+		}),
+		"POST/listClusterUserCredential": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, _ bool) error {
+			_, err := c.ListClusterUserCredentials(ctx, group, name, nil)
+			return err
+		}),
+		"POST/listClusterAdminCredential": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, _ bool) error {
+			_, err := c.ListClusterAdminCredentials(ctx, group, name, nil)
+			return err
+		}),
+	}),
 })
 
 func newAKSCommand(a *app) *cobra.Command {
@@ -401,9 +418,7 @@ func newAKSPowerCommand(a *app, action, short string) *cobra.Command {
 	var r *ref
 	var noWait bool
 	cmd := a.command(spec{use: action, short: short, needs: inSubscription, required: managedClusters.required}, func(x *call) error {
-		req := managedClusters.request(http.MethodPost, r.path(x.sub.ID)+"/"+action, nil)
-		req.NoWait = noWait
-		return x.c.ARM(x.ctx, req, nil)
+		return r.act(x, http.MethodPost, "/"+action, nil, noWait, func(map[string]any) error { return nil })
 	})
 	r = managedClusters.ref(cmd)
 	noWaitFlag(cmd, &noWait)

@@ -16,6 +16,15 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// kubeconfigs is the answer of listClusterUserCredential and
+// listClusterAdminCredential.
+type kubeconfigs struct {
+	Kubeconfigs []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"kubeconfigs"`
+}
+
 func newAKSGetCredentialsCommand(a *app) *cobra.Command {
 	var r *ref
 	var admin, overwrite bool
@@ -30,19 +39,16 @@ func newAKSGetCredentialsCommand(a *app) *cobra.Command {
 		}
 		return nil
 	}}, func(x *call) error {
-		c, sub := x.c, x.sub
-		var err error
 		action, entry := "/listClusterUserCredential", "clusterUser"
 		if admin {
 			action, entry = "/listClusterAdminCredential", "clusterAdmin"
 		}
-		var res struct {
-			Kubeconfigs []struct {
-				Name  string `json:"name"`
-				Value string `json:"value"`
-			} `json:"kubeconfigs"`
-		}
-		if err := c.ARM(x.ctx, managedClusters.request(http.MethodPost, r.path(sub.ID)+action, nil), &res); err != nil {
+		var res kubeconfigs
+		err := r.act(x, http.MethodPost, action, nil, false, func(m map[string]any) (err error) {
+			res, err = model[kubeconfigs](m)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		if len(res.Kubeconfigs) == 0 {

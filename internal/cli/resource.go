@@ -70,7 +70,7 @@ type sdkCalls struct {
 }
 
 // sdkAction is an SDK call on one resource, with the request's body.
-type sdkAction func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error
+type sdkAction func(ctx context.Context, s client.SDK, group, name string, body map[string]any, noWait bool) error
 
 // with adds actions.
 func (c *sdkCalls) with(actions map[string]sdkAction) *sdkCalls {
@@ -88,13 +88,13 @@ func (c *sdkCalls) action(key string) sdkAction {
 
 // sdkActionOf makes an action of a client's call.
 func sdkActionOf[C any](newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (*C, error),
-	fn func(ctx context.Context, c *C, group, name string, body map[string]any) error) sdkAction {
-	return func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error {
+	fn func(ctx context.Context, c *C, group, name string, body map[string]any, noWait bool) error) sdkAction {
+	return func(ctx context.Context, s client.SDK, group, name string, body map[string]any, noWait bool) error {
 		c, err := newClient(s.Sub, s.Cred, s.Options)
 		if err != nil {
 			return err
 		}
-		return fn(ctx, c, group, name, body)
+		return fn(ctx, c, group, name, body, noWait)
 	}
 }
 
@@ -256,8 +256,9 @@ func (res *armResource) fetch(ctx context.Context, c *client.Client, sub, group,
 }
 
 // act resolves the resource and sends method to it (or to its action,
-// "/name"), then hands the result to done.
-func (r *ref) act(x *call, method, action string, body map[string]any, done func(map[string]any) error) error {
+// "/name"), through the SDK when the type has that action, then hands the
+// result to done; with noWait a long-running operation is only started.
+func (r *ref) act(x *call, method, action string, body map[string]any, noWait bool, done func(map[string]any) error) error {
 	path, _, err := r.resolve(x)
 	if err != nil {
 		return err
@@ -269,10 +270,12 @@ func (r *ref) act(x *call, method, action string, body map[string]any, done func
 			group, _ = resourceGroupOf(path)
 		}
 		m, err = x.c.Raw(x.ctx, func(ctx context.Context) error {
-			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), group, r.name, body)
+			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), group, r.name, body, noWait)
 		})
 	} else {
-		m, err = r.res.call(x.ctx, x.c, r.res.request(method, path+action, body))
+		req := r.res.request(method, path+action, body)
+		req.NoWait = noWait
+		m, err = r.res.call(x.ctx, x.c, req)
 	}
 	if err != nil {
 		return err

@@ -136,7 +136,7 @@ func newVMHostCredentialCommand(a *app) *cobra.Command {
 		long: "Issue the credential with which a process acts as the VM when calling its IMDS endpoint (drydock only).\n\n" +
 			"The credential is shown once; issuing a new one replaces it.",
 		needs: inSubscription, required: virtualMachines.required}, func(x *call) error {
-		return r.act(x, http.MethodPost, "/issueHostCredential", nil, func(res map[string]any) error { return a.print(res, "") })
+		return r.act(x, http.MethodPost, "/issueHostCredential", nil, false, func(res map[string]any) error { return a.print(res, "") })
 	})
 	r = virtualMachines.ref(cmd)
 	return cmd
