@@ -42,6 +42,14 @@ var managedClusters = declare(&armResource{
 			p, err := c.BeginDelete(ctx, group, name, nil)
 			return done(ctx, p, err, noWait)
 		}, nil).with(map[string]sdkAction{
+		"PUT": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, body map[string]any, noWait bool) error {
+			m, err := model[armcontainerservice.ManagedCluster](body)
+			if err != nil {
+				return err
+			}
+			p, err := c.BeginCreateOrUpdate(ctx, group, name, m, nil)
+			return done(ctx, p, err, noWait)
+		}),
 		"POST/stop": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
 			p, err := c.BeginStop(ctx, group, name, nil)
 			return done(ctx, p, err, noWait)
@@ -205,7 +213,7 @@ func newAKSCreateCommand(a *app) *cobra.Command {
 			sshKey, err = a.sshPublicKey(o.sshKeyValue, o.generateSSHKeys, o.noSSHKey)
 			return err
 		}}, func(x *call) error {
-		return a.createCluster(x.ctx, x.c, x.sub, o, tags, sshKey)
+		return a.createCluster(x, o, tags, sshKey)
 	})
 	o.ref = managedClusters.ref(cmd)
 	f := cmd.Flags()
@@ -237,7 +245,8 @@ func newAKSCreateCommand(a *app) *cobra.Command {
 // create decorator does for a managed identity cluster. The registry is
 // resolved before anything is created, so that a misspelt --attach-acr
 // leaves nothing behind.
-func (a *app) createCluster(ctx context.Context, c *client.Client, sub client.Subscription, o *aksCreateOptions, tags map[string]string, sshKey string) error {
+func (a *app) createCluster(x *call, o *aksCreateOptions, tags map[string]string, sshKey string) error {
+	ctx, c, sub := x.ctx, x.c, x.sub
 	location := o.location
 	if location == "" {
 		var err error
@@ -305,10 +314,8 @@ func (a *app) createCluster(ctx context.Context, c *client.Client, sub client.Su
 	if tags != nil {
 		body["tags"] = tags
 	}
-	req := managedClusters.request(http.MethodPut, o.ref.path(sub.ID), body)
-	req.NoWait = o.noWait
 	var mc map[string]any
-	if err := c.ARM(ctx, req, &mc); err != nil {
+	if err := o.ref.act(x, http.MethodPut, "", body, o.noWait, func(m map[string]any) error { mc = m; return nil }); err != nil {
 		return err
 	}
 	if o.noWait {
@@ -383,7 +390,7 @@ func newAKSUpdateCommand(a *app) *cobra.Command {
 			return nil
 		}}, func(x *call) error {
 		ctx, c, sub := x.ctx, x.c, x.sub
-		mc, err := managedClusters.get(ctx, c, r.path(sub.ID))
+		mc, err := r.fetch(x, r.path(sub.ID))
 		if err != nil {
 			return err
 		}
