@@ -56,7 +56,7 @@ func (a *app) findRegistry(ctx context.Context, c *client.Client, sub client.Sub
 	ref := registryRef{name: a.registryName(r.name), group: r.group}
 	path, reg, err := ref.resolve(ctx, c, sub)
 	if err == nil && reg == nil {
-		reg, err = registries.fetch(ctx, c, sub.ID, ref.group, ref.name, path)
+		reg, err = registries.fetch(ctx, c, sub.ID, ref.group, "", ref.name, path)
 	}
 	if err == nil {
 		ls := str(reg, "properties", "loginServer")

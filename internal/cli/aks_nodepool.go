@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/errdefs"
@@ -26,6 +28,38 @@ var agentPools = declare(&armResource{
 	render:       renderModel(azmodel.AgentPool),
 	table:        nodepoolTable,
 	deleteNoWait: true,
+	sdk: (&sdkCalls{
+		get: func(ctx context.Context, s client.SDK, t target) error {
+			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
+				_, err := c.Get(ctx, t.group, t.parent, t.name, nil)
+				return err
+			})
+		},
+		list: func(ctx context.Context, api *client.Client, s client.SDK, t target) (items []map[string]any, err error) {
+			err = agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
+				items, err = client.RawPages(ctx, api, c.NewListPager(t.group, t.parent, nil))
+				return err
+			})
+			return items, err
+		},
+		del: func(ctx context.Context, s client.SDK, t target, noWait bool) error {
+			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
+				p, err := c.BeginDelete(ctx, t.group, t.parent, t.name, nil)
+				return done(ctx, p, err, noWait)
+			})
+		},
+	}).with(map[string]sdkAction{
+		"PUT": func(ctx context.Context, s client.SDK, t target, body map[string]any, noWait bool) error {
+			m, err := model[armcontainerservice.AgentPool](body)
+			if err != nil {
+				return err
+			}
+			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
+				p, err := c.BeginCreateOrUpdate(ctx, t.group, t.parent, t.name, m, nil)
+				return done(ctx, p, err, noWait)
+			})
+		},
+	}),
 })
 
 func newAKSNodepoolCommand(a *app) *cobra.Command {
@@ -36,14 +70,22 @@ func newAKSNodepoolCommand(a *app) *cobra.Command {
 }
 
 // putPool writes a node pool and prints it unless noWait.
-func putPool(x *call, path string, props map[string]any, noWait bool) error {
-	req := agentPools.request(http.MethodPut, path, map[string]any{"properties": props})
-	req.NoWait = noWait
-	pool, err := agentPools.call(x.ctx, x.c, req)
-	if err != nil || noWait {
+func putPool(x *call, r *ref, props map[string]any, noWait bool) error {
+	return r.act(x, http.MethodPut, "", map[string]any{"properties": props}, noWait, func(pool map[string]any) error {
+		if noWait {
+			return nil
+		}
+		return agentPools.print(x.app, pool)
+	})
+}
+
+// agentPoolsCall runs fn with the SDK's agent pools client.
+func agentPoolsCall(s client.SDK, fn func(c *armcontainerservice.AgentPoolsClient) error) error {
+	c, err := armcontainerservice.NewAgentPoolsClient(s.Sub, s.Cred, s.Options)
+	if err != nil {
 		return err
 	}
-	return agentPools.print(x.app, pool)
+	return fn(c)
 }
 
 func newNodepoolAddCommand(a *app) *cobra.Command {
@@ -68,7 +110,7 @@ func newNodepoolAddCommand(a *app) *cobra.Command {
 			return err
 		}}, func(x *call) error {
 		path, _, _ := r.resolve(x)
-		_, err := agentPools.get(x.ctx, x.c, path)
+		_, err := r.fetch(x, path)
 		switch {
 		case err == nil:
 			return &cliError{fmt.Sprintf("Node pool %s already exists, please try a different name, use 'aks nodepool list' to get current list of node pool", r.name)}
@@ -79,7 +121,7 @@ func newNodepoolAddCommand(a *app) *cobra.Command {
 		if version != "" {
 			props["orchestratorVersion"] = version
 		}
-		return putPool(x, path, props, noWait)
+		return putPool(x, r, props, noWait)
 	})
 	r = agentPools.ref(cmd)
 	f := cmd.Flags()
@@ -99,7 +141,7 @@ func newNodepoolScaleCommand(a *app) *cobra.Command {
 	cmd := a.command(spec{use: "scale", short: "Scale the node pool in a managed Kubernetes cluster.",
 		needs: inSubscription, required: agentPools.required}, func(x *call) error {
 		path, _, _ := r.resolve(x)
-		pool, err := agentPools.get(x.ctx, x.c, path)
+		pool, err := r.fetch(x, path)
 		if err != nil {
 			return err
 		}
@@ -114,7 +156,7 @@ func newNodepoolScaleCommand(a *app) *cobra.Command {
 			delete(props, k)
 		}
 		props["count"] = count
-		return putPool(x, path, props, noWait)
+		return putPool(x, r, props, noWait)
 	})
 	r = agentPools.ref(cmd)
 	cmd.Flags().IntVarP(&count, "node-count", "c", aksDefaultNodeCount, "Number of nodes in the Kubernetes node pool.")

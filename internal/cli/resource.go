@@ -60,17 +60,21 @@ type armResource struct {
 // (group is empty to list the subscription). Their answers are read raw,
 // through client.Raw and client.RawPages.
 type sdkCalls struct {
-	get  func(ctx context.Context, s client.SDK, group, name string) error
-	list func(ctx context.Context, c *client.Client, s client.SDK, group string) ([]map[string]any, error)
-	del  func(ctx context.Context, s client.SDK, group, name string, noWait bool) error
-	put  func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error
+	get  func(ctx context.Context, s client.SDK, t target) error
+	list func(ctx context.Context, c *client.Client, s client.SDK, t target) ([]map[string]any, error)
+	del  func(ctx context.Context, s client.SDK, t target, noWait bool) error
+	put  func(ctx context.Context, s client.SDK, t target, body map[string]any) error
 	// actions are the type's other calls, by method and action path
 	// ("PATCH", "POST/listCredentials").
 	actions map[string]sdkAction
 }
 
+// target names a resource for the SDK: its resource group (empty to list
+// the subscription), its parent (child types) and its name.
+type target struct{ group, parent, name string }
+
 // sdkAction is an SDK call on one resource, with the request's body.
-type sdkAction func(ctx context.Context, s client.SDK, group, name string, body map[string]any, noWait bool) error
+type sdkAction func(ctx context.Context, s client.SDK, t target, body map[string]any, noWait bool) error
 
 // with adds actions.
 func (c *sdkCalls) with(actions map[string]sdkAction) *sdkCalls {
@@ -89,12 +93,12 @@ func (c *sdkCalls) action(key string) sdkAction {
 // sdkActionOf makes an action of a client's call.
 func sdkActionOf[C any](newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (*C, error),
 	fn func(ctx context.Context, c *C, group, name string, body map[string]any, noWait bool) error) sdkAction {
-	return func(ctx context.Context, s client.SDK, group, name string, body map[string]any, noWait bool) error {
+	return func(ctx context.Context, s client.SDK, t target, body map[string]any, noWait bool) error {
 		c, err := newClient(s.Sub, s.Cred, s.Options)
 		if err != nil {
 			return err
 		}
-		return fn(ctx, c, group, name, body, noWait)
+		return fn(ctx, c, t.group, t.name, body, noWait)
 	}
 }
 
@@ -103,7 +107,7 @@ func sdkActionOf[C any](newClient func(string, azcore.TokenCredential, *arm.Clie
 func (r *ref) put(x *call, body map[string]any) (map[string]any, error) {
 	if sdk := r.res.sdk; sdk != nil && sdk.put != nil {
 		return x.c.Raw(x.ctx, func(ctx context.Context) error {
-			return sdk.put(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), r.group, r.name, body)
+			return sdk.put(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), target{r.group, r.parent, r.name}, body)
 		})
 	}
 	return r.res.call(x.ctx, x.c, r.res.request(http.MethodPut, r.path(x.sub.ID), body))
@@ -233,26 +237,28 @@ func (res *armResource) resolve(ctx context.Context, c *client.Client, sub clien
 // when group is empty, or of a parent.
 func (res *armResource) list(ctx context.Context, c *client.Client, sub, group, parent string) ([]map[string]any, error) {
 	if res.sdk != nil {
-		return res.sdk.list(ctx, c, c.SDK(sub, res.apiVersion), group)
+		return res.sdk.list(ctx, c, c.SDK(sub, res.apiVersion), target{group: group, parent: parent})
 	}
 	return c.ARMList(ctx, res.collection(sub, group, parent), res.apiVersion, nil)
 }
 
 // fetch reads the resource a ref names, found at path.
 func (r *ref) fetch(x *call, path string) (map[string]any, error) {
-	return r.res.fetch(x.ctx, x.c, x.sub.ID, r.group, r.name, path)
+	return r.res.fetch(x.ctx, x.c, x.sub.ID, r.group, r.parent, r.name, path)
 }
 
 // fetch reads a resource, named by group and name for the SDK and found at
 // path otherwise (the group, when empty, taken from path).
-func (res *armResource) fetch(ctx context.Context, c *client.Client, sub, group, name, path string) (map[string]any, error) {
+func (res *armResource) fetch(ctx context.Context, c *client.Client, sub, group, parent, name, path string) (map[string]any, error) {
 	if res.sdk == nil {
 		return res.get(ctx, c, path)
 	}
 	if group == "" {
 		group, _ = resourceGroupOf(path)
 	}
-	return c.Raw(ctx, func(ctx context.Context) error { return res.sdk.get(ctx, c.SDK(sub, res.apiVersion), group, name) })
+	return c.Raw(ctx, func(ctx context.Context) error {
+		return res.sdk.get(ctx, c.SDK(sub, res.apiVersion), target{group, parent, name})
+	})
 }
 
 // act resolves the resource and sends method to it (or to its action,
@@ -270,7 +276,7 @@ func (r *ref) act(x *call, method, action string, body map[string]any, noWait bo
 			group, _ = resourceGroupOf(path)
 		}
 		m, err = x.c.Raw(x.ctx, func(ctx context.Context) error {
-			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), group, r.name, body, noWait)
+			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), target{group, r.parent, r.name}, body, noWait)
 		})
 	} else {
 		req := r.res.request(method, path+action, body)
@@ -384,7 +390,7 @@ func (res *armResource) deleteCmd(a *app, short string) *cobra.Command {
 				group, _ = resourceGroupOf(path)
 			}
 			_, err := x.c.Raw(x.ctx, func(ctx context.Context) error {
-				return res.sdk.del(ctx, x.c.SDK(x.sub.ID, res.apiVersion), group, r.name, noWait)
+				return res.sdk.del(ctx, x.c.SDK(x.sub.ID, res.apiVersion), target{group, r.parent, r.name}, noWait)
 			})
 			return err
 		}
@@ -443,25 +449,25 @@ func sdkOf[C, GO, GR, SO, SR, RO, RR any](
 		return fn(c)
 	}
 	return &sdkCalls{
-		get: func(ctx context.Context, s client.SDK, group, name string) error {
-			return with(s, func(c *C) error { _, err := get(c, ctx, group, name, nil); return err })
+		get: func(ctx context.Context, s client.SDK, t target) error {
+			return with(s, func(c *C) error { _, err := get(c, ctx, t.group, t.name, nil); return err })
 		},
-		list: func(ctx context.Context, api *client.Client, s client.SDK, group string) (items []map[string]any, err error) {
+		list: func(ctx context.Context, api *client.Client, s client.SDK, t target) (items []map[string]any, err error) {
 			err = with(s, func(c *C) error {
-				if group == "" {
+				if t.group == "" {
 					items, err = client.RawPages(ctx, api, listSub(c, nil))
 				} else {
-					items, err = client.RawPages(ctx, api, listGroup(c, group, nil))
+					items, err = client.RawPages(ctx, api, listGroup(c, t.group, nil))
 				}
 				return err
 			})
 			return items, err
 		},
-		del: func(ctx context.Context, s client.SDK, group, name string, noWait bool) error {
-			return with(s, func(c *C) error { return del(ctx, c, group, name, noWait) })
+		del: func(ctx context.Context, s client.SDK, t target, noWait bool) error {
+			return with(s, func(c *C) error { return del(ctx, c, t.group, t.name, noWait) })
 		},
-		put: func(ctx context.Context, s client.SDK, group, name string, body map[string]any) error {
-			return with(s, func(c *C) error { return put(ctx, c, group, name, body) })
+		put: func(ctx context.Context, s client.SDK, t target, body map[string]any) error {
+			return with(s, func(c *C) error { return put(ctx, c, t.group, t.name, body) })
 		},
 	}
 }
