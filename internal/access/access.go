@@ -7,7 +7,6 @@ package access
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -30,17 +30,29 @@ const (
 	actionAssignDelete = "Microsoft.Authorization/roleAssignments/delete"
 )
 
-// Service owns role assignments.
-type Service struct {
-	rt  *arm.Router
-	dir *directory.Directory
+// Directory is what role assignments need of the directory: the tenant,
+// principals and their group memberships.
+type Directory interface {
+	arm.Memberships
+	TenantID() string
+	Get(ctx context.Context, objectID string) (directory.Principal, error)
 }
 
-// New creates the service and loads every stored assignment into the engine.
-func New(ctx context.Context, rt *arm.Router, dir *directory.Directory) (*Service, error) {
-	s := &Service{rt: rt, dir: dir}
+// Service owns role assignments: it keeps them in its store and mirrors
+// them into the authorization engine, which it owns.
+type Service struct {
+	st     arm.Store
+	engine *authz.Engine
+	auth   arm.Authorizer
+	dir    Directory
+}
+
+// New creates the service and loads every stored assignment into engine.
+// auth decides the callers' own access (asking the same engine).
+func New(ctx context.Context, st arm.Store, engine *authz.Engine, auth arm.Authorizer, dir Directory) (*Service, error) {
+	s := &Service{st: st, engine: engine, auth: auth, dir: dir}
 	var rows []store.RoleAssignment
-	if err := rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+	if err := st.View(ctx, func(tx *store.Tx) (err error) {
 		rows, err = tx.ListRoleAssignments()
 		return err
 	}); err != nil {
@@ -54,12 +66,12 @@ func New(ctx context.Context, rt *arm.Router, dir *directory.Directory) (*Servic
 		}
 		as = append(as, a.engine())
 	}
-	rt.Engine().Load(as)
+	engine.Load(as)
 	return s, nil
 }
 
 // Register adds the provider's routes to the router.
-func (s *Service) Register(rt *arm.Router) {
+func (s *Service) Register(rt arm.Routes) {
 	rt.Handle("PUT", assignmentsType, s.put)
 	rt.Handle("GET", assignmentsType, s.get)
 	rt.Handle("DELETE", assignmentsType, s.delete)
@@ -139,7 +151,7 @@ func (s *Service) Create(tx *store.Tx, n NewAssignment) (Assignment, error) {
 	if !guidRE.MatchString(n.Name) {
 		return Assignment{}, arm.BadRequest("InvalidRoleAssignmentId", "The role assignment ID '%s' is not valid. The role assignment ID must be a GUID.", n.Name)
 	}
-	role, ok := s.rt.Engine().Role(n.RoleGUID)
+	role, ok := s.engine.Role(n.RoleGUID)
 	if !ok {
 		return Assignment{}, arm.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", n.RoleGUID)
 	}
@@ -153,7 +165,7 @@ func (s *Service) Create(tx *store.Tx, n NewAssignment) (Assignment, error) {
 		return Assignment{}, arm.BadRequest("UnmatchedPrincipalType", "The PrincipalId '%s' has type '%s' , which is different from specified PrincipalType '%s'.",
 			strings.ReplaceAll(p.ObjectID, "-", ""), p.PrincipalType(), n.PrincipalType)
 	}
-	if existing, ok := s.rt.Engine().Get(n.Name); ok {
+	if existing, ok := s.engine.Get(n.Name); ok {
 		same := strings.EqualFold(existing.PrincipalID, p.ObjectID) && strings.EqualFold(existing.RoleDefinitionID, role.GUID) &&
 			resourceid.Normalize(existing.Scope) == resourceid.Normalize(n.Scope.String())
 		if !same {
@@ -171,8 +183,8 @@ func (s *Service) Create(tx *store.Tx, n NewAssignment) (Assignment, error) {
 	}
 	body, _ := json.Marshal(a)
 	err = tx.CreateRoleAssignment(store.RoleAssignment{Name: a.Name, Scope: a.Properties.Scope, RoleGUID: role.GUID, PrincipalID: p.ObjectID, Body: body})
-	if errors.Is(err, store.ErrConflict) {
-		if _, ok := s.rt.Engine().Get(n.Name); ok {
+	if errdefs.IsAlreadyExists(err) {
+		if _, ok := s.engine.Get(n.Name); ok {
 			return s.stored(tx, n.Name)
 		}
 		return Assignment{}, arm.Errorf(http.StatusConflict, "RoleAssignmentExists", "The role assignment already exists.")
@@ -192,7 +204,7 @@ func (s *Service) stored(tx *store.Tx, name string) (Assignment, error) {
 // Commit mirrors committed assignments into the authorization engine.
 func (s *Service) Commit(as ...Assignment) {
 	for _, a := range as {
-		s.rt.Engine().Add(a.engine())
+		s.engine.Add(a.engine())
 	}
 }
 
@@ -200,7 +212,7 @@ func (s *Service) Commit(as ...Assignment) {
 // path for server-side callers such as bootstrap and cluster attach.
 func (s *Service) Assign(ctx context.Context, n NewAssignment) (Assignment, error) {
 	var a Assignment
-	err := s.rt.Store().Update(ctx, func(tx *store.Tx) (err error) {
+	err := s.st.Update(ctx, func(tx *store.Tx) (err error) {
 		a, err = s.Create(tx, n)
 		return err
 	})
@@ -212,7 +224,7 @@ func (s *Service) Assign(ctx context.Context, n NewAssignment) (Assignment, erro
 
 func (s *Service) put(r *arm.Request) (int, any, error) {
 	scope := scopeOf(r.ID)
-	if err := s.rt.Authorize(r.Context(), r.Caller, actionAssignWrite, scope.String()); err != nil {
+	if err := s.auth.Authorize(r.Context(), r.Caller, actionAssignWrite, scope.String()); err != nil {
 		return 0, nil, err
 	}
 	if err := s.checkScopeExists(r.Context(), scope); err != nil {
@@ -233,7 +245,7 @@ func (s *Service) put(r *arm.Request) (int, any, error) {
 	if p.RoleDefinitionID == "" || p.PrincipalID == "" {
 		return 0, nil, arm.BadRequest("InvalidRequestContent", "The request content must set properties.roleDefinitionId and properties.principalId.")
 	}
-	_, existed := s.rt.Engine().Get(r.ID.Name())
+	_, existed := s.engine.Get(r.ID.Name())
 	a, err := s.Assign(r.Context(), NewAssignment{
 		Name: r.ID.Name(), Scope: scope, RoleGUID: roleGUID(p.RoleDefinitionID), PrincipalID: p.PrincipalID,
 		PrincipalType: p.PrincipalType, Description: p.Description, CreatedBy: r.Caller.ObjectID,
@@ -252,7 +264,7 @@ func (s *Service) checkScopeExists(ctx context.Context, scope resourceid.ID) err
 	if !scope.IsResource() {
 		return nil
 	}
-	return s.rt.Store().View(ctx, func(tx *store.Tx) error {
+	return s.st.View(ctx, func(tx *store.Tx) error {
 		if _, err := tx.GetResource(scope.String()); err != nil {
 			return arm.NotFound(scope.Type(), scope.Name(), scope.ResourceGroup)
 		}
@@ -261,7 +273,7 @@ func (s *Service) checkScopeExists(ctx context.Context, scope resourceid.ID) err
 }
 
 func (s *Service) lookup(r *arm.Request) (authz.Assignment, error) {
-	a, ok := s.rt.Engine().Get(r.ID.Name())
+	a, ok := s.engine.Get(r.ID.Name())
 	if !ok || resourceid.Normalize(a.Scope) != resourceid.Normalize(scopeOf(r.ID).String()) {
 		return a, arm.Errorf(http.StatusNotFound, "RoleAssignmentNotFound", "The role assignment '%s' is not found.", r.ID.Name())
 	}
@@ -269,14 +281,14 @@ func (s *Service) lookup(r *arm.Request) (authz.Assignment, error) {
 }
 
 func (s *Service) get(r *arm.Request) (int, any, error) {
-	if err := s.rt.Authorize(r.Context(), r.Caller, actionAssignRead, scopeOf(r.ID).String()); err != nil {
+	if err := s.auth.Authorize(r.Context(), r.Caller, actionAssignRead, scopeOf(r.ID).String()); err != nil {
 		return 0, nil, err
 	}
 	if _, err := s.lookup(r); err != nil {
 		return 0, nil, err
 	}
 	var a Assignment
-	err := s.rt.Store().View(r.Context(), func(tx *store.Tx) (err error) {
+	err := s.st.View(r.Context(), func(tx *store.Tx) (err error) {
 		a, err = s.stored(tx, r.ID.Name())
 		return err
 	})
@@ -284,14 +296,14 @@ func (s *Service) get(r *arm.Request) (int, any, error) {
 }
 
 func (s *Service) delete(r *arm.Request) (int, any, error) {
-	if err := s.rt.Authorize(r.Context(), r.Caller, actionAssignDelete, scopeOf(r.ID).String()); err != nil {
+	if err := s.auth.Authorize(r.Context(), r.Caller, actionAssignDelete, scopeOf(r.ID).String()); err != nil {
 		return 0, nil, err
 	}
 	if _, err := s.lookup(r); err != nil {
 		return arm.NoContent()
 	}
 	var a Assignment
-	err := s.rt.Store().Update(r.Context(), func(tx *store.Tx) (err error) {
+	err := s.st.Update(r.Context(), func(tx *store.Tx) (err error) {
 		if a, err = s.stored(tx, r.ID.Name()); err != nil {
 			return err
 		}
@@ -300,13 +312,13 @@ func (s *Service) delete(r *arm.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	s.rt.Engine().Remove(r.ID.Name())
+	s.engine.Remove(r.ID.Name())
 	return http.StatusOK, a, nil
 }
 
 func (s *Service) list(r *arm.Request) (int, any, error) {
 	scope := scopeOf(r.ID).String()
-	if err := s.rt.Authorize(r.Context(), r.Caller, actionAssignRead, scope); err != nil {
+	if err := s.auth.Authorize(r.Context(), r.Caller, actionAssignRead, scope); err != nil {
 		return 0, nil, err
 	}
 	f, err := parseListFilter(r.URL.Query().Get("$filter"))
@@ -323,7 +335,7 @@ func (s *Service) list(r *arm.Request) (int, any, error) {
 			principals[strings.ToLower(m.GroupID)] = true
 		}
 	}
-	matches := s.rt.Engine().List(func(a authz.Assignment) bool {
+	matches := s.engine.List(func(a authz.Assignment) bool {
 		above := resourceid.Within(a.Scope, scope)
 		if !above && (f.atScope || !resourceid.Within(scope, a.Scope)) {
 			return false
@@ -331,7 +343,7 @@ func (s *Service) list(r *arm.Request) (int, any, error) {
 		return len(principals) == 0 || principals[strings.ToLower(a.PrincipalID)]
 	})
 	out := make([]Assignment, 0, len(matches))
-	err = s.rt.Store().View(r.Context(), func(tx *store.Tx) error {
+	err = s.st.View(r.Context(), func(tx *store.Tx) error {
 		for _, m := range matches {
 			a, err := s.stored(tx, m.Name)
 			if err != nil {
@@ -373,7 +385,7 @@ func definition(scope resourceid.ID, r authz.RoleDefinition) Definition {
 }
 
 func (s *Service) getDefinition(r *arm.Request) (int, any, error) {
-	role, ok := s.rt.Engine().Role(r.ID.Name())
+	role, ok := s.engine.Role(r.ID.Name())
 	if !ok {
 		return 0, nil, arm.Errorf(http.StatusNotFound, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", r.ID.Name())
 	}
@@ -387,7 +399,7 @@ func (s *Service) listDefinitions(r *arm.Request) (int, any, error) {
 	}
 	scope := scopeOf(r.ID)
 	var out []Definition
-	for _, role := range s.rt.Engine().Roles() {
+	for _, role := range s.engine.Roles() {
 		if f.roleName != "" && !strings.EqualFold(role.Name, f.roleName) {
 			continue
 		}
@@ -453,7 +465,7 @@ func (s *Service) explain(r *arm.Request) (int, any, error) {
 	}
 	scope := scopeOf(r.ID).String()
 	if !strings.EqualFold(body.PrincipalID, r.Caller.ObjectID) {
-		if err := s.rt.Authorize(r.Context(), r.Caller, actionAssignRead, scope); err != nil {
+		if err := s.auth.Authorize(r.Context(), r.Caller, actionAssignRead, scope); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -461,7 +473,7 @@ func (s *Service) explain(r *arm.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, arm.BadRequest("PrincipalNotFound", "Principal %s does not exist in the directory %s.", body.PrincipalID, s.dir.TenantID())
 	}
-	d := s.rt.Decide(p.ObjectID, body.Action, body.DataAction, scope)
+	d := s.auth.Decide(p.ObjectID, body.Action, body.DataAction, scope)
 	return http.StatusOK, Explanation{
 		PrincipalID: p.ObjectID, PrincipalName: p.Name(), Action: body.Action, DataAction: body.DataAction, Scope: scope,
 		Allowed: d.Allowed, Reason: d.Reason, Granted: grantInfos(d.Granted), Pending: grantInfos(d.Pending),

@@ -23,15 +23,24 @@ var (
 	andRE         = regexp.MustCompile(`(?i)\s+and\s+`)
 )
 
+// clauses splits a $filter into its trimmed 'and' clauses; none for an
+// empty one.
+func clauses(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	parts := andRE.Split(s, -1)
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
+
 // parseListFilter parses a role assignment list filter.
 func parseListFilter(s string) (listFilter, error) {
 	var f listFilter
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return f, nil
-	}
-	for _, part := range andRE.Split(s, -1) {
-		part = strings.TrimSpace(part)
+	for _, part := range clauses(s) {
 		switch {
 		case atScopeRE.MatchString(part):
 			f.atScope = true
@@ -54,12 +63,7 @@ type roleFilter struct {
 
 func parseRoleFilter(s string) (roleFilter, error) {
 	var f roleFilter
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return f, nil
-	}
-	for _, part := range andRE.Split(s, -1) {
-		part = strings.TrimSpace(part)
+	for _, part := range clauses(s) {
 		switch {
 		case roleNameRE.MatchString(part):
 			f.roleName = roleNameRE.FindStringSubmatch(part)[1]

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 func TestVersionsFor(t *testing.T) {
@@ -34,8 +36,8 @@ func TestVersionsFor(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("%s at %s: accepted %v, want %v", c.key, c.version, err == nil, c.ok)
 		}
-		var ae *Error
-		if err != nil && (!errors.As(err, &ae) || ae.Status != 400 || ae.Code != "InvalidApiVersionParameter") {
+		var ae *errdefs.Error
+		if err != nil && (!errors.As(err, &ae) || errdefs.HTTPStatus(ae) != 400 || ae.Code != "InvalidApiVersionParameter") {
 			t.Errorf("%s at %s: %v, want 400 InvalidApiVersionParameter", c.key, c.version, err)
 		}
 	}
@@ -49,7 +51,7 @@ func TestVersionsFor(t *testing.T) {
 func TestAPIVersionMessage(t *testing.T) {
 	err := checkAPIVersion("microsoft.subscription/aliases", "1999-01-01")
 	want := "The api-version '1999-01-01' is invalid. The supported versions are '2024-08-01-preview,2021-10-01,2020-09-01,2019-10-01-preview'."
-	if err == nil || err.(*Error).Message != want {
+	if err == nil || err.(*errdefs.Error).Message != want {
 		t.Errorf("message %v, want %q", err, want)
 	}
 	vs := versionSet{"2023-07-01": true, "2023-07-01-preview": true, "2024-03-01": true}

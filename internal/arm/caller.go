@@ -2,12 +2,12 @@ package arm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"errors"
 	"github.com/drydock-dev/drydock/internal/directory"
 	"github.com/drydock-dev/drydock/internal/tokens"
 )
@@ -36,7 +36,7 @@ func WithCaller(ctx context.Context, c Caller) context.Context {
 
 // authenticate verifies the bearer token for the ARM audience and checks
 // the principal still exists.
-func authenticate(dir *directory.Directory, r *http.Request) (Caller, *Error) {
+func authenticate(dir Principals, r *http.Request) (Caller, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return Caller{}, Errorf(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")

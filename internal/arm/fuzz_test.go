@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 )
 
@@ -34,8 +35,8 @@ func FuzzParseRequest(f *testing.F) {
 		req := &Request{Request: &http.Request{Method: method, URL: &url.URL{Path: path}}}
 		key, err := (&Router{}).parse(req)
 		if err != nil {
-			var ae *Error
-			if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Code == "" {
+			var ae *errdefs.Error
+			if !errors.As(err, &ae) || errdefs.HTTPStatus(ae) != http.StatusBadRequest || ae.Code == "" {
 				t.Fatalf("refused with %v, not an ARM 400", err)
 			}
 			return

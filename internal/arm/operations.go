@@ -3,7 +3,6 @@ package arm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -21,7 +21,7 @@ import (
 // documents are kept in the store, so polling works across restarts; an
 // operation that was running when the server stopped reads as Failed.
 type Operations struct {
-	st   *store.Store
+	st   Store
 	base string
 	log  *slog.Logger
 
@@ -31,7 +31,7 @@ type Operations struct {
 	wg      sync.WaitGroup
 }
 
-func newOperations(st *store.Store, base string, log *slog.Logger) *Operations {
+func newOperations(st Store, base string, log *slog.Logger) *Operations {
 	return &Operations{st: st, base: base, log: log, ctx: context.Background(), running: map[string]bool{}}
 }
 
@@ -48,7 +48,7 @@ type Operation struct {
 	Status    string     `json:"status"`
 	StartTime time.Time  `json:"startTime"`
 	EndTime   *time.Time `json:"endTime,omitempty"`
-	Error     *Error     `json:"error,omitempty"`
+	Error     *ErrorBody `json:"error,omitempty"`
 	// PercentComplete and Properties.Progress report how far a running
 	// operation has got (ARM's percentComplete; drydock's progress text).
 	PercentComplete float64            `json:"percentComplete"`
@@ -134,12 +134,11 @@ func (o *Operations) Start(r *Request, fn func(ctx context.Context) (any, error)
 		op.EndTime = &end
 		op.PercentComplete = 100
 		if err != nil {
-			var ae *Error
-			if !errors.As(err, &ae) {
+			if errdefs.CodeOf(err) == "" {
 				o.log.Error("long-running operation failed", "operation", name, "err", err)
-				ae = asError(err)
 			}
-			op.Status, op.Error, op.ErrCode = "Failed", ae, ae.Status
+			status, body := envelope(err)
+			op.Status, op.Error, op.ErrCode = "Failed", &body, status
 		} else {
 			op.Status = "Succeeded"
 			if res != nil {
@@ -187,14 +186,14 @@ func (o *Operations) load(r *Request) (storedOp, error) {
 	if op.Status == "InProgress" && !running {
 		// Saved as running by a server that stopped (or was killed) before
 		// it ended: no process runs it any more.
-		op.Status = "Failed"
-		op.Error = Interrupted(op.Name)
+		status, body := envelope(Interrupted(op.Name))
+		op.Status, op.Error, op.ErrCode = "Failed", &body, status
 	}
 	return op, nil
 }
 
 // Interrupted is the error of an operation the server stopped while it ran.
-func Interrupted(name string) *Error {
+func Interrupted(name string) *errdefs.Error {
 	return Errorf(http.StatusInternalServerError, "OperationInterrupted",
 		"The operation '%s' did not finish: the drydock server stopped while it was running. Check the resource's provisioningState and run the command again.", name)
 }
@@ -222,15 +221,13 @@ func (o *Operations) result(r *Request) (int, any, error) {
 		return http.StatusAccepted, nil, nil
 	case "Failed", "Canceled":
 		if op.Error == nil {
-			op.Error = Errorf(http.StatusInternalServerError, "OperationFailed", "The operation failed.")
+			op.Error = &ErrorBody{Code: "OperationFailed", Message: "The operation failed."}
 		}
-		if op.Error.Status == 0 {
-			op.Error.Status = op.ErrCode
+		status := op.ErrCode
+		if status == 0 {
+			status = http.StatusInternalServerError
 		}
-		if op.Error.Status == 0 {
-			op.Error.Status = http.StatusInternalServerError
-		}
-		return 0, nil, op.Error
+		return 0, nil, &errdefs.Error{Kind: errdefs.FromHTTPStatus(status), Code: op.Error.Code, Message: op.Error.Message}
 	}
 	if len(op.Result) == 0 {
 		return http.StatusNoContent, nil, nil

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -80,7 +81,7 @@ func TestOperationsAcrossRestart(t *testing.T) {
 		t.Fatalf("an operation of a stopped server: %+v, want Failed with OperationInterrupted", got)
 	}
 	r, _ := opRequest(t, "/subscriptions/"+testSub+"/providers/Microsoft.Resources/operationResults/"+name)
-	if _, _, err := after.result(r); err == nil || asError(err).Code != "OperationInterrupted" || asError(err).Status != http.StatusInternalServerError {
+	if _, _, err := after.result(r); err == nil || errdefs.CodeOf(err) != "OperationInterrupted" || errdefs.HTTPStatus(err) != http.StatusInternalServerError {
 		t.Fatalf("its result: %v", err)
 	}
 
@@ -99,7 +100,7 @@ func TestOperationsAcrossRestart(t *testing.T) {
 		t.Fatalf("an operation that found the disk full: %+v", got)
 	}
 	r, _ = opRequest(t, "/subscriptions/"+testSub+"/providers/Microsoft.Resources/operationResults/"+name)
-	if _, _, err := after.result(r); err == nil || asError(err).Status != http.StatusInsufficientStorage {
+	if _, _, err := after.result(r); err == nil || errdefs.HTTPStatus(err) != http.StatusInsufficientStorage {
 		t.Fatalf("its result: %v", err)
 	}
 }
@@ -118,7 +119,7 @@ func TestWriteErrorDiskFull(t *testing.T) {
 	} {
 		w := httptest.NewRecorder()
 		WriteError(w, c.err)
-		var body struct{ Error Error }
+		var body struct{ Error ErrorBody }
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}

@@ -1,15 +1,12 @@
 package arm
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -93,78 +90,6 @@ func CheckLocation(l, def string) (string, error) {
 		return "", BadRequest("LocationNotAvailableForResourceType", "The provided location '%s' is not available for resource type. Locations are lower-case letters and digits, like 'eastus'.", l)
 	}
 	return l, nil
-}
-
-// DeleteHook cleans up what a provider keeps beside a resource row. It
-// returns the names of role assignments it removed (for Deleted).
-type DeleteHook func(tx *store.Tx, r store.Resource) (removedAssignments []string, err error)
-
-// OnDelete registers the cleanup for resources of a type.
-func (rt *Router) OnDelete(typ string, h DeleteHook) {
-	if rt.hooks == nil {
-		rt.hooks = map[string]DeleteHook{}
-	}
-	rt.hooks[strings.ToLower(typ)] = h
-}
-
-// DeleteScope deletes, inside tx, every resource at or below scope
-// (running each type's delete hook) and every role assignment at or below
-// it. It returns the names of the removed assignments, which the caller
-// passes to Deleted after the commit.
-func (rt *Router) DeleteScope(tx *store.Tx, scope resourceid.ID) ([]string, error) {
-	f := store.ResourceFilter{Subscription: scope.SubscriptionID, ResourceGroup: scope.ResourceGroup}
-	rows, err := tx.ListResources(f)
-	if err != nil {
-		return nil, err
-	}
-	// Children before parents: longer IDs first.
-	var removed []string
-	for i := len(rows) - 1; i >= 0; i-- {
-		r := rows[i]
-		if !resourceid.Within(scope.String(), r.ID) {
-			continue
-		}
-		if h := rt.hooks[strings.ToLower(r.Type)]; h != nil {
-			names, err := h(tx, r)
-			if err != nil {
-				return nil, err
-			}
-			removed = append(removed, names...)
-		}
-		if err := tx.DeleteResource(r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-	}
-	names, err := tx.DeleteRoleAssignmentsBelow(scope.String())
-	return append(removed, names...), err
-}
-
-// Deleted finishes a committed DeleteScope: it drops the removed
-// assignments from the authorization engine and runs the providers'
-// after-delete callbacks (e.g. name resolution for deleted registries).
-func (rt *Router) Deleted(ctx context.Context, removedAssignments []string) {
-	for _, n := range removedAssignments {
-		rt.engine.Remove(n)
-	}
-	for _, f := range rt.afterDelete {
-		f(ctx)
-	}
-}
-
-// AfterDelete registers a callback run after every committed DeleteScope.
-func (rt *Router) AfterDelete(f func(ctx context.Context)) {
-	rt.afterDelete = append(rt.afterDelete, f)
-}
-
-// Engine exposes the authorization engine to providers.
-func (rt *Router) Engine() *authz.Engine { return rt.engine }
-
-// Store exposes the metadata store to providers.
-func (rt *Router) Store() *store.Store { return rt.st }
-
-// CanRead reports whether the caller may read the resource (for filtering lists).
-func (rt *Router) CanRead(c Caller, typ, id string) bool {
-	return rt.Decide(c.ObjectID, typ+"/read", false, id).Allowed
 }
 
 // NoContent is a handler result for an absent body.

@@ -1,7 +1,6 @@
 package arm
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,8 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/drydock-dev/drydock/internal/authz"
-	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/httpjson"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -34,25 +32,27 @@ type Request struct {
 }
 
 // Handler serves one kind of ARM request. It returns the status and body
-// to write, or an error (an *Error for ARM errors).
+// to write, or an error (an *errdefs.Error with ARM's code, or any error
+// of an errdefs kind; see WriteError).
 type Handler func(r *Request) (int, any, error)
 
 // Router dispatches ARM requests to providers by method and resource type.
 type Router struct {
-	st          *store.Store
-	dir         *directory.Directory
-	engine      *authz.Engine
-	base        string
-	log         *slog.Logger
-	routes      map[string]Handler
-	Ops         *Operations
-	hooks       map[string]DeleteHook
-	afterDelete []func(context.Context)
+	st         Store
+	principals Principals
+	base       string
+	log        *slog.Logger
+	routes     map[string]Handler
+	// Ops runs the long-running operations of every provider and serves
+	// their polling URLs.
+	Ops *Operations
 }
 
-// NewRouter builds the ARM front door.
-func NewRouter(st *store.Store, dir *directory.Directory, engine *authz.Engine, baseURL string, log *slog.Logger) *Router {
-	r := &Router{st: st, dir: dir, engine: engine, base: baseURL, log: log, routes: map[string]Handler{}}
+// NewRouter builds the ARM front door: callers' tokens are verified and
+// their principals resolved by principals; subscriptions and resource
+// groups are looked up, and operations kept, in st.
+func NewRouter(st Store, principals Principals, baseURL string, log *slog.Logger) *Router {
+	r := &Router{st: st, principals: principals, base: baseURL, log: log, routes: map[string]Handler{}}
 	r.Ops = newOperations(st, baseURL, log)
 	r.Handle("GET", "Microsoft.Resources/operationStatuses", r.Ops.status)
 	r.Handle("GET", "Microsoft.Resources/operationResults", r.Ops.result)
@@ -78,7 +78,7 @@ var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[a-zA-Z0-9]+)?$`)
 // api-version's form, parse the path, check that the type has that
 // api-version, check the subscription and resource group, dispatch.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
-	caller, aerr := authenticate(rt.dir, hr)
+	caller, aerr := authenticate(rt.principals, hr)
 	if aerr != nil {
 		WriteError(w, aerr)
 		return
@@ -117,8 +117,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	status, body, err := h(req)
 	if err != nil {
-		var ae *Error
-		if !errors.As(err, &ae) {
+		if errdefs.CodeOf(err) == "" {
 			rt.log.Error("arm handler failed", "method", hr.Method, "path", hr.URL.Path, "err", err)
 		}
 		WriteError(w, err)
@@ -238,28 +237,6 @@ func (rt *Router) checkParents(req *Request) error {
 			}
 		}
 		return nil
-	})
-}
-
-// Authorize asks the authorization engine whether the caller may perform
-// action at scope and returns AuthorizationFailed when not.
-func (rt *Router) Authorize(ctx context.Context, c Caller, action, scope string) error {
-	d := rt.Decide(c.ObjectID, action, false, scope)
-	if !d.Allowed {
-		return AuthorizationFailed(c, action, scope)
-	}
-	return nil
-}
-
-// Decide evaluates RBAC for a principal, including its group memberships.
-func (rt *Router) Decide(principalID, action string, data bool, scope string) authz.Decision {
-	return rt.engine.Decide(authz.Request{
-		PrincipalID: principalID,
-		Groups:      rt.dir.Groups(principalID),
-		Action:      action,
-		DataAction:  data,
-		Scope:       scope,
-		Now:         rt.dir.Now(),
 	})
 }
 

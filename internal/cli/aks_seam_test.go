@@ -12,6 +12,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/config"
+	"github.com/drydock-dev/drydock/internal/httpjson"
 	"github.com/drydock-dev/drydock/internal/server/servertest"
 )
 
@@ -183,7 +184,7 @@ users:
 func (f *clusterSeam) lro(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Azure-AsyncOperation", f.h.srv.URL+"/operations/op?api-version="+client.APIVersionContainerService)
 	w.Header().Set("Retry-After", "0")
-	reply(w, status, body)
+	httpjson.Write(w, status, body)
 }
 
 // serve takes the requests of managed clusters and of the seam's own
@@ -193,11 +194,11 @@ func (f *clusterSeam) serve(w http.ResponseWriter, r *http.Request) bool {
 	lp := strings.ToLower(strings.TrimRight(p, "/"))
 	switch {
 	case strings.HasPrefix(lp, "/operations/"):
-		reply(w, 200, map[string]any{"status": "Succeeded"})
+		httpjson.Write(w, 200, map[string]any{"status": "Succeeded"})
 	case strings.HasPrefix(lp, "/results/checkacr"):
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		reply(w, 200, f.checkResult)
+		httpjson.Write(w, 200, f.checkResult)
 	case strings.Contains(lp, "/providers/microsoft.containerservice/managedclusters"):
 		if r.URL.Query().Get("api-version") != client.APIVersionContainerService {
 			armError(w, 400, "InvalidApiVersionParameter", "api-version")
@@ -218,7 +219,7 @@ func (f *clusterSeam) managedClusters(w http.ResponseWriter, r *http.Request, p,
 	s := segs(p)
 	// Collections: per subscription (5 segments) or per group (7).
 	if r.Method == http.MethodGet && (len(s) == 5 || len(s) == 7) && strings.HasSuffix(lp, "/managedclusters") {
-		reply(w, 200, map[string]any{"value": under(f.clusters, strings.TrimSuffix(lp, "/providers/microsoft.containerservice/managedclusters")+"/")})
+		httpjson.Write(w, 200, map[string]any{"value": under(f.clusters, strings.TrimSuffix(lp, "/providers/microsoft.containerservice/managedclusters")+"/")})
 		return
 	}
 	if len(s) < 8 {
@@ -234,7 +235,7 @@ func (f *clusterSeam) managedClusters(w http.ResponseWriter, r *http.Request, p,
 	case !exists:
 		armError(w, 404, "ResourceNotFound", "The Resource 'Microsoft.ContainerService/managedClusters/"+s[7]+"' under resource group '"+s[3]+"' was not found.")
 	case len(rest) == 0 && r.Method == http.MethodGet:
-		reply(w, 200, mc)
+		httpjson.Write(w, 200, mc)
 	case len(rest) == 0 && r.Method == http.MethodDelete:
 		delete(f.clusters, clusterKey)
 		f.lro(w, 202, nil)
@@ -248,14 +249,14 @@ func (f *clusterSeam) managedClusters(w http.ResponseWriter, r *http.Request, p,
 			kind = "clusterAdmin"
 		}
 		v := base64.StdEncoding.EncodeToString([]byte(f.kubeconfig(s[7], s[3], kind)))
-		reply(w, 200, map[string]any{"kubeconfigs": []any{map[string]any{"name": kind, "value": v}}})
+		httpjson.Write(w, 200, map[string]any{"kubeconfigs": []any{map[string]any{"name": kind, "value": v}}})
 	case len(rest) == 1 && r.Method == http.MethodPost && rest[0] == "checkAcr":
 		if f.checkLRO {
 			w.Header().Set("Location", f.h.srv.URL+"/results/checkacr?api-version="+client.APIVersionContainerService)
 			f.lro(w, 202, nil)
 			return
 		}
-		reply(w, 200, f.checkResult)
+		httpjson.Write(w, 200, f.checkResult)
 	case len(rest) >= 1 && rest[0] == "agentPools":
 		f.agentPools(w, r, clusterKey, p, rest, in)
 	default:
@@ -360,7 +361,7 @@ func (f *clusterSeam) putCluster(w http.ResponseWriter, p string, s []string, in
 
 func (f *clusterSeam) agentPools(w http.ResponseWriter, r *http.Request, clusterKey, p string, rest []string, in map[string]any) {
 	if len(rest) == 1 && r.Method == http.MethodGet {
-		reply(w, 200, map[string]any{"value": under(f.pools, clusterKey+"/agentpools/")})
+		httpjson.Write(w, 200, map[string]any{"value": under(f.pools, clusterKey+"/agentpools/")})
 		return
 	}
 	if len(rest) != 2 {
@@ -375,7 +376,7 @@ func (f *clusterSeam) agentPools(w http.ResponseWriter, r *http.Request, cluster
 			armError(w, 404, "NotFound", "Could not find agentpool "+rest[1])
 			return
 		}
-		reply(w, 200, pool)
+		httpjson.Write(w, 200, pool)
 	case http.MethodPut:
 		props, _ := in["properties"].(map[string]any)
 		props["provisioningState"] = "Succeeded"
@@ -387,3 +388,10 @@ func (f *clusterSeam) agentPools(w http.ResponseWriter, r *http.Request, cluster
 		f.lro(w, 202, nil)
 	}
 }
+
+func armError(w http.ResponseWriter, status int, code, msg string) {
+	httpjson.Write(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+// segs splits a path, dropping the leading slash.
+func segs(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }

@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +20,12 @@ import (
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/httpjson"
 	"github.com/drydock-dev/drydock/internal/server/servertest"
+)
+
+// Built-in roles the tests assign.
+const (
+	acrPullGUID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+	readerGUID  = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 )
 
 // harness runs CLI command lines against drydock's real server, running
@@ -83,6 +91,9 @@ func (h *harness) intercept(w http.ResponseWriter, r *http.Request) bool {
 		if f.n > 0 && strings.HasPrefix(strings.ToLower(line), strings.ToLower(f.prefix)) {
 			f.n--
 			h.mu.Unlock()
+			if f.status == http.StatusOK {
+				w.Header().Set("Retry-After", "0") // an injected poll answer
+			}
 			httpjson.Write(w, f.status, f.body)
 			return true
 		}
@@ -204,25 +215,118 @@ func (h *harness) adminPassword(name string) string {
 	return pw
 }
 
-// acrRefreshTokenWorks reports whether the registry name issues an access
-// token for the ACR refresh token rt.
-func (h *harness) acrRefreshTokenWorks(name, rt string) bool {
-	h.t.Helper()
-	login := h.srv.LoginServer(name)
+// registryHTTP is an HTTP client that reaches every login server at the
+// server's registry listener.
+func (h *harness) registryHTTP() *http.Client {
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.srv.CAPool},
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, h.srv.RegistryAddress)
 		}}}
-	defer c.CloseIdleConnections()
-	resp, err := c.PostForm("https://"+login+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "service": {login},
-		"scope": {"repository:hello:pull"}, "refresh_token": {rt}})
+	h.t.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// registryForm posts a form to the registry name's path and decodes the
+// JSON answer.
+func (h *harness) registryForm(name, path string, form url.Values) (int, map[string]any) {
+	h.t.Helper()
+	resp, err := h.registryHTTP().PostForm("https://"+h.srv.LoginServer(name)+path, form)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode == http.StatusOK && out["access_token"] != nil
+	return resp.StatusCode, out
+}
+
+// acrRefreshTokenWorks reports whether the registry name issues an access
+// token for the ACR refresh token rt.
+func (h *harness) acrRefreshTokenWorks(name, rt string) bool {
+	h.t.Helper()
+	code, out := h.registryForm(name, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "service": {h.srv.LoginServer(name)},
+		"scope": {"repository:hello:pull"}, "refresh_token": {rt}})
+	return code == http.StatusOK && out["access_token"] != nil
+}
+
+// registryToken is an access token of the admin for scope at the registry
+// name: its AAD token exchanged for a refresh token, then redeemed.
+func (h *harness) registryToken(name, scope string) string {
+	h.t.Helper()
+	login := h.srv.LoginServer(name)
+	code, out := h.registryForm(name, "/oauth2/exchange", url.Values{"grant_type": {"access_token"}, "service": {login}, "tenant": {h.srv.TenantID},
+		"access_token": {h.srv.AdminToken(h.t, servertest.ARMScope)}})
+	rt, _ := out["refresh_token"].(string)
+	if code != http.StatusOK || rt == "" {
+		h.t.Fatalf("exchange: %d %v", code, out)
+	}
+	code, out = h.registryForm(name, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "service": {login}, "scope": {scope}, "refresh_token": {rt}})
+	at, _ := out["access_token"].(string)
+	if code != http.StatusOK || at == "" {
+		h.t.Fatalf("token for %s: %d %v", scope, code, out)
+	}
+	return at
+}
+
+// registryDo sends a request to the registry name with a bearer token.
+func (h *harness) registryDo(name, token, method, path, ctype string, body []byte) *http.Response {
+	h.t.Helper()
+	u := path
+	if !strings.HasPrefix(u, "https://") {
+		u = "https://" + h.srv.LoginServer(name) + path
+	}
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := h.registryHTTP().Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
+}
+
+// push uploads a one-layer linux/amd64 image whose layer holds layer to
+// repo in the registry name under tags, in order, and returns its
+// manifest's digest.
+func (h *harness) push(name, repo, layer string, tags ...string) string {
+	h.t.Helper()
+	tok := h.registryToken(name, "repository:"+repo+":push,pull")
+	blob := func(b []byte) map[string]any {
+		d := fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+		resp := h.registryDo(name, tok, http.MethodPost, "/v2/"+repo+"/blobs/uploads/", "", nil)
+		resp.Body.Close()
+		loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusAccepted || err != nil {
+			h.t.Fatalf("start upload: %d %v", resp.StatusCode, err)
+		}
+		q := loc.Query()
+		q.Set("digest", d)
+		loc.RawQuery = q.Encode()
+		resp = h.registryDo(name, tok, http.MethodPut, loc.String(), "application/octet-stream", b)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			h.t.Fatalf("upload %s: %d", d, resp.StatusCode)
+		}
+		return map[string]any{"digest": d, "size": len(b)}
+	}
+	config := blob([]byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}`))
+	config["mediaType"] = "application/vnd.oci.image.config.v1+json"
+	l := blob([]byte(layer))
+	l["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
+	manifest, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": []any{l}})
+	for _, tag := range tags {
+		resp := h.registryDo(name, tok, http.MethodPut, "/v2/"+repo+"/manifests/"+tag, "application/vnd.oci.image.manifest.v1+json", manifest)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			h.t.Fatalf("push %s:%s: %d", repo, tag, resp.StatusCode)
+		}
+	}
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(manifest))
 }
 
 // setProfileTenant makes the saved profile's subscriptions name tenant, as

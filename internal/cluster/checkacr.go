@@ -15,7 +15,7 @@ import (
 // canipull-style checks from one of the cluster's nodes: with that node's
 // host credential and the kubelet identity, as a pull would.
 func (p *Provider) checkAcr(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, clusterType+"/listClusterUserCredential/action", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, clusterType+"/listClusterUserCredential/action"); err != nil {
 		return 0, nil, err
 	}
 	var b struct {
@@ -33,7 +33,7 @@ func (p *Provider) checkAcr(r *arm.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	var st state
-	if err := p.rt.Store().View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, r.ID.String()); return err }); err != nil {
+	if err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, r.ID.String()); return err }); err != nil {
 		return 0, nil, err
 	}
 	var node *Node

@@ -51,23 +51,33 @@ type Config struct {
 	RegistryAddress   string
 }
 
-// Provider serves Microsoft.ContainerService.
-type Provider struct {
-	rt  *arm.Router
-	dir *directory.Directory
-	ids *identity.Provider
-	sup *Supervisor
-	cfg Config
-	log *slog.Logger
+// Directory is what clusters need of the directory: the service principal
+// of a system-assigned identity and the nodes' host credentials.
+type Directory interface {
+	TenantID() string
+	CreateManagedIdentity(tx *store.Tx, resourceID, displayName string) (directory.Principal, error)
+	RegisterHost(tx *store.Tx, hostID string, identities []string) (string, error)
+	UnregisterHost(tx *store.Tx, hostID string) error
 }
 
-// Register adds the provider's routes.
-func Register(rt *arm.Router, dir *directory.Directory, ids *identity.Provider, sup *Supervisor, cfg Config, log *slog.Logger) *Provider {
-	p := &Provider{rt: rt, dir: dir, ids: ids, sup: sup, cfg: cfg, log: log}
+// Provider serves Microsoft.ContainerService.
+type Provider struct {
+	kit     *arm.Kit
+	tracked arm.Tracked // clusters, as the kit serves them
+	dir     Directory
+	ids     *identity.Provider
+	sup     *Supervisor
+	cfg     Config
+	log     *slog.Logger
+}
+
+// Register adds the provider's routes: the kit serves a cluster's read,
+// list and delete (a long-running operation that stops it first).
+func Register(rt arm.Routes, kit *arm.Kit, dir Directory, ids *identity.Provider, sup *Supervisor, cfg Config, log *slog.Logger) *Provider {
+	p := &Provider{kit: kit, dir: dir, ids: ids, sup: sup, cfg: cfg, log: log}
+	p.tracked = arm.Tracked{Type: clusterType, View: p.viewRow, AsyncDelete: true, BeforeDelete: p.beforeDelete, OnDelete: p.onDelete}
+	kit.Serve(rt, p.tracked)
 	rt.Handle("PUT", clusterType, p.put)
-	rt.Handle("GET", clusterType, p.get)
-	rt.Handle("DELETE", clusterType, p.delete)
-	rt.Handle("GET", clusterType+"[]", p.list)
 	rt.Handle("POST", clusterType+"/stop", p.power(false))
 	rt.Handle("POST", clusterType+"/start", p.power(true))
 	rt.Handle("POST", clusterType+"/listClusterUserCredential", p.credential("user"))
@@ -77,7 +87,6 @@ func Register(rt *arm.Router, dir *directory.Directory, ids *identity.Provider, 
 	rt.Handle("GET", poolType, p.getPool)
 	rt.Handle("PUT", poolType, p.putPool)
 	rt.Handle("DELETE", poolType, p.deletePool)
-	rt.OnDelete(clusterType, p.onDelete)
 	return p
 }
 
@@ -175,15 +184,18 @@ var (
 )
 
 func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Properties, error) {
-	var row store.Resource
-	err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
-		row, err = tx.GetResource(id)
-		return err
-	})
+	rid, err := resourceid.Parse(id)
 	if err != nil {
-		rid, _ := resourceid.Parse(id)
-		return arm.Resource{}, Properties{}, arm.NotFound(clusterType, rid.Name(), rid.ResourceGroup)
+		return arm.Resource{}, Properties{}, err
 	}
+	row, err := p.kit.Load(ctx, p.tracked, rid)
+	if err != nil {
+		return arm.Resource{}, Properties{}, err
+	}
+	return decode(row)
+}
+
+func decode(row store.Resource) (arm.Resource, Properties, error) {
 	res, err := arm.FromRow(row)
 	if err != nil {
 		return res, Properties{}, err
@@ -191,6 +203,15 @@ func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Propertie
 	var props Properties
 	err = json.Unmarshal(res.Properties, &props)
 	return res, props, err
+}
+
+// viewRow is what a GET or list answers for a stored cluster.
+func (p *Provider) viewRow(row store.Resource) (any, error) {
+	res, props, err := decode(row)
+	if err != nil {
+		return nil, err
+	}
+	return p.view(res, props), nil
 }
 
 func (p *Provider) save(tx *store.Tx, id resourceid.ID, res arm.Resource, props Properties) error {
@@ -207,7 +228,7 @@ func (p *Provider) save(tx *store.Tx, id resourceid.ID, res arm.Resource, props 
 
 // setStatus updates provisioning and power state after background work.
 func (p *Provider) setStatus(ctx context.Context, id resourceid.ID, prov, power string) error {
-	return p.rt.Store().Update(ctx, func(tx *store.Tx) error {
+	return p.kit.Store.Update(ctx, func(tx *store.Tx) error {
 		row, err := tx.GetResource(id.String())
 		if err != nil {
 			return err
@@ -251,11 +272,8 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 	if !clusterNameRE.MatchString(id.Name()) {
 		return 0, nil, arm.BadRequest("InvalidParameter", "The cluster name '%s' is invalid: use 1 to 63 letters, digits, '-' and '_', starting with a letter or digit.", id.Name())
 	}
-	if err := p.rt.Authorize(r.Context(), r.Caller, clusterType+"/write", id.String()); err != nil {
-		return 0, nil, err
-	}
 	var b putBody
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, clusterType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	if existing, props, err := p.load(r.Context(), id.String()); err == nil {
@@ -338,7 +356,7 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 		NetworkProfile: map[string]any{"networkPlugin": "kubenet", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16", "dnsServiceIp": "10.0.0.10",
 			"loadBalancerSku": "standard", "outboundType": "loadBalancer"},
 	}
-	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
+	err = p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
 		// Control-plane identity.
 		switch ident.Type {
 		case "SystemAssigned":
@@ -378,7 +396,7 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 			if err != nil {
 				return arm.BadRequest("InvalidParameter", "The kubelet identity '%s' was not found.", byoKubelet)
 			}
-			if !p.rt.Decide(st.ControlPlanePrincipal, identity.ActionAssign, false, byoKubelet).Allowed {
+			if !p.kit.Auth.Decide(st.ControlPlanePrincipal, identity.ActionAssign, false, byoKubelet).Allowed {
 				return arm.BadRequest("CustomKubeletIdentityMissingPermission",
 					"The cluster identity must be granted 'Managed Identity Operator' on the kubelet identity '%s' to use it; assign that role to principal %s at that scope.", byoKubelet, st.ControlPlanePrincipal)
 			}
@@ -413,7 +431,7 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
+	if _, err := p.kit.Ops.Start(r, func(ctx context.Context) (any, error) {
 		err := p.sup.Start(ctx, strings.ToLower(id.String()), p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st))
 		if err != nil {
 			p.setStatus(context.Background(), id, "Failed", "")
@@ -428,7 +446,7 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 
 // linked checks the caller may assign the identity to a resource.
 func (p *Provider) linked(r *arm.Request, identityID string) error {
-	if !p.rt.Decide(r.Caller.ObjectID, identity.ActionAssign, false, identityID).Allowed {
+	if !p.kit.Auth.Decide(r.Caller.ObjectID, identity.ActionAssign, false, identityID).Allowed {
 		return arm.Errorf(http.StatusForbidden, "LinkedAuthorizationFailed",
 			"The client '%s' with object id '%s' has permission to perform action '%s/write' on scope '%s'; however, it does not have permission to perform action '%s' on the linked scope(s) '%s' or the linked scope(s) are invalid.",
 			r.Caller.Name, r.Caller.ObjectID, clusterType, r.ID.String(), identity.ActionAssign, identityID)
@@ -625,32 +643,45 @@ func (p *Provider) update(r *arm.Request, res arm.Resource, props Properties, b 
 	if k := b.Props.IdentityProfile["kubeletidentity"].ResourceID; k != "" && !strings.EqualFold(k, props.IdentityProfile["kubeletidentity"].ResourceID) {
 		return 0, nil, arm.BadRequest("BadRequest", "Changing the kubelet identity of an existing cluster is not supported by drydock; create a new cluster with --assign-kubelet-identity.")
 	}
-	err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
-		st, err := loadState(tx, r.ID.String())
-		if err != nil {
-			return err
-		}
+	err := p.change(r.Context(), r.ID, &res, &props, func(tx *store.Tx, st *state) error {
 		if b.Tags != nil {
 			res.Tags = b.Tags
 		}
 		for _, want := range b.Props.AgentPoolProfiles {
-			if err := p.resizePool(tx, r.ID, res.Location, &st, &props, want); err != nil {
+			if err := p.resizePool(tx, r.ID, res.Location, st, &props, want); err != nil {
 				return err
 			}
 		}
 		res.Touch(r.Caller)
-		if err := saveState(tx, r.ID.String(), st); err != nil {
-			return err
-		}
-		return p.save(tx, r.ID, res, props)
+		return nil
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := p.reconcileNodes(r.Context(), r.ID); err != nil {
-		return 0, nil, err
-	}
 	return http.StatusOK, p.view(res, props), nil
+}
+
+// change changes a cluster in one transaction: fn edits its state (and,
+// through the pointers it shares, res and props), which are then saved;
+// after the commit its nodes are brought in line (reconcileNodes).
+func (p *Provider) change(ctx context.Context, id resourceid.ID, res *arm.Resource, props *Properties, fn func(tx *store.Tx, st *state) error) error {
+	err := p.kit.Store.Update(ctx, func(tx *store.Tx) error {
+		st, err := loadState(tx, id.String())
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, &st); err != nil {
+			return err
+		}
+		if err := saveState(tx, id.String(), st); err != nil {
+			return err
+		}
+		return p.save(tx, id, *res, *props)
+	})
+	if err != nil {
+		return err
+	}
+	return p.reconcileNodes(ctx, id)
 }
 
 // resizePool adds or resizes one pool of props in place.
@@ -688,65 +719,14 @@ func (p *Provider) resizePool(tx *store.Tx, id resourceid.ID, loc string, st *st
 	return p.addNodes(tx, id, loc, st, *props, want.Name, want.Count)
 }
 
-func (p *Provider) get(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, clusterType+"/read", r.ID.String()); err != nil {
-		return 0, nil, err
+// beforeDelete stops a cluster being deleted and tears its nodes down,
+// outside the deletion's transaction, so the store is not held meanwhile.
+func (p *Provider) beforeDelete(ctx context.Context, id resourceid.ID) {
+	p.sup.Stop(strings.ToLower(id.String()))
+	var st state
+	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, id.String()); return err }); err == nil {
+		p.teardownNodes(st)
 	}
-	res, props, err := p.load(r.Context(), r.ID.String())
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, p.view(res, props), nil
-}
-
-func (p *Provider) list(r *arm.Request) (int, any, error) {
-	var out []arm.Resource
-	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
-		rows, err := tx.ListResources(store.ResourceFilter{Type: clusterType, Subscription: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup})
-		for _, row := range rows {
-			if !p.rt.CanRead(r.Caller, clusterType, row.ID) {
-				continue
-			}
-			res, err := arm.FromRow(row)
-			if err != nil {
-				return err
-			}
-			out = append(out, res)
-		}
-		return err
-	})
-	return http.StatusOK, arm.List(out), err
-}
-
-func (p *Provider) delete(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, clusterType+"/delete", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
-	if _, _, err := p.load(r.Context(), r.ID.String()); err != nil {
-		return arm.NoContent()
-	}
-	id := r.ID
-	if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
-		// Stop and tear the nodes down first, outside the transaction,
-		// so the store is not held meanwhile.
-		p.sup.Stop(strings.ToLower(id.String()))
-		var st state
-		if err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, id.String()); return err }); err == nil {
-			p.teardownNodes(st)
-		}
-		var removed []string
-		err := p.rt.Store().Update(ctx, func(tx *store.Tx) (err error) {
-			removed, err = p.rt.DeleteScope(tx, id)
-			return err
-		})
-		if err == nil {
-			p.rt.Deleted(ctx, removed)
-		}
-		return nil, err
-	}); err != nil {
-		return 0, nil, err
-	}
-	return http.StatusAccepted, nil, nil
 }
 
 // onDelete stops the control plane and removes what the cluster owns: its
@@ -783,7 +763,7 @@ func (p *Provider) onDelete(tx *store.Tx, row store.Resource) ([]string, error) 
 	if props.NodeResourceGroup != "" {
 		nodeRG := resourceid.ResourceGroupID(id.SubscriptionID, props.NodeResourceGroup)
 		if _, err := tx.GetResource(nodeRG.String()); err == nil {
-			if removed, err = p.rt.DeleteScope(tx, nodeRG); err != nil {
+			if removed, err = p.kit.Scopes.Delete(tx, nodeRG); err != nil {
 				return nil, err
 			}
 		}
@@ -803,7 +783,7 @@ func (p *Provider) power(on bool) arm.Handler {
 		if on {
 			action = "/start/action"
 		}
-		if err := p.rt.Authorize(r.Context(), r.Caller, clusterType+action, r.ID.String()); err != nil {
+		if err := p.kit.Authorize(r, clusterType+action); err != nil {
 			return 0, nil, err
 		}
 		res, props, err := p.load(r.Context(), r.ID.String())
@@ -811,12 +791,12 @@ func (p *Provider) power(on bool) arm.Handler {
 			return 0, nil, err
 		}
 		var st state
-		if err := p.rt.Store().View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, r.ID.String()); return err }); err != nil {
+		if err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, r.ID.String()); return err }); err != nil {
 			return 0, nil, err
 		}
 		id := r.ID
 		key := strings.ToLower(id.String())
-		if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
+		if _, err := p.kit.Ops.Start(r, func(ctx context.Context) (any, error) {
 			if !on {
 				p.setStatus(ctx, id, "Stopping", "")
 				// Like deallocated VMs, stopped nodes keep no containers.
@@ -844,14 +824,14 @@ func (p *Provider) credential(kind string) arm.Handler {
 			action, file, name = "/listClusterAdminCredential/action", "admin.kubeconfig", "clusterAdmin"
 		}
 		cluster := r.ID
-		if err := p.rt.Authorize(r.Context(), r.Caller, clusterType+action, cluster.String()); err != nil {
+		if err := p.kit.Authorize(r, clusterType+action); err != nil {
 			return 0, nil, err
 		}
 		if _, _, err := p.load(r.Context(), cluster.String()); err != nil {
 			return 0, nil, err
 		}
 		var st state
-		if err := p.rt.Store().View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, cluster.String()); return err }); err != nil {
+		if err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, cluster.String()); return err }); err != nil {
 			return 0, nil, err
 		}
 		b, err := os.ReadFile(filepath.Join(st.Dir, "controlplane", file))
@@ -899,7 +879,7 @@ func resumeFor(props Properties) resumeAction {
 // and stops it interrupted (resumeFor).
 func (p *Provider) Resume(ctx context.Context) {
 	var rows []store.Resource
-	if err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
 		rows, err = tx.ListResources(store.ResourceFilter{Type: clusterType})
 		return err
 	}); err != nil {
@@ -918,7 +898,7 @@ func (p *Provider) Resume(ctx context.Context) {
 			continue
 		}
 		var st state
-		p.rt.Store().View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, row.ID); return err })
+		p.kit.Store.View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, row.ID); return err })
 		id, _ := resourceid.Parse(row.ID)
 		if action != resumeStart {
 			p.log.Warn("finishing what the last server left unfinished", "cluster", row.ID, "provisioningState", props.ProvisioningState)

@@ -178,7 +178,7 @@ func (p *Provider) reconcileNodes(ctx context.Context, id resourceid.ID) error {
 		return err
 	}
 	var st state
-	if err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, id.String()); return err }); err != nil {
+	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, id.String()); return err }); err != nil {
 		return err
 	}
 	key := strings.ToLower(id.String())

@@ -29,7 +29,7 @@ func poolOut(cluster resourceid.ID, pl Pool) poolView {
 
 func (p *Provider) listPools(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.rt.Authorize(r.Context(), r.Caller, poolType+"/read", cluster.String()); err != nil {
+	if err := p.kit.Auth.Authorize(r.Context(), r.Caller, poolType+"/read", cluster.String()); err != nil {
 		return 0, nil, err
 	}
 	_, props, err := p.load(r.Context(), cluster.String())
@@ -45,7 +45,7 @@ func (p *Provider) listPools(r *arm.Request) (int, any, error) {
 
 func (p *Provider) getPool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.rt.Authorize(r.Context(), r.Caller, poolType+"/read", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, poolType+"/read"); err != nil {
 		return 0, nil, err
 	}
 	_, props, err := p.load(r.Context(), cluster.String())
@@ -62,13 +62,10 @@ func (p *Provider) getPool(r *arm.Request) (int, any, error) {
 
 func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.rt.Authorize(r.Context(), r.Caller, poolType+"/write", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
 	var b struct {
 		Properties Pool `json:"properties"`
 	}
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, poolType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	b.Properties.Name = r.ID.Name()
@@ -82,24 +79,14 @@ func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 			status = http.StatusOK
 		}
 	}
-	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
-		st, err := loadState(tx, cluster.String())
-		if err != nil {
-			return err
-		}
-		if err := p.resizePool(tx, cluster, res.Location, &st, &props, b.Properties); err != nil {
+	err = p.change(r.Context(), cluster, &res, &props, func(tx *store.Tx, st *state) error {
+		if err := p.resizePool(tx, cluster, res.Location, st, &props, b.Properties); err != nil {
 			return err
 		}
 		res.Touch(r.Caller)
-		if err := saveState(tx, cluster.String(), st); err != nil {
-			return err
-		}
-		return p.save(tx, cluster, res, props)
+		return nil
 	})
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := p.reconcileNodes(r.Context(), cluster); err != nil {
 		return 0, nil, err
 	}
 	for _, pl := range props.AgentPoolProfiles {
@@ -112,7 +99,7 @@ func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 
 func (p *Provider) deletePool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.rt.Authorize(r.Context(), r.Caller, poolType+"/delete", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, poolType+"/delete"); err != nil {
 		return 0, nil, err
 	}
 	res, props, err := p.load(r.Context(), cluster.String())
@@ -134,24 +121,14 @@ func (p *Provider) deletePool(r *arm.Request) (int, any, error) {
 	if props.AgentPoolProfiles[idx].Mode == "System" && system == 1 {
 		return 0, nil, arm.BadRequest("OperationNotAllowed", "The agent pool '%s' is the cluster's only system pool and cannot be deleted.", r.ID.Name())
 	}
-	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
-		st, err := loadState(tx, cluster.String())
-		if err != nil {
-			return err
-		}
-		if err := p.removeNodes(tx, &st, r.ID.Name(), -1); err != nil {
+	err = p.change(r.Context(), cluster, &res, &props, func(tx *store.Tx, st *state) error {
+		if err := p.removeNodes(tx, st, r.ID.Name(), -1); err != nil {
 			return err
 		}
 		props.AgentPoolProfiles = append(props.AgentPoolProfiles[:idx], props.AgentPoolProfiles[idx+1:]...)
-		if err := saveState(tx, cluster.String(), st); err != nil {
-			return err
-		}
-		return p.save(tx, cluster, res, props)
+		return nil
 	})
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := p.reconcileNodes(r.Context(), cluster); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, nil, nil

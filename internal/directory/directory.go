@@ -13,8 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/drydock-dev/drydock/internal/authz"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 	"github.com/drydock-dev/drydock/internal/tokens"
 )
@@ -38,14 +37,6 @@ const (
 
 // GlobalAdministrator is the directory role that may manage users.
 const GlobalAdministrator = "Global Administrator"
-
-// Errors returned by the directory; the HTTP edges map them.
-var (
-	ErrNotFound           = errors.New("not found")
-	ErrExists             = errors.New("already exists")
-	ErrInvalidCredentials = errors.New("invalid credentials")
-	ErrInvalid            = errors.New("invalid request")
-)
 
 // Config holds the directory's settings.
 type Config struct {
@@ -184,24 +175,14 @@ func toStore(p Principal, passwordHash string) store.Principal {
 	}
 }
 
-func mapErr(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return ErrNotFound
-	case errors.Is(err, store.ErrConflict):
-		return ErrExists
-	}
-	return err
-}
-
 // CreateUser adds a user with a password (stored as a bcrypt hash).
 func (d *Directory) CreateUser(ctx context.Context, tx *store.Tx, upn, displayName, password string, roles []string) (Principal, error) {
 	upn = strings.TrimSpace(upn)
 	if !strings.Contains(upn, "@") || strings.HasPrefix(upn, "@") || strings.HasSuffix(upn, "@") || strings.ContainsAny(upn, " /\\") {
-		return Principal{}, fmt.Errorf("%w: userPrincipalName '%s' must look like alias@domain", ErrInvalid, upn)
+		return Principal{}, invalid("userPrincipalName '%s' must look like alias@domain", upn)
 	}
 	if len(password) < 8 {
-		return Principal{}, fmt.Errorf("%w: the password must have at least 8 characters", ErrInvalid)
+		return Principal{}, invalid("the password must have at least 8 characters")
 	}
 	if displayName == "" {
 		displayName = upn[:strings.Index(upn, "@")]
@@ -212,8 +193,8 @@ func (d *Directory) CreateUser(ctx context.Context, tx *store.Tx, upn, displayNa
 	}
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindUser, UPN: upn, DisplayName: displayName, Roles: roles, CreatedAt: d.Now().UTC()}
 	if err := tx.CreatePrincipal(toStore(p, string(hash))); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return Principal{}, fmt.Errorf("%w: another object with the same value for property userPrincipalName already exists", ErrExists)
+		if errdefs.IsAlreadyExists(err) {
+			return Principal{}, exists("another object with the same value for property userPrincipalName already exists")
 		}
 		return Principal{}, err
 	}
@@ -224,7 +205,7 @@ func (d *Directory) CreateUser(ctx context.Context, tx *store.Tx, upn, displayNa
 // client secrets of a service principal).
 func (d *Directory) CreateApplication(tx *store.Tx, displayName, ownerID string) (Principal, error) {
 	if strings.TrimSpace(displayName) == "" {
-		return Principal{}, fmt.Errorf("%w: displayName is required", ErrInvalid)
+		return Principal{}, invalid("displayName is required")
 	}
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindApplication, AppID: uuid.NewString(), DisplayName: displayName, OwnerID: ownerID, CreatedAt: d.Now().UTC()}
 	return p, tx.CreatePrincipal(toStore(p, ""))
@@ -234,10 +215,10 @@ func (d *Directory) CreateApplication(tx *store.Tx, displayName, ownerID string)
 func (d *Directory) CreateServicePrincipal(tx *store.Tx, appID, ownerID string) (Principal, error) {
 	app, err := tx.ApplicationByAppID(appID)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: no application with appId '%s'", ErrNotFound, appID)
+		return Principal{}, notFound("no application with appId '%s'", appID)
 	}
 	if _, err := tx.PrincipalByAppID(appID); err == nil {
-		return Principal{}, fmt.Errorf("%w: a service principal for appId '%s' already exists", ErrExists, appID)
+		return Principal{}, exists("a service principal for appId '%s' already exists", appID)
 	}
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindServicePrincipal, AppID: app.AppID, DisplayName: app.DisplayName, OwnerID: ownerID, CreatedAt: d.Now().UTC()}
 	return p, tx.CreatePrincipal(toStore(p, ""))
@@ -253,15 +234,15 @@ func (d *Directory) CreateManagedIdentity(tx *store.Tx, resourceID, displayName 
 // CreateGroup creates a security group.
 func (d *Directory) CreateGroup(tx *store.Tx, displayName, mailNickname, ownerID string) (Principal, error) {
 	if strings.TrimSpace(displayName) == "" {
-		return Principal{}, fmt.Errorf("%w: displayName is required", ErrInvalid)
+		return Principal{}, invalid("displayName is required")
 	}
 	if mailNickname == "" {
 		mailNickname = displayName
 	}
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindGroup, UPN: mailNickname, DisplayName: displayName, OwnerID: ownerID, CreatedAt: d.Now().UTC()}
 	if err := tx.CreatePrincipal(toStore(p, "")); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return Principal{}, fmt.Errorf("%w: another object with the same value for property mailNickname already exists", ErrExists)
+		if errdefs.IsAlreadyExists(err) {
+			return Principal{}, exists("another object with the same value for property mailNickname already exists")
 		}
 		return Principal{}, err
 	}
@@ -276,13 +257,13 @@ func (d *Directory) Get(ctx context.Context, objectID string) (Principal, error)
 		p = fromStore(sp)
 		return err
 	})
-	return p, mapErr(err)
+	return p, err
 }
 
 // GetTx is Get inside a transaction.
 func GetTx(tx *store.Tx, objectID string) (Principal, error) {
 	sp, err := tx.GetPrincipal(objectID)
-	return fromStore(sp), mapErr(err)
+	return fromStore(sp), err
 }
 
 // Lookup finds a principal by object ID, UPN or appId (in that order).
@@ -301,7 +282,7 @@ func (d *Directory) Lookup(ctx context.Context, key string) (Principal, error) {
 		p = fromStore(sp)
 		return err
 	})
-	return p, mapErr(err)
+	return p, err
 }
 
 // List returns the directory objects of the given kinds.
@@ -337,7 +318,7 @@ func (d *Directory) Delete(ctx context.Context, objectID string) error {
 	if err == nil {
 		err = d.reloadMemberships(ctx)
 	}
-	return mapErr(err)
+	return err
 }
 
 // ---- credentials ----
@@ -352,10 +333,10 @@ func (d *Directory) AuthenticateUser(ctx context.Context, upn, password string) 
 	if err != nil || sp.Kind != KindUser || sp.PasswordHash == "" {
 		// Spend the same time as a real check so user names cannot be probed.
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return Principal{}, ErrInvalidCredentials
+		return Principal{}, errInvalidCredentials
 	}
 	if bcrypt.CompareHashAndPassword([]byte(sp.PasswordHash), []byte(password)) != nil {
-		return Principal{}, ErrInvalidCredentials
+		return Principal{}, errInvalidCredentials
 	}
 	return fromStore(sp), nil
 }
@@ -367,7 +348,7 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("drydock-timing-equaliser"
 func (d *Directory) AddPassword(tx *store.Tx, appObjectID, displayName string, end time.Time) (secret string, s store.Secret, err error) {
 	app, err := tx.GetPrincipal(appObjectID)
 	if err != nil || app.Kind != KindApplication {
-		return "", s, fmt.Errorf("%w: application '%s'", ErrNotFound, appObjectID)
+		return "", s, notFound("application '%s'", appObjectID)
 	}
 	secret = randomSecret(40)
 	now := d.Now().UTC()
@@ -401,7 +382,7 @@ func (d *Directory) AuthenticateClient(ctx context.Context, appID, secret string
 		return err
 	})
 	if err != nil || !ok {
-		return Principal{}, ErrInvalidCredentials
+		return Principal{}, errInvalidCredentials
 	}
 	return fromStore(sp), nil
 }
@@ -446,18 +427,18 @@ func (d *Directory) AddMember(ctx context.Context, groupID, memberID string) (st
 	err := d.st.Update(ctx, func(tx *store.Tx) error {
 		g, err := tx.GetPrincipal(groupID)
 		if err != nil || g.Kind != KindGroup {
-			return fmt.Errorf("%w: group '%s'", ErrNotFound, groupID)
+			return notFound("group '%s'", groupID)
 		}
 		mem, err := tx.GetPrincipal(memberID)
 		if err != nil || mem.Kind == KindApplication {
-			return fmt.Errorf("%w: directory object '%s'", ErrNotFound, memberID)
+			return notFound("directory object '%s'", memberID)
 		}
 		if strings.EqualFold(groupID, memberID) {
-			return fmt.Errorf("%w: a group cannot be a member of itself", ErrInvalid)
+			return invalid("a group cannot be a member of itself")
 		}
 		if err := tx.AddMember(m); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("%w: One or more added object references already exist for the following modified properties: 'members'.", ErrExists)
+			if errdefs.IsAlreadyExists(err) {
+				return exists("One or more added object references already exist for the following modified properties: 'members'.")
 			}
 			return err
 		}
@@ -473,7 +454,7 @@ func (d *Directory) AddMember(ctx context.Context, groupID, memberID string) (st
 func (d *Directory) RemoveMember(ctx context.Context, groupID, memberID string) error {
 	err := d.st.Update(ctx, func(tx *store.Tx) error { return tx.RemoveMember(groupID, memberID) })
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	return d.reloadMemberships(ctx)
 }

@@ -2,12 +2,11 @@ package directory
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/httpjson"
 	"github.com/drydock-dev/drydock/internal/odata"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -15,29 +14,6 @@ import (
 
 // The Microsoft-Graph-shaped management API (https://graph.microsoft.com
 // audience) for users, applications, service principals and groups.
-
-func graphError(w http.ResponseWriter, status int, code, msg string) {
-	httpjson.Write(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
-}
-
-func graphErr(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
-		graphError(w, http.StatusNotFound, "Request_ResourceNotFound", strings.TrimPrefix(err.Error(), "not found: "))
-	case errors.Is(err, ErrExists):
-		graphError(w, http.StatusBadRequest, "Request_BadRequest", strings.TrimPrefix(err.Error(), "already exists: "))
-	case errors.Is(err, ErrInvalid):
-		graphError(w, http.StatusBadRequest, "Request_BadRequest", strings.TrimPrefix(err.Error(), "invalid request: "))
-	case errors.Is(err, errDenied):
-		graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-	case store.DiskFull(err):
-		graphError(w, http.StatusInsufficientStorage, "InsufficientStorage", store.DiskFullMessage(err))
-	default:
-		graphError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
-	}
-}
-
-var errDenied = errors.New("denied")
 
 // decodeBody reads a Graph request's JSON body into v, answering the
 // failure when it cannot: 413 for a body over 4 MiB, 408 for one that
@@ -215,7 +191,7 @@ func (d *Directory) find(ctx context.Context, id string, kinds ...string) (Princ
 		}
 	}
 	if !ok {
-		return Principal{}, fmt.Errorf("%w: Resource '%s' does not exist or one of its queried reference-property objects are not present.", ErrNotFound, id)
+		return Principal{}, notFound("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id)
 	}
 	return p, nil
 }
@@ -239,7 +215,7 @@ func (d *Directory) deleteKind(kind string) graphHandler {
 			return
 		}
 		if !caller.IsGlobalAdmin() && (kind == KindUser || !strings.EqualFold(p.OwnerID, caller.ObjectID)) {
-			graphErr(w, errDenied)
+			graphErr(w, errdefs.ErrPermissionDenied)
 			return
 		}
 		if strings.EqualFold(p.ObjectID, caller.ObjectID) {
@@ -256,7 +232,7 @@ func (d *Directory) deleteKind(kind string) graphHandler {
 
 func (d *Directory) createUser(w http.ResponseWriter, r *http.Request, caller Principal) {
 	if !caller.IsGlobalAdmin() {
-		graphErr(w, errDenied)
+		graphErr(w, errdefs.ErrPermissionDenied)
 		return
 	}
 	var body struct {
@@ -310,7 +286,7 @@ func (d *Directory) ownedApplication(w http.ResponseWriter, r *http.Request, cal
 		return Principal{}, false
 	}
 	if !caller.IsGlobalAdmin() && !strings.EqualFold(app.OwnerID, caller.ObjectID) {
-		graphErr(w, errDenied)
+		graphErr(w, errdefs.ErrPermissionDenied)
 		return Principal{}, false
 	}
 	return app, true
@@ -423,7 +399,7 @@ func (d *Directory) removePassword(w http.ResponseWriter, r *http.Request, calle
 				return tx.DeleteSecrets(app.ObjectID, s.KeyID)
 			}
 		}
-		return fmt.Errorf("%w: no password credential with keyId '%s' on application '%s'", ErrNotFound, body.KeyID, app.ObjectID)
+		return notFound("no password credential with keyId '%s' on application '%s'", body.KeyID, app.ObjectID)
 	})
 	if err != nil {
 		graphErr(w, err)
@@ -477,7 +453,7 @@ func (d *Directory) groupForChange(ctx context.Context, id string, caller Princi
 		return g, err
 	}
 	if !caller.IsGlobalAdmin() && !strings.EqualFold(g.OwnerID, caller.ObjectID) {
-		return g, errDenied
+		return g, errdefs.ErrPermissionDenied
 	}
 	return g, nil
 }
@@ -538,7 +514,7 @@ func (d *Directory) removeMember(w http.ResponseWriter, r *http.Request, caller 
 		return
 	}
 	if err := d.RemoveMember(r.Context(), g.ObjectID, r.PathValue("member")); err != nil {
-		graphErr(w, fmt.Errorf("%w: '%s' is not a member of group '%s'", ErrNotFound, r.PathValue("member"), g.DisplayName))
+		graphErr(w, notFound("'%s' is not a member of group '%s'", r.PathValue("member"), g.DisplayName))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

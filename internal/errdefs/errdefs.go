@@ -32,6 +32,20 @@ var (
 	ErrInternal         = errors.New("internal error")
 )
 
+// ErrMethodNotAllowed is a request whose method the target does not serve
+// (ARM's MethodNotAllowed, OCI's UNSUPPORTED). It is also an
+// ErrInvalidArgument: errors.Is sees both.
+var ErrMethodNotAllowed error = &narrowKind{"method not allowed", ErrInvalidArgument}
+
+// narrowKind is a kind that is also a wider one.
+type narrowKind struct {
+	msg   string
+	wider error
+}
+
+func (k *narrowKind) Error() string        { return k.msg }
+func (k *narrowKind) Is(target error) bool { return target == k.wider }
+
 // kinds pairs each kind with the HTTP status every edge answers it with.
 // Order matters only for KindOf when an error wraps several kinds.
 var kinds = []struct {
@@ -41,6 +55,7 @@ var kinds = []struct {
 	{ErrNotFound, http.StatusNotFound},
 	{ErrAlreadyExists, http.StatusConflict},
 	{ErrConflict, http.StatusConflict},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed},
 	{ErrInvalidArgument, http.StatusBadRequest},
 	{ErrUnauthenticated, http.StatusUnauthorized},
 	{ErrPermissionDenied, http.StatusForbidden},
@@ -98,11 +113,17 @@ func (e *Error) Unwrap() []error {
 	return errs
 }
 
-// KindOf returns the kind of err: the first kind errors.Is finds in it,
-// ErrInternal when it has none, nil for a nil error.
+// KindOf returns the kind of err: the Kind of its outermost *Error when it
+// has one (so that an *Error of one kind wrapping a cause of another reads
+// as its own), else the first kind errors.Is finds in it; ErrInternal when
+// it has none, nil for a nil error.
 func KindOf(err error) error {
 	if err == nil {
 		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Kind != nil {
+		err = e.Kind
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k.kind) {
@@ -119,6 +140,17 @@ func CodeOf(err error) string {
 		return e.Code
 	}
 	return ""
+}
+
+// MessageOf is what an edge tells the user of err: the message of its
+// outermost *Error (without the context wrapped around it on the way
+// out), else err's own text.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	return err.Error()
 }
 
 // HTTPStatus is the status every HTTP edge answers err with.
@@ -145,7 +177,7 @@ func FromHTTPStatus(status int) error {
 		}
 	}
 	switch {
-	case status == http.StatusMethodNotAllowed || status == http.StatusUnprocessableEntity || status == http.StatusRequestedRangeNotSatisfiable:
+	case status == http.StatusUnprocessableEntity || status == http.StatusRequestedRangeNotSatisfiable:
 		return ErrInvalidArgument
 	case status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
 		return ErrUnavailable

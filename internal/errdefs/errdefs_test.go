@@ -26,6 +26,7 @@ func TestKindOf(t *testing.T) {
 		{"error wrapped", fmt.Errorf("put: %w", New(ErrThrottled, "TOOMANYREQUESTS", "slow down")),
 			ErrThrottled, http.StatusTooManyRequests, "TOOMANYREQUESTS", "put: slow down"},
 		{"cause kept", Wrap(cause, ErrStorageFull, "", "the disk is full"), ErrStorageFull, http.StatusInsufficientStorage, "", "the disk is full"},
+		{"own kind over its cause's", Wrap(ErrNotFound, ErrInvalidArgument, "BadThing", "bad"), ErrInvalidArgument, http.StatusBadRequest, "BadThing", "bad"},
 		{"no message", &Error{Kind: ErrPermissionDenied}, ErrPermissionDenied, http.StatusForbidden, "", "permission denied"},
 	}
 	for _, tt := range tests {
@@ -47,6 +48,12 @@ func TestKindOf(t *testing.T) {
 			}
 		})
 	}
+	if got := MessageOf(fmt.Errorf("saving: %w", New(ErrNotFound, "", "no such thing"))); got != "no such thing" {
+		t.Errorf("MessageOf = %q", got)
+	}
+	if got := MessageOf(cause); got != "disk on fire" {
+		t.Errorf("MessageOf = %q", got)
+	}
 	if !errors.Is(Wrap(cause, ErrStorageFull, "", "x"), cause) {
 		t.Error("Wrap lost its cause")
 	}
@@ -60,7 +67,10 @@ func TestFromHTTPStatus(t *testing.T) {
 		{404, ErrNotFound}, {409, ErrConflict}, {400, ErrInvalidArgument}, {401, ErrUnauthenticated},
 		{403, ErrPermissionDenied}, {429, ErrThrottled}, {503, ErrUnavailable}, {507, ErrStorageFull},
 		{413, ErrTooLarge}, {408, ErrTimeout}, {501, ErrNotImplemented}, {500, ErrInternal},
-		{405, ErrInvalidArgument}, {416, ErrInvalidArgument}, {502, ErrUnavailable}, {412, ErrConflict}, {418, ErrInternal},
+		{405, ErrMethodNotAllowed}, {416, ErrInvalidArgument}, {502, ErrUnavailable}, {412, ErrConflict}, {418, ErrInternal},
+	}
+	if !IsInvalidArgument(ErrMethodNotAllowed) || KindOf(fmt.Errorf("x: %w", ErrMethodNotAllowed)) != ErrMethodNotAllowed {
+		t.Error("ErrMethodNotAllowed is not the narrower ErrInvalidArgument")
 	}
 	for _, tt := range tests {
 		if got := FromHTTPStatus(tt.status); got != tt.kind {

@@ -7,7 +7,6 @@ package identity
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"regexp"
 	"sort"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -26,27 +26,32 @@ const (
 	ActionAssign = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
 )
 
-// Provider serves identities and hosts.
-type Provider struct {
-	rt  *arm.Router
-	dir *directory.Directory
+// Directory is what identities and hosts need of the directory: the
+// service principals of managed identities and the hosts' credentials.
+type Directory interface {
+	TenantID() string
+	CreateManagedIdentity(tx *store.Tx, resourceID, displayName string) (directory.Principal, error)
+	RegisterHost(tx *store.Tx, hostID string, identities []string) (string, error)
+	SetHostIdentities(tx *store.Tx, hostID string, identities []string) error
+	UnregisterHost(tx *store.Tx, hostID string) error
 }
 
-// Register adds the provider's routes and delete hooks.
-func Register(rt *arm.Router, dir *directory.Directory) *Provider {
-	p := &Provider{rt: rt, dir: dir}
+// Provider serves identities and hosts.
+type Provider struct {
+	kit *arm.Kit
+	dir Directory
+}
+
+// Register adds the provider's routes and delete hooks: the kit serves
+// the read, list and delete of both types.
+func Register(rt arm.Routes, kit *arm.Kit, dir Directory) *Provider {
+	p := &Provider{kit: kit, dir: dir}
+	kit.Serve(rt, arm.Tracked{Type: identityType, OnDelete: p.onDeleteIdentity})
 	rt.Handle("PUT", identityType, p.putIdentity)
 	rt.Handle("PATCH", identityType, p.putIdentity)
-	rt.Handle("GET", identityType, p.getIdentity)
-	rt.Handle("DELETE", identityType, p.deleteResource(identityType))
-	rt.Handle("GET", identityType+"[]", p.list(identityType))
+	kit.Serve(rt, arm.Tracked{Type: vmType, OnDelete: p.onDeleteVM})
 	rt.Handle("PUT", vmType, p.putVM)
-	rt.Handle("GET", vmType, p.getVM)
-	rt.Handle("DELETE", vmType, p.deleteResource(vmType))
-	rt.Handle("GET", vmType+"[]", p.list(vmType))
 	rt.Handle("POST", vmType+"/issueHostCredential", p.issueHostCredential)
-	rt.OnDelete(identityType, p.onDeleteIdentity)
-	rt.OnDelete(vmType, p.onDeleteVM)
 	return p
 }
 
@@ -84,19 +89,16 @@ func (p *Provider) CreateIdentity(tx *store.Tx, id resourceid.ID, location strin
 }
 
 func (p *Provider) putIdentity(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, identityType+"/write", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
 	var b struct {
 		Location string            `json:"location"`
 		Tags     map[string]string `json:"tags"`
 	}
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, identityType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	status := http.StatusCreated
 	var res arm.Resource
-	err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
+	err := p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
 		if _, err := tx.GetResource(r.ID.String()); err == nil {
 			status = http.StatusOK
 		}
@@ -121,77 +123,11 @@ func (p *Provider) putIdentity(r *arm.Request) (int, any, error) {
 	return status, res, err
 }
 
-func (p *Provider) getIdentity(r *arm.Request) (int, any, error) {
-	return p.get(r, identityType)
-}
-
-func (p *Provider) get(r *arm.Request, typ string) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, typ+"/read", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
-	var row store.Resource
-	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) (err error) {
-		row, err = tx.GetResource(r.ID.String())
-		return err
-	})
-	if err != nil {
-		return 0, nil, arm.NotFound(typ, r.ID.Name(), r.ID.ResourceGroup)
-	}
-	res, err := arm.FromRow(row)
-	return http.StatusOK, res, err
-}
-
-func (p *Provider) list(typ string) arm.Handler {
-	return func(r *arm.Request) (int, any, error) {
-		var out []arm.Resource
-		err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
-			rows, err := tx.ListResources(store.ResourceFilter{Type: typ, Subscription: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup})
-			for _, row := range rows {
-				if !p.rt.CanRead(r.Caller, typ, row.ID) {
-					continue
-				}
-				res, err := arm.FromRow(row)
-				if err != nil {
-					return err
-				}
-				out = append(out, res)
-			}
-			return err
-		})
-		return http.StatusOK, arm.List(out), err
-	}
-}
-
-func (p *Provider) deleteResource(typ string) arm.Handler {
-	return func(r *arm.Request) (int, any, error) {
-		if err := p.rt.Authorize(r.Context(), r.Caller, typ+"/delete", r.ID.String()); err != nil {
-			return 0, nil, err
-		}
-		var removed []string
-		err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
-			if _, err := tx.GetResource(r.ID.String()); err != nil {
-				return err
-			}
-			var err error
-			removed, err = p.rt.DeleteScope(tx, r.ID)
-			return err
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			return arm.NoContent()
-		}
-		if err != nil {
-			return 0, nil, err
-		}
-		p.rt.Deleted(r.Context(), removed)
-		return http.StatusOK, nil, nil
-	}
-}
-
 // onDeleteIdentity removes the identity's service principal. Role
 // assignments naming it stay, as in Azure, and show an unknown principal.
 func (p *Provider) onDeleteIdentity(tx *store.Tx, r store.Resource) ([]string, error) {
 	sp, err := tx.PrincipalByResourceID(r.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -211,15 +147,12 @@ type VMIdentity struct {
 }
 
 func (p *Provider) putVM(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, vmType+"/write", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
 	var b struct {
 		Location string            `json:"location"`
 		Tags     map[string]string `json:"tags"`
 		Identity *VMIdentity       `json:"identity"`
 	}
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, vmType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	loc, err := arm.CheckLocation(b.Location, "")
@@ -243,7 +176,7 @@ func (p *Provider) putVM(r *arm.Request) (int, any, error) {
 		}
 		sort.Strings(linked)
 		for _, id := range linked {
-			if !p.rt.Decide(r.Caller.ObjectID, ActionAssign, false, id).Allowed {
+			if !p.kit.Auth.Decide(r.Caller.ObjectID, ActionAssign, false, id).Allowed {
 				return 0, nil, arm.Errorf(http.StatusForbidden, "LinkedAuthorizationFailed",
 					"The client '%s' with object id '%s' has permission to perform action '%s/write' on scope '%s'; however, it does not have permission to perform action '%s' on the linked scope(s) '%s' or the linked scope(s) are invalid.",
 					r.Caller.Name, r.Caller.ObjectID, vmType, r.ID.String(), ActionAssign, id)
@@ -252,7 +185,7 @@ func (p *Provider) putVM(r *arm.Request) (int, any, error) {
 	}
 	status := http.StatusCreated
 	var res arm.Resource
-	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
+	err = p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
 		var old VMIdentity
 		if row, err := tx.GetResource(r.ID.String()); err == nil {
 			status = http.StatusOK
@@ -299,8 +232,6 @@ func (p *Provider) putVM(r *arm.Request) (int, any, error) {
 	return status, res, err
 }
 
-func (p *Provider) getVM(r *arm.Request) (int, any, error) { return p.get(r, vmType) }
-
 func (p *Provider) onDeleteVM(tx *store.Tx, r store.Resource) ([]string, error) {
 	if sp, err := tx.PrincipalByResourceID(r.ID); err == nil {
 		if err := tx.DeletePrincipal(sp.ObjectID); err != nil {
@@ -313,11 +244,11 @@ func (p *Provider) onDeleteVM(tx *store.Tx, r store.Resource) ([]string, error) 
 // issueHostCredential (drydock's own action) returns a new host credential;
 // the previous one stops working.
 func (p *Provider) issueHostCredential(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, vmType+"/issueHostCredential/action", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, vmType+"/issueHostCredential/action"); err != nil {
 		return 0, nil, err
 	}
 	var cred string
-	err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
+	err := p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
 		if _, err := tx.GetResource(r.ID.String()); err != nil {
 			return arm.NotFound(vmType, r.ID.Name(), r.ID.ResourceGroup)
 		}

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"sort"
@@ -9,10 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/httpjson"
 	"github.com/drydock-dev/drydock/internal/registry/auth"
 	"github.com/drydock-dev/drydock/internal/registry/distribution"
-	"github.com/drydock-dev/drydock/internal/store"
 )
 
 // ACR's /acr/v1 metadata API, which `az acr repository` uses: catalog,
@@ -20,7 +19,7 @@ import (
 
 func acrError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	httpjson.Write(w, status, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+	httpjson.Write(w, status, auth.OCIErrors{Errors: []auth.OCIError{{Code: code, Message: msg}}})
 }
 
 var changeable = map[string]bool{"deleteEnabled": true, "writeEnabled": true, "readEnabled": true, "listEnabled": true}
@@ -69,7 +68,7 @@ func (dp *DataPlane) serveACRv1(w http.ResponseWriter, r *http.Request, reg auth
 	}
 	ctx := r.Context()
 	notFound := func(err error) bool {
-		if errors.Is(err, store.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
 			acrError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
 			return true
 		}
@@ -147,7 +146,7 @@ func (dp *DataPlane) serveACRv1(w http.ResponseWriter, r *http.Request, reg auth
 			return
 		}
 		if err := dp.dist.Untag(ctx, key, repo, tag); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
+			if errdefs.IsNotFound(err) {
 				acrError(w, http.StatusNotFound, "TAG_UNKNOWN", "the specified tag does not exist")
 				return
 			}

@@ -7,7 +7,6 @@ package registry
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/secretbox"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -45,36 +45,40 @@ type Config struct {
 
 // Provider serves Microsoft.ContainerRegistry.
 type Provider struct {
-	rt        *arm.Router
+	kit       *arm.Kit
+	tracked   arm.Tracked // registries, as the kit serves them
 	box       *secretbox.Box
 	cfg       Config
 	dataPlane *DataPlane // nil until the data plane is assembled
 }
 
-// Register adds the provider's routes and delete hook.
-func Register(rt *arm.Router, box *secretbox.Box, cfg Config) *Provider {
-	p := &Provider{rt: rt, box: box, cfg: cfg}
+// Register adds the provider's routes and delete hook: the kit serves a
+// registry's read, list and delete.
+func Register(rt arm.Routes, kit *arm.Kit, box *secretbox.Box, cfg Config) *Provider {
+	p := &Provider{kit: kit, box: box, cfg: cfg}
+	p.tracked = arm.Tracked{Type: registryType, View: p.view, OnDelete: p.onDelete}
+	kit.Serve(rt, p.tracked)
+	kit.Scopes.AfterDelete(p.registriesChanged)
 	rt.Handle("PUT", registryType, p.put)
 	rt.Handle("PATCH", registryType, p.patch)
-	rt.Handle("GET", registryType, p.get)
-	rt.Handle("DELETE", registryType, p.delete)
-	rt.Handle("GET", registryType+"[]", p.list)
 	rt.Handle("POST", namespace+"/checkNameAvailability", p.checkName)
 	rt.Handle("POST", registryType+"/listCredentials", p.listCredentials)
 	rt.Handle("POST", registryType+"/regenerateCredential", p.regenerateCredential)
 	rt.Handle("POST", registryType+"/importImage", p.importImage)
 	rt.Handle("GET", registryType+"/listUsages[]", p.listUsages)
-	rt.AfterDelete(p.registriesChanged)
-	rt.OnDelete(registryType, func(tx *store.Tx, r store.Resource) ([]string, error) {
-		if p.dataPlane != nil {
-			if err := p.dataPlane.dist.DeleteRegistry(context.Background(), tx, strings.ToLower(r.ID)); err != nil {
-				return nil, err
-			}
-			p.dataPlane.throttle.Forget(strings.ToLower(r.ID))
-		}
-		return nil, tx.DeleteSecrets(r.ID, "")
-	})
 	return p
+}
+
+// onDelete removes a deleted registry's content, throttle and admin
+// passwords.
+func (p *Provider) onDelete(tx *store.Tx, r store.Resource) ([]string, error) {
+	if p.dataPlane != nil {
+		if err := p.dataPlane.dist.DeleteRegistry(context.Background(), tx, strings.ToLower(r.ID)); err != nil {
+			return nil, err
+		}
+		p.dataPlane.throttle.Forget(strings.ToLower(r.ID))
+	}
+	return nil, tx.DeleteSecrets(r.ID, "")
 }
 
 // Properties of a registry, as ARM returns them.
@@ -156,16 +160,17 @@ func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Propertie
 
 // row reads a stored registry; a missing one is ARM's ResourceNotFound.
 func (p *Provider) row(ctx context.Context, id string) (store.Resource, error) {
-	var row store.Resource
-	err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
-		row, err = tx.GetResource(id)
-		return err
-	})
+	rid, err := resourceid.Parse(id)
 	if err != nil {
-		rid, _ := resourceid.Parse(id)
-		return row, arm.NotFound(registryType, rid.Name(), rid.ResourceGroup)
+		return store.Resource{}, err
 	}
-	return row, nil
+	return p.kit.Load(ctx, p.tracked, rid)
+}
+
+// view is what a GET or list answers for a stored registry.
+func (p *Provider) view(row store.Resource) (any, error) {
+	res, _, err := p.decode(row)
+	return res, err
 }
 
 // decode reads a stored registry. The login server is derived from the
@@ -191,11 +196,8 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 	if err := ValidateName(r.ID.Name()); err != nil {
 		return 0, nil, err
 	}
-	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/write", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
 	var b body
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, registryType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	res, props, err := p.load(r.Context(), r.ID.String())
@@ -228,11 +230,8 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 }
 
 func (p *Provider) patch(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/write", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
 	var b body
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, registryType+"/write", &b); err != nil {
 		return 0, nil, err
 	}
 	res, props, err := p.load(r.Context(), r.ID.String())
@@ -277,7 +276,7 @@ func (p *Provider) write(r *arm.Request, status int, res arm.Resource, props Pro
 	if err != nil {
 		return 0, nil, err
 	}
-	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error {
+	err = p.kit.Store.Update(r.Context(), func(tx *store.Tx) error {
 		if err := tx.PutResource(row); err != nil {
 			return err
 		}
@@ -286,7 +285,7 @@ func (p *Provider) write(r *arm.Request, status int, res arm.Resource, props Pro
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrConflict) {
+	if errdefs.IsAlreadyExists(err) {
 		return 0, nil, arm.Errorf(http.StatusConflict, "AlreadyInUse",
 			"The registry DNS name %s is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability", strings.ToLower(res.Name)+"."+p.cfg.LoginServerSuffix)
 	}
@@ -326,55 +325,6 @@ func (p *Provider) setAdminPassword(tx *store.Tx, registryID, name string) error
 	})
 }
 
-func (p *Provider) get(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/read", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
-	res, _, err := p.load(r.Context(), r.ID.String())
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, res, nil
-}
-
-func (p *Provider) list(r *arm.Request) (int, any, error) {
-	var out []arm.Resource
-	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
-		rows, err := tx.ListResources(store.ResourceFilter{Type: registryType, Subscription: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup})
-		for _, row := range rows {
-			if !p.rt.CanRead(r.Caller, registryType, row.ID) {
-				continue
-			}
-			res, _, err := p.decode(row)
-			if err != nil {
-				return err
-			}
-			out = append(out, res)
-		}
-		return err
-	})
-	return http.StatusOK, arm.List(out), err
-}
-
-func (p *Provider) delete(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/delete", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
-	if _, _, err := p.load(r.Context(), r.ID.String()); err != nil {
-		return arm.NoContent()
-	}
-	var removed []string
-	err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) (err error) {
-		removed, err = p.rt.DeleteScope(tx, r.ID)
-		return err
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	p.rt.Deleted(r.Context(), removed)
-	return http.StatusOK, nil, nil
-}
-
 func (p *Provider) checkName(r *arm.Request) (int, any, error) {
 	var b struct {
 		Name string `json:"name"`
@@ -391,7 +341,7 @@ func (p *Provider) checkName(r *arm.Request) (int, any, error) {
 			"message": "The specified resource name is invalid: registry names may contain only alpha numeric characters and must be between 5 and 50 characters."}, nil
 	}
 	var taken bool
-	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
+	err := p.kit.Store.View(r.Context(), func(tx *store.Tx) error {
 		rows, err := tx.ListResources(store.ResourceFilter{Type: registryType, Name: b.Name})
 		taken = len(rows) > 0
 		return err
@@ -416,7 +366,7 @@ func (p *Provider) AdminCredentials(ctx context.Context, registryID string) (str
 			"Admin user is disabled for registry '%s'. Enable it with 'az acr update --name %s --admin-enabled true'.", res.Name, res.Name)
 	}
 	var secrets []store.Secret
-	if err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
 		secrets, err = tx.Secrets(registryID)
 		return err
 	}); err != nil {
@@ -434,7 +384,7 @@ func (p *Provider) AdminCredentials(ctx context.Context, registryID string) (str
 }
 
 func (p *Provider) listCredentials(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/listCredentials/action", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, registryType+"/listCredentials/action"); err != nil {
 		return 0, nil, err
 	}
 	user, pws, err := p.AdminCredentials(r.Context(), r.ID.String())
@@ -449,13 +399,10 @@ func (p *Provider) listCredentials(r *arm.Request) (int, any, error) {
 }
 
 func (p *Provider) regenerateCredential(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/regenerateCredential/action", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
 	var b struct {
 		Name string `json:"name"`
 	}
-	if err := arm.Decode(r, &b); err != nil {
+	if err := p.kit.Accept(r, registryType+"/regenerateCredential/action", &b); err != nil {
 		return 0, nil, err
 	}
 	name := strings.ToLower(b.Name)
@@ -465,18 +412,15 @@ func (p *Provider) regenerateCredential(r *arm.Request) (int, any, error) {
 	if _, _, err := p.AdminCredentials(r.Context(), r.ID.String()); err != nil {
 		return 0, nil, err
 	}
-	if err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) error { return p.setAdminPassword(tx, r.ID.String(), name) }); err != nil {
+	if err := p.kit.Store.Update(r.Context(), func(tx *store.Tx) error { return p.setAdminPassword(tx, r.ID.String(), name) }); err != nil {
 		return 0, nil, err
 	}
 	return p.listCredentials(r)
 }
 
 func (p *Provider) importImage(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/importImage/action", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
 	var req ImportRequest
-	if err := arm.Decode(r, &req); err != nil {
+	if err := p.kit.Accept(r, registryType+"/importImage/action", &req); err != nil {
 		return 0, nil, err
 	}
 	if _, err := req.parseTargets(); err != nil {
@@ -490,7 +434,7 @@ func (p *Provider) importImage(r *arm.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	caller := r.Caller
-	if _, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
+	if _, err := p.kit.Ops.Start(r, func(ctx context.Context) (any, error) {
 		return nil, p.dataPlane.Import(ctx, reg, caller, req)
 	}); err != nil {
 		return 0, nil, err
@@ -501,7 +445,7 @@ func (p *Provider) importImage(r *arm.Request) (int, any, error) {
 func (p *Provider) listUsages(r *arm.Request) (int, any, error) {
 	id := r.ID
 	id.Types, id.Names = id.Types[:1], id.Names[:1]
-	if err := p.rt.Authorize(r.Context(), r.Caller, registryType+"/listUsages/read", id.String()); err != nil {
+	if err := p.kit.Auth.Authorize(r.Context(), r.Caller, registryType+"/listUsages/read", id.String()); err != nil {
 		return 0, nil, err
 	}
 	if _, _, err := p.load(r.Context(), id.String()); err != nil {

@@ -92,12 +92,13 @@ func (m *metrics) Pushed(reg distribution.Registry, _ string, n int64) {
 	m.pushBytes.WithLabelValues(reg.LoginServer).Add(float64(n))
 }
 
-// NewDataPlane assembles the data plane over the blob store. hosts may be
+// NewDataPlane assembles the data plane over the blob store, its
+// metadata in st. hosts may be
 // nil (no name management).
-func NewDataPlane(p *Provider, tokens *auth.Service, blobs *storage.BlobStore, hosts *HostsFile, promReg prometheus.Registerer, log *slog.Logger) *DataPlane {
+func NewDataPlane(st *store.Store, p *Provider, tokens *auth.Service, blobs *storage.BlobStore, hosts *HostsFile, promReg prometheus.Registerer, log *slog.Logger) *DataPlane {
 	dp := &DataPlane{p: p, tokens: tokens, log: log, hosts: hosts, metrics: newMetrics(promReg),
 		throttle: throttle.New(p.cfg.Now), internalKey: newInternalKey()}
-	dp.dist = distribution.New(p.rt.Store(), blobs, dp, dp.metrics, log)
+	dp.dist = distribution.New(st, blobs, dp, dp.metrics, log)
 	promReg.MustRegister(storageCollector{dp})
 	p.dataPlane = dp
 	return dp
@@ -114,7 +115,7 @@ func (c storageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- storageDe
 func (c storageCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx := context.Background()
 	var rows []store.Resource
-	if err := c.dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+	if err := c.dp.p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
 		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType})
 		return err
 	}); err != nil {
@@ -175,7 +176,7 @@ func (dp *DataPlane) lookupStore(ctx context.Context, host string) cachedRegistr
 		return cachedRegistry{}
 	}
 	var rows []store.Resource
-	if err := dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+	if err := dp.p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
 		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType, Name: name})
 		return err
 	}); err != nil || len(rows) != 1 {
@@ -302,7 +303,7 @@ func (dp *DataPlane) SyncHosts(ctx context.Context) error {
 	}
 	return dp.hosts.SyncFrom(func() ([]string, error) {
 		var rows []store.Resource
-		if err := dp.p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
+		if err := dp.p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
 			rows, err = tx.ListResources(store.ResourceFilter{Type: registryType})
 			return err
 		}); err != nil {

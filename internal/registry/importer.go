@@ -142,7 +142,7 @@ func (dp *DataPlane) Import(ctx context.Context, reg auth.Registry, caller arm.C
 		if err != nil {
 			return err
 		}
-		if !dp.p.rt.Decide(caller.ObjectID, "Microsoft.ContainerRegistry/registries/pull/read", false, srcReg.ID).Allowed {
+		if !dp.p.kit.Auth.Decide(caller.ObjectID, "Microsoft.ContainerRegistry/registries/pull/read", false, srcReg.ID).Allowed {
 			return arm.AuthorizationFailed(caller, "Microsoft.ContainerRegistry/registries/pull/read", srcReg.ID)
 		}
 		srcHost = srcReg.LoginServer

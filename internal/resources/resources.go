@@ -7,7 +7,6 @@ package resources
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/odata"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -30,26 +30,54 @@ const (
 	groupAction = "Microsoft.Resources/subscriptions/resourceGroups"
 )
 
+// Directory is what subscriptions and resource groups need of the
+// directory: the tenant, the caller's principal and its group memberships.
+type Directory interface {
+	arm.Memberships
+	TenantID() string
+	Domain() string
+	Get(ctx context.Context, objectID string) (directory.Principal, error)
+}
+
+// Grants are the role assignments a principal holds (authz.Engine), which
+// decide the subscriptions it sees.
+type Grants interface {
+	ForPrincipal(principalID string) []authz.Assignment
+}
+
+// Owners makes a new subscription's creator its Owner (access.Service).
+type Owners interface {
+	Create(tx *store.Tx, n access.NewAssignment) (access.Assignment, error)
+	Commit(as ...access.Assignment)
+}
+
 // Provider serves subscriptions and resource groups.
 type Provider struct {
-	rt     *arm.Router
-	dir    *directory.Directory
-	access *access.Service
+	kit    *arm.Kit
+	dir    Directory
+	grants Grants
+	owners Owners
+}
+
+// groups declares resource groups to the kit, which serves their read,
+// list and delete (a long-running operation deleting everything in them).
+var groups = arm.Tracked{
+	Type: groupType, Actions: groupAction, View: viewGroupRow,
+	Missing:       func(id resourceid.ID) error { return arm.ResourceGroupNotFound(id.ResourceGroup) },
+	DeleteMissing: true, AsyncDelete: true,
 }
 
 // Register adds the provider's routes.
-func Register(rt *arm.Router, dir *directory.Directory, acc *access.Service) *Provider {
-	p := &Provider{rt: rt, dir: dir, access: acc}
+func Register(rt arm.Routes, kit *arm.Kit, dir Directory, grants Grants, owners Owners) *Provider {
+	p := &Provider{kit: kit, dir: dir, grants: grants, owners: owners}
 	rt.Handle("GET", "Microsoft.Resources/tenants[]", p.listTenants)
 	rt.Handle("GET", "Microsoft.Resources/resources[]", p.listResources)
 	rt.Handle("GET", "Microsoft.Resources/subscriptions[]", p.listSubscriptions)
 	rt.Handle("GET", "Microsoft.Resources/subscriptions", p.getSubscription)
-	rt.Handle("GET", groupType+"[]", p.listGroups)
-	rt.Handle("GET", groupType, p.getGroup)
+	kit.Serve(rt, groups)
 	rt.Handle("HEAD", groupType, p.headGroup)
 	rt.Handle("PUT", groupType, p.putGroup)
 	rt.Handle("PATCH", groupType, p.putGroup)
-	rt.Handle("DELETE", groupType, p.deleteGroup)
 	rt.Handle("PUT", "Microsoft.Subscription/aliases", p.putAlias)
 	rt.Handle("GET", "Microsoft.Subscription/aliases", p.getAlias)
 	return p
@@ -85,7 +113,7 @@ func (p *Provider) visible(c arm.Caller, sub string) bool {
 		}
 	}
 	for id := range ids {
-		for _, a := range p.rt.Engine().ForPrincipal(id) {
+		for _, a := range p.grants.ForPrincipal(id) {
 			if resourceid.Within(a.Scope, scope) || resourceid.Within(scope, a.Scope) {
 				return true
 			}
@@ -138,7 +166,7 @@ func (p *Provider) listResources(r *arm.Request) (int, any, error) {
 		return 0, nil, arm.BadRequest("InvalidFilterInQueryString", "Invalid $filter '%s': %v.", r.URL.Query().Get("$filter"), err)
 	}
 	out := []genericResource{}
-	err = p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
+	err = p.kit.Store.View(r.Context(), func(tx *store.Tx) error {
 		rows, err := tx.ListResources(store.ResourceFilter{Subscription: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup})
 		for _, row := range rows {
 			if strings.EqualFold(row.Type, groupType) || strings.Count(row.Type, "/") > 1 {
@@ -149,7 +177,7 @@ func (p *Provider) listResources(r *arm.Request) (int, any, error) {
 				return err
 			}
 			fields := map[string]any{"resourceType": res.Type, "name": res.Name, "location": res.Location, "resourceGroup": row.ResourceGroup}
-			if !f.Match(fields) || !p.rt.CanRead(r.Caller, res.Type, row.ID) {
+			if !f.Match(fields) || !p.kit.CanRead(r.Caller, res.Type, row.ID) {
 				continue
 			}
 			out = append(out, genericResource{ID: res.ID, Name: res.Name, Type: res.Type, Location: res.Location, Tags: res.Tags, SKU: res.SKU, Identity: res.Identity, ManagedBy: res.ManagedBy})
@@ -161,7 +189,7 @@ func (p *Provider) listResources(r *arm.Request) (int, any, error) {
 
 func (p *Provider) listSubscriptions(r *arm.Request) (int, any, error) {
 	var out []Subscription
-	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
+	err := p.kit.Store.View(r.Context(), func(tx *store.Tx) error {
 		subs, err := tx.ListSubscriptions()
 		for _, s := range subs {
 			if p.visible(r.Caller, s.ID) {
@@ -178,7 +206,7 @@ func (p *Provider) getSubscription(r *arm.Request) (int, any, error) {
 		return 0, nil, arm.AuthorizationFailed(r.Caller, "Microsoft.Resources/subscriptions/read", "/subscriptions/"+r.ID.SubscriptionID)
 	}
 	var s store.Subscription
-	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) (err error) {
+	err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) {
 		s, err = tx.GetSubscription(r.ID.SubscriptionID)
 		return err
 	})
@@ -189,17 +217,17 @@ func (p *Provider) getSubscription(r *arm.Request) (int, any, error) {
 func (p *Provider) CreateSubscription(ctx context.Context, id, displayName, owner string) (store.Subscription, error) {
 	s := store.Subscription{ID: strings.ToLower(id), DisplayName: displayName, TenantID: p.dir.TenantID(), State: "Enabled"}
 	var a access.Assignment
-	err := p.rt.Store().Update(ctx, func(tx *store.Tx) (err error) {
+	err := p.kit.Store.Update(ctx, func(tx *store.Tx) (err error) {
 		if err := tx.CreateSubscription(s); err != nil {
 			return err
 		}
-		a, err = p.access.Create(tx, access.NewAssignment{
+		a, err = p.owners.Create(tx, access.NewAssignment{
 			Name: uuid.NewString(), Scope: resourceid.Subscription(s.ID), RoleGUID: authz.OwnerGUID, PrincipalID: owner, CreatedBy: owner,
 		})
 		return err
 	})
 	if err == nil {
-		p.access.Commit(a)
+		p.owners.Commit(a)
 	}
 	return s, err
 }
@@ -245,18 +273,18 @@ func (p *Provider) putAlias(r *arm.Request) (int, any, error) {
 	res := arm.Resource{ID: a.ID, Name: a.Name, Type: a.Type}
 	res.Properties, _ = json.Marshal(a.Properties)
 	row, _ := res.Row(r.ID)
-	err = p.rt.Store().Update(r.Context(), func(tx *store.Tx) error { return tx.PutResource(row) })
+	err = p.kit.Store.Update(r.Context(), func(tx *store.Tx) error { return tx.PutResource(row) })
 	return http.StatusCreated, a, err
 }
 
 func (p *Provider) loadAlias(r *arm.Request) (alias, bool, error) {
 	var a alias
 	var row store.Resource
-	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) (err error) {
+	err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) {
 		row, err = tx.GetResource(r.ID.String())
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		return a, false, nil
 	}
 	if err != nil {
@@ -304,31 +332,22 @@ func view(res arm.Resource) groupView {
 	return g
 }
 
+// viewGroupRow is what a GET or list answers for a stored group.
+func viewGroupRow(row store.Resource) (any, error) {
+	res, err := arm.FromRow(row)
+	return view(res), err
+}
+
 func (p *Provider) getGroupRow(ctx context.Context, id resourceid.ID) (arm.Resource, error) {
-	var row store.Resource
-	err := p.rt.Store().View(ctx, func(tx *store.Tx) (err error) {
-		row, err = tx.GetResource(id.String())
-		return err
-	})
+	row, err := p.kit.Row(ctx, id.String())
 	if err != nil {
 		return arm.Resource{}, arm.ResourceGroupNotFound(id.ResourceGroup)
 	}
 	return arm.FromRow(row)
 }
 
-func (p *Provider) getGroup(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, groupAction+"/read", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
-	res, err := p.getGroupRow(r.Context(), r.ID)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, view(res), nil
-}
-
 func (p *Provider) headGroup(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, groupAction+"/read", r.ID.String()); err != nil {
+	if err := p.kit.Authorize(r, groupAction+"/read"); err != nil {
 		return 0, nil, err
 	}
 	if _, err := p.getGroupRow(r.Context(), r.ID); err != nil {
@@ -337,40 +356,18 @@ func (p *Provider) headGroup(r *arm.Request) (int, any, error) {
 	return http.StatusNoContent, nil, nil
 }
 
-func (p *Provider) listGroups(r *arm.Request) (int, any, error) {
-	var out []groupView
-	err := p.rt.Store().View(r.Context(), func(tx *store.Tx) error {
-		rows, err := tx.ListResources(store.ResourceFilter{Type: groupType, Subscription: r.ID.SubscriptionID})
-		for _, row := range rows {
-			if !p.rt.CanRead(r.Caller, groupAction, row.ID) {
-				continue
-			}
-			res, err := arm.FromRow(row)
-			if err != nil {
-				return err
-			}
-			out = append(out, view(res))
-		}
-		return err
-	})
-	return http.StatusOK, arm.List(out), err
-}
-
 func (p *Provider) putGroup(r *arm.Request) (int, any, error) {
 	name := r.ID.ResourceGroup
 	if !groupNameRE.MatchString(name) || strings.HasSuffix(name, ".") {
 		return 0, nil, arm.BadRequest("InvalidResourceGroup",
 			"The provided resource group name '%s' has these invalid characters or length. The name can only be a letter, digit, '-', '.', '(', ')' or '_', 1 to 90 characters, and cannot end with '.'.", name)
 	}
-	if err := p.rt.Authorize(r.Context(), r.Caller, groupAction+"/write", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
 	var body struct {
 		Location  string            `json:"location"`
 		Tags      map[string]string `json:"tags"`
 		ManagedBy string            `json:"managedBy"`
 	}
-	if err := arm.Decode(r, &body); err != nil {
+	if err := p.kit.Accept(r, groupAction+"/write", &body); err != nil {
 		return 0, nil, err
 	}
 	existing, getErr := p.getGroupRow(r.Context(), r.ID)
@@ -400,33 +397,8 @@ func (p *Provider) putGroup(r *arm.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := p.rt.Store().Update(r.Context(), func(tx *store.Tx) error { return tx.PutResource(row) }); err != nil {
+	if err := p.kit.Store.Update(r.Context(), func(tx *store.Tx) error { return tx.PutResource(row) }); err != nil {
 		return 0, nil, err
 	}
 	return status, view(res), nil
-}
-
-func (p *Provider) deleteGroup(r *arm.Request) (int, any, error) {
-	if err := p.rt.Authorize(r.Context(), r.Caller, groupAction+"/delete", r.ID.String()); err != nil {
-		return 0, nil, err
-	}
-	if _, err := p.getGroupRow(r.Context(), r.ID); err != nil {
-		return 0, nil, err
-	}
-	id := r.ID
-	_, err := p.rt.Ops.Start(r, func(ctx context.Context) (any, error) {
-		var removed []string
-		err := p.rt.Store().Update(ctx, func(tx *store.Tx) (err error) {
-			removed, err = p.rt.DeleteScope(tx, id)
-			return err
-		})
-		if err == nil {
-			p.rt.Deleted(ctx, removed)
-		}
-		return nil, err
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusAccepted, nil, nil
 }

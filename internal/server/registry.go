@@ -51,7 +51,7 @@ func (s *Server) assembleRegistry(ctx context.Context, prov *registry.Provider, 
 	}
 	s.closers = append(s.closers, auditFile.Close)
 	audit := slog.New(slog.NewJSONHandler(auditFile, nil))
-	svc := auth.New(s.dir, signer, s.router.Decide, func(ctx context.Context, id string) ([]string, error) {
+	svc := auth.New(s.dir, signer, s.rbac.Decide, func(ctx context.Context, id string) ([]string, error) {
 		_, pws, err := prov.AdminCredentials(ctx, id)
 		return pws, err
 	}, audit, auth.Config{AccessTokenLifetime: s.cfg.RegistryAccessTokenLifetime.Duration})
@@ -60,7 +60,7 @@ func (s *Server) assembleRegistry(ctx context.Context, prov *registry.Provider, 
 		host, _, _ := net.SplitHostPort(s.regLn.Addr().String())
 		hosts = registry.NewHostsFile(s.cfg.HostsFile, s.cfg.DataDir, host)
 	}
-	s.dataPlane = registry.NewDataPlane(prov, svc, storage.NewBlobStore(driver), hosts, s.prom, s.log)
+	s.dataPlane = registry.NewDataPlane(s.st, prov, svc, storage.NewBlobStore(driver), hosts, s.prom, s.log)
 	s.dataPlane.SetDialTarget(s.regLn.Addr().String(), s.ca.Cert)
 	if stats, err := s.dataPlane.Distribution().SweepUploads(ctx); err != nil {
 		s.log.Warn("sweeping registry uploads left by the last run", "err", err)

@@ -61,6 +61,7 @@ type Server struct {
 	ca      *pki.CA
 	dir     *directory.Directory
 	router  *arm.Router
+	rbac    *arm.RBAC
 	access  *access.Service
 	handler http.Handler
 	tlsCert tls.Certificate
@@ -145,19 +146,24 @@ func (s *Server) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.router = arm.NewRouter(s.st, s.dir, authz.NewEngine(authz.BuiltInRoles()), cfg.PublicURL, s.log)
-	if s.access, err = access.New(ctx, s.router, s.dir); err != nil {
+	// The ARM front door and what every provider is given: the store,
+	// one authorizer over the RBAC engine, operations, scope deletion.
+	engine := authz.NewEngine(authz.BuiltInRoles())
+	s.rbac = arm.NewRBAC(engine, s.dir)
+	s.router = arm.NewRouter(s.st, s.dir, cfg.PublicURL, s.log)
+	kit := &arm.Kit{Store: s.st, Auth: s.rbac, Ops: s.router.Ops, Scopes: arm.NewScopes(engine)}
+	if s.access, err = access.New(ctx, s.st, engine, s.rbac, s.dir); err != nil {
 		return err
 	}
 	s.access.Register(s.router)
-	rp := resources.Register(s.router, s.dir, s.access)
+	rp := resources.Register(s.router, kit, s.dir, engine, s.access)
 	var port string
 	if s.regLn, port, err = s.listenRegistry(); err != nil {
 		return err
 	}
-	prov := registry.Register(s.router, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation,
+	prov := registry.Register(s.router, kit, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation,
 		Throttling: cfg.RegistryThrottling})
-	ids := identity.Register(s.router, s.dir)
+	ids := identity.Register(s.router, kit, s.dir)
 	if err := s.assembleRegistry(ctx, prov, keys); err != nil {
 		return err
 	}
@@ -166,7 +172,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		return err
 	}
 	s.supervisor = cluster.NewSupervisor(exe, s.log)
-	s.clusters = cluster.Register(s.router, s.dir, ids, s.supervisor, cluster.Config{
+	s.clusters = cluster.Register(s.router, kit, s.dir, ids, s.supervisor, cluster.Config{
 		DataDir: filepath.Join(cfg.DataDir, "clusters"), BaseURL: cfg.PublicURL, CAFile: filepath.Join(cfg.DataDir, "pki", "ca.crt"),
 		LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, RegistryAddress: s.regLn.Addr().String(),
 	}, s.log)

@@ -9,13 +9,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // A transaction that cannot grow the database fails with SQLITE_FULL, which
 // DiskFull recognizes (as it does ENOSPC from a file write); the failed
-// transaction leaves nothing behind and the store keeps working.
+// transaction, of kind errdefs.ErrStorageFull, leaves nothing behind and
+// the store keeps working.
 func TestDiskFull(t *testing.T) {
-	if DiskFull(nil) || DiskFull(errors.New("database is locked")) || DiskFull(ErrConflict) {
+	if DiskFull(nil) || DiskFull(errors.New("database is locked")) || DiskFull(errdefs.ErrAlreadyExists) {
 		t.Fatal("DiskFull of an unrelated error")
 	}
 	if !DiskFull(fmt.Errorf("upload: %w", &os.PathError{Op: "write", Path: "data", Err: syscall.ENOSPC})) {
@@ -44,6 +47,9 @@ func TestDiskFull(t *testing.T) {
 	err = s.Update(ctx, func(tx *Tx) error { return tx.SetMeta("big", big) })
 	if err == nil || !DiskFull(err) {
 		t.Fatalf("a write beyond the database's limit: %v, want SQLITE_FULL", err)
+	}
+	if !errors.Is(err, errdefs.ErrStorageFull) || !strings.Contains(err.Error(), "disk holding drydock's data directory is full") {
+		t.Fatalf("Update's error %q is not of kind ErrStorageFull saying why", err)
 	}
 	if err := s.View(ctx, func(tx *Tx) error {
 		if v, _ := tx.Meta("big"); v != "" {

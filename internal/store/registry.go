@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // ---- container registry data plane (OCI distribution metadata) ----
@@ -139,14 +141,14 @@ func (t *Tx) EnsureRegistryRepository(registry, repo string) error {
 	return err
 }
 
-// GetRegistryRepository returns a repository; ErrNotFound if it is unknown.
+// GetRegistryRepository returns a repository; errdefs.ErrNotFound if it is unknown.
 func (t *Tx) GetRegistryRepository(registry, repo string) (RegistryRepository, error) {
 	var r RegistryRepository
 	var c, u string
 	err := t.tx.QueryRow(`SELECT name, created_at, updated_at FROM registry_repositories WHERE registry = ? AND name = ?`,
 		regKey(registry), repo).Scan(&r.Name, &c, &u)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, ErrNotFound
+		return r, errdefs.ErrNotFound
 	}
 	r.CreatedAt, r.UpdatedAt = parseTime(c), parseTime(u)
 	return r, err
@@ -166,7 +168,7 @@ func (t *Tx) ListRegistryRepositories(registry, last string, n int) ([]string, e
 }
 
 // DeleteRegistryRepository removes a repository with its manifests, tags,
-// blob links and upload sessions; ErrNotFound if it is unknown. The upload
+// blob links and upload sessions; errdefs.ErrNotFound if it is unknown. The upload
 // sessions' IDs are returned so that their data can be dropped.
 func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
 	reg := regKey(registry)
@@ -175,7 +177,7 @@ func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, ErrNotFound
+		return nil, errdefs.ErrNotFound
 	}
 	rows, err := t.tx.Query(`SELECT id FROM registry_uploads WHERE registry = ? AND repository = ?`, reg, repo)
 	if err != nil {
@@ -238,19 +240,19 @@ func (t *Tx) LinkBlob(registry, repo, digest string, size int64) error {
 	return err
 }
 
-// BlobLink returns the size of a blob linked in a repository; ErrNotFound
+// BlobLink returns the size of a blob linked in a repository; errdefs.ErrNotFound
 // if it is not linked there.
 func (t *Tx) BlobLink(registry, repo, digest string) (int64, error) {
 	var size int64
 	err := t.tx.QueryRow(`SELECT size FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`,
 		regKey(registry), repo, digest).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, ErrNotFound
+		return 0, errdefs.ErrNotFound
 	}
 	return size, err
 }
 
-// UnlinkBlob removes a blob's link from a repository; ErrNotFound if it
+// UnlinkBlob removes a blob's link from a repository; errdefs.ErrNotFound if it
 // was not linked.
 func (t *Tx) UnlinkBlob(registry, repo, digest string) error {
 	res, err := t.tx.Exec(`DELETE FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`, regKey(registry), repo, digest)
@@ -258,7 +260,7 @@ func (t *Tx) UnlinkBlob(registry, repo, digest string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return errdefs.ErrNotFound
 	}
 	return nil
 }
@@ -425,7 +427,7 @@ func scanRegManifest(sc interface{ Scan(...any) error }, withBody bool) (Registr
 
 // GetRegistryManifest returns a manifest of a repository by digest, or by
 // tag when byTag is set, in one indexed query; the body only when withBody
-// is set. ErrNotFound if there is no such manifest or tag.
+// is set. errdefs.ErrNotFound if there is no such manifest or tag.
 func (t *Tx) GetRegistryManifest(registry, repo, reference string, byTag, withBody bool) (RegistryManifest, error) {
 	cols := regManifestCols
 	if withBody {
@@ -442,14 +444,14 @@ func (t *Tx) GetRegistryManifest(registry, repo, reference string, byTag, withBo
 	reg := regKey(registry)
 	m, err := scanRegManifest(t.tx.QueryRow(q, reg, repo, reference), withBody)
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, ErrNotFound
+		return m, errdefs.ErrNotFound
 	}
 	m.Registry, m.Repository = reg, repo
 	return m, err
 }
 
 // DeleteRegistryManifest removes a manifest, its references and every tag
-// that points to it, and returns the tags removed; ErrNotFound if absent.
+// that points to it, and returns the tags removed; errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteRegistryManifest(registry, repo, digest string) ([]string, error) {
 	reg := regKey(registry)
 	res, err := t.tx.Exec(`DELETE FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, reg, repo, digest)
@@ -457,7 +459,7 @@ func (t *Tx) DeleteRegistryManifest(registry, repo, digest string) ([]string, er
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, ErrNotFound
+		return nil, errdefs.ErrNotFound
 	}
 	rows, err := t.tx.Query(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND digest = ? RETURNING tag`, reg, repo, digest)
 	if err != nil {
@@ -543,13 +545,13 @@ func (t *Tx) PutRegistryTag(registry, repo, tag, digest string) error {
 }
 
 // DeleteRegistryTag removes a tag and returns the digest it pointed to;
-// ErrNotFound if absent.
+// errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteRegistryTag(registry, repo, tag string) (string, error) {
 	reg := regKey(registry)
 	var digest string
 	err := t.tx.QueryRow(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND tag = ? RETURNING digest`, reg, repo, tag).Scan(&digest)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
+		return "", errdefs.ErrNotFound
 	}
 	if err != nil {
 		return "", err
@@ -590,32 +592,32 @@ func (t *Tx) PutRegistryUpload(u RegistryUpload) error {
 	_, err := t.tx.Exec(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
 		strings.ToLower(u.ID), regKey(u.Registry), u.Repository, regTime(started))
 	if isUnique(err) {
-		return ErrConflict
+		return errdefs.ErrAlreadyExists
 	}
 	return err
 }
 
-// GetRegistryUpload returns an upload session; ErrNotFound if unknown.
+// GetRegistryUpload returns an upload session; errdefs.ErrNotFound if unknown.
 func (t *Tx) GetRegistryUpload(id string) (RegistryUpload, error) {
 	var u RegistryUpload
 	var s string
 	err := t.tx.QueryRow(`SELECT id, registry, repository, started_at FROM registry_uploads WHERE id = ?`, strings.ToLower(id)).
 		Scan(&u.ID, &u.Registry, &u.Repository, &s)
 	if errors.Is(err, sql.ErrNoRows) {
-		return u, ErrNotFound
+		return u, errdefs.ErrNotFound
 	}
 	u.StartedAt = parseTime(s)
 	return u, err
 }
 
-// DeleteRegistryUpload removes an upload session; ErrNotFound if unknown.
+// DeleteRegistryUpload removes an upload session; errdefs.ErrNotFound if unknown.
 func (t *Tx) DeleteRegistryUpload(id string) error {
 	res, err := t.tx.Exec(`DELETE FROM registry_uploads WHERE id = ?`, strings.ToLower(id))
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return errdefs.ErrNotFound
 	}
 	return nil
 }
@@ -727,7 +729,7 @@ func (s *Store) LookupRegistryManifest(ctx context.Context, registry, repo, refe
 	reg := regKey(registry)
 	m, err := scanRegManifest(st.QueryRowContext(ctx, reg, repo, reference), withBody)
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, ErrNotFound
+		return m, errdefs.ErrNotFound
 	}
 	m.Registry, m.Repository = reg, repo
 	return m, err
@@ -742,7 +744,7 @@ func (s *Store) LookupBlobLink(ctx context.Context, registry, repo, digest strin
 	var size int64
 	err = rs.blobLink.QueryRowContext(ctx, regKey(registry), repo, digest).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, ErrNotFound
+		return 0, errdefs.ErrNotFound
 	}
 	return size, err
 }
@@ -758,7 +760,7 @@ func (s *Store) LookupRegistryUpload(ctx context.Context, id string) (RegistryUp
 	var started string
 	err = rs.upload.QueryRowContext(ctx, strings.ToLower(id)).Scan(&u.ID, &u.Registry, &u.Repository, &started)
 	if errors.Is(err, sql.ErrNoRows) {
-		return u, ErrNotFound
+		return u, errdefs.ErrNotFound
 	}
 	u.StartedAt = parseTime(started)
 	return u, err

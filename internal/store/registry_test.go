@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 func openRegistryTestStore(t *testing.T) *Store {
@@ -55,7 +57,7 @@ func TestRegistryManifestsTagsAndLinks(t *testing.T) {
 		if _, err := tx.BlobLink("/SUBSCRIPTIONS/X/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/A", "app", dg1); err != nil {
 			t.Errorf("case-folded key: %v", err)
 		}
-		if _, err := tx.BlobLink(regB, "app", dg1); !errors.Is(err, ErrNotFound) {
+		if _, err := tx.BlobLink(regB, "app", dg1); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Errorf("other registry: %v", err)
 		}
 		created, err := tx.PutRegistryManifest(RegistryManifest{Registry: regA, Repository: "app", Digest: dgM,
@@ -85,7 +87,7 @@ func TestRegistryManifestsTagsAndLinks(t *testing.T) {
 		if err != nil || m.Body != nil || string(m.Annotations) != `{"k":"v"}` {
 			t.Errorf("by digest: %+v %v", m, err)
 		}
-		if _, err := tx.GetRegistryManifest(regA, "app", "nope", true, false); !errors.Is(err, ErrNotFound) {
+		if _, err := tx.GetRegistryManifest(regA, "app", "nope", true, false); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Errorf("unknown tag: %v", err)
 		}
 		tags, _ := tx.ListRegistryTags(regA, "app", "latest", 1)
@@ -133,7 +135,7 @@ func TestRegistryManifestsTagsAndLinks(t *testing.T) {
 		if err != nil || len(tags) != 3 {
 			t.Errorf("delete manifest: %v %v", tags, err)
 		}
-		if _, err := tx.DeleteRegistryManifest(regA, "app", dgM); !errors.Is(err, ErrNotFound) {
+		if _, err := tx.DeleteRegistryManifest(regA, "app", dgM); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Errorf("delete again: %v", err)
 		}
 		return nil
@@ -162,7 +164,7 @@ func TestRegistryUploadsAndDeletion(t *testing.T) {
 		if err := tx.PutRegistryUpload(RegistryUpload{ID: id, Registry: regA, Repository: "app", StartedAt: time.Now().Add(-48 * time.Hour)}); err != nil {
 			return err
 		}
-		if err := tx.PutRegistryUpload(RegistryUpload{ID: id, Registry: regA, Repository: "app"}); !errors.Is(err, ErrConflict) {
+		if err := tx.PutRegistryUpload(RegistryUpload{ID: id, Registry: regA, Repository: "app"}); !errors.Is(err, errdefs.ErrAlreadyExists) {
 			t.Errorf("duplicate upload: %v", err)
 		}
 		return tx.LinkBlob(regA, "app", dg1, 1)
@@ -192,10 +194,10 @@ func TestRegistryUploadsAndDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.View(ctx, func(tx *Tx) error {
-		if _, err := tx.GetRegistryRepository(regA, "app"); !errors.Is(err, ErrNotFound) {
+		if _, err := tx.GetRegistryRepository(regA, "app"); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Errorf("repository after registry deletion: %v", err)
 		}
-		if _, err := tx.GetRegistryUpload(id); !errors.Is(err, ErrNotFound) {
+		if _, err := tx.GetRegistryUpload(id); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Errorf("upload after registry deletion: %v", err)
 		}
 		return nil

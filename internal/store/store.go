@@ -2,7 +2,10 @@
 // directory's principals and credentials, group memberships, role
 // assignments and long-running operations. The embedded implementation is
 // SQLite (pure Go) in WAL mode; every change runs in one transaction
-// through Update, so a failed request leaves nothing half-written.
+// through Update, so a failed request leaves nothing half-written. Its
+// errors carry internal/errdefs kinds: a missing row is
+// errdefs.ErrNotFound, a duplicate errdefs.ErrAlreadyExists, a full disk
+// errdefs.ErrStorageFull.
 package store
 
 import (
@@ -16,13 +19,6 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
-)
-
-// Sentinel errors returned by the typed accessors; callers map them to wire
-// errors at the edge.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
 )
 
 // Store is the metadata database.
@@ -82,27 +78,29 @@ func (s *Store) Close() error { return s.db.Close() }
 // Ping checks that the database answers (for /readyz).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Update runs fn in one write transaction, committing only if fn returns nil.
+// Update runs fn in one write transaction, committing only if fn returns
+// nil. A failure for want of disk space is of kind errdefs.ErrStorageFull
+// (StorageFull).
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return StorageFull(err)
 	}
 	if err := fn(&Tx{tx: tx}); err != nil {
 		tx.Rollback()
-		return err
+		return StorageFull(err)
 	}
-	return tx.Commit()
+	return StorageFull(tx.Commit())
 }
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return err
+		return StorageFull(err)
 	}
 	defer tx.Rollback()
-	return fn(&Tx{tx: tx})
+	return StorageFull(fn(&Tx{tx: tx}))
 }
 
 // Tx is a transaction with typed accessors for each table.

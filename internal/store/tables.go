@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // ---- meta ----
@@ -37,12 +39,12 @@ type Subscription struct {
 	CreatedAt   time.Time
 }
 
-// CreateSubscription inserts a subscription; ErrConflict if the ID exists.
+// CreateSubscription inserts a subscription; errdefs.ErrAlreadyExists if the ID exists.
 func (t *Tx) CreateSubscription(s Subscription) error {
 	_, err := t.tx.Exec(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
 		strings.ToLower(s.ID), s.DisplayName, s.TenantID, s.State, now())
 	if isUnique(err) {
-		return ErrConflict
+		return errdefs.ErrAlreadyExists
 	}
 	return err
 }
@@ -54,7 +56,7 @@ func (t *Tx) GetSubscription(id string) (Subscription, error) {
 	err := t.tx.QueryRow(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions WHERE id = ?`, strings.ToLower(id)).
 		Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, ErrNotFound
+		return s, errdefs.ErrNotFound
 	}
 	s.CreatedAt = parseTime(created)
 	return s, err
@@ -96,7 +98,7 @@ type Resource struct {
 }
 
 // PutResource inserts or replaces a resource, keyed by its case-folded ID.
-// A registry whose name is taken anywhere returns ErrConflict.
+// A registry whose name is taken anywhere returns errdefs.ErrAlreadyExists.
 func (t *Tx) PutResource(r Resource) error {
 	key := strings.ToLower(r.ID)
 	ts := now()
@@ -105,7 +107,7 @@ func (t *Tx) PutResource(r Resource) error {
 		ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
 		key, r.ID, strings.ToLower(r.Type), strings.ToLower(r.Subscription), strings.ToLower(r.ResourceGroup), strings.ToLower(r.Name), string(r.Body), ts, ts)
 	if isUnique(err) {
-		return ErrConflict
+		return errdefs.ErrAlreadyExists
 	}
 	return err
 }
@@ -131,19 +133,19 @@ func scanResource(sc interface{ Scan(...any) error }) (Resource, error) {
 func (t *Tx) GetResource(id string) (Resource, error) {
 	r, err := scanResource(t.tx.QueryRow(`SELECT `+resourceCols+` FROM resources WHERE key = ?`, strings.ToLower(id)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, ErrNotFound
+		return r, errdefs.ErrNotFound
 	}
 	return r, err
 }
 
-// DeleteResource removes one resource; ErrNotFound if absent.
+// DeleteResource removes one resource; errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteResource(id string) error {
 	res, err := t.tx.Exec(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return errdefs.ErrNotFound
 	}
 	return nil
 }
@@ -209,7 +211,7 @@ type Principal struct {
 	CreatedAt    time.Time
 }
 
-// CreatePrincipal inserts a principal; ErrConflict if its object ID or UPN exists.
+// CreatePrincipal inserts a principal; errdefs.ErrAlreadyExists if its object ID or UPN exists.
 func (t *Tx) CreatePrincipal(p Principal) error {
 	if len(p.Body) == 0 {
 		p.Body = json.RawMessage("{}")
@@ -221,7 +223,7 @@ func (t *Tx) CreatePrincipal(p Principal) error {
 	_, err := t.tx.Exec(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
 		strings.ToLower(p.ObjectID), p.Kind, p.AppID, p.UPN, p.DisplayName, p.ResourceID, p.PasswordHash, string(p.Body), ts)
 	if isUnique(err) {
-		return ErrConflict
+		return errdefs.ErrAlreadyExists
 	}
 	return err
 }
@@ -239,7 +241,7 @@ func (t *Tx) RenamePrincipal(objectID, displayName string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return errdefs.ErrNotFound
 	}
 	return nil
 }
@@ -258,7 +260,7 @@ func scanPrincipal(sc interface{ Scan(...any) error }) (Principal, error) {
 func (t *Tx) onePrincipal(where string, arg any) (Principal, error) {
 	p, err := scanPrincipal(t.tx.QueryRow(`SELECT `+principalCols+` FROM principals WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
-		return p, ErrNotFound
+		return p, errdefs.ErrNotFound
 	}
 	return p, err
 }
@@ -324,7 +326,7 @@ func (t *Tx) DeletePrincipal(objectID string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return errdefs.ErrNotFound
 	}
 	for _, q := range []string{
 		`DELETE FROM secrets WHERE owner_id = ?`,
@@ -363,7 +365,7 @@ func (t *Tx) AddSecret(s Secret) error {
 		ON CONFLICT(key_id) DO UPDATE SET hash = excluded.hash, hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at, sealed = excluded.sealed`,
 		strings.ToLower(s.KeyID), strings.ToLower(s.OwnerID), s.Hash, s.Hint, s.DisplayName, fmtTime(s.StartAt), fmtTime(s.EndAt), s.Sealed)
 	if isUnique(err) {
-		return ErrConflict
+		return errdefs.ErrAlreadyExists
 	}
 	return err
 }
@@ -408,24 +410,24 @@ type Member struct {
 	EffectiveAt time.Time
 }
 
-// AddMember adds member to group; ErrConflict if already a member.
+// AddMember adds member to group; errdefs.ErrAlreadyExists if already a member.
 func (t *Tx) AddMember(m Member) error {
 	_, err := t.tx.Exec(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
 		strings.ToLower(m.GroupID), strings.ToLower(m.MemberID), fmtTime(m.AddedAt), fmtTime(m.EffectiveAt))
 	if isUnique(err) {
-		return ErrConflict
+		return errdefs.ErrAlreadyExists
 	}
 	return err
 }
 
-// RemoveMember removes a membership; ErrNotFound if absent.
+// RemoveMember removes a membership; errdefs.ErrNotFound if absent.
 func (t *Tx) RemoveMember(groupID, memberID string) error {
 	res, err := t.tx.Exec(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return errdefs.ErrNotFound
 	}
 	return nil
 }
@@ -473,13 +475,13 @@ type RoleAssignment struct {
 	Body        json.RawMessage
 }
 
-// CreateRoleAssignment inserts an assignment. ErrConflict when the name
+// CreateRoleAssignment inserts an assignment. errdefs.ErrAlreadyExists when the name
 // exists or when the same principal already holds the role at the scope.
 func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
 	_, err := t.tx.Exec(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
 		strings.ToLower(a.Name), string(a.Body), normScope(a.Scope), strings.ToLower(a.RoleGUID), strings.ToLower(a.PrincipalID))
 	if isUnique(err) {
-		return ErrConflict
+		return errdefs.ErrAlreadyExists
 	}
 	return err
 }
@@ -491,7 +493,7 @@ func (t *Tx) DeleteRoleAssignment(name string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return errdefs.ErrNotFound
 	}
 	return nil
 }
@@ -564,7 +566,7 @@ func (t *Tx) GetOperation(id string) (json.RawMessage, error) {
 	var body string
 	err := t.tx.QueryRow(`SELECT body FROM operations WHERE id = ?`, strings.ToLower(id)).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, errdefs.ErrNotFound
 	}
 	return json.RawMessage(body), err
 }
@@ -580,13 +582,13 @@ func (t *Tx) PutHost(hostID string, identities []string) error {
 	return err
 }
 
-// HostIdentities returns the identities assigned to a host; ErrNotFound if
+// HostIdentities returns the identities assigned to a host; errdefs.ErrNotFound if
 // the host is not registered.
 func (t *Tx) HostIdentities(hostID string) ([]string, error) {
 	var s string
 	err := t.tx.QueryRow(`SELECT identities FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)).Scan(&s)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, errdefs.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -611,7 +613,7 @@ func (t *Tx) SecretByKeyID(keyID string) (Secret, error) {
 	err := t.tx.QueryRow(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at FROM secrets WHERE key_id = ?`, strings.ToLower(keyID)).
 		Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en)
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, ErrNotFound
+		return s, errdefs.ErrNotFound
 	}
 	s.StartAt, s.EndAt = parseTime(st), parseTime(en)
 	return s, err
@@ -624,7 +626,7 @@ func (t *Tx) GetRoleAssignment(name string) (RoleAssignment, error) {
 	err := t.tx.QueryRow(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments WHERE name_key = ?`, strings.ToLower(name)).
 		Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, ErrNotFound
+		return a, errdefs.ErrNotFound
 	}
 	a.Body = json.RawMessage(body)
 	return a, err

@@ -153,14 +153,22 @@ func (s *Service) verifyOpts(reg Registry) tokens.VerifyOptions {
 
 // ---- errors on the wire ----
 
-type wireError struct {
+// OCIErrors is the registry's error envelope, the OCI Distribution
+// specification's {"errors": [{"code", "message", "detail"}]}, which the
+// token endpoints answer too.
+type OCIErrors struct {
+	Errors []OCIError `json:"errors"`
+}
+
+// OCIError is one error of an OCIErrors.
+type OCIError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Detail  any    `json:"detail,omitempty"`
 }
 
 func writeErrors(w http.ResponseWriter, status int, code, msg string, detail any) {
-	httpjson.Write(w, status, map[string]any{"errors": []wireError{{Code: code, Message: msg, Detail: detail}}})
+	httpjson.Write(w, status, OCIErrors{Errors: []OCIError{{Code: code, Message: msg, Detail: detail}}})
 }
 
 // TooManyRequests writes the token endpoints' 429 (the caller has set

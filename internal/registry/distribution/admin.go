@@ -8,15 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
-// Errors of the read and management helpers. Each matches store.ErrNotFound.
+// Errors of the read and management helpers. Each matches errdefs.ErrNotFound.
 var (
-	ErrRepositoryNotFound = fmt.Errorf("repository not found: %w", store.ErrNotFound)
-	ErrTagNotFound        = fmt.Errorf("tag not found: %w", store.ErrNotFound)
-	ErrManifestNotFound   = fmt.Errorf("manifest not found: %w", store.ErrNotFound)
+	ErrRepositoryNotFound = fmt.Errorf("repository not found: %w", errdefs.ErrNotFound)
+	ErrTagNotFound        = fmt.Errorf("tag not found: %w", errdefs.ErrNotFound)
+	ErrManifestNotFound   = fmt.Errorf("manifest not found: %w", errdefs.ErrNotFound)
 )
 
 // TagInfo describes a tag (az acr repository show-tags --detail).
@@ -83,7 +84,7 @@ func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryI
 	var info RepositoryInfo
 	err := h.st.View(ctx, func(tx *store.Tx) error {
 		r, err := tx.GetRegistryRepository(key, repo)
-		if errors.Is(err, store.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
 			return ErrRepositoryNotFound
 		}
 		if err != nil {
@@ -109,7 +110,7 @@ func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryI
 func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error) {
 	out := []TagInfo{}
 	err := h.st.View(ctx, func(tx *store.Tx) error {
-		if _, err := tx.GetRegistryRepository(key, repo); errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.GetRegistryRepository(key, repo); errdefs.IsNotFound(err) {
 			return ErrRepositoryNotFound
 		} else if err != nil {
 			return err
@@ -128,7 +129,7 @@ func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error)
 func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestInfo, error) {
 	out := []ManifestInfo{}
 	err := h.st.View(ctx, func(tx *store.Tx) error {
-		if _, err := tx.GetRegistryRepository(key, repo); errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.GetRegistryRepository(key, repo); errdefs.IsNotFound(err) {
 			return ErrRepositoryNotFound
 		} else if err != nil {
 			return err
@@ -169,7 +170,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 	err := h.update(ctx, func(tx *store.Tx) error {
 		var err error
 		uploads, err = tx.DeleteRegistryRepository(key, repo)
-		if errors.Is(err, store.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
 			return ErrRepositoryNotFound
 		}
 		return err
@@ -189,7 +190,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 	return h.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRegistryTag(key, repo, tag)
-		if errors.Is(err, store.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
 			return ErrTagNotFound
 		}
 		return err
@@ -202,7 +203,7 @@ func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 func (h *Handler) DeleteManifest(ctx context.Context, key, repo, digest string) error {
 	return h.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRegistryManifest(key, repo, digest)
-		if errors.Is(err, store.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
 			return ErrManifestNotFound
 		}
 		return err

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -23,7 +24,7 @@ func (q *request) getBlob() {
 		return
 	}
 	_, err := q.h.st.LookupBlobLink(q.ctx, q.reg.Key, q.name, digest)
-	if errors.Is(err, store.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
 		return
 	}
@@ -67,7 +68,7 @@ func (q *request) deleteBlob() {
 		return
 	}
 	err := q.update(func(tx *store.Tx) error { return tx.UnlinkBlob(q.reg.Key, q.name, digest) })
-	if errors.Is(err, store.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/drydock-dev/drydock/internal/registry/auth"
 )
 
 // ErrorCode is one error identifier of the distribution API with the HTTP
@@ -85,20 +87,10 @@ func (e *Error) WithDetail(detail any) *Error {
 	return &c
 }
 
-type wireError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Detail  any    `json:"detail,omitempty"`
-}
-
-type wireErrors struct {
-	Errors []wireError `json:"errors"`
-}
-
 // WriteError sends the OCI error envelope. A HEAD response carries the
 // status and headers only.
 func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
-	body, _ := json.Marshal(wireErrors{Errors: []wireError{{Code: e.Code, Message: e.Message, Detail: e.Detail}}})
+	body, _ := json.Marshal(auth.OCIErrors{Errors: []auth.OCIError{{Code: e.Code, Message: e.Message, Detail: e.Detail}}})
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -80,7 +81,7 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 		err = h.st.Update(ctx, func(tx *store.Tx) error { return tx.DeleteRegistryUpload(u.ID) })
 		if err == nil {
 			stats.SessionsRemoved++
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errdefs.IsNotFound(err) {
 			return stats, err
 		}
 	}
@@ -176,7 +177,7 @@ func (h *Handler) SweepUploads(ctx context.Context) (GCStats, error) {
 	}
 	err = h.st.Update(ctx, func(tx *store.Tx) error {
 		for _, id := range gone {
-			if err := tx.DeleteRegistryUpload(id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := tx.DeleteRegistryUpload(id); err != nil && !errdefs.IsNotFound(err) {
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -255,7 +256,7 @@ func TestAdminHelpersAndEvents(t *testing.T) {
 	if err := e.h.Untag(ctxBG, key, "team/app", "v1"); err != nil {
 		t.Error(err)
 	}
-	if err := e.h.Untag(ctxBG, key, "team/app", "v1"); !errors.Is(err, ErrTagNotFound) || !errors.Is(err, store.ErrNotFound) {
+	if err := e.h.Untag(ctxBG, key, "team/app", "v1"); !errors.Is(err, ErrTagNotFound) || !errdefs.IsNotFound(err) {
 		t.Errorf("Untag twice: %v", err)
 	}
 	if _, err := e.h.Tags(ctxBG, key, "nope"); !errors.Is(err, ErrRepositoryNotFound) {

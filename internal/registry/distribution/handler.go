@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/auth"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -277,10 +278,10 @@ func (q *request) internal(op string, err error) {
 		return
 	}
 	q.h.log.Error("registry request failed", "op", op, "registry", q.reg.Name, "repository", q.name, "err", err)
-	if store.DiskFull(err) {
+	if err := store.StorageFull(err); errdefs.KindOf(err) == errdefs.ErrStorageFull {
 		// Nothing was stored; the client learns why at once (507 is not
 		// retried by clients the way 500 is) and can push again later.
-		q.fail(ErrUnknown.WithMessage("%s failed: %s", op, store.DiskFullMessage(err)).WithStatus(http.StatusInsufficientStorage))
+		q.fail(ErrUnknown.WithMessage("%s failed: %s", op, errdefs.MessageOf(err)).WithStatus(http.StatusInsufficientStorage))
 		return
 	}
 	q.fail(ErrUnknown.WithMessage("internal error: %s failed", op))

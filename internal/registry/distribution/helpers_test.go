@@ -144,7 +144,7 @@ type result struct {
 }
 
 func (r result) errCode() string {
-	var we wireErrors
+	var we auth.OCIErrors
 	if json.Unmarshal(r.body, &we) != nil || len(we.Errors) == 0 {
 		return ""
 	}
@@ -183,7 +183,7 @@ func (e *env) do(method, path string, body []byte, headers ...string) result {
 		e.t.Errorf("%s %s: Docker-Distribution-API-Version = %q", method, path, got)
 	}
 	if resp.StatusCode >= 400 && method != http.MethodHead && resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
-		var we wireErrors
+		var we auth.OCIErrors
 		if err := json.Unmarshal(b, &we); err != nil || len(we.Errors) == 0 || we.Errors[0].Code == "" {
 			e.t.Errorf("%s %s: %d without an OCI error body: %q", method, path, resp.StatusCode, b)
 		}

@@ -2,11 +2,11 @@ package distribution
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/auth"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -70,7 +70,7 @@ func (q *request) tagsList() {
 		tags, err = tx.ListRegistryTags(q.reg.Key, q.name, last, limit)
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		q.fail(ErrNameUnknown.WithDetail(map[string]string{"name": q.name}))
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -26,7 +27,7 @@ func (q *request) getManifest() {
 	}
 	withBody := q.r.Method != http.MethodHead
 	m, err := q.h.manifests.lookup(q.ctx, q.h.st, q.reg.Key, q.name, ref.String(), ref.Tag != "", withBody)
-	if errors.Is(err, store.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		if exists, xerr := q.h.st.RegistryRepositoryExists(q.ctx, q.reg.Key, q.name); xerr == nil && !exists {
 			err = errNameUnknown
 		}
@@ -35,7 +36,7 @@ func (q *request) getManifest() {
 	case errors.Is(err, errNameUnknown):
 		q.fail(ErrNameUnknown.WithDetail(map[string]string{"name": q.name}))
 		return
-	case errors.Is(err, store.ErrNotFound):
+	case errdefs.IsNotFound(err):
 		q.fail(ErrManifestUnknown.WithMessage("manifest %s is not found in repository %s", ref, q.name).
 			WithDetail(map[string]string{"reference": ref.String()}))
 		return
@@ -212,8 +213,8 @@ func (q *request) deleteManifest() {
 		} else {
 			_, err = tx.DeleteRegistryManifest(q.reg.Key, q.name, ref.Digest)
 		}
-		if errors.Is(err, store.ErrNotFound) {
-			if _, rerr := tx.GetRegistryRepository(q.reg.Key, q.name); errors.Is(rerr, store.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
+			if _, rerr := tx.GetRegistryRepository(q.reg.Key, q.name); errdefs.IsNotFound(rerr) {
 				return errNameUnknown
 			}
 		}
@@ -222,7 +223,7 @@ func (q *request) deleteManifest() {
 	switch {
 	case errors.Is(err, errNameUnknown):
 		q.fail(ErrNameUnknown.WithDetail(map[string]string{"name": q.name}))
-	case errors.Is(err, store.ErrNotFound):
+	case errdefs.IsNotFound(err):
 		q.fail(ErrManifestUnknown.WithMessage("manifest %s is not found in repository %s", ref, q.name).
 			WithDetail(map[string]string{"reference": ref.String()}))
 	case err != nil:

@@ -1,13 +1,13 @@
 package distribution
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/registry/storage/filesystem"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -71,7 +71,7 @@ func TestSweepUploads(t *testing.T) {
 	for i, c := range cases {
 		_, err := e.st.LookupRegistryUpload(ctxBG, ids[i])
 		hasRow := err == nil
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil && !errdefs.IsNotFound(err) {
 			t.Fatal(err)
 		}
 		if hasData := slices.Contains(onDisk, ids[i]); hasData != c.kept || hasRow != c.kept {

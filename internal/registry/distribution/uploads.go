@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/auth"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -71,7 +72,7 @@ func (q *request) mount(digest, from string) bool {
 		}
 		for _, c := range candidates {
 			_, err := tx.BlobLink(q.reg.Key, c, digest)
-			if errors.Is(err, store.ErrNotFound) {
+			if errdefs.IsNotFound(err) {
 				continue
 			}
 			if err != nil {
@@ -175,7 +176,7 @@ func (q *request) blobCreated(digest string) {
 // this registry and repository; otherwise it answers BLOB_UPLOAD_UNKNOWN.
 func (q *request) session() (store.RegistryUpload, bool) {
 	u, err := q.h.st.LookupRegistryUpload(q.ctx, q.arg)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Registry != q.reg.Key || u.Repository != q.name)) {
+	if errdefs.IsNotFound(err) || (err == nil && (u.Registry != q.reg.Key || u.Repository != q.name)) {
 		q.fail(ErrBlobUploadUnknown.WithDetail(map[string]string{"uuid": truncate(q.arg, 100)}))
 		return u, false
 	}
@@ -189,7 +190,7 @@ func (q *request) session() (store.RegistryUpload, bool) {
 // dropSession forgets a session whose data the blob store no longer has.
 func (q *request) dropSession(id string) {
 	err := q.h.st.Update(context.WithoutCancel(q.ctx), func(tx *store.Tx) error { return tx.DeleteRegistryUpload(id) })
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errdefs.IsNotFound(err) {
 		q.h.log.Warn("registry upload session not removed", "upload", id, "err", err)
 	}
 }
@@ -360,7 +361,7 @@ func (q *request) putUpload() {
 		return
 	}
 	err = q.update(func(tx *store.Tx) error {
-		if err := tx.DeleteRegistryUpload(u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := tx.DeleteRegistryUpload(u.ID); err != nil && !errdefs.IsNotFound(err) {
 			return err
 		}
 		return tx.LinkBlob(q.reg.Key, q.name, desc.Digest, desc.Size)
