@@ -15,8 +15,7 @@ import (
 const cloudName = "drydock"
 
 func newAccountCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "account", Short: "Manage drydock subscription information."}
-	cmd.AddCommand(
+	return group("account", "Manage drydock subscription information.",
 		newAccountShowCommand(a),
 		newAccountListCommand(a),
 		newAccountSetCommand(a),
@@ -24,7 +23,6 @@ func newAccountCommand(a *app) *cobra.Command {
 		newAccountClearCommand(a),
 		newGetAccessTokenCommand(a),
 	)
-	return cmd
 }
 
 // accountJSON is a subscription as az account show prints it.

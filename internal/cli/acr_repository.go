@@ -16,8 +16,7 @@ import (
 var orderbyParams = map[string]string{"time_asc": "timeasc", "time_desc": "timedesc"}
 
 func newACRRepositoryCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "repository", Short: "Manage repositories (image names) for Azure Container Registries."}
-	cmd.AddCommand(
+	return group("repository", "Manage repositories (image names) for Azure Container Registries.",
 		newACRRepositoryListCommand(a),
 		newACRRepositoryShowTagsCommand(a),
 		newACRRepositoryShowManifestsCommand(a),
@@ -25,7 +24,6 @@ func newACRRepositoryCommand(a *app) *cobra.Command {
 		newACRRepositoryDeleteCommand(a),
 		newACRRepositoryUntagCommand(a),
 	)
-	return cmd
 }
 
 // listOptions are --top and --orderby.

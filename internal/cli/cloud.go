@@ -7,9 +7,7 @@ import (
 )
 
 func newCloudCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "cloud", Short: "Manage registered clouds (drydock has one: itself)."}
-	cmd.AddCommand(newCloudShowCommand(a))
-	return cmd
+	return group("cloud", "Manage registered clouds (drydock has one: itself).", newCloudShowCommand(a))
 }
 
 func newCloudShowCommand(a *app) *cobra.Command {

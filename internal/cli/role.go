@@ -19,11 +19,8 @@ const (
 )
 
 func newRoleCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "role", Short: "Manage Azure role-based access control (Azure RBAC)."}
-	def := &cobra.Command{Use: "definition", Short: "Manage role definitions."}
-	def.AddCommand(newRoleDefinitionListCommand(a))
-	cmd.AddCommand(def, newRoleAssignmentCommand(a))
-	return cmd
+	return group("role", "Manage Azure role-based access control (Azure RBAC).",
+		group("definition", "Manage role definitions.", newRoleDefinitionListCommand(a)), newRoleAssignmentCommand(a))
 }
 
 // scopePrefix turns a scope into the path prefix extension resources hang

@@ -14,14 +14,12 @@ import (
 const roleAssignmentTable = "[].{Principal:principalName, Role:roleDefinitionName, Scope:scope}"
 
 func newRoleAssignmentCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "assignment", Short: "Manage role assignments."}
-	cmd.AddCommand(
+	return group("assignment", "Manage role assignments.",
 		newRoleAssignmentCreateCommand(a),
 		newRoleAssignmentListCommand(a),
 		newRoleAssignmentDeleteCommand(a),
 		newRoleAssignmentExplainCommand(a),
 	)
-	return cmd
 }
 
 // scopeFlags adds --scope and --resource-group/-g.
