@@ -364,8 +364,7 @@ func deleteNulls(m map[string]any, keys ...string) {
 // getIdentity reads a user-assigned managed identity by resource ID, in
 // whatever subscription the ID names.
 func getIdentity(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
-	var mi map[string]any
-	err := c.ARM(ctx, identities.request(http.MethodGet, id, nil), &mi)
+	mi, err := identities.fetchID(ctx, c, id)
 	if errdefs.IsNotFound(err) {
 		return nil, &cliError{"Identity " + id + " not found."}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/client"
@@ -32,8 +31,8 @@ func resolveAKSRegistry(ctx context.Context, c *client.Client, sub client.Subscr
 		if err != nil || !id.IsResource() || id.Scope != nil || id.ResourceGroup == "" || !strings.EqualFold(id.Type(), typ) {
 			return aksRegistry{}, &cliError{fmt.Sprintf("'%s' is not the resource ID of a container registry (%s).", nameOrID, typ)}
 		}
-		var reg map[string]any
-		if err := c.ARM(ctx, registries.request(http.MethodGet, nameOrID, nil), &reg); err != nil {
+		reg, err := registries.fetchID(ctx, c, nameOrID)
+		if err != nil {
 			return aksRegistry{}, err
 		}
 		r := aksRegistry{id: str(reg, "id"), sub: id.SubscriptionID}

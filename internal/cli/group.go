@@ -2,14 +2,12 @@ package cli
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
-	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/spf13/cobra"
 )
 
@@ -122,14 +120,19 @@ func hasTag(m map[string]any, tag string) bool {
 func newGroupExistsCommand(a *app) *cobra.Command {
 	var r *ref
 	cmd := a.command(spec{use: "exists", short: "Check if a resource group exists.", needs: inSubscription, required: resourceGroups.required}, func(x *call) error {
-		err := x.c.ARM(x.ctx, resourceGroups.request(http.MethodHead, groupPath(x.sub.ID, r.name), nil), nil)
-		switch {
-		case err == nil:
-			return a.print(true, "")
-		case errdefs.IsNotFound(err):
-			return a.print(false, "")
+		s := x.c.SDK(x.sub.ID, resourceGroups.apiVersion)
+		gc, err := armresources.NewResourceGroupsClient(s.Sub, s.Cred, s.Options)
+		if err != nil {
+			return err
 		}
-		return err
+		var res armresources.ResourceGroupsClientCheckExistenceResponse
+		if _, err := x.c.Raw(x.ctx, func(ctx context.Context) (err error) {
+			res, err = gc.CheckExistence(ctx, r.name, nil)
+			return err
+		}); err != nil {
+			return err
+		}
+		return a.print(res.Success, "")
 	})
 	r = resourceGroups.ref(cmd)
 	return cmd

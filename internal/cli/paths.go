@@ -25,8 +25,7 @@ func resourcePath(sub, group, provider, typ, name string) string {
 // groupLocation returns a resource group's location, which az uses as the
 // default location of resources created in it.
 func groupLocation(ctx context.Context, c *client.Client, sub, group string) (string, error) {
-	var rg map[string]any
-	err := c.ARM(ctx, client.Request{Method: http.MethodGet, Path: groupPath(sub, group), APIVersion: client.APIVersionResources}, &rg)
+	rg, err := resourceGroups.fetch(ctx, c, sub, "", "", group, groupPath(sub, group))
 	if err != nil {
 		return "", err
 	}

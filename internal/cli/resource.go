@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/spf13/cobra"
 )
 
@@ -245,6 +246,16 @@ func (res *armResource) list(ctx context.Context, c *client.Client, sub, group, 
 // fetch reads the resource a ref names, found at path.
 func (r *ref) fetch(x *call, path string) (map[string]any, error) {
 	return r.res.fetch(x.ctx, x.c, x.sub.ID, r.group, r.parent, r.name, path)
+}
+
+// fetchID reads a resource of this type by ID, in whatever subscription the
+// ID names.
+func (res *armResource) fetchID(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
+	rid, err := resourceid.Parse(id)
+	if err != nil || res.parent != nil || !rid.IsResource() || rid.Scope != nil || !strings.EqualFold(rid.Type(), res.provider+"/"+res.typ) {
+		return res.get(ctx, c, id)
+	}
+	return res.fetch(ctx, c, rid.SubscriptionID, rid.ResourceGroup, "", rid.Name(), id)
 }
 
 // fetch reads a resource, named by group and name for the SDK and found at
