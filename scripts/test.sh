@@ -20,6 +20,8 @@ command -v runc >/dev/null 2>&1 || [[ -x /usr/sbin/runc ]] || need+=(runc)
 [[ -x /usr/lib/cni/bridge ]] || need+=(containernetworking-plugins)
 # The real Azure CLI, which the real-az end-to-end tests drive.
 command -v az >/dev/null 2>&1 || need+=(azure-cli)
+# npm, to install Azurite below when it is missing.
+command -v azurite-blob >/dev/null 2>&1 || command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]} > 0)); then
 	echo "== installing ${need[*]}"
 	if [[ $(id -u) != 0 ]]; then
@@ -29,6 +31,19 @@ if ((${#need[@]} > 0)); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Azurite, the Azure Blob Storage emulator that the azureblob storage
+# driver's tests and benchmark run against (they start azurite-blob
+# themselves, on a loopback port, and fail without it under
+# DRYDOCK_E2E_REQUIRE_REGISTRY=1).
+if ! command -v azurite-blob >/dev/null 2>&1; then
+	echo "== installing azurite"
+	if [[ $(id -u) != 0 ]]; then
+		echo "scripts/test.sh: azurite-blob missing; install it (npm install -g azurite@3) or run as root" >&2
+		exit 1
+	fi
+	npm install -g --no-audit --no-fund --loglevel=error azurite@3 >/dev/null
 fi
 
 echo "== go vet"

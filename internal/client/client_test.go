@@ -364,10 +364,12 @@ func TestDeletePollsTheServersOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := rs.requests()[before:]
-	if len(got) < 3 || !strings.HasPrefix(got[0], "DELETE "+rg) || !strings.Contains(got[1], "/operationStatuses/") || got[2] != got[1] || polls != 2 {
+	if len(got) < 3 || !strings.HasPrefix(got[0], "DELETE "+rg) || !strings.Contains(got[1], "/operationStatuses/") || got[2] != got[1] || polls < 2 {
 		t.Errorf("requests = %q", got)
 	}
-	if len(sleeps) != 2 || sleeps[1] != 3*time.Second {
+	// The server may still be deleting at the first real poll: the client
+	// then polls again, so the counts are lower bounds.
+	if len(sleeps) < 2 || sleeps[1] != 3*time.Second {
 		t.Errorf("sleeps = %v", sleeps)
 	}
 	var out map[string]any

@@ -25,6 +25,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
+	"github.com/drydock-dev/drydock/internal/cluster/cpconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 	"github.com/drydock-dev/drydock/internal/directory"
 	"github.com/drydock-dev/drydock/internal/identity"
@@ -617,11 +618,10 @@ func upgradeNodeFiles(dir string, cluster resourceid.ID) error {
 	return os.Remove(legacy)
 }
 
-func (p *Provider) controlPlaneConfig(id resourceid.ID, props Properties, st state) ControlPlaneConfig {
-	return ControlPlaneConfig{
-		Name: id.Name(), DataDir: filepath.Join(st.Dir, "controlplane"), APIServerAddress: "127.0.0.1", APIServerPort: st.Port,
-		FQDN: props.FQDN, ServiceCIDR: "10.0.0.0/16", PodCIDR: "10.244.0.0/16", DNSServiceIP: "10.0.0.10", KubernetesVersion: k8sVersion,
-	}
+func (p *Provider) controlPlaneConfig(id resourceid.ID, props Properties, st state) cpconfig.Config {
+	cfg := cpconfig.Default(id.Name(), filepath.Join(st.Dir, "controlplane"), st.Port)
+	cfg.FQDN = props.FQDN
+	return cfg
 }
 
 func freePort() (int, error) {

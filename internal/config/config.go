@@ -57,6 +57,8 @@ type Config struct {
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) on this
 	// loopback address, for measuring drydock itself. Off by default.
 	DebugListen string `json:"debugListen"`
+	// Storage is where the registries keep their blobs (see storage.go).
+	Storage Storage `json:"storage"`
 }
 
 // Duration is a time.Duration written as "90s", "5m".
@@ -160,10 +162,12 @@ func Load(path string) (Config, error) {
 			return c, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
-	for name, set := range envVars {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			if err := set(&c, v); err != nil {
-				return c, fmt.Errorf("%s: %w", name, err)
+	for _, vars := range []map[string]func(*Config, string) error{envVars, storageEnvVars} {
+		for name, set := range vars {
+			if v, ok := os.LookupEnv(name); ok && v != "" {
+				if err := set(&c, v); err != nil {
+					return c, fmt.Errorf("%s: %w", name, err)
+				}
 			}
 		}
 	}
@@ -197,6 +201,9 @@ func (c *Config) Finish() error {
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return fmt.Errorf("debugListen %q must be a loopback host:port (the profiler has no authentication)", c.DebugListen)
 		}
+	}
+	if err := c.Storage.finish(); err != nil {
+		return err
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
