@@ -36,16 +36,7 @@ type Request struct {
 // into out (when out is not nil and there is a body). For PUT and PATCH the
 // final body is the resource read after the operation succeeded.
 func (c *Client) ARM(ctx context.Context, r Request, out any) error {
-	var body []byte
-	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
-		if err != nil {
-			return err
-		}
-		body = b
-	}
-	u := c.armURL(r.Path, r.APIVersion, r.Query)
-	res, err := c.send(ctx, r.Method, u, ARMScope, body)
+	res, err := c.sendARM(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -77,6 +68,19 @@ func (c *Client) ARM(ctx context.Context, r Request, out any) error {
 		}
 	}
 	return decodeInto(res.Body, out)
+}
+
+// sendARM sends an ARM request once, its body marshalled as JSON.
+func (c *Client) sendARM(ctx context.Context, r Request) (*response, error) {
+	var body []byte
+	if r.Body != nil {
+		b, err := json.Marshal(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	return c.send(ctx, r.Method, c.armURL(r.Path, r.APIVersion, r.Query), ARMScope, body)
 }
 
 // ARMList GETs an ARM collection and follows nextLink, returning every
