@@ -109,9 +109,6 @@ func (c *Client) ServicePrincipals() Collection[ServicePrincipal] {
 	return Collection[ServicePrincipal]{c, "/servicePrincipals"}
 }
 
-// Path is the collection's path below /v1.0.
-func (g Collection[T]) Path() string { return g.path }
-
 // Get reads one object.
 func (g Collection[T]) Get(ctx context.Context, id string) (*T, error) {
 	return graphDo[T](ctx, g.c, http.MethodGet, g.path+"/"+url.PathEscape(id), nil)
