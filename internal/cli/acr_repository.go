@@ -209,31 +209,40 @@ func repoOrImage(repo, image string) (string, string, string, error) {
 	return parseImage(image, true)
 }
 
-func newACRRepositoryShowCommand(a *app) *cobra.Command {
+// imageCmd is show or delete: --repository or --image (repo:tag or
+// repo@digest) in a registry reached with the scope scope gives; fn gets
+// the registry's client and the parsed image.
+func imageCmd(a *app, s spec, scope func(repo string) string, fn func(x *call, reg *client.Registry, scope, repo, tag, digest string) error) *cobra.Command {
 	var f registryAccessFlags
 	var repo, image string
-	cmd := a.command(spec{use: "show", short: "Get the attributes of a repository or image in an Azure Container Registry.", example: "  az acr repository show -n myregistry --repository hello-world\n" +
-		"  az acr repository show -n myregistry --image hello-world:latest\n" +
-		"  az acr repository show -n myregistry --image hello-world@sha256:abc123", needs: noClient, required: []string{"name"}}, func(x *call) error {
+	s.needs, s.required = noClient, []string{"name"}
+	cmd := a.command(s, func(x *call) error {
 		repo, tag, digest, err := repoOrImage(repo, image)
 		if err != nil {
 			return err
 		}
-		ctx := x.ctx
-		reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
+		sc := scope(repo)
+		reg, _, err := a.registryAccess(x.ctx, f, sc, false)
 		if err != nil {
 			return err
 		}
-		res, err := showRepositoryItem(ctx, reg, repo, tag, digest)
-		if err != nil {
-			return err
-		}
-		return a.print(res, "")
+		return fn(x, reg, sc, repo, tag, digest)
 	})
 	f.add(cmd)
 	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
 	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
 	return cmd
+}
+
+func newACRRepositoryShowCommand(a *app) *cobra.Command {
+	return imageCmd(a, spec{use: "show", short: "Get the attributes of a repository or image in an Azure Container Registry.",
+		example: "  az acr repository show -n myregistry --repository hello-world\n" +
+			"  az acr repository show -n myregistry --image hello-world:latest\n" +
+			"  az acr repository show -n myregistry --image hello-world@sha256:abc123"}, readScope,
+		func(x *call, reg *client.Registry, _, repo, tag, digest string) error {
+			res, err := showRepositoryItem(x.ctx, reg, repo, tag, digest)
+			return orPrint(x.app, res, err)
+		})
 }
 
 // showRepositoryItem reads a repository's, tag's or manifest's attributes
@@ -316,66 +325,53 @@ func showRepositoryItem(ctx context.Context, reg *client.Registry, repo, tag, di
 }
 
 func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
-	var f registryAccessFlags
-	var repo, image string
 	var yes bool
-	cmd := a.command(spec{use: "delete", short: "Delete a repository or image in an Azure Container Registry.", long: "Delete a repository or image in an Azure Container Registry. An image given by tag deletes the manifest " +
+	cmd := imageCmd(a, spec{use: "delete", short: "Delete a repository or image in an Azure Container Registry.", long: "Delete a repository or image in an Azure Container Registry. An image given by tag deletes the manifest " +
 		"the tag points to, and with it every other tag of that manifest; to remove only the tag, use 'az acr repository untag'.", example: "  az acr repository delete -n myregistry --image hello-world:latest\n" +
 		"  az acr repository delete -n myregistry --image hello-world@sha256:abc123\n" +
-		"  az acr repository delete -n myregistry --repository hello-world", needs: noClient, required: []string{"name"}}, func(x *call) error {
-		repo, tag, digest, err := repoOrImage(repo, image)
-		if err != nil {
-			return err
-		}
-		ctx := x.ctx
-		scope := client.RepositoryScope(repo, "delete", "metadata_read", "pull")
-		reg, _, err := a.registryAccess(ctx, f, scope, false)
-		if err != nil {
-			return err
-		}
-		var path string
-		if tag != "" || digest != "" {
-			if digest == "" {
-				if digest, err = reg.ManifestDigest(ctx, repo, tag, scope); err != nil {
+		"  az acr repository delete -n myregistry --repository hello-world"}, func(repo string) string { return client.RepositoryScope(repo, "delete", "metadata_read", "pull") },
+		func(x *call, reg *client.Registry, scope, repo, tag, digest string) (err error) {
+			ctx := x.ctx
+			var path string
+			if tag != "" || digest != "" {
+				if digest == "" {
+					if digest, err = reg.ManifestDigest(ctx, repo, tag, scope); err != nil {
+						return err
+					}
+				}
+				tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
+				if err != nil && !client.IsRouteMissing(err) {
 					return err
 				}
-			}
-			tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
-			if err != nil && !client.IsRouteMissing(err) {
-				return err
-			}
-			var images []string
-			for _, t := range tags {
-				if m, ok := t.(map[string]any); ok && m["digest"] == digest {
-					images = append(images, fmt.Sprintf("'%s:%v'", repo, m["name"]))
+				var images []string
+				for _, t := range tags {
+					if m, ok := t.(map[string]any); ok && m["digest"] == digest {
+						images = append(images, fmt.Sprintf("'%s:%v'", repo, m["name"]))
+					}
 				}
+				msg := fmt.Sprintf("This operation will delete the manifest '%s'", digest)
+				if len(images) > 0 {
+					msg += " and all the following images: " + strings.Join(images, ", ")
+				}
+				if yes {
+					a.warn("%s", msg)
+				} else if ok, err := a.confirm(msg+".\nAre you sure you want to continue?", false); err != nil || !ok {
+					return err
+				}
+				path = "/v2/" + client.EscapeRepository(repo) + "/manifests/" + url.PathEscape(digest)
+			} else {
+				ok, err := a.confirm(fmt.Sprintf("Are you sure you want to delete the repository '%s' and all images under it?", repo), yes)
+				if err != nil || !ok {
+					return err
+				}
+				path = repoPath(repo)
 			}
-			msg := fmt.Sprintf("This operation will delete the manifest '%s'", digest)
-			if len(images) > 0 {
-				msg += " and all the following images: " + strings.Join(images, ", ")
-			}
-			if yes {
-				a.warn("%s", msg)
-			} else if ok, err := a.confirm(msg+".\nAre you sure you want to continue?", false); err != nil || !ok {
+			res, _, err := reg.Data(ctx, http.MethodDelete, path, nil, scope, "")
+			if err != nil || res == nil {
 				return err
 			}
-			path = "/v2/" + client.EscapeRepository(repo) + "/manifests/" + url.PathEscape(digest)
-		} else {
-			ok, err := a.confirm(fmt.Sprintf("Are you sure you want to delete the repository '%s' and all images under it?", repo), yes)
-			if err != nil || !ok {
-				return err
-			}
-			path = repoPath(repo)
-		}
-		res, _, err := reg.Data(ctx, http.MethodDelete, path, nil, scope, "")
-		if err != nil || res == nil {
-			return err
-		}
-		return a.print(res, "")
-	})
-	f.add(cmd)
-	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
-	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
+			return a.print(res, "")
+		})
 	yesFlag(cmd.Flags(), &yes)
 	return cmd
 }

@@ -54,34 +54,36 @@ func (d *directoryType[T]) idFlag(cmd *cobra.Command, v *string) {
 	cmd.Flags().StringVarP(v, d.flag, d.shorthand, "", d.flagHelp)
 }
 
-func (d *directoryType[T]) showCmd(a *app, short string) *cobra.Command {
+// objectCmd is a command on one object, named by the type's flag; fn gets
+// its object id.
+func (d *directoryType[T]) objectCmd(a *app, s spec, fn func(x *call, id string) error) *cobra.Command {
 	var value string
-	cmd := a.command(spec{use: "show", short: short, needs: signedIn, required: []string{d.flag}}, func(x *call) error {
+	s.needs, s.required = signedIn, append([]string{d.flag}, s.required...)
+	cmd := a.command(s, func(x *call) error {
 		id, err := d.id(x, value)
 		if err != nil {
 			return err
 		}
+		return fn(x, id)
+	})
+	d.idFlag(cmd, &value)
+	return cmd
+}
+
+func (d *directoryType[T]) showCmd(a *app, short string) *cobra.Command {
+	return d.objectCmd(a, spec{use: "show", short: short}, func(x *call, id string) error {
 		obj, err := d.collection(x.c).Get(x.ctx, id)
 		if err != nil {
 			return err
 		}
 		return a.print(rawOf(obj), "")
 	})
-	d.idFlag(cmd, &value)
-	return cmd
 }
 
 func (d *directoryType[T]) deleteCmd(a *app, short string) *cobra.Command {
-	var value string
-	cmd := a.command(spec{use: "delete", short: short, needs: signedIn, required: []string{d.flag}}, func(x *call) error {
-		id, err := d.id(x, value)
-		if err != nil {
-			return err
-		}
+	return d.objectCmd(a, spec{use: "delete", short: short}, func(x *call, id string) error {
 		return d.collection(x.c).Delete(x.ctx, id)
 	})
-	d.idFlag(cmd, &value)
-	return cmd
 }
 
 func (d *directoryType[T]) listCmd(a *app, short string) *cobra.Command {

@@ -56,19 +56,12 @@ func newADGroupCommand(a *app) *cobra.Command {
 // memberCmd is a command of az ad group member: --group, and --member-id
 // except for list; fn gets the group's object id.
 func memberCmd(a *app, use, short string, fn func(x *call, id, member string) error) *cobra.Command {
-	var grp, member string
-	required := []string{"group", "member-id"}
-	if use == "list" {
-		required = required[:1]
+	var member string
+	s := spec{use: use, short: short}
+	if use != "list" {
+		s.required = []string{"member-id"}
 	}
-	cmd := a.command(spec{use: use, short: short, needs: signedIn, required: required}, func(x *call) error {
-		id, err := groups.id(x, grp)
-		if err != nil {
-			return err
-		}
-		return fn(x, id, member)
-	})
-	groups.idFlag(cmd, &grp)
+	cmd := groups.objectCmd(a, s, func(x *call, id string) error { return fn(x, id, member) })
 	if use != "list" {
 		cmd.Flags().StringVar(&member, "member-id", "", "The object ID of the contact, group, user, or service principal.")
 	}
