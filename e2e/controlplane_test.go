@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/drydock-dev/drydock/internal/cluster/cpconfig"
 )
 
 // controlPlaneStopTimeout bounds a graceful stop of a control plane; a
@@ -41,27 +43,10 @@ type controlPlane struct {
 	server     string
 }
 
-// cpConfig is controlplane.Config as the server writes it.
-type cpConfig struct {
-	Name              string `json:"name"`
-	DataDir           string `json:"dataDir"`
-	APIServerAddress  string `json:"apiServerAddress"`
-	APIServerPort     int    `json:"apiServerPort"`
-	FQDN              string `json:"fqdn"`
-	ServiceCIDR       string `json:"serviceCIDR"`
-	PodCIDR           string `json:"podCIDR"`
-	DNSServiceIP      string `json:"dnsServiceIP"`
-	KubernetesVersion string `json:"kubernetesVersion"`
-}
-
-func writeCPConfig(t *testing.T, root string, cfg cpConfig) string {
+func writeCPConfig(t *testing.T, root string, cfg cpconfig.Config) string {
 	t.Helper()
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(root, "controlplane.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	path := filepath.Join(root, cpconfig.FileName)
+	if err := os.WriteFile(path, cfg.Encode(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -69,7 +54,7 @@ func writeCPConfig(t *testing.T, root string, cfg cpConfig) string {
 
 // startControlPlane starts the control plane and waits until /readyz
 // answers 200 with the cluster CA.
-func startControlPlane(t *testing.T, configFile string, cfg cpConfig) *controlPlane {
+func startControlPlane(t *testing.T, configFile string, cfg cpconfig.Config) *controlPlane {
 	t.Helper()
 	cp := &controlPlane{t: t, dir: cfg.DataDir, configFile: configFile, port: cfg.APIServerPort,
 		stderr: filepath.Join(filepath.Dir(configFile), fmt.Sprintf("stderr-%d.log", time.Now().UnixNano()))}
@@ -347,7 +332,7 @@ func TestControlPlane(t *testing.T) {
 	}
 	_, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
-	cfg := cpConfig{
+	cfg := cpconfig.Config{
 		Name:              "myAKSCluster",
 		DataDir:           filepath.Join(root, "data"),
 		APIServerAddress:  "127.0.0.1",
@@ -577,7 +562,7 @@ func (cp *controlPlane) servingCert(t *testing.T) *x509.Certificate {
 // fails at once with one error line.
 func TestControlPlaneBadConfig(t *testing.T) {
 	root := t.TempDir()
-	cfg := cpConfig{Name: "c1", DataDir: filepath.Join(root, "data"), APIServerAddress: "127.0.0.1", APIServerPort: 1,
+	cfg := cpconfig.Config{Name: "c1", DataDir: filepath.Join(root, "data"), APIServerAddress: "127.0.0.1", APIServerPort: 1,
 		ServiceCIDR: "10.0.0.0/16", PodCIDR: "10.244.0.0/16", DNSServiceIP: "10.0.0.10", KubernetesVersion: "1.30.0"}
 	configFile := writeCPConfig(t, root, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -20,6 +20,11 @@ command -v runc >/dev/null 2>&1 || [[ -x /usr/sbin/runc ]] || need+=(runc)
 [[ -x /usr/lib/cni/bridge ]] || need+=(containernetworking-plugins)
 # The real Azure CLI, which the real-az end-to-end tests drive.
 command -v az >/dev/null 2>&1 || need+=(azure-cli)
+# npm, to install Azurite below when it is missing.
+command -v azurite-blob >/dev/null 2>&1 || command -v npm >/dev/null 2>&1 || need+=(npm)
+# PostgreSQL's server, which the metadata store's suite (internal/store,
+# TestPostgres) starts on loopback.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if ((${#need[@]} > 0)); then
 	echo "== installing ${need[*]}"
 	if [[ $(id -u) != 0 ]]; then
@@ -29,6 +34,19 @@ if ((${#need[@]} > 0)); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Azurite, the Azure Blob Storage emulator that the azureblob storage
+# driver's tests and benchmark run against (they start azurite-blob
+# themselves, on a loopback port, and fail without it under
+# DRYDOCK_E2E_REQUIRE_REGISTRY=1).
+if ! command -v azurite-blob >/dev/null 2>&1; then
+	echo "== installing azurite"
+	if [[ $(id -u) != 0 ]]; then
+		echo "scripts/test.sh: azurite-blob missing; install it (npm install -g azurite@3) or run as root" >&2
+		exit 1
+	fi
+	npm install -g --no-audit --no-fund --loglevel=error azurite@3 >/dev/null
 fi
 
 echo "== go vet"
@@ -48,6 +66,12 @@ rc=0
 DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_E2E_REQUIRE_RUNTIME=1 DRYDOCK_REQUIRE_RUNTIME=1 DRYDOCK_E2E_REQUIRE_AZ=1 \
 	DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
 	go test -count=1 -timeout 30m ./... || rc=$?
+
+# The in-process API suite once more with the metadata in PostgreSQL (the
+# test starts a server of its own on loopback; every test server gets a
+# fresh database), so both metadata backends answer the whole API.
+echo "== go test ./internal/server on PostgreSQL"
+DRYDOCK_TEST_POSTGRES=1 go test -count=1 -timeout 20m ./internal/server || rc=$?
 
 # The race detector over every package that does not link Kubernetes
 # (k8s.io/kubernetes: the control plane and the binary that embeds it, by

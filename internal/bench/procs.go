@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/drydock-dev/drydock/internal/acrtoken"
 )
 
 // benchThrottlingOff keeps ACR's request throttling off in the servers the
@@ -66,17 +68,7 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	p.pool = x509.NewCertPool()
 	p.pool.AppendCertsFromPEM(pem)
 	api2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}}
-	if err := waitFor(ctx, func() error {
-		resp, err := api2.Get(state.Endpoint + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return errNotReady
-		}
-		return nil
-	}); err != nil {
+	if err := waitFor(ctx, answers200(api2, state.Endpoint+"/readyz")); err != nil {
 		p.stop()
 		return nil, err
 	}
@@ -88,7 +80,7 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := postForm(api2, state.Endpoint+"/"+state.TenantID+"/oauth2/v2.0/token", "", url.Values{
+	if err := postForm(api2, state.Endpoint+"/"+state.TenantID+"/oauth2/v2.0/token", url.Values{
 		"grant_type": {"password"}, "username": {state.AdminUser}, "password": {strings.TrimSpace(string(pw))},
 		"scope": {"https://management.core.windows.net//.default"},
 	}, &tok); err != nil {
@@ -124,24 +116,22 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	host, _, _ := net.SplitHostPort(login)
 	c := &regClient{base: "https://" + reg, host: login,
 		http: &http.Client{Transport: transport(&tls.Config{RootCAs: p.pool, ServerName: host})}}
-	var rt struct {
-		RefreshToken string `json:"refresh_token"`
+	// The token client reaches the login server at the registry listener.
+	var d net.Dialer
+	tokenTransport := transport(&tls.Config{RootCAs: p.pool})
+	tokenTransport.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, reg)
 	}
-	if err := postForm(c.http, c.base+"/oauth2/exchange", login, url.Values{
-		"grant_type": {"access_token"}, "service": {login}, "tenant": {state.TenantID}, "access_token": {tok.AccessToken},
-	}, &rt); err != nil {
+	tokens := &acrtoken.Client{HTTP: &http.Client{Transport: tokenTransport}}
+	origin := "https://" + login
+	refresh, err := tokens.Exchange(ctx, acrtoken.ExchangeRequest{Origin: origin, Service: login, Tenant: state.TenantID, AccessToken: tok.AccessToken})
+	if err != nil {
 		p.stop()
 		return nil, fmt.Errorf("token exchange: %w", err)
 	}
 	c.refresh = rt.RefreshToken
 	c.token = func(ctx context.Context) (string, error) {
-		var at struct {
-			AccessToken string `json:"access_token"`
-		}
-		err := postForm(c.http, c.base+"/oauth2/token", login, url.Values{
-			"grant_type": {"refresh_token"}, "service": {login}, "scope": {"repository:bench:pull,push"}, "refresh_token": {rt.RefreshToken},
-		}, &at)
-		return at.AccessToken, err
+		return tokens.AccessToken(ctx, acrtoken.TokenRequest{Origin: origin, Service: login, Scope: "repository:bench:pull,push", RefreshToken: refresh})
 	}
 	if c.bearer, err = c.token(ctx); err != nil {
 		p.stop()
@@ -151,13 +141,23 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	return p, nil
 }
 
-func postForm(c *http.Client, u, host string, form url.Values, out any) error {
-	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if host != "" {
-		req.Host = host
+// answers200 is a readiness probe: GET u answers 200.
+func answers200(c *http.Client, u string) func() error {
+	return func() error {
+		resp, err := c.Get(u)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errNotReady
+		}
+		return nil
 	}
-	resp, err := c.Do(req)
+}
+
+func postForm(c *http.Client, u string, form url.Values, out any) error {
+	resp, err := c.PostForm(u, form)
 	if err != nil {
 		return err
 	}
@@ -240,17 +240,7 @@ http:
 	p.pool = x509.NewCertPool()
 	p.pool.AppendCertsFromPEM(ca)
 	c := &regClient{base: "https://" + addr, http: &http.Client{Transport: transport(&tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"})}}
-	if err := waitFor(ctx, func() error {
-		resp, err := c.http.Get(c.base + "/v2/")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return errNotReady
-		}
-		return nil
-	}); err != nil {
+	if err := waitFor(ctx, answers200(c.http, c.base+"/v2/")); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("docker-registry did not start (see %s): %w", logf.Name(), err)
 	}

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // fakeJWT builds an unsigned token carrying claims.
@@ -362,14 +364,16 @@ func TestDeletePollsTheServersOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := rs.requests()[before:]
-	if len(got) < 3 || !strings.HasPrefix(got[0], "DELETE "+rg) || !strings.Contains(got[1], "/operationStatuses/") || got[2] != got[1] || polls != 2 {
+	if len(got) < 3 || !strings.HasPrefix(got[0], "DELETE "+rg) || !strings.Contains(got[1], "/operationStatuses/") || got[2] != got[1] || polls < 2 {
 		t.Errorf("requests = %q", got)
 	}
-	if len(sleeps) != 2 || sleeps[1] != 3*time.Second {
+	// The server may still be deleting at the first real poll: the client
+	// then polls again, so the counts are lower bounds.
+	if len(sleeps) < 2 || sleeps[1] != 3*time.Second {
 		t.Errorf("sleeps = %v", sleeps)
 	}
 	var out map[string]any
-	if err := c.ARM(ctx, Request{Method: "GET", Path: rg, APIVersion: APIVersionResources}, &out); !IsNotFound(err) {
+	if err := c.ARM(ctx, Request{Method: "GET", Path: rg, APIVersion: APIVersionResources}, &out); !errdefs.IsNotFound(err) {
 		t.Errorf("after delete: %v %v", out, err)
 	}
 }
@@ -408,7 +412,7 @@ func TestDecodeAPIError(t *testing.T) {
 			t.Errorf("DecodeAPIError(%d, %s) = %q", tt.status, tt.body, e.Error())
 		}
 	}
-	if !IsNotFound(fmt.Errorf("wrapped: %w", DecodeAPIError(404, nil))) {
+	if !errdefs.IsNotFound(fmt.Errorf("wrapped: %w", DecodeAPIError(404, nil))) {
 		t.Error("IsNotFound through wrapping")
 	}
 }
@@ -447,11 +451,11 @@ func TestGraphListPaging(t *testing.T) {
 	}
 	loggedIn(c)
 	q := map[string][]string{"$filter": {"displayName eq 'x'"}}
-	items, more, err := c.GraphList(context.Background(), "/users", q, false)
+	items, more, err := ListPath[Principal](context.Background(), c, "/users", q, false)
 	if err != nil || len(items) != 1 || !more {
 		t.Fatalf("first page: %v %v %v", items, more, err)
 	}
-	items, more, err = c.GraphList(context.Background(), "/users", q, true)
+	items, more, err = ListPath[Principal](context.Background(), c, "/users", q, true)
 	if err != nil || len(items) != 2 || more {
 		t.Fatalf("all pages: %v %v %v", items, more, err)
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -20,6 +21,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/acrtoken"
+	"github.com/drydock-dev/drydock/internal/hostdial"
 )
 
 // This file is the client of a registry's data plane, reached at its login
@@ -136,6 +140,8 @@ type Registry struct {
 	Retries       int
 	RetryInterval time.Duration
 	Sleep         func(ctx context.Context, d time.Duration) error
+	// PageSize is the page size of List (0: DefaultPageSize).
+	PageSize int
 
 	dialer *registryDialer
 
@@ -146,15 +152,7 @@ type Registry struct {
 }
 
 // Challenge is a parsed WWW-Authenticate header.
-type Challenge struct {
-	// Scheme is "bearer" or "basic" (lower case).
-	Scheme string
-	Params map[string]string
-}
-
-// Realm and Service are the Bearer challenge's parameters.
-func (c *Challenge) Realm() string   { return c.Params["realm"] }
-func (c *Challenge) Service() string { return c.Params["service"] }
+type Challenge = acrtoken.Challenge
 
 // Registry returns a client of the registry at loginServer that trusts the
 // same certificates as c and falls back to the registry listener address
@@ -347,24 +345,11 @@ func (d *registryDialer) dialByName(ctx context.Context, network, host, port str
 	if net.ParseIP(host) != nil {
 		return d.net.DialContext(ctx, network, net.JoinHostPort(host, port))
 	}
-	ips, err := d.lookup(ctx, host)
-	if err == nil && len(ips) == 0 {
-		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
+	ips, err := hostdial.Resolve(ctx, d.lookup, host)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	var firstErr error
-	for _, ip := range ips {
-		conn, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip, port))
-		if err == nil {
-			return conn, nil
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return nil, firstErr
+	return hostdial.Dial(ctx, &d.net, network, ips, port)
 }
 
 // DialContext dials addr (host:port) by name, falling back to the listener
@@ -488,7 +473,7 @@ func (r *Registry) Host() string {
 }
 
 // ChallengeURL is the URL of the challenge endpoint.
-func (r *Registry) ChallengeURL() string { return "https://" + r.LoginServer + "/v2/" }
+func (r *Registry) ChallengeURL() string { return acrtoken.ChallengeURL(r.LoginServer) }
 
 // connectError explains a failure to reach the login server.
 func (r *Registry) connectError(err error) error {
@@ -547,15 +532,9 @@ func (r *Registry) send(ctx context.Context, method, rawURL string, header http.
 	return &response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }
 
-func (r *Registry) postForm(ctx context.Context, rawURL string, form url.Values) (*response, error) {
-	h := http.Header{}
-	h.Set("Content-Type", "application/x-www-form-urlencoded")
-	h.Set("Accept", "application/json")
-	res, err := r.send(ctx, http.MethodPost, rawURL, h, []byte(form.Encode()))
-	if err != nil {
-		return nil, r.connectError(err)
-	}
-	return res, nil
+// tokens is the token protocol's client over r's HTTP client.
+func (r *Registry) tokens() *acrtoken.Client {
+	return &acrtoken.Client{HTTP: r.HTTP, Header: http.Header{"User-Agent": {"drydock-cli"}, "Accept": {"application/json"}}}
 }
 
 // Challenge GETs /v2/ without credentials and parses the challenge. It
@@ -568,7 +547,7 @@ func (r *Registry) Challenge(ctx context.Context) (*Challenge, error) {
 	if ch != nil {
 		return ch, nil
 	}
-	res, err := r.send(ctx, http.MethodGet, r.ChallengeURL(), nil, nil)
+	res, err := r.tokens().Probe(ctx, r.LoginServer)
 	if err != nil {
 		return nil, r.connectError(err)
 	}
@@ -581,68 +560,37 @@ func (r *Registry) Challenge(ctx context.Context) (*Challenge, error) {
 	if res.Status != http.StatusUnauthorized || hdr == "" {
 		return nil, &RegistryError{Title: TitleChallenge, Status: res.Status, Message: fmt.Sprintf("Registry '%s' did not issue a challenge.", r.LoginServer)}
 	}
-	ch = ParseChallenge(hdr)
+	// A challenge the parser cannot read entirely is used as far as it
+	// was read: what it lacks fails the checks of bearer.
+	ch, _ = acrtoken.ParseChallenge(hdr)
 	r.mu.Lock()
 	r.challenge = ch
 	r.mu.Unlock()
 	return ch, nil
 }
 
-// ParseChallenge parses a WWW-Authenticate header such as
-// `Bearer realm="https://x/oauth2/token",service="x",scope="a:b:c,d"`.
-func ParseChallenge(h string) *Challenge {
-	h = strings.TrimSpace(h)
-	ch := &Challenge{Params: map[string]string{}}
-	scheme, rest, _ := strings.Cut(h, " ")
-	ch.Scheme = strings.ToLower(scheme)
-	for rest = strings.TrimSpace(rest); rest != ""; {
-		eq := strings.IndexByte(rest, '=')
-		if eq <= 0 {
-			break
-		}
-		key := strings.ToLower(strings.TrimSpace(rest[:eq]))
-		rest = strings.TrimLeft(rest[eq+1:], " ")
-		var val string
-		if strings.HasPrefix(rest, `"`) {
-			var b strings.Builder
-			i := 1
-			for ; i < len(rest); i++ {
-				c := rest[i]
-				if c == '\\' && i+1 < len(rest) {
-					i++
-					b.WriteByte(rest[i])
-					continue
-				}
-				if c == '"' {
-					break
-				}
-				b.WriteByte(c)
-			}
-			val = b.String()
-			rest = rest[min(i+1, len(rest)):]
-		} else {
-			end := strings.IndexByte(rest, ',')
-			if end < 0 {
-				end = len(rest)
-			}
-			val = strings.TrimSpace(rest[:end])
-			rest = rest[end:]
-		}
-		ch.Params[key] = val
-		rest = strings.TrimLeft(rest, " ,")
-	}
-	return ch
-}
-
 // bearer checks the challenge asks for a Bearer token with realm and
 // service, returning the origin of the realm (where /oauth2/* live).
 func (r *Registry) bearer(ch *Challenge, title, format string) (string, error) {
-	if ch.Scheme == "bearer" && ch.Realm() != "" && ch.Service() != "" {
-		if u, err := url.Parse(ch.Realm()); err == nil && u.Scheme != "" && u.Host != "" {
-			return u.Scheme + "://" + u.Host, nil
+	if ch.IsBearer() {
+		if origin, err := ch.Origin(); err == nil {
+			return origin, nil
 		}
 	}
 	return "", &RegistryError{Title: title, Message: fmt.Sprintf(format, r.LoginServer)}
+}
+
+// tokenError turns a failed token request into az's message.
+func (r *Registry) tokenError(err error, title string) error {
+	var te *acrtoken.Error
+	if !errors.As(err, &te) {
+		return r.connectError(err)
+	}
+	if !te.Refused() && te.Err != nil {
+		return r.connectError(te.Err)
+	}
+	return &RegistryError{Title: title, Status: te.Status, Message: fmt.Sprintf(
+		"Access to registry '%s' was denied. Response code: %d. Please try running 'az login' again to refresh permissions.", r.LoginServer, te.Status)}
 }
 
 // RefreshToken exchanges the CLI's directory access token for an ACR
@@ -669,30 +617,14 @@ func (r *Registry) RefreshToken(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	form := url.Values{
-		"grant_type":   {"access_token"},
-		"service":      {ch.Service()},
-		"tenant":       {r.Tenant},
-		"access_token": {aad},
-	}
-	if r.Tenant == "" {
-		form.Del("tenant")
-	}
-	res, err := r.postForm(ctx, origin+"/oauth2/exchange", form)
+	rt, err = r.tokens().Exchange(ctx, acrtoken.ExchangeRequest{Origin: origin, Service: ch.Service(), Tenant: r.Tenant, AccessToken: aad})
 	if err != nil {
-		return "", err
-	}
-	var out struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if res.Status != http.StatusOK || json.Unmarshal(res.Body, &out) != nil || out.RefreshToken == "" {
-		return "", &RegistryError{Title: TitleRefreshToken, Status: res.Status, Message: fmt.Sprintf(
-			"Access to registry '%s' was denied. Response code: %d. Please try running 'az login' again to refresh permissions.", r.LoginServer, res.Status)}
+		return "", r.tokenError(err, TitleRefreshToken)
 	}
 	r.mu.Lock()
-	r.refresh = out.RefreshToken
+	r.refresh = rt
 	r.mu.Unlock()
-	return out.RefreshToken, nil
+	return rt, nil
 }
 
 // AccessToken returns an access token for scope (which may be empty, to
@@ -710,51 +642,29 @@ func (r *Registry) AccessToken(ctx context.Context, scope string) (string, error
 	if err != nil {
 		return "", err
 	}
-	var form url.Values
-	var origin string
+	req := acrtoken.TokenRequest{Service: ch.Service(), Scope: scope}
 	if r.Username != "" {
 		if ch.Scheme == "basic" {
 			return "", nil
 		}
-		if origin, err = r.bearer(ch, TitleWWWAuthenticate, "Registry '%s' did not ask properly for a basic or a bearer authentication."); err != nil {
+		if req.Origin, err = r.bearer(ch, TitleWWWAuthenticate, "Registry '%s' did not ask properly for a basic or a bearer authentication."); err != nil {
 			return "", err
 		}
-		form = url.Values{
-			"grant_type": {"password"},
-			"service":    {ch.Service()},
-			"username":   {r.Username},
-			"password":   {r.Password},
-		}
+		req.Username, req.Password = r.Username, r.Password
 	} else {
-		rt, err := r.RefreshToken(ctx)
-		if err != nil {
+		if req.RefreshToken, err = r.RefreshToken(ctx); err != nil {
 			return "", err
 		}
-		origin, _ = r.bearer(ch, TitleAADLogin, "Registry '%s' does not support AAD login.")
-		form = url.Values{
-			"grant_type":    {"refresh_token"},
-			"service":       {ch.Service()},
-			"refresh_token": {rt},
-		}
+		req.Origin, _ = r.bearer(ch, TitleAADLogin, "Registry '%s' does not support AAD login.")
 	}
-	if scope != "" {
-		form.Set("scope", scope)
-	}
-	res, err := r.postForm(ctx, origin+"/oauth2/token", form)
+	tok, err = r.tokens().AccessToken(ctx, req)
 	if err != nil {
-		return "", err
-	}
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	if res.Status != http.StatusOK || json.Unmarshal(res.Body, &out) != nil || out.AccessToken == "" {
-		return "", &RegistryError{Title: TitleAccessToken, Status: res.Status, Message: fmt.Sprintf(
-			"Access to registry '%s' was denied. Response code: %d. Please try running 'az login' again to refresh permissions.", r.LoginServer, res.Status)}
+		return "", r.tokenError(err, TitleAccessToken)
 	}
 	r.mu.Lock()
-	r.access[scope] = out.AccessToken
+	r.access[scope] = tok
 	r.mu.Unlock()
-	return out.AccessToken, nil
+	return tok, nil
 }
 
 // authorization is the Authorization header of a data call on scope.
@@ -940,11 +850,12 @@ func (r *Registry) Data(ctx context.Context, method, path string, query url.Valu
 const DefaultPageSize = 100
 
 // List reads a paged listing (az's _obtain_data_from_registry): pages of
-// at most DefaultPageSize items, following the Link header, stopping after
+// at most PageSize (default DefaultPageSize) items, following the Link header, stopping after
 // top items when top >= 0. orderby is sent as is ("timeasc", "timedesc").
 func (r *Registry) List(ctx context.Context, path, scope, resultIndex string, top int, orderby string) ([]any, error) {
 	out := []any{}
-	params := url.Values{"n": {fmt.Sprint(DefaultPageSize)}}
+	size := cmp.Or(r.PageSize, DefaultPageSize)
+	params := url.Values{"n": {fmt.Sprint(size)}}
 	if orderby != "" {
 		params.Set("orderby", orderby)
 	}
@@ -952,7 +863,7 @@ func (r *Registry) List(ctx context.Context, path, scope, resultIndex string, to
 	topGiven := top >= 0
 	for {
 		if topGiven {
-			n := min(top, DefaultPageSize)
+			n := min(top, size)
 			params.Set("n", fmt.Sprint(n))
 			top -= n
 		}
@@ -1078,15 +989,7 @@ type OperationStatus struct {
 // nil) with every status document polled. With r.NoWait it returns after
 // the first response. Failures come back as *APIError.
 func (c *Client) ARMOperation(ctx context.Context, r Request, progress func(OperationStatus)) error {
-	var body []byte
-	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
-		if err != nil {
-			return err
-		}
-		body = b
-	}
-	res, err := c.send(ctx, r.Method, c.armURL(r.Path, r.APIVersion, r.Query), ARMScope, body)
+	res, err := c.sendARM(ctx, r)
 	if err != nil {
 		return err
 	}

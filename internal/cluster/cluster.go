@@ -25,6 +25,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
+	"github.com/drydock-dev/drydock/internal/cluster/cpconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 	"github.com/drydock-dev/drydock/internal/directory"
 	"github.com/drydock-dev/drydock/internal/identity"
@@ -58,6 +59,7 @@ type Directory interface {
 	CreateManagedIdentity(tx *store.Tx, resourceID, displayName string) (directory.Principal, error)
 	RegisterHost(tx *store.Tx, hostID string, identities []string) (string, error)
 	UnregisterHost(tx *store.Tx, hostID string) error
+	DeleteResourcePrincipal(tx *store.Tx, resourceID string) error
 }
 
 // Provider serves Microsoft.ContainerService.
@@ -617,11 +619,10 @@ func upgradeNodeFiles(dir string, cluster resourceid.ID) error {
 	return os.Remove(legacy)
 }
 
-func (p *Provider) controlPlaneConfig(id resourceid.ID, props Properties, st state) ControlPlaneConfig {
-	return ControlPlaneConfig{
-		Name: id.Name(), DataDir: filepath.Join(st.Dir, "controlplane"), APIServerAddress: "127.0.0.1", APIServerPort: st.Port,
-		FQDN: props.FQDN, ServiceCIDR: "10.0.0.0/16", PodCIDR: "10.244.0.0/16", DNSServiceIP: "10.0.0.10", KubernetesVersion: k8sVersion,
-	}
+func (p *Provider) controlPlaneConfig(id resourceid.ID, props Properties, st state) cpconfig.Config {
+	cfg := cpconfig.Default(id.Name(), filepath.Join(st.Dir, "controlplane"), st.Port)
+	cfg.FQDN = props.FQDN
+	return cfg
 }
 
 func freePort() (int, error) {
@@ -753,10 +754,8 @@ func (p *Provider) onDelete(tx *store.Tx, row store.Resource) ([]string, error) 
 			return nil, err
 		}
 	}
-	if sp, err := tx.PrincipalByResourceID(row.ID); err == nil {
-		if err := tx.DeletePrincipal(sp.ObjectID); err != nil {
-			return nil, err
-		}
+	if err := p.dir.DeleteResourcePrincipal(tx, row.ID); err != nil {
+		return nil, err
 	}
 	id, _ := resourceid.Parse(row.ID)
 	var removed []string

@@ -19,23 +19,8 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
+	"github.com/drydock-dev/drydock/internal/cluster/cpconfig"
 )
-
-// ControlPlaneConfig is the configuration file of `drydock
-// cluster-controlplane` (the child process that runs one cluster's upstream
-// Kubernetes control plane). It is a wire format between processes, so the
-// server does not link Kubernetes.
-type ControlPlaneConfig struct {
-	Name              string `json:"name"`
-	DataDir           string `json:"dataDir"`
-	APIServerAddress  string `json:"apiServerAddress"`
-	APIServerPort     int    `json:"apiServerPort"`
-	FQDN              string `json:"fqdn"`
-	ServiceCIDR       string `json:"serviceCIDR"`
-	PodCIDR           string `json:"podCIDR"`
-	DNSServiceIP      string `json:"dnsServiceIP"`
-	KubernetesVersion string `json:"kubernetesVersion"`
-}
 
 // nodeStartError is a node agent that did not register its node.
 type nodeStartError struct{ err error }
@@ -82,20 +67,19 @@ const nodeSep = "#node:"
 // Start launches the control plane for key (if not already running), waits
 // until its API server is ready, then starts the node agents of nodes and
 // waits until each registered its Node.
-func (s *Supervisor) Start(ctx context.Context, key string, cfg ControlPlaneConfig, nodes []agentconfig.Node) error {
+func (s *Supervisor) Start(ctx context.Context, key string, cfg cpconfig.Config, nodes []agentconfig.Node) error {
 	s.mu.Lock()
 	delete(s.halted, key)
 	s.mu.Unlock()
 	c := s.spawn(key, &child{
 		what:    "control plane",
-		args:    []string{"cluster-controlplane", "--config", filepath.Join(cfg.DataDir, "controlplane.json")},
+		args:    []string{"cluster-controlplane", "--config", cpconfig.Path(cfg.DataDir)},
 		logPath: filepath.Join(cfg.DataDir, "controlplane.out"),
 		prepare: func() error {
 			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 				return err
 			}
-			b, _ := json.MarshalIndent(cfg, "", "  ")
-			return atomicfile.Write(filepath.Join(cfg.DataDir, "controlplane.json"), b, 0o600)
+			return atomicfile.Write(cpconfig.Path(cfg.DataDir), cfg.Encode(), 0o600)
 		},
 	})
 	if err := s.waitControlPlane(ctx, c, cfg); err != nil {
@@ -273,7 +257,7 @@ func (c *child) failure(last error) error {
 }
 
 // waitControlPlane polls the API server's /readyz with the cluster CA.
-func (s *Supervisor) waitControlPlane(ctx context.Context, c *child, cfg ControlPlaneConfig) error {
+func (s *Supervisor) waitControlPlane(ctx context.Context, c *child, cfg cpconfig.Config) error {
 	base := "https://" + cfg.APIServerAddress + ":" + strconv.Itoa(cfg.APIServerPort)
 	return s.poll(ctx, c, 3*time.Minute, func() error {
 		pem, err := os.ReadFile(filepath.Join(cfg.DataDir, "pki", "ca.crt"))

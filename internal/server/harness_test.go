@@ -42,6 +42,9 @@ func startTuned(t *testing.T, mutate func(*config.Config), tune func(*Server)) *
 	cfg.Listen = ln.Addr().String()
 	cfg.RegistryListen = "127.0.0.1:0"
 	cfg.HostsFile = filepath.Join(cfg.DataDir, "hosts")
+	if testPostgres != nil {
+		cfg.Database = testPostgres.NewDatabase(t)
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/registry"
 	"github.com/drydock-dev/drydock/internal/registry/auth"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
-	"github.com/drydock-dev/drydock/internal/registry/storage/filesystem"
+	"github.com/drydock-dev/drydock/internal/registry/storage/drivers"
 	"github.com/drydock-dev/drydock/internal/tokens"
 )
 
@@ -37,7 +37,7 @@ func (s *Server) listenRegistry() (net.Listener, string, error) {
 // assembleRegistry builds the registries' data plane: blob storage in the
 // data dir, the token service, name resolution and the TLS certificate.
 func (s *Server) assembleRegistry(ctx context.Context, prov *registry.Provider, keys string) error {
-	driver, err := filesystem.New(filepath.Join(s.cfg.DataDir, "registry"))
+	driver, err := drivers.Open(ctx, s.cfg.Storage, filepath.Join(s.cfg.DataDir, "registry"))
 	if err != nil {
 		return fmt.Errorf("registry storage: %w", err)
 	}

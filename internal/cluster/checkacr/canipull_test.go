@@ -1,12 +1,8 @@
 package checkacr
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,71 +48,6 @@ func TestParseCanipullArgs(t *testing.T) {
 	}
 }
 
-// writeNodeEtc writes azure.json as a node's /etc/kubernetes holds it: the
-// host credential and the CA next to it, named relative to it.
-func (e *env) writeNodeEtc(t *testing.T) string {
-	dir := t.TempDir()
-	for _, f := range []string{e.f.HostCredentialFile, e.f.CAFile} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o600)
-	}
-	cfg := *e.cfg
-	cfg.HostCredentialFile, cfg.CAFile = filepath.Base(e.f.HostCredentialFile), filepath.Base(e.f.CAFile)
-	cfg.ClusterName, cfg.ClusterResourceGroup = "aks1", "rg"
-	b, _ := json.Marshal(cfg)
-	path := filepath.Join(dir, "azure.json")
-	os.WriteFile(path, b, 0o600)
-	return path
-}
-
-func TestCanipullMain(t *testing.T) {
-	e := newEnv(t)
-	azureJSON := e.writeNodeEtc(t)
-	dir := filepath.Dir(azureJSON)
-	fix := ts + "Run 'az aks update -n aks1 -g rg --attach-acr myacr'\n"
-	for _, tc := range []struct {
-		name    string
-		grant   bool
-		args    []string
-		code    int
-		outHas  []string
-		outEnds string
-		errHas  string
-	}{
-		{"can pull", true, []string{"-v6", e.login, "--config", azureJSON}, ExitOK,
-			[]string{ts + "Loading azure.json file from " + azureJSON + "\n", "(certificate verified with " + filepath.Join(dir, "ca.crt") + "): SUCCEEDED\n",
-				ts + "Validating managed identity existance: SUCCEEDED\n", ts + "Validating image pull permission: SUCCEEDED\n"},
-			ts + "\nYour cluster can pull images from " + e.login + "!\n", ""},
-		{"not attached", false, []string{"-v6", e.login, "--config=" + azureJSON}, ExitMissingImagePullPermission,
-			[]string{ts + "Validating image pull permission: SUCCEEDED\n", "FAILED\n", "has no AcrPull role assignment at registry myacr"}, fix, ""},
-		{"no azure.json", true, []string{"-v6", e.login, "--config", filepath.Join(dir, "none.json")}, ExitAzureConfigNotFound,
-			[]string{"Failed to load azure.json. Are you running inside Kubernetes on Azure? \n"}, "", ""},
-		{"no registry", true, []string{"-v6"}, ExitUsage, nil, "No ACR input. Expect `canipull myacr.azurecr.io`.\n", ""},
-		{"bad flag", true, []string{"--registry", e.login}, ExitUsage, nil, "", "Error: unknown flag: --registry\nUsage: drydock canipull"},
-		{"help", true, []string{"--help"}, ExitOK, []string{"Usage: drydock canipull [-v <level>] [--config <azure.json>] <login server>\n"}, "", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.grant {
-				a := e.f.Assign("AcrPull", e.f.Kubelet.PrincipalID, "ServicePrincipal", e.reg.ID)
-				t.Cleanup(func() { e.f.Engine.Remove(a.Name) })
-			}
-			var out, errOut bytes.Buffer
-			code := canipull(t.Context(), tc.args, &out, &errOut, resolves, nil)
-			if code != tc.code || !strings.HasSuffix(out.String(), tc.outEnds) || !strings.Contains(errOut.String(), tc.errHas) {
-				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out.String(), errOut.String())
-			}
-			for _, s := range tc.outHas {
-				if !strings.Contains(out.String(), s) {
-					t.Errorf("stdout lacks %q:\n%s", s, out.String())
-				}
-			}
-		})
-	}
-}
-
 // canipull waits for kubectl's attach before the first line: until its
 // input ends, for at most attachWait; with a terminal, terminalWait; and
 // never past its context.
@@ -154,19 +85,5 @@ func TestWaitForAttach(t *testing.T) {
 				t.Errorf("waited %s, want %s to %s", took, tc.min, tc.max)
 			}
 		})
-	}
-	// The checks come after the wait.
-	e := newEnv(t)
-	e.grantPull()
-	var out bytes.Buffer
-	waited := false
-	code := canipull(t.Context(), []string{"-v6", e.login, "--config", e.writeNodeEtc(t)}, &out, io.Discard, resolves, func(context.Context) {
-		if out.Len() != 0 {
-			t.Errorf("printed before the wait: %s", out.String())
-		}
-		waited = true
-	})
-	if code != ExitOK || !waited {
-		t.Errorf("exit %d, waited %v:\n%s", code, waited, out.String())
 	}
 }

@@ -20,12 +20,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/acrtoken"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 )
 
@@ -306,30 +306,17 @@ func (c *checker) exchange(token string) (string, Result, bool) {
 	if tenant == "" {
 		tenant = c.cfg.TenantID
 	}
-	form := url.Values{"grant_type": {"access_token"}, "service": {c.acr}, "tenant": {tenant}, "access_token": {token}}
-	refresh, err := func() (string, error) {
-		req, err := http.NewRequestWithContext(c.ctx, http.MethodPost, "https://"+c.acr+"/oauth2/exchange", strings.NewReader(form.Encode()))
-		if err != nil {
-			return "", fmt.Errorf("failed to create token exchange request: %w", err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := c.client.HTTP.Do(req)
-		if err != nil {
-			return "", fmt.Errorf("failed to send token exchange request: %w", err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("ACR token exchange endpoint returned error status: %d. body: %s", resp.StatusCode, strings.TrimSpace(string(body)))
-		}
-		var r struct {
-			RefreshToken string `json:"refresh_token"`
-		}
-		if err := json.Unmarshal(body, &r); err != nil || r.RefreshToken == "" {
-			return "", fmt.Errorf("failed to read token exchange response: %s", body)
-		}
-		return r.RefreshToken, nil
-	}()
+	refresh, err := c.tokens().Exchange(c.ctx, acrtoken.ExchangeRequest{Origin: "https://" + c.acr, Service: c.acr, Tenant: tenant, AccessToken: token})
+	var te *acrtoken.Error
+	switch {
+	case err == nil:
+	case !errors.As(err, &te):
+		err = fmt.Errorf("failed to send token exchange request: %w", err)
+	case te.Refused():
+		err = fmt.Errorf("ACR token exchange endpoint returned error status: %d. body: %s", te.Status, strings.TrimSpace(string(te.Body)))
+	default:
+		err = fmt.Errorf("failed to read token exchange response: %s", te.Body)
+	}
 	if err != nil {
 		c.logf("Validating image pull permission: FAILED")
 		c.logf("ACR %s rejected token exchange: %s", c.acr, err)
@@ -355,30 +342,23 @@ func splitRepository(s, acr string) (repo, ref string, explicit bool) {
 	return s, "latest", false
 }
 
-// registryToken asks /oauth2/token for an access token with scope.
+// tokens is the token protocol's client over the node's HTTP client.
+func (c *checker) tokens() *acrtoken.Client { return &acrtoken.Client{HTTP: c.client.HTTP} }
+
+// registryToken asks /oauth2/token for an access token with scope. A
+// refusal comes back as its status and message, with no error.
 func (c *checker) registryToken(refresh, scope string) (string, int, string, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "service": {c.acr}, "scope": {scope}, "refresh_token": {refresh}}
-	req, err := http.NewRequestWithContext(c.ctx, http.MethodPost, "https://"+c.acr+"/oauth2/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.client.HTTP.Do(req)
-	if err != nil {
+	tok, err := c.tokens().AccessToken(c.ctx, acrtoken.TokenRequest{Origin: "https://" + c.acr, Service: c.acr, Scope: scope, RefreshToken: refresh})
+	var te *acrtoken.Error
+	switch {
+	case err == nil:
+		return tok, http.StatusOK, "", nil
+	case !errors.As(err, &te):
 		return "", 0, "", fmt.Errorf("failed to send token request: %w", err)
+	case te.Refused():
+		return "", te.Status, te.Message(), nil
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return "", resp.StatusCode, credprovider.RegistryErrorMessage(body), nil
-	}
-	var r struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil || r.AccessToken == "" {
-		return "", resp.StatusCode, "", fmt.Errorf("failed to read token response: %s", body)
-	}
-	return r.AccessToken, resp.StatusCode, "", nil
+	return "", te.Status, "", fmt.Errorf("failed to read token response: %s", te.Body)
 }
 
 // get sends a registry request with a bearer token.
@@ -415,7 +395,7 @@ func (c *checker) firstRepository(refresh string) (string, string) {
 		return "", err.Error()
 	}
 	if status != http.StatusOK {
-		return "", fmt.Sprintf("listing the catalog returned status %d: %s", status, credprovider.RegistryErrorMessage(body))
+		return "", fmt.Sprintf("listing the catalog returned status %d: %s", status, acrtoken.ErrorMessage(body))
 	}
 	var cat struct {
 		Repositories []string `json:"repositories"`
@@ -490,19 +470,19 @@ func (c *checker) checkPull(refresh string) (Result, bool) {
 	case status == http.StatusNotFound:
 		c.logf("Validating image pull (%s): FAILED", image)
 		why := fmt.Sprintf("%s does not exist in %s", image, c.acr)
-		if m := credprovider.RegistryErrorMessage(body); m != "" {
+		if m := acrtoken.ErrorMessage(body); m != "" {
 			why += " (" + m + ")"
 		}
 		c.logf("%s", why)
 		return Result{ExitCode: ExitImageNotFound, Reason: why}, false
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		c.logf("Validating image pull (%s): FAILED", image)
-		why := fmt.Sprintf("ACR %s refused to serve %s with the pull token it issued (status %d): %s", c.acr, image, status, credprovider.RegistryErrorMessage(body))
+		why := fmt.Sprintf("ACR %s refused to serve %s with the pull token it issued (status %d): %s", c.acr, image, status, acrtoken.ErrorMessage(body))
 		c.logf("%s", why)
 		return Result{ExitCode: ExitMissingImagePullPermission, Reason: why}, false
 	default:
 		c.logf("Validating image pull (%s): FAILED", image)
-		why := fmt.Sprintf("reading %s returned status %d: %s", image, status, credprovider.RegistryErrorMessage(body))
+		why := fmt.Sprintf("reading %s returned status %d: %s", image, status, acrtoken.ErrorMessage(body))
 		c.logf("%s", why)
 		return Result{ExitCode: ExitConnectionFailure, Reason: why}, false
 	}

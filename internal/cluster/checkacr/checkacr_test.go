@@ -1,60 +1,68 @@
-package checkacr
+package checkacr_test
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/drydock-dev/drydock/internal/cluster/checkacr"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider/credprovidertest"
+	"github.com/drydock-dev/drydock/internal/config"
+	"github.com/drydock-dev/drydock/internal/server/servertest"
 )
 
-const suffix = "azurecr.test"
+const suffix = credprovidertest.Suffix
 
 var fixed = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestMain(m *testing.M) {
-	now = func() time.Time { return fixed }
+	checkacr.FixClock(fixed)
 	os.Exit(m.Run())
 }
 
 const ts = "[2026-03-01T12:00:00Z] "
 
-func resolves(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
-
+// env is drydock's server, a host with the kubelet identity, and registry
+// myacr; the node resolves login servers to the registry front.
 type env struct {
-	f     *credprovidertest.Fake
+	f     *credprovidertest.Env
 	reg   *credprovidertest.Registry
 	cfg   *credprovider.AzureConfig
 	login string
 }
 
-func newEnv(t *testing.T) *env {
-	f := credprovidertest.New(t, suffix)
-	reg := f.AddRegistry("myacr", map[string][]string{"nginx": {"v1", "latest"}, "tools/busybox": {"1.36"}})
-	e := &env{f: f, reg: reg, cfg: f.Config(), login: "myacr." + suffix + ":" + f.Port()}
-	return e
+var defaultRepos = map[string][]string{"nginx": {"v1", "latest"}, "tools/busybox": {"1.36"}}
+
+func newEnv(t *testing.T, opts ...servertest.Option) *env {
+	return newEnvWith(t, defaultRepos, opts...)
+}
+
+func newEnvWith(t *testing.T, repos map[string][]string, opts ...servertest.Option) *env {
+	f := credprovidertest.New(t, opts...)
+	reg := f.AddRegistry("myacr", repos)
+	return &env{f: f, reg: reg, cfg: f.Config(), login: reg.LoginServer}
 }
 
 func (e *env) grantPull() {
-	e.f.Assign("AcrPull", e.f.Kubelet.PrincipalID, "ServicePrincipal", e.reg.ID)
+	e.f.Assign("AcrPull", e.f.Kubelet.PrincipalID, e.reg.ID)
 }
 
-func (e *env) params(repo string) Params {
-	return Params{Config: e.cfg, LoginServer: e.login, Repository: repo, ClusterName: "aks1", ResourceGroup: "rg", LookupHost: resolves}
+func (e *env) params(repo string) checkacr.Params {
+	return checkacr.Params{Config: e.cfg, LoginServer: e.login, Repository: repo, ClusterName: "aks1", ResourceGroup: "rg", LookupHost: credprovidertest.ResolveToFront}
 }
 
-func check(t *testing.T, p Params) (Result, string) {
+func check(t *testing.T, p checkacr.Params) (checkacr.Result, string) {
 	t.Helper()
 	var out bytes.Buffer
-	r := Run(t.Context(), p, &out)
+	r := checkacr.Run(t.Context(), p, &out)
 	return r, out.String()
 }
 
@@ -92,8 +100,9 @@ func TestCanPull(t *testing.T) {
 	}
 
 	// The image named with its login server, and by digest.
-	r, out = check(t, e.params(e.login+"/tools/busybox@sha256:"+strings.Repeat("1", 64)))
-	if !r.OK || !strings.Contains(out, "Validating image pull ("+e.login+"/tools/busybox@sha256:1111") {
+	digest := e.reg.Digests["tools/busybox"]
+	r, out = check(t, e.params(e.login+"/tools/busybox@"+digest))
+	if !r.OK || !strings.Contains(out, "Validating image pull ("+e.login+"/tools/busybox@"+digest+"): SUCCEEDED\n") {
 		t.Errorf("%+v\n%s", r, out)
 	}
 }
@@ -126,8 +135,7 @@ func TestNoLatestTagReadsTagsList(t *testing.T) {
 }
 
 func TestEmptyRegistryChecksPermissionOnly(t *testing.T) {
-	e := newEnv(t)
-	e.reg.Repos = map[string][]string{}
+	e := newEnvWith(t, nil)
 	e.grantPull()
 	r, out := check(t, e.params(""))
 	if !r.OK || !strings.Contains(out, "No repository to pull was given and none could be listed (the registry has no repositories); "+
@@ -140,11 +148,11 @@ func TestEmptyRegistryChecksPermissionOnly(t *testing.T) {
 func TestNoAcrPull(t *testing.T) {
 	e := newEnv(t)
 	// Another identity's AcrPull does not help.
-	e.f.Assign("AcrPull", uuid.NewString(), "ServicePrincipal", e.reg.ID)
+	e.f.Assign("AcrPull", e.f.NewIdentity("other").PrincipalID, e.reg.ID)
 	for _, repo := range []string{"nginx:v1", ""} {
 		r, out := check(t, e.params(repo))
 		want := "Run 'az aks update -n aks1 -g rg --attach-acr myacr'"
-		if r.OK || r.ExitCode != ExitMissingImagePullPermission || !strings.HasSuffix(r.Reason, want) ||
+		if r.OK || r.ExitCode != checkacr.ExitMissingImagePullPermission || !strings.HasSuffix(r.Reason, want) ||
 			!strings.Contains(r.Reason, "The kubelet identity (client ID "+e.f.Kubelet.ClientID+") has no AcrPull role assignment at registry myacr or above it.") {
 			t.Errorf("repo %q: %+v\n%s", repo, r, out)
 		}
@@ -166,83 +174,88 @@ func TestNoAcrPull(t *testing.T) {
 	}
 }
 
+// A grant through a group waits for the membership to propagate; the
+// check says when it becomes effective. (That the grant then works is the
+// server's RBAC, tested there by TestGroupPropagationDelay: its clock cannot
+// be advanced from here.)
 func TestPendingGroupMembership(t *testing.T) {
-	e := newEnv(t)
-	group := uuid.NewString()
-	e.f.Assign("AcrPull", group, "Group", e.reg.ID)
-	at := time.Now().Add(10 * time.Minute).UTC().Truncate(time.Second)
-	e.f.AddMember(group, e.f.Kubelet.PrincipalID, at)
+	e := newEnv(t, servertest.WithConfig(func(c *config.Config) { c.GroupPropagationDelay = config.Duration{Duration: 10 * time.Minute} }))
+	group := e.f.NewGroup("acr-pullers")
+	e.f.Assign("AcrPull", group, e.reg.ID)
+	// The identity has had a token (the directory counts the membership
+	// of an identity that never had one at once, as its first token
+	// carries it).
+	if r, out := check(t, e.params("nginx:v1")); r.OK {
+		t.Fatalf("can pull before the membership:\n%s", out)
+	}
+	before := time.Now().Add(10 * time.Minute).Truncate(time.Second)
+	e.f.AddMember(group, e.f.Kubelet.PrincipalID)
+	after := time.Now().Add(10 * time.Minute)
 	r, out := check(t, e.params("nginx:v1"))
-	want := "AcrPull is granted through group " + group + "; the membership becomes effective at " + at.Format(time.RFC3339) +
-		" (Entra group propagation). Use a kubelet identity that is already in the group ('--assign-kubelet-identity') to avoid the delay."
-	if r.OK || r.ExitCode != ExitMissingImagePullPermission || r.Reason != want {
-		t.Errorf("%+v\nwant %s\n%s", r, want, out)
+	m := regexp.MustCompile(`^AcrPull is granted through group ` + group + `; the membership becomes effective at (\S+) \(Entra group propagation\)\. ` +
+		`Use a kubelet identity that is already in the group \('--assign-kubelet-identity'\) to avoid the delay\.$`).FindStringSubmatch(r.Reason)
+	if r.OK || r.ExitCode != checkacr.ExitMissingImagePullPermission || m == nil {
+		t.Fatalf("%+v\n%s", r, out)
+	}
+	if at, err := time.Parse(time.RFC3339, m[1]); err != nil || at.Before(before) || at.After(after) {
+		t.Errorf("effective at %s (%v), want between %s and %s", m[1], err, before, after)
 	}
 	if !strings.Contains(out, ts+"Validating pull token for repository nginx: FAILED\n") {
 		t.Errorf("%s", out)
 	}
-
-	// Once the membership is effective, pulls work.
-	e.f.Now = func() time.Time { return at.Add(time.Second) }
-	if r, out := check(t, e.params("nginx:v1")); !r.OK {
-		t.Errorf("after propagation: %+v\n%s", r, out)
-	}
 }
 
 func TestFailures(t *testing.T) {
+	shared := newEnv(t)
+	shared.grantPull()
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.json")
 	os.WriteFile(garbage, []byte("{"), 0o600)
 	for _, tc := range []struct {
 		name    string
-		setup   func(e *env, p *Params)
+		setup   func(e *env, p *checkacr.Params)
 		code    int
 		reason  string
 		outHas  []string
 		notPull bool
 	}{
-		{"no login server", func(e *env, p *Params) { p.LoginServer = " " }, ExitUsage, "no registry", []string{"No ACR input. Expect `canipull myacr.azurecr.io`.\n"}, true},
-		{"no azure.json", func(e *env, p *Params) { p.Config, p.AzureJSON = nil, filepath.Join(dir, "none.json") }, ExitAzureConfigNotFound, "failed to load",
+		{"no login server", func(e *env, p *checkacr.Params) { p.LoginServer = " " }, checkacr.ExitUsage, "no registry", []string{"No ACR input. Expect `canipull myacr.azurecr.io`.\n"}, true},
+		{"no azure.json", func(e *env, p *checkacr.Params) { p.Config, p.AzureJSON = nil, filepath.Join(dir, "none.json") }, checkacr.ExitAzureConfigNotFound, "failed to load",
 			[]string{"Failed to load azure.json. Are you running inside Kubernetes on Azure? \n"}, true},
-		{"unreadable azure.json", func(e *env, p *Params) { p.Config, p.AzureJSON = nil, dir }, ExitAzureConfigReadFailure, "failed to read",
+		{"unreadable azure.json", func(e *env, p *checkacr.Params) { p.Config, p.AzureJSON = nil, dir }, checkacr.ExitAzureConfigReadFailure, "failed to read",
 			[]string{"Failed to read azure.json file: "}, true},
-		{"garbage azure.json", func(e *env, p *Params) { p.Config, p.AzureJSON = nil, garbage }, ExitAzureConfigUnmarshalFailure, "failed to read",
+		{"garbage azure.json", func(e *env, p *checkacr.Params) { p.Config, p.AzureJSON = nil, garbage }, checkacr.ExitAzureConfigUnmarshalFailure, "failed to read",
 			[]string{"Failed to read azure.json file: unexpected end of JSON input"}, true},
-		{"dns, no registryAddress", func(e *env, p *Params) { p.LookupHost = nil; e.cfg.RegistryAddress = "" }, ExitDNSResolutionFailure, "does not resolve on the node",
+		{"dns, no registryAddress", func(e *env, p *checkacr.Params) { p.LookupHost = nil; e.cfg.RegistryAddress = "" }, checkacr.ExitDNSResolutionFailure, "does not resolve on the node",
 			[]string{"): FAILED\n", "Failed to resolve specified fqdn "}, true},
-		{"untrusted certificate", func(e *env, p *Params) {
-			other := credprovidertest.New(t, suffix)
-			e.cfg.CAFile = other.CAFile
-		}, ExitConnectionFailure, "no verified TLS connection", []string{"(certificate verified with ", "): FAILED\n", "certificate signed by unknown authority"}, true},
-		{"missing CA file", func(e *env, p *Params) { e.cfg.CAFile = filepath.Join(dir, "nope.crt") }, ExitConnectionFailure, "reading the CA file", []string{"FAILED"}, true},
-		{"identity not on the host", func(e *env, p *Params) { e.cfg.UserAssignedIdentityID = uuid.NewString() }, ExitServicePrincipalCredentialBad, "no token for the kubelet identity",
+		{"untrusted certificate", func(e *env, p *checkacr.Params) { e.cfg.CAFile = credprovidertest.OtherCA(t) }, checkacr.ExitConnectionFailure, "no verified TLS connection", []string{"(certificate verified with ", "): FAILED\n", "certificate signed by unknown authority"}, true},
+		{"missing CA file", func(e *env, p *checkacr.Params) { e.cfg.CAFile = filepath.Join(dir, "nope.crt") }, checkacr.ExitConnectionFailure, "reading the CA file", []string{"FAILED"}, true},
+		{"identity not on the host", func(e *env, p *checkacr.Params) { e.cfg.UserAssignedIdentityID = uuid.NewString() }, checkacr.ExitServicePrincipalCredentialBad, "no token for the kubelet identity",
 			[]string{"Validating managed identity existance: FAILED\n", "Getting managed identity token failed with: ", "Identity not found"}, true},
-		{"wrong host credential", func(e *env, p *Params) { e.cfg.HostCredentialFile = garbage }, ExitServicePrincipalCredentialBad, "The host credential is not valid",
+		{"wrong host credential", func(e *env, p *checkacr.Params) { e.cfg.HostCredentialFile = garbage }, checkacr.ExitServicePrincipalCredentialBad, "The host credential is not valid",
 			[]string{"Validating managed identity existance: FAILED\n"}, true},
-		{"service principal", func(e *env, p *Params) { e.cfg.AADClientID, e.cfg.AADClientSecret = "app", "secret" }, ExitServicePrincipalCredentialBad, "service principal",
+		{"service principal", func(e *env, p *checkacr.Params) { e.cfg.AADClientID, e.cfg.AADClientSecret = "app", "secret" }, checkacr.ExitServicePrincipalCredentialBad, "service principal",
 			[]string{"The cluster uses service principal.\n", "Validating service principal credential: FAILED\n"}, true},
-		{"exchange refused", func(e *env, p *Params) { e.f.ExchangeStatus = 401 }, ExitMissingImagePullPermission, "rejected token exchange",
+		{"exchange refused", func(e *env, p *checkacr.Params) {
+			e.f.Intercept(credprovidertest.Answer("/oauth2/exchange", http.StatusUnauthorized, `{"errors":[{"code":"UNAUTHORIZED","message":"token validation failed"}]}`))
+		}, checkacr.ExitMissingImagePullPermission, "rejected token exchange",
 			[]string{"Validating image pull permission: FAILED\n", "rejected token exchange: ACR token exchange endpoint returned error status: 401. body: {\"errors\""}, true},
-		{"tag not found", func(e *env, p *Params) { p.Repository = "nginx:v9" }, ExitImageNotFound, "/nginx:v9 does not exist in ",
+		{"tag not found", func(e *env, p *checkacr.Params) { p.Repository = "nginx:v9" }, checkacr.ExitImageNotFound, "/nginx:v9 does not exist in ",
 			[]string{"Validating pull token for repository nginx: SUCCEEDED\n", "/nginx:v9): FAILED\n"}, false},
-		{"repository not found", func(e *env, p *Params) { p.Repository = "nope" }, ExitImageNotFound, "/nope does not exist in ",
+		{"repository not found", func(e *env, p *checkacr.Params) { p.Repository = "nope" }, checkacr.ExitImageNotFound, "/nope does not exist in ",
 			[]string{"/nope): FAILED\n", "repository name not known to registry"}, false},
-		{"pull refused with a token", func(e *env, p *Params) {
-			e.f.V2Hook = func(w http.ResponseWriter, r *http.Request) bool {
-				if strings.Contains(r.URL.Path, "/manifests/") {
-					w.WriteHeader(http.StatusForbidden)
-					return true
-				}
-				return false
-			}
-		}, ExitMissingImagePullPermission, "refused to serve", []string{"/nginx:v1): FAILED\n"}, false},
-		{"token endpoint broken", func(e *env, p *Params) {
-			e.f.TokenHook = func(w http.ResponseWriter) bool { w.WriteHeader(500); return true }
-		}, ExitConnectionFailure, "failed with status 500", []string{"Validating pull token for repository nginx: FAILED\n"}, false},
+		{"pull refused with a token", func(e *env, p *checkacr.Params) {
+			e.f.Intercept(credprovidertest.Answer("/v2/nginx/manifests/", http.StatusForbidden, ""))
+		}, checkacr.ExitMissingImagePullPermission, "refused to serve", []string{"/nginx:v1): FAILED\n"}, false},
+		{"token endpoint broken", func(e *env, p *checkacr.Params) {
+			e.f.Intercept(credprovidertest.Answer("/oauth2/token", http.StatusInternalServerError, ""))
+		}, checkacr.ExitConnectionFailure, "failed with status 500", []string{"Validating pull token for repository nginx: FAILED\n"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.grantPull()
+			// The cases change a copy of azure.json and the faults.
+			cfg := *shared.cfg
+			e := &env{f: shared.f, reg: shared.reg, cfg: &cfg, login: shared.login}
+			t.Cleanup(func() { e.f.Intercept(nil) })
 			p := e.params("nginx:v1")
 			tc.setup(e, &p)
 			r, out := check(t, p)
@@ -266,17 +279,16 @@ func TestDNSFailureContinuesThroughRegistryAddress(t *testing.T) {
 	e.grantPull()
 	p := e.params("nginx:v1")
 	p.LookupHost = nil // myacr.azurecr.test does not resolve
-	p.LoginServer = "myacr." + suffix
 	r, out := check(t, p)
-	if r.OK || r.ExitCode != ExitDNSResolutionFailure || !strings.Contains(r.Reason, "myacr."+suffix+" does not resolve on the node") {
+	if r.OK || r.ExitCode != checkacr.ExitDNSResolutionFailure || !strings.Contains(r.Reason, "myacr."+suffix+" does not resolve on the node") {
 		t.Errorf("%+v\n%s", r, out)
 	}
 	for _, s := range []string{
-		ts + "Checking host name resolution (myacr." + suffix + "): FAILED\n",
-		ts + "Continuing the checks through the registry listener " + e.f.Addr() + " (registryAddress in azure.json)\n",
+		ts + "Checking host name resolution (" + e.login + "): FAILED\n",
+		ts + "Continuing the checks through the registry listener " + e.f.Front + " (registryAddress in azure.json)\n",
 		"Validating image pull permission: SUCCEEDED\n",
-		"Validating image pull (myacr." + suffix + "/nginx:v1): SUCCEEDED\n",
-		ts + "Pulls from myacr." + suffix + " fail until myacr." + suffix + " resolves on the node: ",
+		"Validating image pull (" + e.login + "/nginx:v1): SUCCEEDED\n",
+		ts + "Pulls from " + e.login + " fail until myacr." + suffix + " resolves on the node: ",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
@@ -284,23 +296,5 @@ func TestDNSFailureContinuesThroughRegistryAddress(t *testing.T) {
 	}
 	if strings.Contains(out, "Your cluster can pull") {
 		t.Errorf("%s", out)
-	}
-}
-
-func TestSplitRepository(t *testing.T) {
-	for in, want := range map[string][3]string{
-		"nginx":                       {"nginx", "latest", "false"},
-		"nginx:v1":                    {"nginx", "v1", "true"},
-		"a/b/c:1.0":                   {"a/b/c", "1.0", "true"},
-		"a/b@sha256:abc":              {"a/b", "sha256:abc", "true"},
-		"myacr.azurecr.io:5443/x/y:z": {"x/y", "z", "true"},
-		"MYACR.azurecr.io:5443/x":     {"x", "latest", "false"},
-		"other.azurecr.io:5443/x":     {"other.azurecr.io:5443/x", "latest", "false"},
-		"":                            {"", "latest", "false"},
-	} {
-		repo, ref, explicit := splitRepository(in, "myacr.azurecr.io:5443")
-		if got := [3]string{repo, ref, map[bool]string{true: "true", false: "false"}[explicit]}; got != want {
-			t.Errorf("%q: %v, want %v", in, got, want)
-		}
 	}
 }

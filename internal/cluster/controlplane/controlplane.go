@@ -33,67 +33,18 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
+
+	"github.com/drydock-dev/drydock/internal/cluster/cpconfig"
 )
 
 // KubernetesVersion is the one Kubernetes version compiled into drydock.
-const KubernetesVersion = "1.37.2"
+const KubernetesVersion = cpconfig.KubernetesVersion
 
-// Config describes one cluster's control plane. The drydock server writes it
-// as JSON and passes the file to `drydock cluster-controlplane --config`.
-type Config struct {
-	// Name is the cluster's name (the kubeconfigs' cluster and context name).
-	Name string `json:"name"`
-	// DataDir holds the cluster's certificates, kubeconfigs, state and log.
-	DataDir string `json:"dataDir"`
-	// APIServerAddress is the IP address the apiserver binds to.
-	APIServerAddress string `json:"apiServerAddress"`
-	// APIServerPort is the apiserver's HTTPS port.
-	APIServerPort int `json:"apiServerPort"`
-	// FQDN is the cluster's API server name (in the serving certificate, and
-	// the service-account token issuer https://<fqdn>).
-	FQDN string `json:"fqdn"`
-	// ServiceCIDR is the range of service cluster IPs.
-	ServiceCIDR string `json:"serviceCIDR"`
-	// PodCIDR is the range from which nodes get their pod CIDRs.
-	PodCIDR string `json:"podCIDR"`
-	// DNSServiceIP is the cluster DNS service's IP, inside ServiceCIDR.
-	DNSServiceIP string `json:"dnsServiceIP"`
-	// KubernetesVersion must be KubernetesVersion (or its major.minor).
-	KubernetesVersion string `json:"kubernetesVersion"`
-}
-
-// DefaultConfig returns the configuration of a cluster named name whose
-// apiserver listens on 127.0.0.1:port, with AKS's default networks.
-func DefaultConfig(name, dataDir string, port int) Config {
-	return Config{
-		Name:              name,
-		DataDir:           dataDir,
-		APIServerAddress:  "127.0.0.1",
-		APIServerPort:     port,
-		FQDN:              dnsLabel(name) + ".hcp.eastus.azmk8s.io",
-		ServiceCIDR:       "10.0.0.0/16",
-		PodCIDR:           "10.244.0.0/16",
-		DNSServiceIP:      "10.0.0.10",
-		KubernetesVersion: KubernetesVersion,
-	}
-}
-
-var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
-
-// dnsLabel turns a cluster name into a DNS label.
-func dnsLabel(name string) string {
-	l := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(name), "-"), "-")
-	if len(l) > 63 {
-		l = strings.TrimRight(l[:63], "-")
-	}
-	if l == "" {
-		l = "cluster"
-	}
-	return l
-}
+// Config describes one cluster's control plane: the file the drydock
+// server writes and passes to `drydock cluster-controlplane --config`.
+type Config = cpconfig.Config
 
 // settings is a validated Config with its values parsed.
 type settings struct {
@@ -106,8 +57,8 @@ type settings struct {
 }
 
 // complete fills in defaults for empty fields and validates the result.
-func (c Config) complete() (*settings, error) {
-	d := DefaultConfig(c.Name, c.DataDir, c.APIServerPort)
+func complete(c Config) (*settings, error) {
+	d := cpconfig.Default(c.Name, c.DataDir, c.APIServerPort)
 	if c.APIServerAddress == "" {
 		c.APIServerAddress = d.APIServerAddress
 	}
@@ -218,7 +169,7 @@ func (s *settings) path(elem ...string) string {
 // cannot start or one of its components fails. Run may be called once per
 // process.
 func Run(ctx context.Context, cfg Config) error {
-	s, err := cfg.complete()
+	s, err := complete(cfg)
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,14 @@
 package controlplane
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/drydock-dev/drydock/internal/cluster/cpconfig"
 )
 
 // Main is `drydock cluster-controlplane --config <file>`: the process the
@@ -27,16 +27,9 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "ERROR: the following arguments are required: --config")
 		return 2
 	}
-	data, err := os.ReadFile(*configFile)
+	cfg, err := cpconfig.Load(*configFile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
-		return 1
-	}
-	var cfg Config
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "ERROR: %s: %v\n", *configFile, err)
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -15,7 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/drydock-dev/drydock/internal/acrtoken"
+	"github.com/drydock-dev/drydock/internal/hostdial"
 )
 
 // ACRAudience is the resource of the directory tokens the plugin exchanges
@@ -34,7 +36,7 @@ const IMDSAPIVersion = "2018-02-01"
 const maxReadLength = 10 << 20
 
 // LookupHost resolves a host name; nil means net.DefaultResolver.
-type LookupHost func(ctx context.Context, host string) ([]string, error)
+type LookupHost = hostdial.Lookup
 
 // Client makes a node's requests: to the managed-identity endpoint with
 // the host credential, and to registries, trusting the configured CA and
@@ -116,15 +118,7 @@ func (d *Dialer) IsRegistryHost(host string) bool {
 
 // Resolve looks host up.
 func (d *Dialer) Resolve(ctx context.Context, host string) ([]string, error) {
-	lookup := d.Lookup
-	if lookup == nil {
-		lookup = net.DefaultResolver.LookupHost
-	}
-	ips, err := lookup(ctx, host)
-	if err == nil && len(ips) == 0 {
-		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return ips, err
+	return hostdial.Resolve(ctx, d.Lookup, host)
 }
 
 // DialContext implements the transport's dialing.
@@ -143,17 +137,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		}
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	var first error
-	for _, ip := range ips {
-		c, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip, port))
-		if err == nil {
-			return c, nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return nil, first
+	return hostdial.Dial(ctx, &d.net, network, ips, port)
 }
 
 // Token is a directory access token from the identity endpoint.
@@ -302,196 +286,78 @@ func (c *Client) identityTokenOnce(ctx context.Context, u, ep, cred string) (Tok
 	return tok, false, nil
 }
 
-// Challenge is what a registry's 401 on /v2/ says about its token service.
-type Challenge struct {
-	LoginServer string
-	Realm       string
-	Service     string
+// tokens is the token protocol's client with the plugin's User-Agent.
+func (c *Client) tokens() *acrtoken.Client {
+	return &acrtoken.Client{HTTP: c.HTTP, Header: http.Header{"User-Agent": {UserAgent}}}
 }
 
 // Challenge sends GET https://<loginServer>/v2/ and reads the Bearer
 // challenge, refusing what cloud-provider-azure refuses.
-func (c *Client) Challenge(ctx context.Context, loginServer string) (Challenge, error) {
-	u := url.URL{Scheme: "https", Host: loginServer, Path: "v2/"}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+func (c *Client) Challenge(ctx context.Context, loginServer string) (*acrtoken.Challenge, error) {
+	res, err := c.tokens().Probe(ctx, loginServer)
 	if err != nil {
-		return Challenge{}, fmt.Errorf("failed to construct request, got %w", err)
+		return nil, fmt.Errorf("error reaching registry endpoint %s, error: %w", acrtoken.ChallengeURL(loginServer), err)
 	}
-	req.Header.Set("User-Agent", UserAgent)
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return Challenge{}, fmt.Errorf("error reaching registry endpoint %s, error: %w", u.String(), err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxReadLength))
-	return ParseChallenge(loginServer, resp)
+	return CheckChallenge(res)
 }
 
-// ParseChallenge validates a /v2/ response as cloud-provider-azure does:
+// CheckChallenge validates a /v2/ answer as cloud-provider-azure does:
 // status 401, exactly one Www-Authenticate header, scheme Bearer, realm
 // and service present.
-func ParseChallenge(loginServer string, resp *http.Response) (Challenge, error) {
-	if resp.StatusCode != http.StatusUnauthorized {
-		return Challenge{}, fmt.Errorf("registry did not issue a valid AAD challenge, status: %d", resp.StatusCode)
+func CheckChallenge(res acrtoken.ProbeResult) (*acrtoken.Challenge, error) {
+	if res.Status != http.StatusUnauthorized {
+		return nil, fmt.Errorf("registry did not issue a valid AAD challenge, status: %d", res.Status)
 	}
-	h, ok := resp.Header["Www-Authenticate"]
-	if !ok {
-		return Challenge{}, errors.New("challenge response does not contain header 'Www-Authenticate'")
+	h := res.Authenticate()
+	if len(h) == 0 {
+		return nil, errors.New("challenge response does not contain header 'Www-Authenticate'")
 	}
 	if len(h) != 1 {
-		return Challenge{}, fmt.Errorf("registry did not issue a valid AAD challenge, authenticate header [%s]", strings.Join(h, ", "))
+		return nil, fmt.Errorf("registry did not issue a valid AAD challenge, authenticate header [%s]", strings.Join(h, ", "))
 	}
-	scheme, rest, _ := strings.Cut(h[0], " ")
-	params, err := parseAssignments(rest)
+	ch, err := acrtoken.ParseChallenge(h[0])
 	if err != nil {
-		return Challenge{}, fmt.Errorf("unable to understand the contents of Www-Authenticate header %s", rest)
+		return nil, err
 	}
-	if !strings.EqualFold(scheme, "Bearer") {
-		return Challenge{}, fmt.Errorf("Www-Authenticate: expected realm: Bearer, actual: %s", strings.ToLower(scheme))
+	if ch.Scheme != "bearer" {
+		return nil, fmt.Errorf("Www-Authenticate: expected realm: Bearer, actual: %s", ch.Scheme)
 	}
-	if params["service"] == "" {
-		return Challenge{}, errors.New(`Www-Authenticate: missing header "service"`)
+	if ch.Service() == "" {
+		return nil, errors.New(`Www-Authenticate: missing header "service"`)
 	}
-	if params["realm"] == "" {
-		return Challenge{}, errors.New(`Www-Authenticate: missing header "realm"`)
+	if ch.Realm() == "" {
+		return nil, errors.New(`Www-Authenticate: missing header "realm"`)
 	}
-	return Challenge{LoginServer: loginServer, Realm: params["realm"], Service: params["service"]}, nil
-}
-
-// parseAssignments reads `key1=value1, key2="value 2"` (quoted values may
-// hold commas; quotes are not escaped).
-func parseAssignments(s string) (map[string]string, error) {
-	out := map[string]string{}
-	bad := fmt.Errorf("malformed header value: %s", s)
-	i := 0
-	for {
-		eq := strings.IndexByte(s[i:], '=')
-		if eq < 0 {
-			return nil, bad
-		}
-		key := strings.TrimSpace(s[i : i+eq])
-		i += eq + 1
-		for i < len(s) && unicode.IsSpace(rune(s[i])) {
-			i++
-		}
-		if i >= len(s) {
-			return nil, bad
-		}
-		if s[i] == '"' {
-			end := strings.IndexByte(s[i+1:], '"')
-			if end < 0 {
-				return nil, bad
-			}
-			out[key] = s[i+1 : i+1+end]
-			i += end + 2
-			for i < len(s) && unicode.IsSpace(rune(s[i])) {
-				i++
-			}
-			if i >= len(s) {
-				return out, nil
-			}
-			if s[i] != ',' {
-				return nil, bad
-			}
-			i++
-			continue
-		}
-		comma := strings.IndexByte(s[i:], ',')
-		var v string
-		if comma < 0 {
-			v = strings.TrimSpace(s[i:])
-		} else {
-			v = strings.TrimSpace(s[i : i+comma])
-		}
-		if v == "" {
-			return nil, bad
-		}
-		out[key] = v
-		if comma < 0 {
-			return out, nil
-		}
-		i += comma + 1
-	}
-}
-
-// ExchangeURL is <realm scheme>://<realm host>/oauth2/exchange.
-func ExchangeURL(ch Challenge) (string, error) {
-	u, err := url.Parse(ch.Realm)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("Www-Authenticate: invalid realm %s", ch.Realm)
-	}
-	return fmt.Sprintf("%s://%s/oauth2/exchange", u.Scheme, u.Host), nil
+	return ch, nil
 }
 
 // Exchange turns a directory access token into an ACR refresh token the
 // way cloud-provider-azure does: grant_type access_token_refresh_token with
 // the token as both access_token and refresh_token.
-func (c *Client) Exchange(ctx context.Context, ch Challenge, tenant, accessToken string) (string, error) {
-	ep, err := ExchangeURL(ch)
+func (c *Client) Exchange(ctx context.Context, ch *acrtoken.Challenge, tenant, accessToken string) (string, error) {
+	origin, err := ch.Origin()
 	if err != nil {
 		return "", err
 	}
-	form := url.Values{
-		"service":       {ch.Service},
-		"grant_type":    {"access_token_refresh_token"},
-		"access_token":  {accessToken},
-		"refresh_token": {accessToken},
-		"tenant":        {tenant},
-	}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep, strings.NewReader(form))
-	if err != nil {
-		return "", fmt.Errorf("failed to construct request, got %w", err)
-	}
-	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
+	ep := origin + "/oauth2/exchange"
+	rt, err := c.tokens().Exchange(ctx, acrtoken.ExchangeRequest{Origin: origin, Service: ch.Service(), Tenant: tenant,
+		AccessToken: accessToken, Grant: acrtoken.GrantAccessTokenRefreshToken})
+	var te *acrtoken.Error
+	switch {
+	case err == nil:
+		return rt, nil
+	case !errors.As(err, &te):
 		return "", fmt.Errorf("Www-Authenticate: failed to reach auth url %s: %w", ep, err)
-	}
-	defer resp.Body.Close()
-	lr := &io.LimitedReader{R: resp.Body, N: maxReadLength}
-	body, err := io.ReadAll(lr)
-	if resp.StatusCode != http.StatusOK {
-		msg := fmt.Sprintf("Www-Authenticate: auth url %s responded with status code %d", ep, resp.StatusCode)
-		if m := RegistryErrorMessage(body); m != "" {
+	case te.Refused():
+		msg := fmt.Sprintf("Www-Authenticate: auth url %s responded with status code %d", ep, te.Status)
+		if m := te.Message(); m != "" {
 			msg += ": " + m
 		}
 		return "", errors.New(msg)
-	}
-	if err != nil {
+	case errors.Is(te.Err, acrtoken.ErrTooLarge):
+		return "", te.Err
+	case te.Err != nil:
 		return "", fmt.Errorf("Www-Authenticate: error reading response from %s", ep)
 	}
-	if lr.N <= 0 {
-		return "", errors.New("the read limit is reached")
-	}
-	var r struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil || r.RefreshToken == "" {
-		return "", fmt.Errorf("Www-Authenticate: unable to read response %s", body)
-	}
-	return r.RefreshToken, nil
-}
-
-// RegistryErrorMessage returns the messages of a registry error body
-// ({"errors":[{"code","message"}]}), or the trimmed body when it is not one.
-func RegistryErrorMessage(body []byte) string {
-	var e struct {
-		Errors []struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-		var parts []string
-		for _, x := range e.Errors {
-			parts = append(parts, x.Message)
-		}
-		return strings.Join(parts, "; ")
-	}
-	s := strings.TrimSpace(string(body))
-	if len(s) > 512 {
-		s = s[:512] + "..."
-	}
-	return s
+	return "", fmt.Errorf("Www-Authenticate: unable to read response %s", te.Body)
 }

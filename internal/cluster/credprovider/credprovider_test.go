@@ -3,19 +3,23 @@ package credprovider_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/acrtoken"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider/credprovidertest"
 )
 
-const suffix = "azurecr.test" // .test never resolves (RFC 6761)
+const suffix = credprovidertest.Suffix
 
 func request(image string) string {
 	return `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"` + image + `"}`
@@ -35,24 +39,28 @@ func run(t *testing.T, stdin string, args ...string) (map[string]any, string, er
 	return m, out.String(), nil
 }
 
-func setup(t *testing.T) (*credprovidertest.Fake, string) {
-	f := credprovidertest.New(t, suffix)
-	reg := f.AddRegistry("myacr", map[string][]string{"nginx": {"v1"}})
-	f.Assign("AcrPull", f.Kubelet.PrincipalID, "ServicePrincipal", reg.ID)
-	return f, f.WriteConfig(f.Config())
+// setup starts drydock with a host holding the kubelet identity, which
+// has AcrPull on registry myacr; it returns the node's azure.json.
+func setup(t *testing.T) (*credprovidertest.Env, *credprovidertest.Registry, string) {
+	e := credprovidertest.New(t)
+	reg := e.AddRegistry("myacr", map[string][]string{"nginx": {"v1"}})
+	e.Assign("AcrPull", e.Kubelet.PrincipalID, reg.ID)
+	return e, reg, e.WriteConfig(e.Config())
 }
 
 func TestRunIssuesRefreshToken(t *testing.T) {
-	f, azureJSON := setup(t)
+	e, reg, azureJSON := setup(t)
+	_, port, _ := net.SplitHostPort(reg.LoginServer)
 	for _, tc := range []struct {
 		name, image, login string
 		args               []string
 	}{
 		{"tag", "myacr." + suffix + "/nginx:v1", "myacr." + suffix, []string{azureJSON}},
 		{"dashdash", "myacr." + suffix + "/library/nginx@sha256:" + strings.Repeat("a", 64), "myacr." + suffix, []string{"--", azureJSON}},
-		{"port", "myacr." + suffix + ":" + f.Port() + "/nginx", "myacr." + suffix + ":" + f.Port(), []string{azureJSON}},
+		{"port", "myacr." + suffix + ":" + port + "/nginx", "myacr." + suffix + ":" + port, []string{azureJSON}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e.Reset()
 			m, raw, err := run(t, request(tc.image), tc.args...)
 			if err != nil {
 				t.Fatal(err)
@@ -69,59 +77,66 @@ func TestRunIssuesRefreshToken(t *testing.T) {
 				t.Errorf("anonymous entry: %v", auth)
 			}
 			a, _ := auth[tc.login].(map[string]any)
-			if a == nil || a["username"] != "00000000-0000-0000-0000-000000000000" || !strings.HasPrefix(a["password"].(string), "rt-") {
-				t.Errorf("login server entry: %v", auth)
+			if a == nil || a["username"] != "00000000-0000-0000-0000-000000000000" {
+				t.Fatalf("login server entry: %v", auth)
+			}
+			// The password is a refresh token the registry takes for a
+			// pull token.
+			tokens := &acrtoken.Client{HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.CAPool},
+				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, network, e.RegistryAddress)
+				}}}}
+			if _, err := tokens.AccessToken(t.Context(), acrtoken.TokenRequest{Origin: "https://" + reg.LoginServer, Service: reg.LoginServer,
+				Scope: "repository:nginx:pull", RefreshToken: a["password"].(string)}); err != nil {
+				t.Errorf("the refresh token does not give a pull token: %v", err)
+			}
+			// The flow is cloud-provider-azure's: IMDS, challenge, exchange.
+			var saw []string
+			for _, r := range e.Requests() {
+				saw = append(saw, strings.SplitN(r, " ", 3)[2])
+			}
+			if got, want := strings.Join(saw, " "), "/metadata/identity/oauth2/token /v2/ /oauth2/exchange"; got != want {
+				t.Errorf("requests %v, want %s", saw, want)
 			}
 		})
-	}
-	// The flow is cloud-provider-azure's: IMDS, challenge, exchange.
-	var saw []string
-	for _, r := range f.Requests() {
-		saw = append(saw, strings.SplitN(r, " ", 3)[2])
-	}
-	want := "/metadata/identity/oauth2/token /v2/ /oauth2/exchange"
-	if got := strings.Join(saw[:3], " "); got != want {
-		t.Errorf("requests %v, want %s", saw, want)
 	}
 }
 
 func TestRunSendsWhatCPASends(t *testing.T) {
-	f, azureJSON := setup(t)
+	e, reg, azureJSON := setup(t)
 	var imds, exchange *http.Request
-	var exchangeForm map[string][]string
-	f.V2Hook = nil
-	orig := f.Server.Config.Handler
-	f.Server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var exchangeForm url.Values
+	e.Intercept(func(w http.ResponseWriter, r *http.Request, body []byte) bool {
 		switch r.URL.Path {
 		case "/metadata/identity/oauth2/token":
 			imds = r.Clone(context.Background())
 		case "/oauth2/exchange":
 			exchange = r.Clone(context.Background())
-			_ = r.ParseForm()
-			exchangeForm = r.PostForm
+			exchangeForm, _ = url.ParseQuery(string(body))
 		}
-		orig.ServeHTTP(w, r)
+		return false
 	})
 	if _, raw, err := run(t, request("myacr."+suffix+"/nginx:v1"), azureJSON); err != nil {
 		t.Fatal(err, raw)
 	}
 	q := imds.URL.Query()
-	if imds.Header.Get("Metadata") != "true" || imds.Header.Get("X-IDENTITY-HEADER") != f.HostCredential ||
-		q.Get("api-version") != "2018-02-01" || q.Get("resource") != "https://containerregistry.azure.net" || q.Get("client_id") != f.Kubelet.ClientID {
+	if imds.Header.Get("Metadata") != "true" || imds.Header.Get("X-IDENTITY-HEADER") != e.HostCredential ||
+		q.Get("api-version") != "2018-02-01" || q.Get("resource") != "https://containerregistry.azure.net" || q.Get("client_id") != e.Kubelet.ClientID {
 		t.Errorf("identity request: %v %v", imds.Header, q)
 	}
-	if exchange.Header.Get("User-Agent") != "kubernetes-credentialprovider-acr" || exchange.Host != "myacr."+suffix {
+	if exchange.Header.Get("User-Agent") != "kubernetes-credentialprovider-acr" || exchange.Host != reg.LoginServer {
 		t.Errorf("exchange request: host %s headers %v", exchange.Host, exchange.Header)
 	}
 	get := func(k string) string { return strings.Join(exchangeForm[k], ",") }
-	if get("grant_type") != "access_token_refresh_token" || get("service") != "myacr."+suffix || get("tenant") != f.Tenant ||
+	if get("grant_type") != "access_token_refresh_token" || get("service") != reg.LoginServer || get("tenant") != e.TenantID ||
 		get("access_token") == "" || get("access_token") != get("refresh_token") {
 		t.Errorf("exchange form: %v", exchangeForm)
 	}
 }
 
 func TestRunNotARegistryImage(t *testing.T) {
-	f, azureJSON := setup(t)
+	e, _, azureJSON := setup(t)
+	e.Reset()
 	for _, image := range []string{"nginx", "docker.io/library/nginx:1", "myacr.azurecr.io/nginx", "my-acr." + suffix + "/x",
 		"a.b." + suffix + "/x", "myacr." + suffix + ".evil.com/x", "myacr." + suffix + ":abc/x", "mcr.microsoft.com/aks/canipull:v0.1.0"} {
 		m, raw, err := run(t, request(image), azureJSON)
@@ -132,13 +147,14 @@ func TestRunNotARegistryImage(t *testing.T) {
 			t.Errorf("%s: %s", image, raw)
 		}
 	}
-	if n := len(f.Requests()); n != 0 {
-		t.Errorf("%d requests for images outside the registries", n)
+	if n := len(e.Requests()); n != 0 {
+		t.Errorf("%d requests for images outside the registries: %v", n, e.Requests())
 	}
 }
 
+// A request the plugin refuses is refused before azure.json is read.
 func TestRunRejectsBadRequests(t *testing.T) {
-	_, azureJSON := setup(t)
+	azureJSON := filepath.Join(t.TempDir(), "unread.json")
 	for _, tc := range []struct{ name, stdin, want string }{
 		{"v1alpha1", `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1alpha1","kind":"CredentialProviderRequest","image":"x"}`, "group version credentialprovider.kubelet.k8s.io/v1alpha1 is not supported"},
 		{"no apiVersion", `{"kind":"CredentialProviderRequest","image":"x"}`, "group version  is not supported"},
@@ -158,10 +174,10 @@ func TestRunRejectsBadRequests(t *testing.T) {
 }
 
 func TestRunConfigErrors(t *testing.T) {
-	f, _ := setup(t)
+	e, _, _ := setup(t)
 	dir := t.TempDir()
 	write := func(name string, mutate func(*credprovider.AzureConfig)) string {
-		c := f.Config()
+		c := e.Config()
 		mutate(c)
 		b, _ := json.Marshal(c)
 		p := filepath.Join(dir, name)
@@ -170,10 +186,7 @@ func TestRunConfigErrors(t *testing.T) {
 	}
 	garbage := filepath.Join(dir, "garbage.json")
 	os.WriteFile(garbage, []byte("{not json"), 0o600)
-	otherCA := filepath.Join(dir, "other-ca.crt")
-	other := credprovidertest.New(t, suffix)
-	b, _ := os.ReadFile(other.CAFile)
-	os.WriteFile(otherCA, b, 0o600)
+	untrusted := credprovidertest.OtherCA(t)
 	image := "myacr." + suffix + "/nginx:v1"
 	for _, tc := range []struct {
 		name string
@@ -185,7 +198,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{"two args", []string{garbage, garbage}, "expected at most one argument"},
 		{"unknown flag", []string{"--registry-mirror=mcr.microsoft.com:myacr." + suffix, garbage}, "unknown flag: --registry-mirror"},
 		{"missing CA file", []string{write("ca.json", func(c *credprovider.AzureConfig) { c.CAFile = filepath.Join(dir, "no-ca") })}, "reading the CA file"},
-		{"untrusted CA", []string{write("otherca.json", func(c *credprovider.AzureConfig) { c.CAFile = otherCA })}, "certificate signed by unknown authority"},
+		{"untrusted CA", []string{write("otherca.json", func(c *credprovider.AzureConfig) { c.CAFile = untrusted })}, "certificate signed by unknown authority"},
 		{"missing host credential", []string{write("hc.json", func(c *credprovider.AzureConfig) { c.HostCredentialFile = filepath.Join(dir, "no-hc") })}, "reading the host credential"},
 		{"wrong host credential", []string{write("hc2.json", func(c *credprovider.AzureConfig) { c.HostCredentialFile = garbage })}, "responded with status code 401: unauthorized_client: The host credential is not valid"},
 		{"identity not assigned", []string{write("id.json", func(c *credprovider.AzureConfig) { c.UserAssignedIdentityID = "11111111-2222-3333-4444-555555555555" })}, "status code 400: invalid_request: Identity not found"},
@@ -201,71 +214,42 @@ func TestRunConfigErrors(t *testing.T) {
 	}
 }
 
+// Faults the server does not produce, injected in front of it.
 func TestRunRegistryFailures(t *testing.T) {
+	credprovider.SetRetryDelaysForTest(t, []time.Duration{time.Millisecond})
+	e, reg, azureJSON := setup(t)
 	image := "myacr." + suffix + "/nginx:v1"
 	for _, tc := range []struct {
 		name  string
-		setup func(f *credprovidertest.Fake)
+		fault credprovidertest.Interceptor
 		want  string
 	}{
-		{"challenge status", func(f *credprovidertest.Fake) {
-			f.ChallengeWriter = func(w http.ResponseWriter) { w.WriteHeader(200) }
-		}, "registry did not issue a valid AAD challenge, status: 200"},
-		{"no header", func(f *credprovidertest.Fake) {
-			f.ChallengeWriter = func(w http.ResponseWriter) { w.WriteHeader(401) }
-		}, "challenge response does not contain header 'Www-Authenticate'"},
-		{"two headers", func(f *credprovidertest.Fake) {
-			f.ChallengeWriter = func(w http.ResponseWriter) {
-				w.Header().Add("Www-Authenticate", `Bearer realm="https://a/oauth2/token",service="a"`)
-				w.Header().Add("Www-Authenticate", `Basic realm="x"`)
-				w.WriteHeader(401)
-			}
-		}, "registry did not issue a valid AAD challenge, authenticate header"},
-		{"basic", func(f *credprovidertest.Fake) {
-			f.ChallengeWriter = func(w http.ResponseWriter) {
-				w.Header().Set("Www-Authenticate", `Basic realm="x"`)
-				w.WriteHeader(401)
-			}
-		}, "Www-Authenticate: expected realm: Bearer, actual: basic"},
-		{"no service", func(f *credprovidertest.Fake) {
-			f.ChallengeWriter = func(w http.ResponseWriter) {
-				w.Header().Set("Www-Authenticate", `Bearer realm="https://myacr.azurecr.test/oauth2/token"`)
-				w.WriteHeader(401)
-			}
-		}, `Www-Authenticate: missing header "service"`},
-		{"no realm", func(f *credprovidertest.Fake) {
-			f.ChallengeWriter = func(w http.ResponseWriter) {
-				w.Header().Set("Www-Authenticate", `Bearer service="myacr.azurecr.test"`)
-				w.WriteHeader(401)
-			}
-		}, `Www-Authenticate: missing header "realm"`},
-		{"malformed", func(f *credprovidertest.Fake) {
-			f.ChallengeWriter = func(w http.ResponseWriter) {
-				w.Header().Set("Www-Authenticate", `Bearer realm="unterminated`)
-				w.WriteHeader(401)
-			}
-		}, "unable to understand the contents of Www-Authenticate header"},
-		{"exchange refused", func(f *credprovidertest.Fake) { f.ExchangeStatus = 401 },
-			"Www-Authenticate: auth url https://myacr." + suffix + "/oauth2/exchange responded with status code 401: token validation failed"},
-		{"identity endpoint down", func(f *credprovidertest.Fake) { f.IMDSStatus = 503 }, "responded with status code 503"},
+		{"exchange refused", credprovidertest.Answer("/oauth2/exchange", http.StatusUnauthorized,
+			`{"errors":[{"code":"UNAUTHORIZED","message":"token validation failed: the exchange is refused by the test"}]}`), "Www-Authenticate: auth url https://" + reg.LoginServer + "/oauth2/exchange responded with status code 401: token validation failed"},
+		{"exchange answers no token", credprovidertest.Answer("/oauth2/exchange", http.StatusOK, `{"access_token":"x"}`), `Www-Authenticate: unable to read response {"access_token":"x"}`},
+		{"identity endpoint down", credprovidertest.Answer("/metadata/identity/", http.StatusServiceUnavailable,
+			`{"error":"unknown","error_description":"the identity endpoint is unavailable"}`), "responded with status code 503"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			credprovider.SetRetryDelaysForTest(t, []time.Duration{time.Millisecond})
-			f, azureJSON := setup(t)
-			tc.setup(f)
+			e.Intercept(tc.fault)
 			_, out, err := run(t, request(image), azureJSON)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {
 				t.Errorf("err = %v, stdout %q; want %q", err, out, tc.want)
 			}
 		})
 	}
+	e.Intercept(nil)
+	if _, _, err := run(t, request(image), azureJSON); err != nil {
+		t.Errorf("without faults: %v", err)
+	}
 }
 
 func TestRunServicePrincipalCluster(t *testing.T) {
-	f, _ := setup(t)
-	c := f.Config()
+	e, _, _ := setup(t)
+	c := e.Config()
 	c.UseManagedIdentityExtension, c.AADClientID, c.AADClientSecret = false, "app-id", "app-secret"
-	m, raw, err := run(t, request("myacr."+suffix+"/nginx:v1"), f.WriteConfig(c))
+	e.Reset()
+	m, raw, err := run(t, request("myacr."+suffix+"/nginx:v1"), e.WriteConfig(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,8 +257,8 @@ func TestRunServicePrincipalCluster(t *testing.T) {
 	if a, _ := auth["*."+suffix].(map[string]any); len(auth) != 1 || a["username"] != "app-id" || a["password"] != "app-secret" {
 		t.Errorf("%s", raw)
 	}
-	if len(f.Requests()) != 0 {
-		t.Errorf("requests: %v", f.Requests())
+	if len(e.Requests()) != 0 {
+		t.Errorf("requests: %v", e.Requests())
 	}
 }
 
@@ -300,24 +284,49 @@ func TestLoginServerOf(t *testing.T) {
 	}
 }
 
-func TestParseChallenge(t *testing.T) {
-	resp := func(h ...string) *http.Response {
-		r := &http.Response{StatusCode: 401, Header: http.Header{}}
-		for _, v := range h {
-			r.Header.Add("Www-Authenticate", v)
-		}
-		return r
-	}
-	ch, err := credprovider.ParseChallenge("a.azurecr.io", resp(`Bearer realm="https://a.azurecr.io/oauth2/token",service="a.azurecr.io",scope="repository:x,y:pull"`))
-	if err != nil || ch.Realm != "https://a.azurecr.io/oauth2/token" || ch.Service != "a.azurecr.io" {
-		t.Errorf("%+v %v", ch, err)
-	}
-	ch, err = credprovider.ParseChallenge("a", resp(`bearer realm=https://a:5443/oauth2/token, service = a:5443`))
-	if err != nil || ch.Realm != "https://a:5443/oauth2/token" || ch.Service != "a:5443" {
-		t.Errorf("unquoted: %+v %v", ch, err)
-	}
-	if u, err := credprovider.ExchangeURL(ch); err != nil || u != "https://a:5443/oauth2/exchange" {
-		t.Errorf("exchange URL %q %v", u, err)
+// The /v2/ answers cloud-provider-azure refuses, with its messages.
+func TestCheckChallenge(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		status         int
+		headers        []string
+		realm, service string
+		origin         string
+		want           string
+	}{
+		{name: "quoted", status: 401, headers: []string{`Bearer realm="https://a.azurecr.io/oauth2/token",service="a.azurecr.io",scope="repository:x,y:pull"`},
+			realm: "https://a.azurecr.io/oauth2/token", service: "a.azurecr.io", origin: "https://a.azurecr.io"},
+		{name: "unquoted", status: 401, headers: []string{`bearer realm=https://a:5443/oauth2/token, service = a:5443`},
+			realm: "https://a:5443/oauth2/token", service: "a:5443", origin: "https://a:5443"},
+		{name: "challenge status", status: 200, want: "registry did not issue a valid AAD challenge, status: 200"},
+		{name: "no header", status: 401, want: "challenge response does not contain header 'Www-Authenticate'"},
+		{name: "two headers", status: 401, headers: []string{`Bearer realm="https://a/oauth2/token",service="a"`, `Basic realm="x"`},
+			want: `registry did not issue a valid AAD challenge, authenticate header [Bearer realm="https://a/oauth2/token",service="a", Basic realm="x"]`},
+		{name: "basic", status: 401, headers: []string{`Basic realm="x"`}, want: "Www-Authenticate: expected realm: Bearer, actual: basic"},
+		{name: "no service", status: 401, headers: []string{`Bearer realm="https://myacr.azurecr.test/oauth2/token"`}, want: `Www-Authenticate: missing header "service"`},
+		{name: "no realm", status: 401, headers: []string{`Bearer service="myacr.azurecr.test"`}, want: `Www-Authenticate: missing header "realm"`},
+		{name: "malformed", status: 401, headers: []string{`Bearer realm="unterminated`}, want: `unable to understand the contents of Www-Authenticate header realm="unterminated`},
+		{name: "no parameters", status: 401, headers: []string{`Bearer`}, want: "unable to understand the contents of Www-Authenticate header "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.headers {
+				h.Add("Www-Authenticate", v)
+			}
+			ch, err := credprovider.CheckChallenge(acrtoken.ProbeResult{Status: tc.status, Header: h})
+			if tc.want != "" {
+				if err == nil || err.Error() != tc.want {
+					t.Errorf("err = %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || ch.Realm() != tc.realm || ch.Service() != tc.service {
+				t.Fatalf("%+v %v", ch, err)
+			}
+			if o, err := ch.Origin(); err != nil || o != tc.origin {
+				t.Errorf("origin %q %v", o, err)
+			}
+		})
 	}
 }
 
@@ -390,10 +399,10 @@ func TestLoadConfigResolvesRelativePaths(t *testing.T) {
 		})
 	}
 	// And the plugin gets credentials with such a file.
-	f, _ := setup(t)
-	cfg := f.Config()
-	cfg.HostCredentialFile, cfg.CAFile = filepath.Base(f.HostCredentialFile), filepath.Base(f.CAFile)
-	if _, raw, err := run(t, request("myacr."+suffix+"/nginx:v1"), f.WriteConfig(cfg)); err != nil {
+	e, _, _ := setup(t)
+	cfg := e.Config()
+	cfg.HostCredentialFile, cfg.CAFile = filepath.Base(e.HostCredentialFile), filepath.Base(e.CAFile)
+	if _, raw, err := run(t, request("myacr."+suffix+"/nginx:v1"), e.WriteConfig(cfg)); err != nil {
 		t.Fatalf("relative paths: %v (%s)", err, raw)
 	}
 }

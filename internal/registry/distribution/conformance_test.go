@@ -23,7 +23,11 @@ func TestOCIConformance(t *testing.T) {
 	if bin == "" {
 		t.Skip("set DRYDOCK_OCI_CONFORMANCE to the conformance binary to run the OCI conformance suite")
 	}
-	e := newEnv(t, envOpts{filesystem: true})
+	runOCIConformance(t, bin, newEnv(t, envOpts{filesystem: true}))
+}
+
+// runOCIConformance runs the conformance binary bin against e's handler.
+func runOCIConformance(t *testing.T, bin string, e *env) {
 	// The automatic mount may use repo2: the caller may pull it.
 	e.az.grants = []auth.Access{{Type: "repository", Name: "conformance/repo2", Actions: []string{"pull"}}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

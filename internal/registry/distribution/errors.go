@@ -34,7 +34,7 @@ func register(code string, status int, message string) ErrorCode {
 var (
 	ErrBlobUnknown         = register("BLOB_UNKNOWN", http.StatusNotFound, "blob unknown to registry")
 	ErrBlobUploadInvalid   = register("BLOB_UPLOAD_INVALID", http.StatusBadRequest, "blob upload invalid")
-	ErrBlobUploadUnknown   = register("BLOB_UPLOAD_UNKNOWN", http.StatusNotFound, "blob upload unknown to registry")
+	ErrBlobUploadUnknown   = register("BLOB_UPLOAD_UNKNOWN", http.StatusNotFound, "blob upload unknown to registry (completed, cancelled, expired, or started on a registry that does not share this one's storage): start the upload again with POST /v2/<name>/blobs/uploads/")
 	ErrDigestInvalid       = register("DIGEST_INVALID", http.StatusBadRequest, "provided digest did not match uploaded content")
 	ErrManifestBlobUnknown = register("MANIFEST_BLOB_UNKNOWN", http.StatusBadRequest, "manifest references a manifest or blob unknown to registry")
 	ErrManifestInvalid     = register("MANIFEST_INVALID", http.StatusBadRequest, "manifest invalid")
