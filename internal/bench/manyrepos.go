@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/store"
@@ -70,25 +68,6 @@ func seedRepositories(ctx context.Context, dir, regID string, n int, layer strin
 	})
 }
 
-// tokenFor asks drydock for an access token with the given scopes, with
-// the client's refresh token.
-func (c *regClient) tokenFor(ctx context.Context, scopes ...string) (string, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "service": {c.host}, "scope": scopes, "refresh_token": {c.refresh}}
-	resp, err := c.do(ctx, "POST", "/oauth2/token", strings.NewReader(form.Encode()), 0,
-		map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var at struct {
-		AccessToken string `json:"access_token"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", drain(resp, http.StatusOK)
-	}
-	return at.AccessToken, json.NewDecoder(resp.Body).Decode(&at)
-}
-
 // withBearer is a copy of c that sends bearer.
 func (c *regClient) withBearer(bearer string) *regClient {
 	cc := *c
@@ -142,7 +121,7 @@ func repoLines() []repoLine {
 func scopedClients(ctx context.Context, c *regClient, n int) ([]*regClient, error) {
 	var cs []*regClient
 	for i := range n {
-		t, err := c.tokenFor(ctx, "repository:"+scaleRepoName(i)+":pull", "registry:catalog:*")
+		t, err := c.scoped(ctx, "repository:"+scaleRepoName(i)+":pull registry:catalog:*")
 		if err != nil {
 			return nil, err
 		}

@@ -129,10 +129,10 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 		p.stop()
 		return nil, fmt.Errorf("token exchange: %w", err)
 	}
-	c.refresh = rt.RefreshToken
-	c.token = func(ctx context.Context) (string, error) {
-		return tokens.AccessToken(ctx, acrtoken.TokenRequest{Origin: origin, Service: login, Scope: "repository:bench:pull,push", RefreshToken: refresh})
+	c.scoped = func(ctx context.Context, scope string) (string, error) {
+		return tokens.AccessToken(ctx, acrtoken.TokenRequest{Origin: origin, Service: login, Scope: scope, RefreshToken: refresh})
 	}
+	c.token = func(ctx context.Context) (string, error) { return c.scoped(ctx, "repository:bench:pull,push") }
 	if c.bearer, err = c.token(ctx); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("access token: %w", err)

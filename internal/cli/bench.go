@@ -47,7 +47,7 @@ registries are reported as a percentage. Install the peer with 'apt-get install 
 	reg.Flags().IntVar(&opts.TokenRequests, "token-requests", 20000, "/oauth2/token requests")
 	reg.Flags().IntVar(&opts.Assignments, "assignments", 100000, "role assignments seeded in a second drydock for the token-at-scale line (0 skips it)")
 	reg.Flags().IntVar(&opts.Repositories, "repositories", 10000, "repositories of 10 tags seeded in a third drydock for the many-repositories lines (0 skips them)")
-	reg.Flags().IntVar(&opts.Rounds, "rounds", 3, "alternating rounds of the at-scale lines (medians are reported)")
+	reg.Flags().IntVar(&opts.Rounds, "rounds", 3, "rounds of every push, pull and at-scale measure, alternating between the compared servers (medians are reported)")
 	reg.Flags().IntVar(&opts.Concurrency, "concurrency", 16, "parallel clients for the request-rate tests")
 	reg.Flags().StringVar(&opts.DockerRegistry, "docker-registry", "", "path of the docker-registry binary (default: from PATH)")
 	cmd.AddCommand(reg)
