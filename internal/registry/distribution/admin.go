@@ -82,25 +82,10 @@ func (h *Handler) Repositories(ctx context.Context, key string) ([]string, error
 // Repository describes one repository; ErrRepositoryNotFound if unknown.
 func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryInfo, error) {
 	var info RepositoryInfo
-	err := h.st.View(ctx, func(tx *store.Tx) error {
-		r, err := tx.GetRegistryRepository(key, repo)
-		if errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		}
-		if err != nil {
-			return err
-		}
-		info = RepositoryInfo{Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-		ms, err := tx.ListRegistryManifests(key, repo)
-		if err != nil {
-			return err
-		}
-		tags, err := tx.ListRegistryTags(key, repo, "", -1)
-		if err != nil {
-			return err
-		}
-		info.ManifestCount, info.TagCount = len(ms), len(tags)
-		return nil
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, r store.RegistryRepository) error {
+		ms, tags, err := manifestsAndTags(tx, key, repo)
+		info = RepositoryInfo{Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ManifestCount: len(ms), TagCount: len(tags)}
+		return err
 	})
 	return info, err
 }
@@ -109,12 +94,7 @@ func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryI
 // the repository is unknown.
 func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error) {
 	out := []TagInfo{}
-	err := h.st.View(ctx, func(tx *store.Tx) error {
-		if _, err := tx.GetRegistryRepository(key, repo); errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		} else if err != nil {
-			return err
-		}
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, _ store.RegistryRepository) error {
 		tags, err := tx.ListRegistryTags(key, repo, "", -1)
 		for _, t := range tags {
 			out = append(out, TagInfo{Name: t.Name, Digest: t.Digest, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
@@ -128,17 +108,8 @@ func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error)
 // ErrRepositoryNotFound if the repository is unknown.
 func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestInfo, error) {
 	out := []ManifestInfo{}
-	err := h.st.View(ctx, func(tx *store.Tx) error {
-		if _, err := tx.GetRegistryRepository(key, repo); errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		} else if err != nil {
-			return err
-		}
-		ms, err := tx.ListRegistryManifests(key, repo)
-		if err != nil {
-			return err
-		}
-		tags, err := tx.ListRegistryTags(key, repo, "", -1)
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, _ store.RegistryRepository) error {
+		ms, tags, err := manifestsAndTags(tx, key, repo)
 		if err != nil {
 			return err
 		}
@@ -161,6 +132,31 @@ func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestIn
 		return nil
 	})
 	return out, err
+}
+
+// viewRepository runs fn in a read transaction on the repository repo of
+// registry key; ErrRepositoryNotFound if the repository is unknown.
+func (h *Handler) viewRepository(ctx context.Context, key, repo string, fn func(*store.Tx, store.RegistryRepository) error) error {
+	return h.st.View(ctx, func(tx *store.Tx) error {
+		r, err := tx.GetRegistryRepository(key, repo)
+		if errdefs.IsNotFound(err) {
+			return ErrRepositoryNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fn(tx, r)
+	})
+}
+
+// manifestsAndTags lists all of a repository's manifests and tags.
+func manifestsAndTags(tx *store.Tx, key, repo string) ([]store.RegistryManifest, []store.RegistryTag, error) {
+	ms, err := tx.ListRegistryManifests(key, repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	tags, err := tx.ListRegistryTags(key, repo, "", -1)
+	return ms, tags, err
 }
 
 // DeleteRepository removes a repository: its manifests, tags, blob links

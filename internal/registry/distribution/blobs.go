@@ -15,12 +15,8 @@ import (
 // store's ReadSeeker (an *os.File with the filesystem driver, so the body
 // goes out with sendfile).
 func (q *request) getBlob() {
-	if !q.authorize(pullActions) {
-		return
-	}
-	digest, _, derr := parseDigest(q.arg)
-	if derr != nil {
-		q.fail(derr)
+	digest, ok := q.authorizeDigest(pullActions)
+	if !ok {
 		return
 	}
 	_, err := q.h.st.LookupBlobLink(q.ctx, q.reg.Key, q.name, digest)
@@ -59,12 +55,8 @@ func (q *request) getBlob() {
 // DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository;
 // garbage collection frees its content once nothing links it.
 func (q *request) deleteBlob() {
-	if !q.authorize(deleteActions) {
-		return
-	}
-	digest, _, derr := parseDigest(q.arg)
-	if derr != nil {
-		q.fail(derr)
+	digest, ok := q.authorizeDigest(deleteActions)
+	if !ok {
 		return
 	}
 	err := q.update(func(tx *store.Tx) error { return tx.UnlinkBlob(q.reg.Key, q.name, digest) })
