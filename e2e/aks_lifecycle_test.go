@@ -252,16 +252,7 @@ func TestAKSPodLifecycle(t *testing.T) {
 		// runs.
 		k.ok("create", "secret", "docker-registry", "regcred", "--docker-server="+login2, "--docker-username="+user, "--docker-password="+pass)
 		k.apply("withsecret", lifePodYAML("withsecret", image2, "", "  imagePullSecrets:\n  - name: regcred\n"))
-		k.eventually("pod withsecret Running and ready", podsDeadline, func() string {
-			p, msg := k.pod("withsecret")
-			if msg != "" {
-				return msg
-			}
-			if !p.runningAndReady() {
-				return "pod withsecret: " + p.String()
-			}
-			return ""
-		})
+		k.waitRunningAndReady("withsecret")
 	})
 
 	t.Run("config", func(t *testing.T) {
@@ -288,16 +279,7 @@ func TestAKSPodLifecycle(t *testing.T) {
     secret:
       secretName: tokens
 `))
-		k.eventually("pod config Running and ready", podsDeadline, func() string {
-			p, msg := k.pod("config")
-			if msg != "" {
-				return msg
-			}
-			if !p.runningAndReady() {
-				return "pod config: " + p.String()
-			}
-			return ""
-		})
+		k.waitRunningAndReady("config")
 		for _, c := range []struct {
 			args []string
 			want string
@@ -370,16 +352,7 @@ func TestAKSPodLifecycle(t *testing.T) {
 			// The readiness step failed: a running pod of its own.
 			pod = "doomed"
 			k.ok("run", pod, "--image="+image)
-			k.eventually("pod doomed Running and ready", podsDeadline, func() string {
-				p, msg := k.pod(pod)
-				if msg != "" {
-					return msg
-				}
-				if !p.runningAndReady() {
-					return "pod doomed: " + p.String()
-				}
-				return ""
-			})
+			k.waitRunningAndReady("doomed")
 		}
 		began := time.Now()
 		// --timeout only bounds kubectl's wait for the pod to go, against

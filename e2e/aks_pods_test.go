@@ -572,6 +572,22 @@ func (k *podsKubectl) pods(args ...string) ([]podsPod, string) {
 	return l.Items, ""
 }
 
+// waitRunningAndReady waits up to podsDeadline for pod name of namespace
+// default to be Running with all its containers ready.
+func (k *podsKubectl) waitRunningAndReady(name string) {
+	k.t.Helper()
+	k.eventually("pod "+name+" Running and ready", podsDeadline, func() string {
+		p, msg := k.pod(name)
+		if msg != "" {
+			return msg
+		}
+		if !p.runningAndReady() {
+			return "pod " + name + ": " + p.String()
+		}
+		return ""
+	})
+}
+
 // pod gets one pod of namespace default.
 func (k *podsKubectl) pod(name string) (podsPod, string) {
 	k.t.Helper()
