@@ -132,6 +132,12 @@ func (e *env) doRaw(t *testing.T, token, method, path, body string) (int, map[st
 	t.Helper()
 	req, _ := http.NewRequest(method, e.Endpoint+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
+	return e.send(t, req)
+}
+
+// send sends req and decodes the JSON answer (nil when there is none).
+func (e *env) send(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
 	resp, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -279,14 +285,7 @@ func (e *env) imds(t *testing.T, header map[string]string, q string) (int, map[s
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = jsonDecode(resp, &out)
-	return resp.StatusCode, out
+	return e.send(t, req)
 }
 
 func TestManagedIdentityEndpoint(t *testing.T) {
