@@ -368,6 +368,16 @@ func sharedServer(t *testing.T) *server {
 	return shared.srv
 }
 
+// sharedAdmin is how a test that needs no isolation begins: it marks the
+// test parallel and returns the shared server and a CLI signed in as its
+// admin.
+func sharedAdmin(t *testing.T) (*server, *cli) {
+	t.Helper()
+	t.Parallel()
+	s := sharedServer(t)
+	return s, s.admin(t)
+}
+
 // ---------------------------------------------------------------------------
 // The command line
 
