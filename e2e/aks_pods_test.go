@@ -576,12 +576,19 @@ func (k *podsKubectl) pods(args ...string) ([]podsPod, string) {
 // default to be Running with all its containers ready.
 func (k *podsKubectl) waitRunningAndReady(name string) {
 	k.t.Helper()
-	k.eventually("pod "+name+" Running and ready", podsDeadline, func() string {
+	k.waitPod(name, "Running and ready", podsPod.runningAndReady)
+}
+
+// waitPod waits up to podsDeadline for pod name of namespace default to be
+// as ok says (state describes that, for the failure message).
+func (k *podsKubectl) waitPod(name, state string, ok func(podsPod) bool) {
+	k.t.Helper()
+	k.eventually("pod "+name+" "+state, podsDeadline, func() string {
 		p, msg := k.pod(name)
 		if msg != "" {
 			return msg
 		}
-		if !p.runningAndReady() {
+		if !ok(p) {
 			return "pod " + name + ": " + p.String()
 		}
 		return ""

@@ -260,15 +260,7 @@ func TestAKSGroupsBYOKubeletAndCrossSubscription(t *testing.T) {
 func relaunch(t *testing.T, old *server, env []string) *server {
 	t.Helper()
 	s, err := relaunchServer(old, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	return stopAtEnd(t, s, err)
 }
 
 // relaunchServer starts `drydock server` again on the data dir and

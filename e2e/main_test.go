@@ -334,6 +334,13 @@ func (s *server) stop() error {
 func startServer(t *testing.T, env ...string) *server {
 	t.Helper()
 	s, err := launchServer(t.TempDir(), env...)
+	return stopAtEnd(t, s, err)
+}
+
+// stopAtEnd fails the test if a server could not be launched (err), and
+// otherwise stops s, checking for a graceful exit, when the test ends.
+func stopAtEnd(t *testing.T, s *server, err error) *server {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
