@@ -277,6 +277,21 @@ func (q *request) authorizeDigest(actions []string) (string, bool) {
 	return digest, true
 }
 
+// authorizeReference authorizes actions on the repository and parses the
+// request's reference argument (a tag or a digest); when either fails it
+// has answered the request and returns false.
+func (q *request) authorizeReference(actions []string) (reference, bool) {
+	if !q.authorize(actions) {
+		return reference{}, false
+	}
+	ref, rerr := parseReference(q.arg)
+	if rerr != nil {
+		q.fail(rerr)
+		return reference{}, false
+	}
+	return ref, true
+}
+
 var (
 	pullActions     = []string{"pull"}
 	pullPushActions = []string{"pull", "push"}
