@@ -277,6 +277,20 @@ func (c *cli) withEnv(kv ...string) *cli {
 
 // ggcr returns go-containerregistry options for a fresh client that trusts
 // drydock's CA.
+// pushRandom pushes a random image (two 16 KiB layers) to ref in registry
+// acr as az, with az's ACR refresh token, and returns the image.
+func (e *regEnv) pushRandom(t *testing.T, az *cli, acr string, ref name.Reference) v1.Image {
+	t.Helper()
+	img, err := random.Image(16<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, e.ggcr(t.Context(), bearerAuth(refreshToken(t, az, acr)))...); err != nil {
+		t.Fatalf("push %s as the admin: %v", ref, err)
+	}
+	return img
+}
+
 func (e *regEnv) ggcr(ctx context.Context, auth authn.Authenticator) []remote.Option {
 	return []remote.Option{remote.WithContext(ctx), remote.WithTransport(e.transport()), remote.WithAuth(auth)}
 }

@@ -67,14 +67,8 @@ func testRegistryRBAC(t *testing.T, e *regEnv) {
 	az := e.s.admin(t)
 	const acr = "e2erbac"
 	login, acrID := e.registry(t, acr)
-	img, err := random.Image(16<<10, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ref := mustTag(t, login+"/rbac/app:v1")
-	if err := remote.Write(ref, img, e.ggcr(ctx, bearerAuth(refreshToken(t, az, acr)))...); err != nil {
-		t.Fatalf("push %s as the admin: %v", ref, err)
-	}
+	img := e.pushRandom(t, az, acr, ref)
 
 	sp := createSP(t, az, "e2e-rbac-puller", "--role", "AcrPull", "--scopes", acrID)
 	spCLI := e.s.newCLI(t)
@@ -139,16 +133,10 @@ func testRegistryAnonymousPull(t *testing.T, e *regEnv) {
 	az := e.s.admin(t)
 	const acr = "e2eanon"
 	login, _ := e.registry(t, acr)
-	img, err := random.Image(16<<10, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ref := mustTag(t, login+"/public/app:v1")
-	if err := remote.Write(ref, img, e.ggcr(ctx, bearerAuth(refreshToken(t, az, acr)))...); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
+	img := e.pushRandom(t, az, acr, ref)
 
-	_, err = remote.Image(ref, e.ggcr(ctx, authn.Anonymous)...)
+	_, err := remote.Image(ref, e.ggcr(ctx, authn.Anonymous)...)
 	expectRefused(t, "anonymous pull from a Basic registry", err)
 	az.fails(1, `^ERROR: \(AnonymousPullNotSupported\) .*Basic`, "acr", "update", "-n", acr, "--anonymous-pull-enabled", "true")
 	_, err = remote.Image(ref, e.ggcr(ctx, authn.Anonymous)...)
