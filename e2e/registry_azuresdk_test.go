@@ -72,9 +72,8 @@ func (e *regEnv) acrClient(t *testing.T, login string, sp servicePrincipal, audi
 // manager's; a service principal without a role is refused.
 func testRegistryAzureSDK(t *testing.T, e *regEnv) {
 	ctx := t.Context()
-	az := e.s.admin(t)
 	const acr = "e2eazsdk"
-	login, acrID := e.registry(t, acr)
+	az, login, acrID := e.adminRegistry(t, acr)
 
 	ref := mustTag(t, login+"/sdk/app:v1")
 	img := e.pushRandom(t, az, acr, ref)

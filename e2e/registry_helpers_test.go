@@ -227,6 +227,14 @@ func (e *regEnv) registry(t *testing.T, name string) (loginServer, id string) {
 	return info.login, info.id
 }
 
+// adminRegistry is how a registry test begins: the admin's CLI, and the
+// login server and resource ID of registry name.
+func (e *regEnv) adminRegistry(t *testing.T, name string) (az *cli, loginServer, id string) {
+	t.Helper()
+	loginServer, id = e.registry(t, name)
+	return e.s.admin(t), loginServer, id
+}
+
 // hostsHas reports whether a hosts file maps host to addr inside a drydock
 // block.
 func hostsHas(hosts, addr, host string) bool {

@@ -64,9 +64,8 @@ func (e *regEnv) getManifest(t *testing.T, login, repo, ref, accessToken string)
 // issued, and the one it held stops working when it expires.
 func testRegistryRBAC(t *testing.T, e *regEnv) {
 	ctx := t.Context()
-	az := e.s.admin(t)
 	const acr = "e2erbac"
-	login, acrID := e.registry(t, acr)
+	az, login, acrID := e.adminRegistry(t, acr)
 	ref := mustTag(t, login+"/rbac/app:v1")
 	img := e.pushRandom(t, az, acr, ref)
 
@@ -130,9 +129,8 @@ func testRegistryRBAC(t *testing.T, e *regEnv) {
 // list the catalog); disabled again, it is refused.
 func testRegistryAnonymousPull(t *testing.T, e *regEnv) {
 	ctx := t.Context()
-	az := e.s.admin(t)
 	const acr = "e2eanon"
-	login, _ := e.registry(t, acr)
+	az, login, _ := e.adminRegistry(t, acr)
 	ref := mustTag(t, login+"/public/app:v1")
 	img := e.pushRandom(t, az, acr, ref)
 
