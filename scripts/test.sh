@@ -22,6 +22,9 @@ command -v runc >/dev/null 2>&1 || [[ -x /usr/sbin/runc ]] || need+=(runc)
 command -v az >/dev/null 2>&1 || need+=(azure-cli)
 # npm, to install Azurite below when it is missing.
 command -v azurite-blob >/dev/null 2>&1 || command -v npm >/dev/null 2>&1 || need+=(npm)
+# PostgreSQL's server, which the metadata store's suite (internal/store,
+# TestPostgres) starts on loopback.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if ((${#need[@]} > 0)); then
 	echo "== installing ${need[*]}"
 	if [[ $(id -u) != 0 ]]; then
@@ -63,6 +66,12 @@ rc=0
 DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_E2E_REQUIRE_RUNTIME=1 DRYDOCK_REQUIRE_RUNTIME=1 DRYDOCK_E2E_REQUIRE_AZ=1 \
 	DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
 	go test -count=1 -timeout 30m ./... || rc=$?
+
+# The in-process API suite once more with the metadata in PostgreSQL (the
+# test starts a server of its own on loopback; every test server gets a
+# fresh database), so both metadata backends answer the whole API.
+echo "== go test ./internal/server on PostgreSQL"
+DRYDOCK_TEST_POSTGRES=1 go test -count=1 -timeout 20m ./internal/server || rc=$?
 
 # The race detector over every package that does not link Kubernetes
 # (k8s.io/kubernetes: the control plane and the binary that embeds it, by

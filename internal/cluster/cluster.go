@@ -59,6 +59,7 @@ type Directory interface {
 	CreateManagedIdentity(tx *store.Tx, resourceID, displayName string) (directory.Principal, error)
 	RegisterHost(tx *store.Tx, hostID string, identities []string) (string, error)
 	UnregisterHost(tx *store.Tx, hostID string) error
+	DeleteResourcePrincipal(tx *store.Tx, resourceID string) error
 }
 
 // Provider serves Microsoft.ContainerService.
@@ -771,10 +772,8 @@ func (p *Provider) onDelete(tx *store.Tx, row store.Resource) ([]string, error) 
 			return nil, err
 		}
 	}
-	if sp, err := tx.PrincipalByResourceID(row.ID); err == nil {
-		if err := tx.DeletePrincipal(sp.ObjectID); err != nil {
-			return nil, err
-		}
+	if err := p.dir.DeleteResourcePrincipal(tx, row.ID); err != nil {
+		return nil, err
 	}
 	id, _ := resourceid.Parse(row.ID)
 	var removed []string

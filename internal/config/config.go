@@ -8,9 +8,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 )
@@ -54,6 +57,10 @@ type Config struct {
 	// 429 TOOMANYREQUESTS with Retry-After beyond them. Off by default; a
 	// registry's drydock-throttling tag (on/off) overrides it.
 	RegistryThrottling bool `json:"registryThrottling"`
+	// Database is where the metadata lives: "" (the default) for the
+	// embedded SQLite database in DataDir, or the URL of a PostgreSQL
+	// database (postgres://user:password@host:5432/drydock?sslmode=...).
+	Database string `json:"database"`
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) on this
 	// loopback address, for measuring drydock itself. Off by default.
 	DebugListen string `json:"debugListen"`
@@ -107,23 +114,58 @@ func Default() Config {
 	}
 }
 
-// envVars maps environment variables to setters.
-var envVars = map[string]func(*Config, string) error{
-	"DRYDOCK_DATA_DIR":                       func(c *Config, v string) error { c.DataDir = v; return nil },
-	"DRYDOCK_LISTEN":                         func(c *Config, v string) error { c.Listen = v; return nil },
-	"DRYDOCK_PUBLIC_URL":                     func(c *Config, v string) error { c.PublicURL = v; return nil },
-	"DRYDOCK_TENANT_DOMAIN":                  func(c *Config, v string) error { c.TenantDomain = v; return nil },
-	"DRYDOCK_LOGIN_SERVER_SUFFIX":            func(c *Config, v string) error { c.LoginServerSuffix = v; return nil },
-	"DRYDOCK_DEFAULT_LOCATION":               func(c *Config, v string) error { c.DefaultLocation = v; return nil },
-	"DRYDOCK_LOG_LEVEL":                      func(c *Config, v string) error { c.LogLevel = v; return nil },
-	"DRYDOCK_GROUP_PROPAGATION_DELAY":        func(c *Config, v string) error { return setDuration(&c.GroupPropagationDelay, v) },
-	"DRYDOCK_ACCESS_TOKEN_LIFETIME":          func(c *Config, v string) error { return setDuration(&c.AccessTokenLifetime, v) },
-	"DRYDOCK_REGISTRY_LISTEN":                func(c *Config, v string) error { c.RegistryListen = v; return nil },
-	"DRYDOCK_DEBUG_LISTEN":                   func(c *Config, v string) error { c.DebugListen = v; return nil },
-	"DRYDOCK_HOSTS_FILE":                     func(c *Config, v string) error { c.HostsFile = v; return nil },
-	"DRYDOCK_MANAGE_HOSTS_FILE":              func(c *Config, v string) error { return setBool(&c.ManageHostsFile, v) },
-	"DRYDOCK_REGISTRY_THROTTLING":            func(c *Config, v string) error { return setBool(&c.RegistryThrottling, v) },
-	"DRYDOCK_REGISTRY_ACCESS_TOKEN_LIFETIME": func(c *Config, v string) error { return setDuration(&c.RegistryAccessTokenLifetime, v) },
+// envVars maps each setting's environment variable to its field's index
+// path in Config. The names are derived from the JSON names, never written
+// by hand: DRYDOCK_ and the setting's path in the file in upper snake case
+// (publicURL → DRYDOCK_PUBLIC_URL, storage.azureBlob.container →
+// DRYDOCK_STORAGE_AZURE_BLOB_CONTAINER).
+var envVars = envFields(reflect.TypeFor[Config](), "DRYDOCK", nil, map[string][]int{})
+
+func envFields(t reflect.Type, prefix string, index []int, out map[string][]int) map[string][]int {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		env := prefix + "_" + upperSnake(name)
+		at := append(slices.Clone(index), i)
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+			envFields(f.Type, env, at, out)
+			continue
+		}
+		out[env] = at
+	}
+	return out
+}
+
+// upperSnake writes a JSON name in upper snake case: a word starts at an
+// upper-case letter that follows a lower-case one (accountURL → ACCOUNT_URL).
+func upperSnake(name string) string {
+	var b strings.Builder
+	rs := []rune(name)
+	for i, r := range rs {
+		if i > 0 && unicode.IsUpper(r) && unicode.IsLower(rs[i-1]) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
+
+// setField parses v into the field at index, by the field's type.
+func setField(c *Config, index []int, v string) error {
+	switch f := reflect.ValueOf(c).Elem().FieldByIndex(index).Addr().Interface().(type) {
+	case *string:
+		*f = v
+		return nil
+	case *bool:
+		return setBool(f, v)
+	case *Duration:
+		return setDuration(f, v)
+	default:
+		return fmt.Errorf("a setting of type %T cannot come from the environment", f)
+	}
 }
 
 func setBool(b *bool, v string) error {
@@ -162,12 +204,10 @@ func Load(path string) (Config, error) {
 			return c, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
-	for _, vars := range []map[string]func(*Config, string) error{envVars, storageEnvVars} {
-		for name, set := range vars {
-			if v, ok := os.LookupEnv(name); ok && v != "" {
-				if err := set(&c, v); err != nil {
-					return c, fmt.Errorf("%s: %w", name, err)
-				}
+	for name, index := range envVars {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			if err := setField(&c, index, v); err != nil {
+				return c, fmt.Errorf("%s: %w", name, err)
 			}
 		}
 	}
@@ -204,6 +244,9 @@ func (c *Config) Finish() error {
 	}
 	if err := c.Storage.finish(); err != nil {
 		return err
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf(`database must be "" (the embedded SQLite database in the data directory) or a postgres:// URL`)
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

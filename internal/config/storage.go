@@ -37,18 +37,6 @@ type AzureBlobStorage struct {
 	Prefix string `json:"prefix"`
 }
 
-// storageEnvVars are the storage settings' environment variables: the
-// DRYDOCK_ prefix and the setting's path in the file, in upper snake case.
-var storageEnvVars = map[string]func(*Config, string) error{
-	"DRYDOCK_STORAGE_TYPE":                         func(c *Config, v string) error { c.Storage.Type = v; return nil },
-	"DRYDOCK_STORAGE_AZURE_BLOB_CONNECTION_STRING": func(c *Config, v string) error { c.Storage.AzureBlob.ConnectionString = v; return nil },
-	"DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_URL":       func(c *Config, v string) error { c.Storage.AzureBlob.AccountURL = v; return nil },
-	"DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_NAME":      func(c *Config, v string) error { c.Storage.AzureBlob.AccountName = v; return nil },
-	"DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_KEY":       func(c *Config, v string) error { c.Storage.AzureBlob.AccountKey = v; return nil },
-	"DRYDOCK_STORAGE_AZURE_BLOB_CONTAINER":         func(c *Config, v string) error { c.Storage.AzureBlob.Container = v; return nil },
-	"DRYDOCK_STORAGE_AZURE_BLOB_PREFIX":            func(c *Config, v string) error { c.Storage.AzureBlob.Prefix = v; return nil },
-}
-
 // finish defaults the type and checks that the chosen type is complete.
 func (s *Storage) finish() error {
 	switch s.Type {

@@ -34,8 +34,10 @@ func TestStorageSettings(t *testing.T) {
 		{name: "bad URL", env: map[string]string{"DRYDOCK_STORAGE_TYPE": "azureblob", "DRYDOCK_STORAGE_AZURE_BLOB_CONTAINER": "c", "DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_URL": "ftp://a", "DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_NAME": "a", "DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_KEY": "k"}, err: "must be an http(s) URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for name := range storageEnvVars {
-				t.Setenv(name, tc.env[name])
+			for name := range envVars {
+				if strings.HasPrefix(name, "DRYDOCK_STORAGE_") {
+					t.Setenv(name, tc.env[name])
+				}
 			}
 			c, err := Load(tc.file)
 			if err == nil {

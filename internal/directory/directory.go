@@ -321,6 +321,51 @@ func (d *Directory) Delete(ctx context.Context, objectID string) error {
 	return err
 }
 
+// DeleteResourcePrincipal removes, in the caller's transaction, the
+// service principal of an ARM resource (a managed identity, a virtual
+// machine's or a cluster's system-assigned identity) with its secrets and
+// memberships, when it has one. Other domains delete principals only
+// through it, so that the membership index follows once the transaction
+// commits.
+func (d *Directory) DeleteResourcePrincipal(tx *store.Tx, resourceID string) error {
+	sp, err := tx.PrincipalByResourceID(resourceID)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.DeletePrincipal(sp.ObjectID); err != nil {
+		return err
+	}
+	tx.AfterCommit(func() { d.forgetMemberships(sp.ObjectID) })
+	return nil
+}
+
+// forgetMemberships drops a deleted principal's edges, as a member and as
+// a group, from the membership index.
+func (d *Directory) forgetMemberships(objectID string) {
+	id := strings.ToLower(objectID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	idx := make(map[string][]store.Member, len(d.memberOf))
+	for member, ms := range d.memberOf {
+		if member == id {
+			continue
+		}
+		var kept []store.Member
+		for _, m := range ms {
+			if !strings.EqualFold(m.GroupID, id) {
+				kept = append(kept, m)
+			}
+		}
+		if len(kept) > 0 {
+			idx[member] = kept
+		}
+	}
+	d.memberOf = idx
+}
+
 // ---- credentials ----
 
 // AuthenticateUser checks a user's password by UPN.
@@ -350,7 +395,7 @@ func (d *Directory) AddPassword(tx *store.Tx, appObjectID, displayName string, e
 	if err != nil || app.Kind != KindApplication {
 		return "", s, notFound("application '%s'", appObjectID)
 	}
-	secret = randomSecret(40)
+	secret = NewSecret(40)
 	now := d.Now().UTC()
 	if end.IsZero() {
 		end = now.AddDate(1, 0, 0)
@@ -400,7 +445,10 @@ func SecretMatches(hash, secret string) bool {
 	return subtle.ConstantTimeCompare([]byte(hash), []byte(HashSecret(secret))) == 1
 }
 
-func randomSecret(n int) string {
+// NewSecret returns a random secret of n characters, as the directory
+// hands out client secrets: URL-safe, without '-', so that a secret
+// never reads as a flag on a command line (az login -p <secret>).
+func NewSecret(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)

@@ -33,22 +33,11 @@ type fuzzTenant struct {
 const fuzzTenantID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 func newFuzzTenant(f *testing.F) *fuzzTenant {
-	st, err := store.Open(filepath.Join(f.TempDir(), "drydock.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		f.Fatal(err)
-	}
+	d, st := newTestDirectory(f)
 	ctx := context.Background()
-	d, err := New(ctx, st, tokens.NewSigner(key), Config{TenantID: fuzzTenantID, BaseURL: "https://127.0.0.1:8443"})
-	if err != nil {
-		f.Fatal(err)
-	}
 	ft := &fuzzTenant{d: d, mux: http.NewServeMux()}
 	var sp Principal
+	var err error
 	err = st.Update(ctx, func(tx *store.Tx) error {
 		for _, name := range []string{"kubelet", "other"} {
 			p, err := d.CreateManagedIdentity(tx, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"+name, name)
@@ -166,4 +155,24 @@ func FuzzTokenRequest(f *testing.F) {
 			t.Fatalf("status %d: %v", status, body)
 		}
 	})
+}
+
+// newTestDirectory is a directory over a fresh store, both closed when tb
+// ends.
+func newTestDirectory(tb testing.TB) (*Directory, *store.Store) {
+	tb.Helper()
+	st, err := store.Open(filepath.Join(tb.TempDir(), "drydock.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d, err := New(context.Background(), st, tokens.NewSigner(key), Config{TenantID: fuzzTenantID, BaseURL: "https://127.0.0.1:8443"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d, st
 }

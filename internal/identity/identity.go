@@ -14,7 +14,6 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/directory"
-	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -34,6 +33,7 @@ type Directory interface {
 	RegisterHost(tx *store.Tx, hostID string, identities []string) (string, error)
 	SetHostIdentities(tx *store.Tx, hostID string, identities []string) error
 	UnregisterHost(tx *store.Tx, hostID string) error
+	DeleteResourcePrincipal(tx *store.Tx, resourceID string) error
 }
 
 // Provider serves identities and hosts.
@@ -126,14 +126,7 @@ func (p *Provider) putIdentity(r *arm.Request) (int, any, error) {
 // onDeleteIdentity removes the identity's service principal. Role
 // assignments naming it stay, as in Azure, and show an unknown principal.
 func (p *Provider) onDeleteIdentity(tx *store.Tx, r store.Resource) ([]string, error) {
-	sp, err := tx.PrincipalByResourceID(r.ID)
-	if errdefs.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return nil, tx.DeletePrincipal(sp.ObjectID)
+	return nil, p.dir.DeleteResourcePrincipal(tx, r.ID)
 }
 
 // ---- hosts ----
@@ -233,10 +226,8 @@ func (p *Provider) putVM(r *arm.Request) (int, any, error) {
 }
 
 func (p *Provider) onDeleteVM(tx *store.Tx, r store.Resource) ([]string, error) {
-	if sp, err := tx.PrincipalByResourceID(r.ID); err == nil {
-		if err := tx.DeletePrincipal(sp.ObjectID); err != nil {
-			return nil, err
-		}
+	if err := p.dir.DeleteResourcePrincipal(tx, r.ID); err != nil {
+		return nil, err
 	}
 	return nil, p.dir.UnregisterHost(tx, r.ID)
 }

@@ -56,6 +56,7 @@ func TestSecureDataDir(t *testing.T) {
 func TestServerTightensDataDir(t *testing.T) {
 	var dataDir string
 	startServer(t, func(cfg *config.Config) {
+		cfg.Database = "" // the embedded database, whose files this test checks
 		dataDir = cfg.DataDir
 		if err := os.Chmod(dataDir, 0o755); err != nil {
 			t.Fatal(err)

@@ -34,6 +34,9 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 func startTuned(t *testing.T, mutate func(*config.Config), tune func(*Server)) *testServer {
 	t.Helper()
 	ln, cfg := loopback.Config(t)
+	if testPostgres != nil {
+		cfg.Database = testPostgres.NewDatabase(t)
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, dbFile))
+	st, err := store.OpenDatabase(ctx, store.Options{Database: cfg.Database, SQLitePath: filepath.Join(cfg.DataDir, dbFile), Exclusive: true}, store.Migrations())
 	if err != nil {
 		lock.Close()
 		return nil, err

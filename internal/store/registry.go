@@ -5,85 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
 )
-
-// ---- container registry data plane (OCI distribution metadata) ----
-//
-// Every table is partitioned by the registry's key: its lower-cased ARM
-// resource ID. Repository names are lower-case by grammar, digests are
-// lower-case hex; tags are case-sensitive and stored as given. Manifest
-// bodies live here (they are at most a few MiB); blob content lives in the
-// blob store, and a blob is readable through a repository only while a row
-// of registry_blobs links it there.
-
-const registrySchema = `
-CREATE TABLE IF NOT EXISTS registry_repositories(
-  registry TEXT NOT NULL,
-  name TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  PRIMARY KEY(registry, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS registry_manifests(
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  media_type TEXT NOT NULL,
-  artifact_type TEXT NOT NULL DEFAULT '',
-  subject TEXT NOT NULL DEFAULT '',
-  annotations TEXT NOT NULL DEFAULT '',
-  size INTEGER NOT NULL,
-  body BLOB NOT NULL,
-  created_at TEXT NOT NULL,
-  PRIMARY KEY(registry, repository, digest));
-CREATE INDEX IF NOT EXISTS registry_manifests_subject ON registry_manifests(registry, repository, subject) WHERE subject != '';
-CREATE TABLE IF NOT EXISTS registry_tags(
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  tag TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  PRIMARY KEY(registry, repository, tag)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registry_tags_digest ON registry_tags(registry, repository, digest);
-CREATE TABLE IF NOT EXISTS registry_blobs(
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  linked_at TEXT NOT NULL,
-  PRIMARY KEY(registry, repository, digest)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registry_blobs_digest ON registry_blobs(digest);
-CREATE TABLE IF NOT EXISTS registry_manifest_refs(
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  manifest TEXT NOT NULL,
-  ref TEXT NOT NULL,
-  is_manifest INTEGER NOT NULL,
-  PRIMARY KEY(registry, repository, manifest, ref)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registry_manifest_refs_ref ON registry_manifest_refs(registry, repository, ref);
-CREATE TABLE IF NOT EXISTS registry_uploads(
-  id TEXT PRIMARY KEY,
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  started_at TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registry_uploads_registry ON registry_uploads(registry, repository);
-CREATE INDEX IF NOT EXISTS registry_uploads_started ON registry_uploads(started_at);
-`
-
-func init() { schemas = append(schemas, registrySchema) }
-
-// regTimeLayout is fixed-width, so that stored times compare as strings
-// (the grace-period queries of garbage collection rely on it).
-const regTimeLayout = "2006-01-02T15:04:05.000000000Z"
-
-func regTime(t time.Time) string { return t.UTC().Format(regTimeLayout) }
-
-func regNow() string { return regTime(time.Now()) }
 
 func regKey(registry string) string { return strings.ToLower(registry) }
 
@@ -135,8 +63,8 @@ type RegistryUpload struct {
 // EnsureRegistryRepository creates the repository row if it is missing and
 // marks the repository as updated.
 func (t *Tx) EnsureRegistryRepository(registry, repo string) error {
-	ts := regNow()
-	_, err := t.tx.Exec(`INSERT INTO registry_repositories(registry, name, created_at, updated_at) VALUES(?,?,?,?)
+	ts := now()
+	_, err := t.Exec(`INSERT INTO registry_repositories(registry, name, created_at, updated_at) VALUES(?,?,?,?)
 		ON CONFLICT(registry, name) DO UPDATE SET updated_at = excluded.updated_at`, regKey(registry), repo, ts, ts)
 	return err
 }
@@ -145,7 +73,7 @@ func (t *Tx) EnsureRegistryRepository(registry, repo string) error {
 func (t *Tx) GetRegistryRepository(registry, repo string) (RegistryRepository, error) {
 	var r RegistryRepository
 	var c, u string
-	err := t.tx.QueryRow(`SELECT name, created_at, updated_at FROM registry_repositories WHERE registry = ? AND name = ?`,
+	err := t.QueryRow(`SELECT name, created_at, updated_at FROM registry_repositories WHERE registry = ? AND name = ?`,
 		regKey(registry), repo).Scan(&r.Name, &c, &u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, errdefs.ErrNotFound
@@ -157,10 +85,10 @@ func (t *Tx) GetRegistryRepository(registry, repo string) (RegistryRepository, e
 // ListRegistryRepositories returns, in byte order, the names after last of
 // the repositories that hold at least one manifest; at most n (n < 0: all).
 func (t *Tx) ListRegistryRepositories(registry, last string, n int) ([]string, error) {
-	rows, err := t.tx.Query(`SELECT r.name FROM registry_repositories r
+	rows, err := t.Query(`SELECT r.name FROM registry_repositories r
 		WHERE r.registry = ? AND r.name > ?
 		AND EXISTS(SELECT 1 FROM registry_manifests m WHERE m.registry = r.registry AND m.repository = r.name)
-		ORDER BY r.name LIMIT ?`, regKey(registry), last, n)
+		ORDER BY r.name LIMIT ?`, regKey(registry), last, limit(n))
 	if err != nil {
 		return nil, err
 	}
@@ -172,14 +100,14 @@ func (t *Tx) ListRegistryRepositories(registry, last string, n int) ([]string, e
 // sessions' IDs are returned so that their data can be dropped.
 func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
 	reg := regKey(registry)
-	res, err := t.tx.Exec(`DELETE FROM registry_repositories WHERE registry = ? AND name = ?`, reg, repo)
+	res, err := t.Exec(`DELETE FROM registry_repositories WHERE registry = ? AND name = ?`, reg, repo)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, errdefs.ErrNotFound
 	}
-	rows, err := t.tx.Query(`SELECT id FROM registry_uploads WHERE registry = ? AND repository = ?`, reg, repo)
+	rows, err := t.Query(`SELECT id FROM registry_uploads WHERE registry = ? AND repository = ?`, reg, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +116,7 @@ func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
 		return nil, err
 	}
 	for _, table := range []string{"registry_manifests", "registry_tags", "registry_blobs", "registry_manifest_refs", "registry_uploads"} {
-		if _, err := t.tx.Exec(`DELETE FROM `+table+` WHERE registry = ? AND repository = ?`, reg, repo); err != nil {
+		if _, err := t.Exec(`DELETE FROM `+table+` WHERE registry = ? AND repository = ?`, reg, repo); err != nil {
 			return nil, err
 		}
 	}
@@ -199,7 +127,7 @@ func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
 // itself is deleted) and returns the IDs of its upload sessions.
 func (t *Tx) DeleteRegistryData(registry string) ([]string, error) {
 	reg := regKey(registry)
-	rows, err := t.tx.Query(`SELECT id FROM registry_uploads WHERE registry = ?`, reg)
+	rows, err := t.Query(`SELECT id FROM registry_uploads WHERE registry = ?`, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +136,7 @@ func (t *Tx) DeleteRegistryData(registry string) ([]string, error) {
 		return nil, err
 	}
 	for _, table := range []string{"registry_repositories", "registry_manifests", "registry_tags", "registry_blobs", "registry_manifest_refs", "registry_uploads"} {
-		if _, err := t.tx.Exec(`DELETE FROM `+table+` WHERE registry = ?`, reg); err != nil {
+		if _, err := t.Exec(`DELETE FROM `+table+` WHERE registry = ?`, reg); err != nil {
 			return nil, err
 		}
 	}
@@ -219,10 +147,10 @@ func (t *Tx) DeleteRegistryData(registry string) ([]string, error) {
 // the bytes it uses: each distinct blob once, plus the manifests.
 func (t *Tx) RegistryUsage(registry string) (repositories int, size int64, err error) {
 	reg := regKey(registry)
-	err = t.tx.QueryRow(`SELECT
-		(SELECT COUNT(*) FROM (SELECT DISTINCT repository FROM registry_manifests WHERE registry = ?)),
-		(SELECT COALESCE(SUM(size), 0) FROM (SELECT digest, MAX(size) AS size FROM registry_blobs WHERE registry = ? GROUP BY digest)) +
-		(SELECT COALESCE(SUM(size), 0) FROM registry_manifests WHERE registry = ?)`, reg, reg, reg).Scan(&repositories, &size)
+	err = t.QueryRow(`SELECT
+		(SELECT COUNT(*) FROM (SELECT DISTINCT repository FROM registry_manifests WHERE registry = ?) AS r),
+		CAST((SELECT COALESCE(SUM(size), 0) FROM (SELECT digest, MAX(size) AS size FROM registry_blobs WHERE registry = ? GROUP BY digest) AS b) +
+		(SELECT COALESCE(SUM(size), 0) FROM registry_manifests WHERE registry = ?) AS BIGINT)`, reg, reg, reg).Scan(&repositories, &size)
 	return repositories, size, err
 }
 
@@ -234,9 +162,9 @@ func (t *Tx) LinkBlob(registry, repo, digest string, size int64) error {
 	if err := t.EnsureRegistryRepository(registry, repo); err != nil {
 		return err
 	}
-	_, err := t.tx.Exec(`INSERT INTO registry_blobs(registry, repository, digest, size, linked_at) VALUES(?,?,?,?,?)
+	_, err := t.Exec(`INSERT INTO registry_blobs(registry, repository, digest, size, linked_at) VALUES(?,?,?,?,?)
 		ON CONFLICT(registry, repository, digest) DO UPDATE SET size = excluded.size, linked_at = excluded.linked_at`,
-		regKey(registry), repo, digest, size, regNow())
+		regKey(registry), repo, digest, size, now())
 	return err
 }
 
@@ -244,7 +172,7 @@ func (t *Tx) LinkBlob(registry, repo, digest string, size int64) error {
 // if it is not linked there.
 func (t *Tx) BlobLink(registry, repo, digest string) (int64, error) {
 	var size int64
-	err := t.tx.QueryRow(`SELECT size FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`,
+	err := t.QueryRow(`SELECT size FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`,
 		regKey(registry), repo, digest).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errdefs.ErrNotFound
@@ -255,7 +183,7 @@ func (t *Tx) BlobLink(registry, repo, digest string) (int64, error) {
 // UnlinkBlob removes a blob's link from a repository; errdefs.ErrNotFound if it
 // was not linked.
 func (t *Tx) UnlinkBlob(registry, repo, digest string) error {
-	res, err := t.tx.Exec(`DELETE FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`, regKey(registry), repo, digest)
+	res, err := t.Exec(`DELETE FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`, regKey(registry), repo, digest)
 	if err != nil {
 		return err
 	}
@@ -267,7 +195,7 @@ func (t *Tx) UnlinkBlob(registry, repo, digest string) error {
 
 // BlobLinkRepositories lists the repositories of a registry that link a blob.
 func (t *Tx) BlobLinkRepositories(registry, digest string) ([]string, error) {
-	rows, err := t.tx.Query(`SELECT repository FROM registry_blobs WHERE registry = ? AND digest = ? ORDER BY repository`, regKey(registry), digest)
+	rows, err := t.Query(`SELECT repository FROM registry_blobs WHERE registry = ? AND digest = ? ORDER BY repository`, regKey(registry), digest)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +218,7 @@ func (t *Tx) missing(q, registry, repo string, digests []string) ([]string, erro
 	if len(digests) == 0 {
 		return nil, nil
 	}
-	st, err := t.tx.Prepare(q)
+	st, err := t.Prepare(q)
 	if err != nil {
 		return nil, err
 	}
@@ -299,6 +227,10 @@ func (t *Tx) missing(q, registry, repo string, digests []string) ([]string, erro
 	var out []string
 	for _, d := range digests {
 		var one int
+		if !t.d.representable([]any{reg, repo, d}) {
+			out = append(out, d)
+			continue
+		}
 		err := st.QueryRow(reg, repo, d).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			out = append(out, d)
@@ -314,13 +246,13 @@ func (t *Tx) missing(q, registry, repo string, digests []string) ([]string, erro
 // BlobLinked reports whether any repository of any registry links the blob.
 func (t *Tx) BlobLinked(digest string) (bool, error) {
 	var ok bool
-	err := t.tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM registry_blobs WHERE digest = ?)`, digest).Scan(&ok)
+	err := t.QueryRow(`SELECT EXISTS(SELECT 1 FROM registry_blobs WHERE digest = ?)`, digest).Scan(&ok)
 	return ok, err
 }
 
 // LinkedBlobDigests calls fn with every digest linked anywhere (each once).
 func (t *Tx) LinkedBlobDigests(fn func(digest string)) error {
-	rows, err := t.tx.Query(`SELECT DISTINCT digest FROM registry_blobs`)
+	rows, err := t.Query(`SELECT DISTINCT digest FROM registry_blobs`)
 	if err != nil {
 		return err
 	}
@@ -339,10 +271,10 @@ func (t *Tx) LinkedBlobDigests(fn func(digest string)) error {
 // were made before linkedBefore and that no manifest of their repository
 // refers to; it returns how many it removed.
 func (t *Tx) UnlinkUnreferencedBlobs(linkedBefore time.Time) (int64, error) {
-	res, err := t.tx.Exec(`DELETE FROM registry_blobs WHERE linked_at < ? AND NOT EXISTS(
+	res, err := t.Exec(`DELETE FROM registry_blobs WHERE linked_at < ? AND NOT EXISTS(
 		SELECT 1 FROM registry_manifest_refs r
 		WHERE r.registry = registry_blobs.registry AND r.repository = registry_blobs.repository AND r.ref = registry_blobs.digest)`,
-		regTime(linkedBefore))
+		fmtTime(linkedBefore))
 	if err != nil {
 		return 0, err
 	}
@@ -352,12 +284,12 @@ func (t *Tx) UnlinkUnreferencedBlobs(linkedBefore time.Time) (int64, error) {
 // DeleteEmptyRegistryRepositories removes repositories last updated before
 // the given time that hold no manifest, tag, blob link or upload session.
 func (t *Tx) DeleteEmptyRegistryRepositories(updatedBefore time.Time) (int64, error) {
-	res, err := t.tx.Exec(`DELETE FROM registry_repositories WHERE updated_at < ?
+	res, err := t.Exec(`DELETE FROM registry_repositories WHERE updated_at < ?
 		AND NOT EXISTS(SELECT 1 FROM registry_manifests m WHERE m.registry = registry_repositories.registry AND m.repository = registry_repositories.name)
 		AND NOT EXISTS(SELECT 1 FROM registry_tags g WHERE g.registry = registry_repositories.registry AND g.repository = registry_repositories.name)
 		AND NOT EXISTS(SELECT 1 FROM registry_blobs b WHERE b.registry = registry_repositories.registry AND b.repository = registry_repositories.name)
 		AND NOT EXISTS(SELECT 1 FROM registry_uploads u WHERE u.registry = registry_repositories.registry AND u.repository = registry_repositories.name)`,
-		regTime(updatedBefore))
+		fmtTime(updatedBefore))
 	if err != nil {
 		return 0, err
 	}
@@ -379,26 +311,30 @@ func (t *Tx) PutRegistryManifest(m RegistryManifest, refs []ManifestRef) (bool, 
 	if len(m.Annotations) > 0 {
 		ann = string(m.Annotations)
 	}
-	res, err := t.tx.Exec(`INSERT INTO registry_manifests(registry, repository, digest, media_type, artifact_type, subject, annotations, size, body, created_at)
+	res, err := t.Exec(`INSERT INTO registry_manifests(registry, repository, digest, media_type, artifact_type, subject, annotations, size, body, created_at)
 		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(registry, repository, digest) DO NOTHING`,
-		reg, m.Repository, m.Digest, m.MediaType, m.ArtifactType, m.Subject, ann, int64(len(m.Body)), m.Body, regNow())
+		reg, m.Repository, m.Digest, m.MediaType, m.ArtifactType, m.Subject, ann, int64(len(m.Body)), m.Body, now())
 	if err != nil {
 		return false, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		_, err := t.tx.Exec(`UPDATE registry_manifests SET media_type = ? WHERE registry = ? AND repository = ? AND digest = ? AND media_type != ?`,
+		_, err := t.Exec(`UPDATE registry_manifests SET media_type = ? WHERE registry = ? AND repository = ? AND digest = ? AND media_type != ?`,
 			m.MediaType, reg, m.Repository, m.Digest, m.MediaType)
 		return false, err
 	}
 	if len(refs) > 0 {
-		st, err := t.tx.Prepare(`INSERT INTO registry_manifest_refs(registry, repository, manifest, ref, is_manifest) VALUES(?,?,?,?,?)
+		st, err := t.Prepare(`INSERT INTO registry_manifest_refs(registry, repository, manifest, ref, is_manifest) VALUES(?,?,?,?,?)
 			ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return false, err
 		}
 		defer st.Close()
 		for _, r := range refs {
-			if _, err := st.Exec(reg, m.Repository, m.Digest, r.Digest, r.Manifest); err != nil {
+			isManifest := 0
+			if r.Manifest {
+				isManifest = 1
+			}
+			if _, err := st.Exec(reg, m.Repository, m.Digest, r.Digest, isManifest); err != nil {
 				return false, err
 			}
 		}
@@ -442,7 +378,7 @@ func (t *Tx) GetRegistryManifest(registry, repo, reference string, byTag, withBo
 		q = `SELECT ` + cols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? AND m.digest = ?`
 	}
 	reg := regKey(registry)
-	m, err := scanRegManifest(t.tx.QueryRow(q, reg, repo, reference), withBody)
+	m, err := scanRegManifest(t.QueryRow(q, reg, repo, reference), withBody)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, errdefs.ErrNotFound
 	}
@@ -454,14 +390,14 @@ func (t *Tx) GetRegistryManifest(registry, repo, reference string, byTag, withBo
 // that points to it, and returns the tags removed; errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteRegistryManifest(registry, repo, digest string) ([]string, error) {
 	reg := regKey(registry)
-	res, err := t.tx.Exec(`DELETE FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, reg, repo, digest)
+	res, err := t.Exec(`DELETE FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, reg, repo, digest)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, errdefs.ErrNotFound
 	}
-	rows, err := t.tx.Query(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND digest = ? RETURNING tag`, reg, repo, digest)
+	rows, err := t.Query(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND digest = ? RETURNING tag`, reg, repo, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -469,14 +405,14 @@ func (t *Tx) DeleteRegistryManifest(registry, repo, digest string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	if _, err := t.tx.Exec(`DELETE FROM registry_manifest_refs WHERE registry = ? AND repository = ? AND manifest = ?`, reg, repo, digest); err != nil {
+	if _, err := t.Exec(`DELETE FROM registry_manifest_refs WHERE registry = ? AND repository = ? AND manifest = ?`, reg, repo, digest); err != nil {
 		return nil, err
 	}
 	return tags, t.touchRepository(reg, repo)
 }
 
 func (t *Tx) touchRepository(reg, repo string) error {
-	_, err := t.tx.Exec(`UPDATE registry_repositories SET updated_at = ? WHERE registry = ? AND name = ?`, regNow(), reg, repo)
+	_, err := t.Exec(`UPDATE registry_repositories SET updated_at = ? WHERE registry = ? AND name = ?`, now(), reg, repo)
 	return err
 }
 
@@ -502,7 +438,7 @@ func (t *Tx) ListRegistryManifests(registry, repo string) ([]RegistryManifest, e
 }
 
 func (t *Tx) regManifests(registry, repo, q string, args ...any) ([]RegistryManifest, error) {
-	rows, err := t.tx.Query(q, args...)
+	rows, err := t.Query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +459,7 @@ func (t *Tx) regManifests(registry, repo, q string, args ...any) ([]RegistryMani
 // that are linked in its repository (an image's size).
 func (t *Tx) RegistryManifestBlobSize(registry, repo, digest string) (int64, error) {
 	var size int64
-	err := t.tx.QueryRow(`SELECT COALESCE(SUM(b.size), 0) FROM registry_manifest_refs r JOIN registry_blobs b
+	err := t.QueryRow(`SELECT COALESCE(SUM(b.size), 0) FROM registry_manifest_refs r JOIN registry_blobs b
 		ON b.registry = r.registry AND b.repository = r.repository AND b.digest = r.ref
 		WHERE r.registry = ? AND r.repository = ? AND r.manifest = ? AND r.is_manifest = 0`, regKey(registry), repo, digest).Scan(&size)
 	return size, err
@@ -534,8 +470,8 @@ func (t *Tx) RegistryManifestBlobSize(registry, repo, digest string) (int64, err
 // PutRegistryTag points a tag at a manifest digest (creating or moving it).
 func (t *Tx) PutRegistryTag(registry, repo, tag, digest string) error {
 	reg := regKey(registry)
-	ts := regNow()
-	_, err := t.tx.Exec(`INSERT INTO registry_tags(registry, repository, tag, digest, created_at, updated_at) VALUES(?,?,?,?,?,?)
+	ts := now()
+	_, err := t.Exec(`INSERT INTO registry_tags(registry, repository, tag, digest, created_at, updated_at) VALUES(?,?,?,?,?,?)
 		ON CONFLICT(registry, repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
 		WHERE registry_tags.digest != excluded.digest`, reg, repo, tag, digest, ts, ts)
 	if err != nil {
@@ -549,7 +485,7 @@ func (t *Tx) PutRegistryTag(registry, repo, tag, digest string) error {
 func (t *Tx) DeleteRegistryTag(registry, repo, tag string) (string, error) {
 	reg := regKey(registry)
 	var digest string
-	err := t.tx.QueryRow(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND tag = ? RETURNING digest`, reg, repo, tag).Scan(&digest)
+	err := t.QueryRow(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND tag = ? RETURNING digest`, reg, repo, tag).Scan(&digest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", errdefs.ErrNotFound
 	}
@@ -562,8 +498,8 @@ func (t *Tx) DeleteRegistryTag(registry, repo, tag string) (string, error) {
 // ListRegistryTags returns, in byte order, the tags of a repository after
 // last; at most n (n < 0: all).
 func (t *Tx) ListRegistryTags(registry, repo, last string, n int) ([]RegistryTag, error) {
-	rows, err := t.tx.Query(`SELECT tag, digest, created_at, updated_at FROM registry_tags
-		WHERE registry = ? AND repository = ? AND tag > ? ORDER BY tag LIMIT ?`, regKey(registry), repo, last, n)
+	rows, err := t.Query(`SELECT tag, digest, created_at, updated_at FROM registry_tags
+		WHERE registry = ? AND repository = ? AND tag > ? ORDER BY tag LIMIT ?`, regKey(registry), repo, last, limit(n))
 	if err != nil {
 		return nil, err
 	}
@@ -589,9 +525,9 @@ func (t *Tx) PutRegistryUpload(u RegistryUpload) error {
 	if started.IsZero() {
 		started = time.Now()
 	}
-	_, err := t.tx.Exec(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
-		strings.ToLower(u.ID), regKey(u.Registry), u.Repository, regTime(started))
-	if isUnique(err) {
+	_, err := t.execUnique(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
+		strings.ToLower(u.ID), regKey(u.Registry), u.Repository, fmtTime(started))
+	if t.d.unique(err) {
 		return errdefs.ErrAlreadyExists
 	}
 	return err
@@ -601,7 +537,7 @@ func (t *Tx) PutRegistryUpload(u RegistryUpload) error {
 func (t *Tx) GetRegistryUpload(id string) (RegistryUpload, error) {
 	var u RegistryUpload
 	var s string
-	err := t.tx.QueryRow(`SELECT id, registry, repository, started_at FROM registry_uploads WHERE id = ?`, strings.ToLower(id)).
+	err := t.QueryRow(`SELECT id, registry, repository, started_at FROM registry_uploads WHERE id = ?`, strings.ToLower(id)).
 		Scan(&u.ID, &u.Registry, &u.Repository, &s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errdefs.ErrNotFound
@@ -612,7 +548,7 @@ func (t *Tx) GetRegistryUpload(id string) (RegistryUpload, error) {
 
 // DeleteRegistryUpload removes an upload session; errdefs.ErrNotFound if unknown.
 func (t *Tx) DeleteRegistryUpload(id string) error {
-	res, err := t.tx.Exec(`DELETE FROM registry_uploads WHERE id = ?`, strings.ToLower(id))
+	res, err := t.Exec(`DELETE FROM registry_uploads WHERE id = ?`, strings.ToLower(id))
 	if err != nil {
 		return err
 	}
@@ -624,14 +560,14 @@ func (t *Tx) DeleteRegistryUpload(id string) error {
 
 // RegistryUploadsStartedBefore lists the upload sessions started before t0.
 func (t *Tx) RegistryUploadsStartedBefore(t0 time.Time) ([]RegistryUpload, error) {
-	return t.registryUploads(`WHERE started_at < ?`, regTime(t0))
+	return t.registryUploads(`WHERE started_at < ?`, fmtTime(t0))
 }
 
 // RegistryUploads lists every upload session.
 func (t *Tx) RegistryUploads() ([]RegistryUpload, error) { return t.registryUploads("") }
 
 func (t *Tx) registryUploads(where string, args ...any) ([]RegistryUpload, error) {
-	rows, err := t.tx.Query(`SELECT id, registry, repository, started_at FROM registry_uploads `+where+` ORDER BY started_at`, args...)
+	rows, err := t.Query(`SELECT id, registry, repository, started_at FROM registry_uploads `+where+` ORDER BY started_at`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -647,6 +583,15 @@ func (t *Tx) registryUploads(where string, args ...any) ([]RegistryUpload, error
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// limit is n as a LIMIT both engines accept: PostgreSQL refuses a
+// negative one, which SQLite reads as no limit.
+func limit(n int) int64 {
+	if n < 0 {
+		return math.MaxInt64
+	}
+	return int64(n)
 }
 
 func scanStrings(rows *sql.Rows) ([]string, error) {
@@ -687,7 +632,7 @@ func (s *Store) regStatements() (*regStatements, error) {
 			if rs.err != nil {
 				return nil
 			}
-			st, err := s.db.Prepare(q)
+			st, err := s.db.Prepare(s.d.rebind(q))
 			rs.err = err
 			return st
 		}
@@ -727,7 +672,7 @@ func (s *Store) LookupRegistryManifest(ctx context.Context, registry, repo, refe
 		st = rs.byDigestBody
 	}
 	reg := regKey(registry)
-	m, err := scanRegManifest(st.QueryRowContext(ctx, reg, repo, reference), withBody)
+	m, err := scanRegManifest(s.queryRow(ctx, st, reg, repo, reference), withBody)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, errdefs.ErrNotFound
 	}
@@ -742,7 +687,7 @@ func (s *Store) LookupBlobLink(ctx context.Context, registry, repo, digest strin
 		return 0, err
 	}
 	var size int64
-	err = rs.blobLink.QueryRowContext(ctx, regKey(registry), repo, digest).Scan(&size)
+	err = s.queryRow(ctx, rs.blobLink, regKey(registry), repo, digest).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errdefs.ErrNotFound
 	}
@@ -758,7 +703,7 @@ func (s *Store) LookupRegistryUpload(ctx context.Context, id string) (RegistryUp
 	}
 	var u RegistryUpload
 	var started string
-	err = rs.upload.QueryRowContext(ctx, strings.ToLower(id)).Scan(&u.ID, &u.Registry, &u.Repository, &started)
+	err = s.queryRow(ctx, rs.upload, strings.ToLower(id)).Scan(&u.ID, &u.Registry, &u.Repository, &started)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errdefs.ErrNotFound
 	}
@@ -774,7 +719,7 @@ func (s *Store) RegistryRepositoryExists(ctx context.Context, registry, repo str
 		return false, err
 	}
 	var one int
-	err = rs.repository.QueryRowContext(ctx, regKey(registry), repo).Scan(&one)
+	err = s.queryRow(ctx, rs.repository, regKey(registry), repo).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

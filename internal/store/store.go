@@ -1,35 +1,147 @@
 // Package store owns drydock's metadata: resources, subscriptions, the
 // directory's principals and credentials, group memberships, role
-// assignments and long-running operations. The embedded implementation is
-// SQLite (pure Go) in WAL mode; every change runs in one transaction
-// through Update, so a failed request leaves nothing half-written. Its
-// errors carry internal/errdefs kinds: a missing row is
-// errdefs.ErrNotFound, a duplicate errdefs.ErrAlreadyExists, a full disk
-// errdefs.ErrStorageFull.
+// assignments, long-running operations and the registries' repositories,
+// manifests, tags and blob links. It has two backends behind one API:
+// SQLite (pure Go, WAL mode) in the data directory, the embedded default,
+// and PostgreSQL (pgx), selected by a postgres:// URL (Options.Database).
+// The accessors are written once; the dialect maps placeholders, column
+// types and errors for each engine, and every time is stored in one
+// fixed-width text encoding. Every change runs in one transaction through
+// Update, and write transactions run one at a time on both engines, so a
+// failed request leaves nothing half-written.
+//
+// The schema is versioned: each domain's migrations (Migration) are passed
+// to OpenDatabase explicitly, applied at open in one transaction each and
+// recorded in the table schema_migrations; a database written by a newer
+// drydock is refused (ErrSchemaTooNew). Errors carry internal/errdefs
+// kinds: a missing row is errdefs.ErrNotFound, a duplicate
+// errdefs.ErrAlreadyExists, a full disk errdefs.ErrStorageFull, an
+// unreachable database server errdefs.ErrUnavailable.
 package store
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // Store is the metadata database.
 type Store struct {
 	db *sql.DB
+	d  dialect
+	// owner holds the session lock of an Exclusive store on PostgreSQL.
+	owner *sql.Conn
+}
+
+// Options selects the database.
+type Options struct {
+	// Database is "" for the embedded SQLite database at SQLitePath, or a
+	// PostgreSQL connection URL (postgres:// or postgresql://).
+	Database string
+	// SQLitePath is the SQLite database file, used when Database is "".
+	SQLitePath string
+	// Exclusive, on PostgreSQL, holds a session lock on the database for
+	// as long as the store is open, so that a second drydock pointed at it
+	// refuses to start, as the data directory's lock makes a second one on
+	// the same SQLite database refuse: one drydock serves a database.
+	Exclusive bool
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies
-// the schema. The database and its -wal and -shm files are readable by
-// their owner only.
+// the store's Migrations. The database and its -wal and -shm files are
+// readable by their owner only.
 func Open(path string) (*Store, error) {
+	return OpenDatabase(context.Background(), Options{SQLitePath: path}, Migrations())
+}
+
+// IsPostgres reports whether database names a PostgreSQL server.
+func IsPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// OpenDatabase opens the database o names and applies the migrations it
+// lacks (see Migration). It refuses a database whose schema a newer
+// drydock wrote (ErrSchemaTooNew).
+func OpenDatabase(ctx context.Context, o Options, migrations []Migration) (*Store, error) {
+	var s *Store
+	var where string
+	switch {
+	case o.Database == "":
+		var err error
+		if s, err = openSQLite(o.SQLitePath); err != nil {
+			return nil, err
+		}
+		where = o.SQLitePath
+	case IsPostgres(o.Database):
+		cfg, err := pgx.ParseConfig(o.Database)
+		if err != nil {
+			return nil, fmt.Errorf("metadata database %s: %w", redact(o.Database), err)
+		}
+		// A writer waits for the write lock as long as SQLite's busy
+		// timeout, then fails, rather than forever (unless the URL says).
+		if _, ok := cfg.RuntimeParams["lock_timeout"]; !ok {
+			cfg.RuntimeParams["lock_timeout"] = "10s"
+		}
+		db := stdlib.OpenDB(*cfg)
+		db.SetMaxOpenConns(16)
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		s = &Store{db: db, d: postgresDialect{}}
+		where = redact(o.Database)
+	default:
+		return nil, fmt.Errorf("metadata database %q: want \"\" (the embedded SQLite database) or a postgres:// URL", redact(o.Database))
+	}
+	if o.Exclusive && s.d.name() == "postgres" {
+		if err := s.own(ctx, where); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+	}
+	if err := s.migrate(ctx, migrations); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open metadata store %s: %w", where, err)
+	}
+	return s, nil
+}
+
+// ownerLockKey is the session-level advisory lock an Exclusive store holds
+// on PostgreSQL ("drydoc1" in ASCII; the write lock is another key).
+const ownerLockKey = 0x64727964_6f6331
+
+// own takes the owner lock on a connection of its own, kept until Close.
+func (s *Store) own(ctx context.Context, where string) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open metadata store %s: %w", where, classify(err))
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, int64(ownerLockKey)).Scan(&ok); err != nil {
+		conn.Close()
+		return fmt.Errorf("open metadata store %s: %w", where, classify(err))
+	}
+	if !ok {
+		conn.Close()
+		return errdefs.New(errdefs.ErrConflict, "", "the metadata database %s is in use by another drydock server; "+
+			"one drydock serves a database: stop the other one, or give this one a database of its own", where)
+	}
+	s.owner = conn
+	return nil
+}
+
+func openSQLite(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -44,12 +156,16 @@ func Open(path string) (*Store, error) {
 	// One writer at a time is what SQLite allows anyway; a small pool lets
 	// readers proceed in parallel under WAL.
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db}
-	if err := s.migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open metadata store %s: %w", path, err)
+	return &Store{db: db, d: sqliteDialect{}}, nil
+}
+
+// redact hides the password of a connection URL, for messages.
+func redact(database string) string {
+	u, err := url.Parse(database)
+	if err != nil {
+		return "(unparsable database URL)"
 	}
-	return s, nil
+	return u.Redacted()
 }
 
 // FileMode is the mode of the database and its -wal and -shm files.
@@ -73,134 +189,168 @@ func ownerOnly(path string) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.owner != nil {
+		s.owner.Close() // ends the session, and its lock
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers (for /readyz).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Update runs fn in one write transaction, committing only if fn returns
-// nil. A failure for want of disk space is of kind errdefs.ErrStorageFull
-// (StorageFull).
+// nil. Write transactions run one at a time, on both engines. A failure
+// for want of disk space is of kind errdefs.ErrStorageFull (StorageFull),
+// one for want of the database server errdefs.ErrUnavailable.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return StorageFull(err)
+		return classify(err)
 	}
-	if err := fn(&Tx{tx: tx}); err != nil {
+	if err := s.d.lockWrites(ctx, tx); err != nil {
 		tx.Rollback()
-		return StorageFull(err)
+		return classify(err)
 	}
-	return StorageFull(tx.Commit())
+	t := &Tx{tx: tx, d: s.d}
+	if err := fn(t); err != nil {
+		tx.Rollback()
+		return classify(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return classify(err)
+	}
+	for _, f := range t.afterCommit {
+		f()
+	}
+	return nil
 }
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return StorageFull(err)
+		return classify(err)
 	}
 	defer tx.Rollback()
-	return StorageFull(fn(&Tx{tx: tx}))
+	return classify(fn(&Tx{tx: tx, d: s.d}))
 }
 
 // Tx is a transaction with typed accessors for each table.
 type Tx struct {
-	tx *sql.Tx
+	tx          *sql.Tx
+	d           dialect
+	afterCommit []func()
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS meta(
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS subscriptions(
-  id TEXT PRIMARY KEY,
-  display_name TEXT NOT NULL,
-  tenant_id TEXT NOT NULL,
-  state TEXT NOT NULL,
-  created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS resources(
-  key TEXT PRIMARY KEY,
-  id TEXT NOT NULL,
-  type TEXT NOT NULL,
-  subscription TEXT NOT NULL,
-  resource_group TEXT NOT NULL,
-  name_key TEXT NOT NULL,
-  body TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS resources_by_scope ON resources(subscription, resource_group, type);
-CREATE INDEX IF NOT EXISTS resources_by_type ON resources(type, name_key);
-CREATE UNIQUE INDEX IF NOT EXISTS registries_global_name ON resources(name_key)
-  WHERE type = 'microsoft.containerregistry/registries';
-CREATE TABLE IF NOT EXISTS principals(
-  object_id TEXT PRIMARY KEY,
-  kind TEXT NOT NULL,
-  app_id TEXT NOT NULL DEFAULT '',
-  upn TEXT NOT NULL DEFAULT '',
-  display_name TEXT NOT NULL,
-  resource_id TEXT NOT NULL DEFAULT '',
-  password_hash TEXT NOT NULL DEFAULT '',
-  body TEXT NOT NULL DEFAULT '{}',
-  created_at TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS principals_upn ON principals(lower(upn)) WHERE upn != '';
-CREATE INDEX IF NOT EXISTS principals_app ON principals(lower(app_id)) WHERE app_id != '';
-CREATE INDEX IF NOT EXISTS principals_resource ON principals(lower(resource_id)) WHERE resource_id != '';
-CREATE TABLE IF NOT EXISTS secrets(
-  key_id TEXT PRIMARY KEY,
-  owner_id TEXT NOT NULL,
-  hash TEXT NOT NULL,
-  hint TEXT NOT NULL,
-  display_name TEXT NOT NULL,
-  start_at TEXT NOT NULL,
-  end_at TEXT NOT NULL,
-  sealed TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS secrets_owner ON secrets(owner_id);
-CREATE TABLE IF NOT EXISTS group_members(
-  group_id TEXT NOT NULL,
-  member_id TEXT NOT NULL,
-  added_at TEXT NOT NULL,
-  effective_at TEXT NOT NULL,
-  PRIMARY KEY(group_id, member_id));
-CREATE INDEX IF NOT EXISTS group_members_member ON group_members(member_id);
-CREATE TABLE IF NOT EXISTS role_assignments(
-  name_key TEXT PRIMARY KEY,
-  body TEXT NOT NULL,
-  scope_key TEXT NOT NULL,
-  role_guid TEXT NOT NULL,
-  principal_id TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS role_assignments_unique ON role_assignments(scope_key, role_guid, principal_id);
-CREATE TABLE IF NOT EXISTS hosts(
-  host_id TEXT PRIMARY KEY,
-  identities TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS operations(
-  id TEXT PRIMARY KEY,
-  body TEXT NOT NULL,
-  updated_at TEXT NOT NULL);
-`
+// AfterCommit registers f to run once the write transaction has
+// committed, and never if it rolls back: a domain that keeps a cache of
+// its rows updates it there when another domain's transaction changes
+// them through it.
+func (t *Tx) AfterCommit(f func()) { t.afterCommit = append(t.afterCommit, f) }
 
-// schemas are applied in order at open; each file that owns tables adds
-// its DDL (CREATE ... IF NOT EXISTS) here.
-var schemas = []string{schema}
-
-func (s *Store) migrate(ctx context.Context) error {
-	for _, ddl := range schemas {
-		if _, err := s.db.ExecContext(ctx, ddl); err != nil {
-			return err
+// Exec runs a statement written with '?' placeholders in the transaction.
+// An UPDATE or DELETE with an argument PostgreSQL cannot hold (see
+// representable) matches no row; an INSERT of one fails with
+// errdefs.ErrInvalidArgument.
+func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
+	if !t.d.representable(args) {
+		if strings.HasPrefix(strings.TrimSpace(strings.ToUpper(q)), "INSERT") {
+			return nil, errUnrepresentable
 		}
+		return driver.RowsAffected(0), nil
 	}
-	return nil
+	return t.tx.Exec(t.d.rebind(q), args...)
 }
 
-func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+// Query runs a query written with '?' placeholders in the transaction. A
+// query with an argument PostgreSQL cannot hold matches no row.
+func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
+	if !t.d.representable(args) {
+		return t.tx.Query(`SELECT NULL WHERE 1 = 0`)
+	}
+	return t.tx.Query(t.d.rebind(q), args...)
+}
+
+// QueryRow runs a query written with '?' placeholders that returns at most
+// one row. A query with an argument PostgreSQL cannot hold matches no row.
+func (t *Tx) QueryRow(q string, args ...any) *Row {
+	if !t.d.representable(args) {
+		return &Row{}
+	}
+	return &Row{row: t.tx.QueryRow(t.d.rebind(q), args...)}
+}
+
+// Row is the result of QueryRow.
+type Row struct {
+	row *sql.Row // nil: no row
+}
+
+// Scan copies the row's columns into dest; sql.ErrNoRows if there is none.
+func (r *Row) Scan(dest ...any) error {
+	if r.row == nil {
+		return sql.ErrNoRows
+	}
+	return r.row.Scan(dest...)
+}
+
+// queryRow runs a prepared statement that returns at most one row.
+func (s *Store) queryRow(ctx context.Context, st *sql.Stmt, args ...any) *Row {
+	if !s.d.representable(args) {
+		return &Row{}
+	}
+	return &Row{row: st.QueryRowContext(ctx, args...)}
+}
+
+var errUnrepresentable = errdefs.New(errdefs.ErrInvalidArgument, "", "a value contains a NUL character or is not valid UTF-8, which the metadata database cannot store")
+
+// Prepare prepares a statement written with '?' placeholders for the
+// rest of the transaction.
+func (t *Tx) Prepare(q string) (*sql.Stmt, error) {
+	return t.tx.Prepare(t.d.rebind(q))
+}
+
+// ExecUnique is Exec for a statement that may violate a UNIQUE or PRIMARY
+// KEY constraint: such a violation is of kind errdefs.ErrAlreadyExists, and
+// the transaction goes on as if the statement had not run (on PostgreSQL,
+// where a failed statement aborts the transaction, the statement runs in
+// a savepoint).
+func (t *Tx) ExecUnique(q string, args ...any) (sql.Result, error) {
+	res, err := t.execUnique(q, args...)
+	if t.d.unique(err) {
+		return nil, errdefs.Wrap(err, errdefs.ErrAlreadyExists, "", "")
+	}
+	return res, err
+}
+
+func (t *Tx) execUnique(q string, args ...any) (sql.Result, error) {
+	if !t.d.savepoints() {
+		return t.Exec(q, args...)
+	}
+	if _, err := t.tx.Exec(`SAVEPOINT unique_stmt`); err != nil {
+		return nil, err
+	}
+	res, err := t.Exec(q, args...)
+	if err != nil {
+		if _, rerr := t.tx.Exec(`ROLLBACK TO SAVEPOINT unique_stmt`); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		return nil, err
+	}
+	_, err = t.tx.Exec(`RELEASE SAVEPOINT unique_stmt`)
+	return res, err
+}
+
+// timeLayout is the one encoding of times in every table: UTC with nine
+// fraction digits, so that times compare and sort as text (the ordered
+// lists and the grace-period queries of garbage collection rely on it).
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func now() string { return fmtTime(time.Now()) }
 
 func parseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t
 }
 
-func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// isUnique reports whether err is a UNIQUE or PRIMARY KEY constraint failure.
-func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -15,7 +15,7 @@ import (
 // Meta returns the value stored under key, or "" when absent.
 func (t *Tx) Meta(key string) (string, error) {
 	var v string
-	err := t.tx.QueryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := t.QueryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -24,7 +24,7 @@ func (t *Tx) Meta(key string) (string, error) {
 
 // SetMeta stores value under key.
 func (t *Tx) SetMeta(key, value string) error {
-	_, err := t.tx.Exec(`INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := t.Exec(`INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
 }
 
@@ -41,9 +41,9 @@ type Subscription struct {
 
 // CreateSubscription inserts a subscription; errdefs.ErrAlreadyExists if the ID exists.
 func (t *Tx) CreateSubscription(s Subscription) error {
-	_, err := t.tx.Exec(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
+	_, err := t.execUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
 		strings.ToLower(s.ID), s.DisplayName, s.TenantID, s.State, now())
-	if isUnique(err) {
+	if t.d.unique(err) {
 		return errdefs.ErrAlreadyExists
 	}
 	return err
@@ -53,7 +53,7 @@ func (t *Tx) CreateSubscription(s Subscription) error {
 func (t *Tx) GetSubscription(id string) (Subscription, error) {
 	var s Subscription
 	var created string
-	err := t.tx.QueryRow(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions WHERE id = ?`, strings.ToLower(id)).
+	err := t.QueryRow(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions WHERE id = ?`, strings.ToLower(id)).
 		Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errdefs.ErrNotFound
@@ -64,7 +64,7 @@ func (t *Tx) GetSubscription(id string) (Subscription, error) {
 
 // ListSubscriptions returns all subscriptions ordered by creation.
 func (t *Tx) ListSubscriptions() ([]Subscription, error) {
-	rows, err := t.tx.Query(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions ORDER BY created_at, id`)
+	rows, err := t.Query(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +102,11 @@ type Resource struct {
 func (t *Tx) PutResource(r Resource) error {
 	key := strings.ToLower(r.ID)
 	ts := now()
-	_, err := t.tx.Exec(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
+	_, err := t.execUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
 		VALUES(?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
 		key, r.ID, strings.ToLower(r.Type), strings.ToLower(r.Subscription), strings.ToLower(r.ResourceGroup), strings.ToLower(r.Name), string(r.Body), ts, ts)
-	if isUnique(err) {
+	if t.d.unique(err) {
 		return errdefs.ErrAlreadyExists
 	}
 	return err
@@ -131,7 +131,7 @@ func scanResource(sc interface{ Scan(...any) error }) (Resource, error) {
 
 // GetResource returns the resource with the given ID (case-insensitive).
 func (t *Tx) GetResource(id string) (Resource, error) {
-	r, err := scanResource(t.tx.QueryRow(`SELECT `+resourceCols+` FROM resources WHERE key = ?`, strings.ToLower(id)))
+	r, err := scanResource(t.QueryRow(`SELECT `+resourceCols+` FROM resources WHERE key = ?`, strings.ToLower(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, errdefs.ErrNotFound
 	}
@@ -140,7 +140,7 @@ func (t *Tx) GetResource(id string) (Resource, error) {
 
 // DeleteResource removes one resource; errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteResource(id string) error {
-	res, err := t.tx.Exec(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
+	res, err := t.Exec(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (t *Tx) ListResources(f ResourceFilter) ([]Resource, error) {
 		args = append(args, strings.ToLower(f.Name))
 	}
 	q += ` ORDER BY key`
-	rows, err := t.tx.Query(q, args...)
+	rows, err := t.Query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -220,9 +220,9 @@ func (t *Tx) CreatePrincipal(p Principal) error {
 	if !p.CreatedAt.IsZero() {
 		ts = fmtTime(p.CreatedAt)
 	}
-	_, err := t.tx.Exec(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
+	_, err := t.execUnique(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
 		strings.ToLower(p.ObjectID), p.Kind, p.AppID, p.UPN, p.DisplayName, p.ResourceID, p.PasswordHash, string(p.Body), ts)
-	if isUnique(err) {
+	if t.d.unique(err) {
 		return errdefs.ErrAlreadyExists
 	}
 	return err
@@ -230,13 +230,13 @@ func (t *Tx) CreatePrincipal(p Principal) error {
 
 // UpdatePrincipalPassword replaces a user's password hash.
 func (t *Tx) UpdatePrincipalPassword(objectID, hash string) error {
-	_, err := t.tx.Exec(`UPDATE principals SET password_hash = ? WHERE object_id = ?`, hash, strings.ToLower(objectID))
+	_, err := t.Exec(`UPDATE principals SET password_hash = ? WHERE object_id = ?`, hash, strings.ToLower(objectID))
 	return err
 }
 
 // RenamePrincipal changes a principal's display name.
 func (t *Tx) RenamePrincipal(objectID, displayName string) error {
-	res, err := t.tx.Exec(`UPDATE principals SET display_name = ? WHERE object_id = ?`, displayName, strings.ToLower(objectID))
+	res, err := t.Exec(`UPDATE principals SET display_name = ? WHERE object_id = ?`, displayName, strings.ToLower(objectID))
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func scanPrincipal(sc interface{ Scan(...any) error }) (Principal, error) {
 }
 
 func (t *Tx) onePrincipal(where string, arg any) (Principal, error) {
-	p, err := scanPrincipal(t.tx.QueryRow(`SELECT `+principalCols+` FROM principals WHERE `+where, arg))
+	p, err := scanPrincipal(t.QueryRow(`SELECT `+principalCols+` FROM principals WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, errdefs.ErrNotFound
 	}
@@ -302,7 +302,7 @@ func (t *Tx) ListPrincipals(kinds ...string) ([]Principal, error) {
 		}
 	}
 	q += ` ORDER BY lower(display_name), object_id`
-	rows, err := t.tx.Query(q, args...)
+	rows, err := t.Query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,7 @@ func (t *Tx) ListPrincipals(kinds ...string) ([]Principal, error) {
 // DeletePrincipal removes a principal with its secrets and memberships.
 func (t *Tx) DeletePrincipal(objectID string) error {
 	id := strings.ToLower(objectID)
-	res, err := t.tx.Exec(`DELETE FROM principals WHERE object_id = ?`, id)
+	res, err := t.Exec(`DELETE FROM principals WHERE object_id = ?`, id)
 	if err != nil {
 		return err
 	}
@@ -336,7 +336,7 @@ func (t *Tx) DeletePrincipal(objectID string) error {
 		if strings.Count(q, "?") == 2 {
 			args = append(args, id)
 		}
-		if _, err := t.tx.Exec(q, args...); err != nil {
+		if _, err := t.Exec(q, args...); err != nil {
 			return err
 		}
 	}
@@ -361,10 +361,10 @@ type Secret struct {
 
 // AddSecret stores a hashed secret, replacing one with the same key ID.
 func (t *Tx) AddSecret(s Secret) error {
-	_, err := t.tx.Exec(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
+	_, err := t.execUnique(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
 		ON CONFLICT(key_id) DO UPDATE SET hash = excluded.hash, hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at, sealed = excluded.sealed`,
 		strings.ToLower(s.KeyID), strings.ToLower(s.OwnerID), s.Hash, s.Hint, s.DisplayName, fmtTime(s.StartAt), fmtTime(s.EndAt), s.Sealed)
-	if isUnique(err) {
+	if t.d.unique(err) {
 		return errdefs.ErrAlreadyExists
 	}
 	return err
@@ -372,7 +372,7 @@ func (t *Tx) AddSecret(s Secret) error {
 
 // Secrets returns the secrets of an owner.
 func (t *Tx) Secrets(ownerID string) ([]Secret, error) {
-	rows, err := t.tx.Query(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed FROM secrets WHERE owner_id = ? ORDER BY key_id`, strings.ToLower(ownerID))
+	rows, err := t.Query(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed FROM secrets WHERE owner_id = ? ORDER BY key_id`, strings.ToLower(ownerID))
 	if err != nil {
 		return nil, err
 	}
@@ -393,10 +393,10 @@ func (t *Tx) Secrets(ownerID string) ([]Secret, error) {
 // DeleteSecrets removes every secret of an owner (or just keyID when given).
 func (t *Tx) DeleteSecrets(ownerID, keyID string) error {
 	if keyID != "" {
-		_, err := t.tx.Exec(`DELETE FROM secrets WHERE owner_id = ? AND key_id = ?`, strings.ToLower(ownerID), strings.ToLower(keyID))
+		_, err := t.Exec(`DELETE FROM secrets WHERE owner_id = ? AND key_id = ?`, strings.ToLower(ownerID), strings.ToLower(keyID))
 		return err
 	}
-	_, err := t.tx.Exec(`DELETE FROM secrets WHERE owner_id = ?`, strings.ToLower(ownerID))
+	_, err := t.Exec(`DELETE FROM secrets WHERE owner_id = ?`, strings.ToLower(ownerID))
 	return err
 }
 
@@ -412,9 +412,9 @@ type Member struct {
 
 // AddMember adds member to group; errdefs.ErrAlreadyExists if already a member.
 func (t *Tx) AddMember(m Member) error {
-	_, err := t.tx.Exec(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
+	_, err := t.execUnique(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
 		strings.ToLower(m.GroupID), strings.ToLower(m.MemberID), fmtTime(m.AddedAt), fmtTime(m.EffectiveAt))
-	if isUnique(err) {
+	if t.d.unique(err) {
 		return errdefs.ErrAlreadyExists
 	}
 	return err
@@ -422,7 +422,7 @@ func (t *Tx) AddMember(m Member) error {
 
 // RemoveMember removes a membership; errdefs.ErrNotFound if absent.
 func (t *Tx) RemoveMember(groupID, memberID string) error {
-	res, err := t.tx.Exec(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
+	res, err := t.Exec(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
 	if err != nil {
 		return err
 	}
@@ -433,7 +433,7 @@ func (t *Tx) RemoveMember(groupID, memberID string) error {
 }
 
 func (t *Tx) members(where string, args ...any) ([]Member, error) {
-	rows, err := t.tx.Query(`SELECT group_id, member_id, added_at, effective_at FROM group_members WHERE `+where+` ORDER BY added_at`, args...)
+	rows, err := t.Query(`SELECT group_id, member_id, added_at, effective_at FROM group_members WHERE `+where+` ORDER BY added_at`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -478,9 +478,9 @@ type RoleAssignment struct {
 // CreateRoleAssignment inserts an assignment. errdefs.ErrAlreadyExists when the name
 // exists or when the same principal already holds the role at the scope.
 func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
-	_, err := t.tx.Exec(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
+	_, err := t.execUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
 		strings.ToLower(a.Name), string(a.Body), normScope(a.Scope), strings.ToLower(a.RoleGUID), strings.ToLower(a.PrincipalID))
-	if isUnique(err) {
+	if t.d.unique(err) {
 		return errdefs.ErrAlreadyExists
 	}
 	return err
@@ -488,7 +488,7 @@ func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
 
 // DeleteRoleAssignment removes an assignment by name.
 func (t *Tx) DeleteRoleAssignment(name string) error {
-	res, err := t.tx.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
+	res, err := t.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
 	if err != nil {
 		return err
 	}
@@ -502,7 +502,7 @@ func (t *Tx) DeleteRoleAssignment(name string) error {
 // returns their names (used when a resource or resource group is deleted).
 func (t *Tx) DeleteRoleAssignmentsBelow(scope string) ([]string, error) {
 	s := normScope(scope)
-	rows, err := t.tx.Query(`SELECT name_key FROM role_assignments WHERE scope_key = ? OR substr(scope_key, 1, ?) = ?`, s, len(s)+1, s+"/")
+	rows, err := t.Query(`SELECT name_key FROM role_assignments WHERE scope_key = ? OR substr(scope_key, 1, ?) = ?`, s, len(s)+1, s+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -517,7 +517,7 @@ func (t *Tx) DeleteRoleAssignmentsBelow(scope string) ([]string, error) {
 	}
 	rows.Close()
 	for _, n := range names {
-		if _, err := t.tx.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, n); err != nil {
+		if _, err := t.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, n); err != nil {
 			return nil, err
 		}
 	}
@@ -526,7 +526,7 @@ func (t *Tx) DeleteRoleAssignmentsBelow(scope string) ([]string, error) {
 
 // ListRoleAssignments returns every assignment.
 func (t *Tx) ListRoleAssignments() ([]RoleAssignment, error) {
-	rows, err := t.tx.Query(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
+	rows, err := t.Query(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
 	if err != nil {
 		return nil, err
 	}
@@ -556,7 +556,7 @@ func normScope(s string) string {
 
 // PutOperation stores an operation's status document.
 func (t *Tx) PutOperation(id string, body json.RawMessage) error {
-	_, err := t.tx.Exec(`INSERT INTO operations(id, body, updated_at) VALUES(?,?,?) ON CONFLICT(id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+	_, err := t.Exec(`INSERT INTO operations(id, body, updated_at) VALUES(?,?,?) ON CONFLICT(id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
 		strings.ToLower(id), string(body), now())
 	return err
 }
@@ -564,7 +564,7 @@ func (t *Tx) PutOperation(id string, body json.RawMessage) error {
 // GetOperation returns an operation's status document.
 func (t *Tx) GetOperation(id string) (json.RawMessage, error) {
 	var body string
-	err := t.tx.QueryRow(`SELECT body FROM operations WHERE id = ?`, strings.ToLower(id)).Scan(&body)
+	err := t.QueryRow(`SELECT body FROM operations WHERE id = ?`, strings.ToLower(id)).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errdefs.ErrNotFound
 	}
@@ -577,7 +577,7 @@ func (t *Tx) GetOperation(id string) (json.RawMessage, error) {
 // assigned to a host.
 func (t *Tx) PutHost(hostID string, identities []string) error {
 	b, _ := json.Marshal(identities)
-	_, err := t.tx.Exec(`INSERT INTO hosts(host_id, identities) VALUES(?, ?) ON CONFLICT(host_id) DO UPDATE SET identities = excluded.identities`,
+	_, err := t.Exec(`INSERT INTO hosts(host_id, identities) VALUES(?, ?) ON CONFLICT(host_id) DO UPDATE SET identities = excluded.identities`,
 		strings.ToLower(hostID), string(b))
 	return err
 }
@@ -586,7 +586,7 @@ func (t *Tx) PutHost(hostID string, identities []string) error {
 // the host is not registered.
 func (t *Tx) HostIdentities(hostID string) ([]string, error) {
 	var s string
-	err := t.tx.QueryRow(`SELECT identities FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)).Scan(&s)
+	err := t.QueryRow(`SELECT identities FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)).Scan(&s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errdefs.ErrNotFound
 	}
@@ -600,7 +600,7 @@ func (t *Tx) HostIdentities(hostID string) ([]string, error) {
 
 // DeleteHost unregisters a host and its credentials.
 func (t *Tx) DeleteHost(hostID string) error {
-	if _, err := t.tx.Exec(`DELETE FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)); err != nil {
+	if _, err := t.Exec(`DELETE FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)); err != nil {
 		return err
 	}
 	return t.DeleteSecrets(hostID, "")
@@ -610,7 +610,7 @@ func (t *Tx) DeleteHost(hostID string) error {
 func (t *Tx) SecretByKeyID(keyID string) (Secret, error) {
 	var s Secret
 	var st, en string
-	err := t.tx.QueryRow(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at FROM secrets WHERE key_id = ?`, strings.ToLower(keyID)).
+	err := t.QueryRow(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at FROM secrets WHERE key_id = ?`, strings.ToLower(keyID)).
 		Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errdefs.ErrNotFound
@@ -623,7 +623,7 @@ func (t *Tx) SecretByKeyID(keyID string) (Secret, error) {
 func (t *Tx) GetRoleAssignment(name string) (RoleAssignment, error) {
 	var a RoleAssignment
 	var body string
-	err := t.tx.QueryRow(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments WHERE name_key = ?`, strings.ToLower(name)).
+	err := t.QueryRow(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments WHERE name_key = ?`, strings.ToLower(name)).
 		Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, errdefs.ErrNotFound
