@@ -67,11 +67,8 @@ func (h *Handler) DeleteRegistry(ctx context.Context, tx *store.Tx, key string) 
 // Repositories lists the repositories of a registry that hold manifests,
 // in byte order.
 func (h *Handler) Repositories(ctx context.Context, key string) ([]string, error) {
-	var out []string
-	err := h.st.View(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = tx.ListRegistryRepositories(key, "", -1)
-		return err
+	out, err := viewValue(ctx, h.st, func(tx *store.Tx) ([]string, error) {
+		return tx.ListRegistryRepositories(key, "", -1)
 	})
 	if out == nil {
 		out = []string{}
@@ -139,11 +136,8 @@ func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestIn
 func (h *Handler) viewRepository(ctx context.Context, key, repo string, fn func(*store.Tx, store.RegistryRepository) error) error {
 	return h.st.View(ctx, func(tx *store.Tx) error {
 		r, err := tx.GetRegistryRepository(key, repo)
-		if errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		}
 		if err != nil {
-			return err
+			return notFoundAs(err, ErrRepositoryNotFound)
 		}
 		return fn(tx, r)
 	})
@@ -166,10 +160,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 	err := h.update(ctx, func(tx *store.Tx) error {
 		var err error
 		uploads, err = tx.DeleteRegistryRepository(key, repo)
-		if errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		}
-		return err
+		return notFoundAs(err, ErrRepositoryNotFound)
 	})
 	if err != nil {
 		return err
@@ -186,10 +177,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 	return h.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRegistryTag(key, repo, tag)
-		if errdefs.IsNotFound(err) {
-			return ErrTagNotFound
-		}
-		return err
+		return notFoundAs(err, ErrTagNotFound)
 	})
 }
 
@@ -199,10 +187,7 @@ func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 func (h *Handler) DeleteManifest(ctx context.Context, key, repo, digest string) error {
 	return h.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRegistryManifest(key, repo, digest)
-		if errdefs.IsNotFound(err) {
-			return ErrManifestNotFound
-		}
-		return err
+		return notFoundAs(err, ErrManifestNotFound)
 	})
 }
 
@@ -215,4 +200,23 @@ func (h *Handler) Usage(ctx context.Context, key string) (UsageInfo, error) {
 		return err
 	})
 	return u, err
+}
+
+// notFoundAs is sentinel when err is a not-found error, and err otherwise.
+func notFoundAs(err, sentinel error) error {
+	if errdefs.IsNotFound(err) {
+		return sentinel
+	}
+	return err
+}
+
+// viewValue runs f in a read transaction and returns its result.
+func viewValue[T any](ctx context.Context, st *store.Store, f func(*store.Tx) (T, error)) (T, error) {
+	var v T
+	err := st.View(ctx, func(tx *store.Tx) error {
+		var err error
+		v, err = f(tx)
+		return err
+	})
+	return v, err
 }
