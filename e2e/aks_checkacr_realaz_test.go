@@ -27,11 +27,7 @@ import (
 // az's Never), so az exits 0 on a failed check, as it does against AKS:
 // the failure is in what it prints.
 func TestRealAzCheckACR(t *testing.T) {
-	needRealAz(t)
-	needContainerRuntime(t)
-	s := startServer(t, aksEnv...)
-	dd := s.admin(t)
-	az := s.realAz(t)
+	s, dd, az := realAzWithClusters(t)
 	az.ok("login", "-u", s.Admin, "-p", s.adminPassword, "-o", "none")
 	const rg, cluster = "checkacr-rg", "checkacr"
 	acr := fmt.Sprintf("canipull%08x", rand.Uint32())

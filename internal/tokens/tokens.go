@@ -81,32 +81,16 @@ func (s *Signer) withHeader() *Signer {
 
 // LoadOrCreateEC loads an ES256 key from dir/name or creates it (0600).
 func LoadOrCreateEC(dir, name string) (*Signer, error) {
-	path := filepath.Join(dir, name)
-	if b, err := os.ReadFile(path); err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("%s: no PEM block", path)
-		}
-		k, err := x509.ParseECPrivateKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return newECSigner(k), nil
-	} else if !os.IsNotExist(err) {
-		return nil, err
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := loadOrCreateKey(filepath.Join(dir, name), "EC PRIVATE KEY", x509.ParseECPrivateKey,
+		func() (*ecdsa.PrivateKey, []byte, error) {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				return nil, nil, err
+			}
+			der, err := x509.MarshalECPrivateKey(k)
+			return k, der, err
+		})
 	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return nil, err
 	}
 	return newECSigner(k), nil
@@ -121,32 +105,47 @@ func newECSigner(k *ecdsa.PrivateKey) *Signer {
 // LoadOrCreate loads the signing key from dir/signing.key or creates a
 // 2048-bit key there (mode 0600, written atomically).
 func LoadOrCreate(dir string) (*Signer, error) {
-	path := filepath.Join(dir, "signing.key")
-	if b, err := os.ReadFile(path); err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("%s: no PEM block", path)
-		}
-		k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return newSigner(k), nil
-	} else if !os.IsNotExist(err) {
-		return nil, err
-	}
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := loadOrCreateKey(filepath.Join(dir, "signing.key"), "RSA PRIVATE KEY", x509.ParsePKCS1PrivateKey,
+		func() (*rsa.PrivateKey, []byte, error) {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				return nil, nil, err
+			}
+			return k, x509.MarshalPKCS1PrivateKey(k), nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	data := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
-	if err := atomicfile.Write(path, data, 0o600); err != nil {
-		return nil, err
-	}
 	return newSigner(k), nil
+}
+
+// loadOrCreateKey parses the private key in the PEM file path, or, when
+// there is no such file, generates one (the key and its DER form) and
+// writes it there as a PEM block of type blockType (mode 0600, written
+// atomically, its directory created with mode 0700).
+func loadOrCreateKey[K any](path, blockType string, parse func([]byte) (K, error), generate func() (K, []byte, error)) (K, error) {
+	var zero K
+	if b, err := os.ReadFile(path); err == nil {
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return zero, fmt.Errorf("%s: no PEM block", path)
+		}
+		k, err := parse(blk.Bytes)
+		if err != nil {
+			return zero, fmt.Errorf("%s: %w", path, err)
+		}
+		return k, nil
+	} else if !os.IsNotExist(err) {
+		return zero, err
+	}
+	k, der, err := generate()
+	if err != nil {
+		return zero, err
+	}
+	if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), 0o600); err != nil {
+		return zero, err
+	}
+	return k, nil
 }
 
 // NewSigner wraps an existing key (tests).
