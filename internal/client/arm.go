@@ -29,6 +29,20 @@ type Request struct {
 	// NoWait returns after the first response of a long-running operation
 	// instead of polling it.
 	NoWait bool
+	// Progress, when not nil, is handed every Azure-AsyncOperation status
+	// polled (acr import prints them).
+	Progress func(OperationStatus)
+}
+
+// OperationStatus is one poll of an Azure-AsyncOperation.
+type OperationStatus struct {
+	// Status is InProgress, Succeeded, Failed or Canceled.
+	Status string
+	// PercentComplete is the status document's percentComplete, when it
+	// has one.
+	PercentComplete *float64
+	// Progress is drydock's properties.progress text, when given.
+	Progress string
 }
 
 // ARM performs an ARM request with the ARM token, follows a long-running
@@ -44,7 +58,7 @@ func (c *Client) ARM(ctx context.Context, r Request, out any) error {
 		return DecodeAPIError(res.Status, res.Body)
 	}
 	if !r.NoWait && r.Method != http.MethodGet && (res.Status == http.StatusCreated || res.Status == http.StatusAccepted) {
-		final, polled, err := c.pollLRO(ctx, res)
+		final, polled, err := c.pollLRO(ctx, res, r.Progress)
 		if err != nil {
 			return err
 		}
@@ -245,12 +259,13 @@ func decodeInto(body []byte, out any) error {
 	return nil
 }
 
-// pollLRO follows a long-running operation started by res. It reports
+// pollLRO follows a long-running operation started by res, handing each
+// Azure-AsyncOperation status to progress (when not nil). It reports
 // whether there was anything to poll and, for Location polling (or a
 // Location given next to Azure-AsyncOperation), the final response.
-func (c *Client) pollLRO(ctx context.Context, res *response) (*response, bool, error) {
+func (c *Client) pollLRO(ctx context.Context, res *response, progress func(OperationStatus)) (*response, bool, error) {
 	if ao := res.Header.Get("Azure-AsyncOperation"); ao != "" {
-		if err := c.pollAsyncOperation(ctx, ao, res.Header, nil); err != nil {
+		if err := c.pollAsyncOperation(ctx, ao, res.Header, progress); err != nil {
 			return nil, true, err
 		}
 		if loc := res.Header.Get("Location"); loc != "" {
