@@ -360,14 +360,24 @@ func (d *registryDialer) DialContext(ctx context.Context, network, addr string) 
 		return nil, err
 	}
 	conn, err := d.dialByName(ctx, network, host, port)
-	if err == nil || ctx.Err() != nil || net.ParseIP(host) != nil {
-		return conn, err
+	if err == nil {
+		return conn, nil
+	}
+	return d.dialFallback(ctx, network, host, err)
+}
+
+// dialFallback dials the listener address after dialing host by name failed
+// with err, which it returns when host is an IP address, there is no
+// listener address, or nothing answers there.
+func (d *registryDialer) dialFallback(ctx context.Context, network, host string, err error) (net.Conn, error) {
+	if ctx.Err() != nil || net.ParseIP(host) != nil {
+		return nil, err
 	}
 	fb, ferr := d.fallbackAddress(ctx)
 	if ferr != nil || fb == "" {
 		return nil, err
 	}
-	conn, ferr = d.net.DialContext(ctx, network, fb)
+	conn, ferr := d.net.DialContext(ctx, network, fb)
 	if ferr != nil {
 		return nil, err
 	}
@@ -393,20 +403,13 @@ func (d *registryDialer) DialTLSContext(ctx context.Context, network, addr strin
 			err = fmt.Errorf("tls: the certificate of %s does not chain to drydock's CA (the name resolves to another server)", addr)
 		}
 	}
-	if ctx.Err() != nil || net.ParseIP(host) != nil {
+	fconn, err := d.dialFallback(ctx, network, host, err)
+	if err != nil {
 		return nil, err
 	}
-	fb, ferr := d.fallbackAddress(ctx)
-	if ferr != nil || fb == "" {
+	tc, err := d.handshake(ctx, fconn, host)
+	if err != nil {
 		return nil, err
-	}
-	fconn, ferr := d.net.DialContext(ctx, network, fb)
-	if ferr != nil {
-		return nil, err
-	}
-	tc, ferr := d.handshake(ctx, fconn, host)
-	if ferr != nil {
-		return nil, ferr
 	}
 	return tc, nil
 }
