@@ -691,8 +691,8 @@ func (r *Registry) forget(scope string) {
 	r.mu.Unlock()
 }
 
-// RegistryRequest is one data call.
-type RegistryRequest struct {
+// dataRequest is one data call.
+type dataRequest struct {
 	Method string
 	// Path is absolute, with its segments escaped by the caller.
 	Path  string
@@ -702,17 +702,10 @@ type RegistryRequest struct {
 	Accept []string
 }
 
-// RegistryResponse is a data call's response.
-type RegistryResponse struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// Do performs a data call with an access token for req.Scope. A 401 is
+// do performs a data call with an access token for req.Scope. A 401 is
 // retried once with a new token; transport errors and 5xx answers are
 // retried up to Retries times.
-func (r *Registry) Do(ctx context.Context, req RegistryRequest) (*RegistryResponse, error) {
+func (r *Registry) do(ctx context.Context, req dataRequest) (*response, error) {
 	u := "https://" + r.LoginServer + req.Path
 	if enc := EncodeQuery(req.Query); enc != "" {
 		u += "?" + enc
@@ -755,7 +748,7 @@ func (r *Registry) Do(ctx context.Context, req RegistryRequest) (*RegistryRespon
 			lastErr = registryAPIError(req.Method, res)
 			continue
 		}
-		return &RegistryResponse{Status: res.Status, Header: res.Header, Body: res.Body}, nil
+		return res, nil
 	}
 	return nil, lastErr
 }
@@ -816,7 +809,7 @@ func IsRouteMissing(err error) bool {
 // header; 201/202 answers' JSON when they have one; nothing for 204; a
 // RegistryError otherwise.
 func (r *Registry) Data(ctx context.Context, method, path string, query url.Values, scope, resultIndex string) (any, string, error) {
-	res, err := r.Do(ctx, RegistryRequest{Method: method, Path: path, Query: query, Scope: scope})
+	res, err := r.do(ctx, dataRequest{Method: method, Path: path, Query: query, Scope: scope})
 	if err != nil {
 		return nil, "", err
 	}
@@ -846,7 +839,7 @@ func (r *Registry) Data(ctx context.Context, method, path string, query url.Valu
 	case http.StatusNoContent:
 		return nil, "", nil
 	}
-	return nil, "", registryAPIError(method, &response{Status: res.Status, Header: res.Header, Body: res.Body})
+	return nil, "", registryAPIError(method, res)
 }
 
 // DefaultPageSize is the page size of listings (az's DEFAULT_PAGINATION).
@@ -921,7 +914,7 @@ func nextLinkQuery(link string) url.Values {
 // header, else a GET whose body is hashed.
 func (r *Registry) ManifestDigest(ctx context.Context, repo, ref, scope string) (string, error) {
 	path := "/v2/" + EscapeRepository(repo) + "/manifests/" + url.PathEscape(ref)
-	res, err := r.Do(ctx, RegistryRequest{Method: http.MethodHead, Path: path, Scope: scope, Accept: ManifestMediaTypes})
+	res, err := r.do(ctx, dataRequest{Method: http.MethodHead, Path: path, Scope: scope, Accept: ManifestMediaTypes})
 	if err != nil {
 		return "", err
 	}
@@ -930,12 +923,12 @@ func (r *Registry) ManifestDigest(ctx context.Context, repo, ref, scope string) 
 			return d, nil
 		}
 	}
-	res, err = r.Do(ctx, RegistryRequest{Method: http.MethodGet, Path: path, Scope: scope, Accept: ManifestMediaTypes})
+	res, err = r.do(ctx, dataRequest{Method: http.MethodGet, Path: path, Scope: scope, Accept: ManifestMediaTypes})
 	if err != nil {
 		return "", err
 	}
 	if res.Status != http.StatusOK {
-		return "", registryAPIError(http.MethodGet, &response{Status: res.Status, Header: res.Header, Body: res.Body})
+		return "", registryAPIError(http.MethodGet, res)
 	}
 	if d := res.Header.Get("Docker-Content-Digest"); d != "" {
 		return d, nil
