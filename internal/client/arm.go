@@ -219,7 +219,7 @@ func (c *Client) send(ctx context.Context, method, rawURL, scope string, body []
 			req.Header.Set("Authorization", "Bearer "+tok.Token)
 			authorized = true
 		}
-		res, err := c.roundTrip(req)
+		res, err := roundTrip(c.HTTP, req)
 		if err != nil {
 			return nil, c.transportError(err)
 		}

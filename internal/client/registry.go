@@ -509,32 +509,6 @@ func (r *Registry) connectError(err error) error {
 	}
 }
 
-// send performs one request and reads its response.
-func (r *Registry) send(ctx context.Context, method, rawURL string, header http.Header, body []byte) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("User-Agent", "drydock-cli")
-	res, err := r.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("reading response of %s %s: %w", method, redactURL(req.URL), err)
-	}
-	return &response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
-}
-
 // tokens is the token protocol's client over r's HTTP client.
 func (r *Registry) tokens() *acrtoken.Client {
 	return &acrtoken.Client{HTTP: r.HTTP, Header: http.Header{"User-Agent": {"drydock-cli"}, "Accept": {"application/json"}}}
@@ -723,14 +697,16 @@ func (r *Registry) do(ctx context.Context, req dataRequest) (*response, error) {
 		if err != nil {
 			return nil, err
 		}
-		h := http.Header{}
-		h.Set("Authorization", auth)
-		if len(req.Accept) > 0 {
-			h.Set("Accept", strings.Join(req.Accept, ", "))
-		} else {
-			h.Set("Accept", "application/json")
+		hr, err := http.NewRequestWithContext(ctx, req.Method, u, nil)
+		if err != nil {
+			return nil, err
 		}
-		res, err := r.send(ctx, req.Method, u, h, nil)
+		hr.Header.Set("Authorization", auth)
+		hr.Header.Set("Accept", "application/json")
+		if len(req.Accept) > 0 {
+			hr.Header.Set("Accept", strings.Join(req.Accept, ", "))
+		}
+		res, err := roundTrip(r.HTTP, hr)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
