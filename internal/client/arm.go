@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -192,17 +193,11 @@ func EncodeQuery(q url.Values) string {
 // once with a newly acquired token.
 func (c *Client) send(ctx context.Context, method, rawURL, scope string, body []byte) (*response, error) {
 	for attempt := 0; ; attempt++ {
-		var rd *bytes.Reader
+		var rd io.Reader // a nil *bytes.Reader would not be a nil body
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
-		var req *http.Request
-		var err error
-		if rd != nil {
-			req, err = http.NewRequestWithContext(ctx, method, rawURL, rd)
-		} else {
-			req, err = http.NewRequestWithContext(ctx, method, rawURL, nil)
-		}
+		req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
 		if err != nil {
 			return nil, err
 		}
