@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -87,43 +88,59 @@ func (c *Client) ARM(ctx context.Context, r Request, out any) error {
 
 // sendARM sends an ARM request once, its body marshalled as JSON.
 func (c *Client) sendARM(ctx context.Context, r Request) (*response, error) {
-	var body []byte
-	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		body = b
+	body, err := jsonBody(r.Body)
+	if err != nil {
+		return nil, err
 	}
 	return c.send(ctx, r.Method, c.armURL(r.Path, r.APIVersion, r.Query), ARMScope, body)
+}
+
+// jsonBody marshals a request body; a nil body stays none.
+func jsonBody(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return json.Marshal(v)
 }
 
 // ARMList GETs an ARM collection and follows nextLink, returning every
 // element of "value".
 func (c *Client) ARMList(ctx context.Context, path, apiVersion string, query url.Values) ([]map[string]any, error) {
-	items := []map[string]any{}
-	u := c.armURL(path, apiVersion, query)
+	items, _, err := listPages[map[string]any](ctx, c, c.armURL(path, apiVersion, query), ARMScope, path, true)
+	return items, err
+}
+
+// listPages GETs a collection at u with a token for scope and returns the
+// elements of its pages' "value", following nextLink (ARM's) or
+// @odata.nextLink (Graph's) when all; otherwise it returns the first page
+// and reports whether more exist. path names the collection in errors.
+func listPages[E any](ctx context.Context, c *Client, u, scope, path string, all bool) ([]E, bool, error) {
+	items := []E{}
 	seen := map[string]bool{}
 	for u != "" && !seen[u] {
 		seen[u] = true
-		res, err := c.send(ctx, http.MethodGet, u, ARMScope, nil)
+		res, err := c.send(ctx, http.MethodGet, u, scope, nil)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if res.Status >= 400 {
-			return nil, DecodeAPIError(res.Status, res.Body)
+			return nil, false, DecodeAPIError(res.Status, res.Body)
 		}
 		var page struct {
-			Value    []map[string]any `json:"value"`
-			NextLink string           `json:"nextLink"`
+			Value         []E    `json:"value"`
+			NextLink      string `json:"nextLink"`
+			ODataNextLink string `json:"@odata.nextLink"`
 		}
 		if err := json.Unmarshal(res.Body, &page); err != nil {
-			return nil, fmt.Errorf("invalid list response from %s: %w", path, err)
+			return nil, false, fmt.Errorf("invalid list response from %s: %w", path, err)
 		}
 		items = append(items, page.Value...)
-		u = page.NextLink
+		u = cmp.Or(page.NextLink, page.ODataNextLink)
+		if !all {
+			return items, u != "", nil
+		}
 	}
-	return items, nil
+	return items, false, nil
 }
 
 // Metadata returns the server's cloud metadata (GET
