@@ -296,32 +296,23 @@ func (c *Client) pollLRO(ctx context.Context, res *response, progress func(Opera
 // pollAsyncOperation GETs an Azure-AsyncOperation URL until its status is
 // terminal, handing each status to progress (when not nil).
 func (c *Client) pollAsyncOperation(ctx context.Context, u string, h http.Header, progress func(OperationStatus)) error {
-	for {
-		if err := c.Sleep(ctx, c.retryAfter(h)); err != nil {
-			return err
-		}
-		res, err := c.send(ctx, http.MethodGet, u, ARMScope, nil)
-		if err != nil {
-			return err
-		}
-		if res.Status >= 400 {
-			return DecodeAPIError(res.Status, res.Body)
-		}
-		h = res.Header
+	_, err := c.poll(ctx, u, h, func(res *response) (bool, error) {
 		var op operationStatus
 		if err := json.Unmarshal(res.Body, &op); err != nil {
-			return fmt.Errorf("invalid operation status response: %w", err)
+			return true, fmt.Errorf("invalid operation status response: %w", err)
 		}
 		if progress != nil {
 			progress(OperationStatus{Status: op.Status, PercentComplete: op.PercentComplete, Progress: op.Properties.Progress})
 		}
 		switch strings.ToLower(op.Status) {
 		case "succeeded":
-			return nil
+			return true, nil
 		case "failed", "canceled", "cancelled":
-			return operationError(res.Status, res.Body)
+			return true, operationError(res.Status, res.Body)
 		}
-	}
+		return false, nil
+	})
+	return err
 }
 
 // operationStatus is the body of an Azure-AsyncOperation status.
@@ -357,6 +348,13 @@ func operationError(status int, body []byte) *APIError {
 // pollLocation GETs a Location URL until it stops answering 202. With a nil
 // h it polls at once.
 func (c *Client) pollLocation(ctx context.Context, u string, h http.Header) (*response, error) {
+	return c.poll(ctx, u, h, func(res *response) (bool, error) { return res.Status != http.StatusAccepted, nil })
+}
+
+// poll GETs u until final says an answer is the last, pausing before each
+// GET as the previous answer asks (h before the first; no pause when h is
+// nil). An error answer ends it as *APIError.
+func (c *Client) poll(ctx context.Context, u string, h http.Header, final func(*response) (bool, error)) (*response, error) {
 	for {
 		if h != nil {
 			if err := c.Sleep(ctx, c.retryAfter(h)); err != nil {
@@ -370,8 +368,8 @@ func (c *Client) pollLocation(ctx context.Context, u string, h http.Header) (*re
 		if res.Status >= 400 {
 			return nil, DecodeAPIError(res.Status, res.Body)
 		}
-		if res.Status != http.StatusAccepted {
-			return res, nil
+		if done, err := final(res); done || err != nil {
+			return res, err
 		}
 		h = res.Header
 	}
