@@ -73,15 +73,14 @@ func newACRImportCommand(a *app) *cobra.Command {
 		if noWait {
 			a.warn("Import has started. Due to no-wait option, failures will not be reflected.")
 			req.NoWait = true
-			return c.ARMOperation(ctx, req, nil)
+			return c.ARM(ctx, req, nil)
 		}
-		var progress func(client.OperationStatus)
 		var pp *progressPrinter
 		if !a.onlyShowErrors {
 			pp = newProgressPrinter(a.stderr, "Importing image...")
-			progress = pp.update
+			req.Progress = pp.update
 		}
-		err = c.ARMOperation(ctx, req, progress)
+		err = c.ARM(ctx, req, nil)
 		if pp != nil {
 			pp.done()
 		}

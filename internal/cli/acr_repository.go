@@ -196,7 +196,6 @@ func parseImage(image string, allowDigest bool) (repo, tag, digest string, err e
 	return "", "", "", errors.New("The name of the image may include a tag in the format 'name:tag'.")
 }
 
-// repoOrImage validates --repository | --image.
 // repoOrImage reads the --repository or --image (repo:tag or repo@digest)
 // of show and delete, exactly one of which must be given.
 func repoOrImage(repo, image string) (string, string, string, error) {
@@ -268,30 +267,22 @@ func showRepositoryItem(ctx context.Context, reg *client.Registry, repo, tag, di
 	}
 	// The route is not served, or answered without the expected member
 	// (a listing): look the item up in the listing.
-	notFound := &client.RegistryError{Status: http.StatusNotFound, Message: "The requested data does not exist."}
-	switch {
-	case tag != "":
-		tags, err := reg.List(ctx, repoPath(repo, "_tags"), scope, "tags", -1, "")
+	if tag != "" || digest != "" {
+		// A tag by its name; a manifest by its digest, in any case.
+		segment, key, match := "_tags", "tags", func(m map[string]any) bool { return m["name"] == tag }
+		if tag == "" {
+			segment, key, match = "_manifests", "manifests", func(m map[string]any) bool { return strings.EqualFold(fmt.Sprint(m["digest"]), digest) }
+		}
+		items, err := reg.List(ctx, repoPath(repo, segment), scope, key, -1, "")
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range tags {
-			if m, ok := t.(map[string]any); ok && m["name"] == tag {
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok && match(m) {
 				return m, nil
 			}
 		}
-		return nil, notFound
-	case digest != "":
-		manifests, err := reg.List(ctx, repoPath(repo, "_manifests"), scope, "manifests", -1, "")
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range manifests {
-			if m, ok := x.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["digest"]), digest) {
-				return m, nil
-			}
-		}
-		return nil, notFound
+		return nil, &client.RegistryError{Status: http.StatusNotFound, Message: "The requested data does not exist."}
 	}
 	manifests, err := reg.List(ctx, repoPath(repo, "_manifests"), scope, "manifests", -1, "")
 	if err != nil {

@@ -74,6 +74,15 @@ type sdkCalls struct {
 // the subscription), its parent (child types) and its name.
 type target struct{ group, parent, name string }
 
+// targetAt names a resource for the SDK: its group is group, or when that
+// is empty the resource group in path (the resource's ID).
+func targetAt(path, group, parent, name string) target {
+	if group == "" {
+		group, _ = resourceGroupOf(path)
+	}
+	return target{group, parent, name}
+}
+
 // sdkAction is an SDK call on one resource, with the request's body.
 type sdkAction func(ctx context.Context, s client.SDK, t target, body map[string]any, noWait bool) error
 
@@ -264,11 +273,8 @@ func (res *armResource) fetch(ctx context.Context, c *client.Client, sub, group,
 	if res.sdk == nil {
 		return res.get(ctx, c, path)
 	}
-	if group == "" {
-		group, _ = resourceGroupOf(path)
-	}
 	return c.Raw(ctx, func(ctx context.Context) error {
-		return res.sdk.get(ctx, c.SDK(sub, res.apiVersion), target{group, parent, name})
+		return res.sdk.get(ctx, c.SDK(sub, res.apiVersion), targetAt(path, group, parent, name))
 	})
 }
 
@@ -282,12 +288,8 @@ func (r *ref) act(x *call, method, action string, body map[string]any, noWait bo
 	}
 	var m map[string]any
 	if f := r.res.sdk.action(method + action); f != nil {
-		group := r.group
-		if group == "" {
-			group, _ = resourceGroupOf(path)
-		}
 		m, err = x.c.Raw(x.ctx, func(ctx context.Context) error {
-			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), target{group, r.parent, r.name}, body, noWait)
+			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), targetAt(path, r.group, r.parent, r.name), body, noWait)
 		})
 	} else {
 		req := r.res.request(method, path+action, body)
@@ -308,11 +310,7 @@ func (res *armResource) request(method, path string, body any) client.Request {
 
 // get reads a resource.
 func (res *armResource) get(ctx context.Context, c *client.Client, path string) (map[string]any, error) {
-	var m map[string]any
-	if err := c.ARM(ctx, res.request(http.MethodGet, path, nil), &m); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return res.call(ctx, c, res.request(http.MethodGet, path, nil))
 }
 
 // call performs a request and decodes the resource or result it returns.
@@ -396,12 +394,8 @@ func (res *armResource) deleteCmd(a *app, short string) *cobra.Command {
 			}
 		}
 		if res.sdk != nil {
-			group := r.group
-			if group == "" {
-				group, _ = resourceGroupOf(path)
-			}
 			_, err := x.c.Raw(x.ctx, func(ctx context.Context) error {
-				return res.sdk.del(ctx, x.c.SDK(x.sub.ID, res.apiVersion), target{group, r.parent, r.name}, noWait)
+				return res.sdk.del(ctx, x.c.SDK(x.sub.ID, res.apiVersion), targetAt(path, r.group, r.parent, r.name), noWait)
 			})
 			return err
 		}

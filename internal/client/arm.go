@@ -2,11 +2,13 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -29,6 +31,20 @@ type Request struct {
 	// NoWait returns after the first response of a long-running operation
 	// instead of polling it.
 	NoWait bool
+	// Progress, when not nil, is handed every Azure-AsyncOperation status
+	// polled (acr import prints them).
+	Progress func(OperationStatus)
+}
+
+// OperationStatus is one poll of an Azure-AsyncOperation.
+type OperationStatus struct {
+	// Status is InProgress, Succeeded, Failed or Canceled.
+	Status string
+	// PercentComplete is the status document's percentComplete, when it
+	// has one.
+	PercentComplete *float64
+	// Progress is drydock's properties.progress text, when given.
+	Progress string
 }
 
 // ARM performs an ARM request with the ARM token, follows a long-running
@@ -44,7 +60,7 @@ func (c *Client) ARM(ctx context.Context, r Request, out any) error {
 		return DecodeAPIError(res.Status, res.Body)
 	}
 	if !r.NoWait && r.Method != http.MethodGet && (res.Status == http.StatusCreated || res.Status == http.StatusAccepted) {
-		final, polled, err := c.pollLRO(ctx, res)
+		final, polled, err := c.pollLRO(ctx, res, r.Progress)
 		if err != nil {
 			return err
 		}
@@ -72,43 +88,59 @@ func (c *Client) ARM(ctx context.Context, r Request, out any) error {
 
 // sendARM sends an ARM request once, its body marshalled as JSON.
 func (c *Client) sendARM(ctx context.Context, r Request) (*response, error) {
-	var body []byte
-	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		body = b
+	body, err := jsonBody(r.Body)
+	if err != nil {
+		return nil, err
 	}
 	return c.send(ctx, r.Method, c.armURL(r.Path, r.APIVersion, r.Query), ARMScope, body)
+}
+
+// jsonBody marshals a request body; a nil body stays none.
+func jsonBody(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return json.Marshal(v)
 }
 
 // ARMList GETs an ARM collection and follows nextLink, returning every
 // element of "value".
 func (c *Client) ARMList(ctx context.Context, path, apiVersion string, query url.Values) ([]map[string]any, error) {
-	items := []map[string]any{}
-	u := c.armURL(path, apiVersion, query)
+	items, _, err := listPages[map[string]any](ctx, c, c.armURL(path, apiVersion, query), ARMScope, path, true)
+	return items, err
+}
+
+// listPages GETs a collection at u with a token for scope and returns the
+// elements of its pages' "value", following nextLink (ARM's) or
+// @odata.nextLink (Graph's) when all; otherwise it returns the first page
+// and reports whether more exist. path names the collection in errors.
+func listPages[E any](ctx context.Context, c *Client, u, scope, path string, all bool) ([]E, bool, error) {
+	items := []E{}
 	seen := map[string]bool{}
 	for u != "" && !seen[u] {
 		seen[u] = true
-		res, err := c.send(ctx, http.MethodGet, u, ARMScope, nil)
+		res, err := c.send(ctx, http.MethodGet, u, scope, nil)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if res.Status >= 400 {
-			return nil, DecodeAPIError(res.Status, res.Body)
+			return nil, false, DecodeAPIError(res.Status, res.Body)
 		}
 		var page struct {
-			Value    []map[string]any `json:"value"`
-			NextLink string           `json:"nextLink"`
+			Value         []E    `json:"value"`
+			NextLink      string `json:"nextLink"`
+			ODataNextLink string `json:"@odata.nextLink"`
 		}
 		if err := json.Unmarshal(res.Body, &page); err != nil {
-			return nil, fmt.Errorf("invalid list response from %s: %w", path, err)
+			return nil, false, fmt.Errorf("invalid list response from %s: %w", path, err)
 		}
 		items = append(items, page.Value...)
-		u = page.NextLink
+		u = cmp.Or(page.NextLink, page.ODataNextLink)
+		if !all {
+			return items, u != "", nil
+		}
 	}
-	return items, nil
+	return items, false, nil
 }
 
 // Metadata returns the server's cloud metadata (GET
@@ -178,17 +210,11 @@ func EncodeQuery(q url.Values) string {
 // once with a newly acquired token.
 func (c *Client) send(ctx context.Context, method, rawURL, scope string, body []byte) (*response, error) {
 	for attempt := 0; ; attempt++ {
-		var rd *bytes.Reader
+		var rd io.Reader // a nil *bytes.Reader would not be a nil body
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
-		var req *http.Request
-		var err error
-		if rd != nil {
-			req, err = http.NewRequestWithContext(ctx, method, rawURL, rd)
-		} else {
-			req, err = http.NewRequestWithContext(ctx, method, rawURL, nil)
-		}
+		req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +231,7 @@ func (c *Client) send(ctx context.Context, method, rawURL, scope string, body []
 			req.Header.Set("Authorization", "Bearer "+tok.Token)
 			authorized = true
 		}
-		res, err := c.roundTrip(req)
+		res, err := roundTrip(c.HTTP, req)
 		if err != nil {
 			return nil, c.transportError(err)
 		}
@@ -245,12 +271,13 @@ func decodeInto(body []byte, out any) error {
 	return nil
 }
 
-// pollLRO follows a long-running operation started by res. It reports
+// pollLRO follows a long-running operation started by res, handing each
+// Azure-AsyncOperation status to progress (when not nil). It reports
 // whether there was anything to poll and, for Location polling (or a
 // Location given next to Azure-AsyncOperation), the final response.
-func (c *Client) pollLRO(ctx context.Context, res *response) (*response, bool, error) {
+func (c *Client) pollLRO(ctx context.Context, res *response, progress func(OperationStatus)) (*response, bool, error) {
 	if ao := res.Header.Get("Azure-AsyncOperation"); ao != "" {
-		if err := c.pollAsyncOperation(ctx, ao, res.Header, nil); err != nil {
+		if err := c.pollAsyncOperation(ctx, ao, res.Header, progress); err != nil {
 			return nil, true, err
 		}
 		if loc := res.Header.Get("Location"); loc != "" {
@@ -269,32 +296,23 @@ func (c *Client) pollLRO(ctx context.Context, res *response) (*response, bool, e
 // pollAsyncOperation GETs an Azure-AsyncOperation URL until its status is
 // terminal, handing each status to progress (when not nil).
 func (c *Client) pollAsyncOperation(ctx context.Context, u string, h http.Header, progress func(OperationStatus)) error {
-	for {
-		if err := c.Sleep(ctx, c.retryAfter(h)); err != nil {
-			return err
-		}
-		res, err := c.send(ctx, http.MethodGet, u, ARMScope, nil)
-		if err != nil {
-			return err
-		}
-		if res.Status >= 400 {
-			return DecodeAPIError(res.Status, res.Body)
-		}
-		h = res.Header
+	_, err := c.poll(ctx, u, h, func(res *response) (bool, error) {
 		var op operationStatus
 		if err := json.Unmarshal(res.Body, &op); err != nil {
-			return fmt.Errorf("invalid operation status response: %w", err)
+			return true, fmt.Errorf("invalid operation status response: %w", err)
 		}
 		if progress != nil {
 			progress(OperationStatus{Status: op.Status, PercentComplete: op.PercentComplete, Progress: op.Properties.Progress})
 		}
 		switch strings.ToLower(op.Status) {
 		case "succeeded":
-			return nil
+			return true, nil
 		case "failed", "canceled", "cancelled":
-			return operationError(res.Status, res.Body)
+			return true, operationError(res.Status, res.Body)
 		}
-	}
+		return false, nil
+	})
+	return err
 }
 
 // operationStatus is the body of an Azure-AsyncOperation status.
@@ -330,6 +348,13 @@ func operationError(status int, body []byte) *APIError {
 // pollLocation GETs a Location URL until it stops answering 202. With a nil
 // h it polls at once.
 func (c *Client) pollLocation(ctx context.Context, u string, h http.Header) (*response, error) {
+	return c.poll(ctx, u, h, func(res *response) (bool, error) { return res.Status != http.StatusAccepted, nil })
+}
+
+// poll GETs u until final says an answer is the last, pausing before each
+// GET as the previous answer asks (h before the first; no pause when h is
+// nil). An error answer ends it as *APIError.
+func (c *Client) poll(ctx context.Context, u string, h http.Header, final func(*response) (bool, error)) (*response, error) {
 	for {
 		if h != nil {
 			if err := c.Sleep(ctx, c.retryAfter(h)); err != nil {
@@ -343,8 +368,8 @@ func (c *Client) pollLocation(ctx context.Context, u string, h http.Header) (*re
 		if res.Status >= 400 {
 			return nil, DecodeAPIError(res.Status, res.Body)
 		}
-		if res.Status != http.StatusAccepted {
-			return res, nil
+		if done, err := final(res); done || err != nil {
+			return res, err
 		}
 		h = res.Header
 	}

@@ -192,12 +192,9 @@ func decodeObjects[T any](raws []json.RawMessage) ([]*T, error) {
 // Graph performs a Microsoft-Graph-shaped request with the Graph token.
 // path is below /v1.0 (e.g. "/users"); callers escape its segments.
 func (c *Client) Graph(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	var b []byte
-	if body != nil {
-		var err error
-		if b, err = json.Marshal(body); err != nil {
-			return err
-		}
+	b, err := jsonBody(body)
+	if err != nil {
+		return err
 	}
 	res, err := c.send(ctx, method, c.graphURL(path, query), GraphScope, b)
 	if err != nil {
@@ -213,32 +210,9 @@ func (c *Client) Graph(ctx context.Context, method, path string, query url.Value
 // follows @odata.nextLink; otherwise it returns the first page and reports
 // whether more exist.
 func ListPath[T any](ctx context.Context, c *Client, path string, query url.Values, all bool) ([]*T, bool, error) {
-	var raws []json.RawMessage
-	u := c.graphURL(path, query)
-	seen := map[string]bool{}
-	more := false
-	for u != "" && !seen[u] {
-		seen[u] = true
-		res, err := c.send(ctx, http.MethodGet, u, GraphScope, nil)
-		if err != nil {
-			return nil, false, err
-		}
-		if res.Status >= 400 {
-			return nil, false, DecodeAPIError(res.Status, res.Body)
-		}
-		var page struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink string            `json:"@odata.nextLink"`
-		}
-		if err := json.Unmarshal(res.Body, &page); err != nil {
-			return nil, false, fmt.Errorf("invalid list response from %s: %w", path, err)
-		}
-		raws = append(raws, page.Value...)
-		if !all {
-			more = page.NextLink != ""
-			break
-		}
-		u = page.NextLink
+	raws, more, err := listPages[json.RawMessage](ctx, c, c.graphURL(path, query), GraphScope, path, all)
+	if err != nil {
+		return nil, false, err
 	}
 	items, err := decodeObjects[T](raws)
 	return items, more, err

@@ -360,14 +360,24 @@ func (d *registryDialer) DialContext(ctx context.Context, network, addr string) 
 		return nil, err
 	}
 	conn, err := d.dialByName(ctx, network, host, port)
-	if err == nil || ctx.Err() != nil || net.ParseIP(host) != nil {
-		return conn, err
+	if err == nil {
+		return conn, nil
+	}
+	return d.dialFallback(ctx, network, host, err)
+}
+
+// dialFallback dials the listener address after dialing host by name failed
+// with err, which it returns when host is an IP address, there is no
+// listener address, or nothing answers there.
+func (d *registryDialer) dialFallback(ctx context.Context, network, host string, err error) (net.Conn, error) {
+	if ctx.Err() != nil || net.ParseIP(host) != nil {
+		return nil, err
 	}
 	fb, ferr := d.fallbackAddress(ctx)
 	if ferr != nil || fb == "" {
 		return nil, err
 	}
-	conn, ferr = d.net.DialContext(ctx, network, fb)
+	conn, ferr := d.net.DialContext(ctx, network, fb)
 	if ferr != nil {
 		return nil, err
 	}
@@ -393,20 +403,13 @@ func (d *registryDialer) DialTLSContext(ctx context.Context, network, addr strin
 			err = fmt.Errorf("tls: the certificate of %s does not chain to drydock's CA (the name resolves to another server)", addr)
 		}
 	}
-	if ctx.Err() != nil || net.ParseIP(host) != nil {
+	fconn, err := d.dialFallback(ctx, network, host, err)
+	if err != nil {
 		return nil, err
 	}
-	fb, ferr := d.fallbackAddress(ctx)
-	if ferr != nil || fb == "" {
+	tc, err := d.handshake(ctx, fconn, host)
+	if err != nil {
 		return nil, err
-	}
-	fconn, ferr := d.net.DialContext(ctx, network, fb)
-	if ferr != nil {
-		return nil, err
-	}
-	tc, ferr := d.handshake(ctx, fconn, host)
-	if ferr != nil {
-		return nil, ferr
 	}
 	return tc, nil
 }
@@ -504,32 +507,6 @@ func (r *Registry) connectError(err error) error {
 			r.LoginServer, r.ChallengeURL(), cause),
 		Err: err,
 	}
-}
-
-// send performs one request and reads its response.
-func (r *Registry) send(ctx context.Context, method, rawURL string, header http.Header, body []byte) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("User-Agent", "drydock-cli")
-	res, err := r.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("reading response of %s %s: %w", method, redactURL(req.URL), err)
-	}
-	return &response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }
 
 // tokens is the token protocol's client over r's HTTP client.
@@ -688,8 +665,8 @@ func (r *Registry) forget(scope string) {
 	r.mu.Unlock()
 }
 
-// RegistryRequest is one data call.
-type RegistryRequest struct {
+// dataRequest is one data call.
+type dataRequest struct {
 	Method string
 	// Path is absolute, with its segments escaped by the caller.
 	Path  string
@@ -699,17 +676,10 @@ type RegistryRequest struct {
 	Accept []string
 }
 
-// RegistryResponse is a data call's response.
-type RegistryResponse struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// Do performs a data call with an access token for req.Scope. A 401 is
+// do performs a data call with an access token for req.Scope. A 401 is
 // retried once with a new token; transport errors and 5xx answers are
 // retried up to Retries times.
-func (r *Registry) Do(ctx context.Context, req RegistryRequest) (*RegistryResponse, error) {
+func (r *Registry) do(ctx context.Context, req dataRequest) (*response, error) {
 	u := "https://" + r.LoginServer + req.Path
 	if enc := EncodeQuery(req.Query); enc != "" {
 		u += "?" + enc
@@ -727,14 +697,16 @@ func (r *Registry) Do(ctx context.Context, req RegistryRequest) (*RegistryRespon
 		if err != nil {
 			return nil, err
 		}
-		h := http.Header{}
-		h.Set("Authorization", auth)
-		if len(req.Accept) > 0 {
-			h.Set("Accept", strings.Join(req.Accept, ", "))
-		} else {
-			h.Set("Accept", "application/json")
+		hr, err := http.NewRequestWithContext(ctx, req.Method, u, nil)
+		if err != nil {
+			return nil, err
 		}
-		res, err := r.send(ctx, req.Method, u, h, nil)
+		hr.Header.Set("Authorization", auth)
+		hr.Header.Set("Accept", "application/json")
+		if len(req.Accept) > 0 {
+			hr.Header.Set("Accept", strings.Join(req.Accept, ", "))
+		}
+		res, err := roundTrip(r.HTTP, hr)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -752,7 +724,7 @@ func (r *Registry) Do(ctx context.Context, req RegistryRequest) (*RegistryRespon
 			lastErr = registryAPIError(req.Method, res)
 			continue
 		}
-		return &RegistryResponse{Status: res.Status, Header: res.Header, Body: res.Body}, nil
+		return res, nil
 	}
 	return nil, lastErr
 }
@@ -813,7 +785,7 @@ func IsRouteMissing(err error) bool {
 // header; 201/202 answers' JSON when they have one; nothing for 204; a
 // RegistryError otherwise.
 func (r *Registry) Data(ctx context.Context, method, path string, query url.Values, scope, resultIndex string) (any, string, error) {
-	res, err := r.Do(ctx, RegistryRequest{Method: method, Path: path, Query: query, Scope: scope})
+	res, err := r.do(ctx, dataRequest{Method: method, Path: path, Query: query, Scope: scope})
 	if err != nil {
 		return nil, "", err
 	}
@@ -843,7 +815,7 @@ func (r *Registry) Data(ctx context.Context, method, path string, query url.Valu
 	case http.StatusNoContent:
 		return nil, "", nil
 	}
-	return nil, "", registryAPIError(method, &response{Status: res.Status, Header: res.Header, Body: res.Body})
+	return nil, "", registryAPIError(method, res)
 }
 
 // DefaultPageSize is the page size of listings (az's DEFAULT_PAGINATION).
@@ -918,7 +890,7 @@ func nextLinkQuery(link string) url.Values {
 // header, else a GET whose body is hashed.
 func (r *Registry) ManifestDigest(ctx context.Context, repo, ref, scope string) (string, error) {
 	path := "/v2/" + EscapeRepository(repo) + "/manifests/" + url.PathEscape(ref)
-	res, err := r.Do(ctx, RegistryRequest{Method: http.MethodHead, Path: path, Scope: scope, Accept: ManifestMediaTypes})
+	res, err := r.do(ctx, dataRequest{Method: http.MethodHead, Path: path, Scope: scope, Accept: ManifestMediaTypes})
 	if err != nil {
 		return "", err
 	}
@@ -927,12 +899,12 @@ func (r *Registry) ManifestDigest(ctx context.Context, repo, ref, scope string) 
 			return d, nil
 		}
 	}
-	res, err = r.Do(ctx, RegistryRequest{Method: http.MethodGet, Path: path, Scope: scope, Accept: ManifestMediaTypes})
+	res, err = r.do(ctx, dataRequest{Method: http.MethodGet, Path: path, Scope: scope, Accept: ManifestMediaTypes})
 	if err != nil {
 		return "", err
 	}
 	if res.Status != http.StatusOK {
-		return "", registryAPIError(http.MethodGet, &response{Status: res.Status, Header: res.Header, Body: res.Body})
+		return "", registryAPIError(http.MethodGet, res)
 	}
 	if d := res.Header.Get("Docker-Content-Digest"); d != "" {
 		return d, nil
@@ -970,42 +942,4 @@ func registryRedact(b []byte, contentType string) string {
 		return fmt.Sprintf("<%d bytes of %s>", len(b), contentType)
 	}
 	return registrySecretJSON.ReplaceAllString(string(b), `"$1": "*****"`)
-}
-
-// OperationStatus is one poll of an Azure-AsyncOperation.
-type OperationStatus struct {
-	// Status is InProgress, Succeeded, Failed or Canceled.
-	Status string
-	// PercentComplete is the status document's percentComplete, when it
-	// has one.
-	PercentComplete *float64
-	// Progress is drydock's properties.progress text, when given.
-	Progress string
-}
-
-// ARMOperation performs an ARM request that starts a long-running
-// operation and follows its Azure-AsyncOperation to the end (or its
-// Location when it has no Azure-AsyncOperation), calling progress (when not
-// nil) with every status document polled. With r.NoWait it returns after
-// the first response. Failures come back as *APIError.
-func (c *Client) ARMOperation(ctx context.Context, r Request, progress func(OperationStatus)) error {
-	res, err := c.sendARM(ctx, r)
-	if err != nil {
-		return err
-	}
-	if res.Status >= 400 {
-		return DecodeAPIError(res.Status, res.Body)
-	}
-	if r.NoWait || (res.Status != http.StatusAccepted && res.Status != http.StatusCreated) {
-		return nil
-	}
-	ao := res.Header.Get("Azure-AsyncOperation")
-	if ao == "" {
-		if loc := res.Header.Get("Location"); loc != "" {
-			_, err := c.pollLocation(ctx, loc, res.Header)
-			return err
-		}
-		return nil
-	}
-	return c.pollAsyncOperation(ctx, ao, res.Header, progress)
 }

@@ -459,7 +459,7 @@ func TestRegistryDebugRedaction(t *testing.T) {
 	}
 }
 
-func TestARMOperationProgress(t *testing.T) {
+func TestARMProgress(t *testing.T) {
 	polls := 0
 	ts, c := newTestServer(t, nil)
 	ts.h = func(w http.ResponseWriter, r *http.Request) {
@@ -489,8 +489,8 @@ func TestARMOperationProgress(t *testing.T) {
 	}
 	c.SetCredentials(&Credentials{TenantID: "t", AccessTokens: map[string]AccessToken{ARMScope: {Token: "x", ExpiresOn: time.Now().Add(time.Hour)}}})
 	var seen []OperationStatus
-	err := c.ARMOperation(context.Background(), Request{Method: http.MethodPost, Path: "/x/importImage", APIVersion: "v", Body: map[string]any{"mode": "NoForce"}},
-		func(s OperationStatus) { seen = append(seen, s) })
+	err := c.ARM(context.Background(), Request{Method: http.MethodPost, Path: "/x/importImage", APIVersion: "v", Body: map[string]any{"mode": "NoForce"},
+		Progress: func(s OperationStatus) { seen = append(seen, s) }}, nil)
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Error() != "(ImportFailed) blob missing" {
 		t.Fatalf("err = %v", err)

@@ -127,7 +127,7 @@ func (c *Client) RequestToken(ctx context.Context, tenant string, form url.Value
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	res, err := c.roundTrip(req)
+	res, err := roundTrip(c.HTTP, req)
 	if err != nil {
 		return nil, c.transportError(err)
 	}

@@ -22,9 +22,10 @@ type response struct {
 // maxBody bounds how much of a response body is read.
 const maxBody = 64 << 20
 
-func (c *Client) roundTrip(req *http.Request) (*response, error) {
+// roundTrip sends req with hc as drydock-cli and reads the response.
+func roundTrip(hc *http.Client, req *http.Request) (*response, error) {
 	req.Header.Set("User-Agent", "drydock-cli")
-	res, err := c.HTTP.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
