@@ -137,6 +137,22 @@ func (l *Lease) Acquire(ctx context.Context) (bool, error) {
 	return ok, err
 }
 
+// Wait takes the lease, trying every poll until it is free, or fails
+// when ctx ends.
+func (l *Lease) Wait(ctx context.Context, poll time.Duration) error {
+	for {
+		ok, err := l.Acquire(ctx)
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
 // Release gives the lease up (at shutdown), so another replica need not
 // wait for it to expire.
 func (l *Lease) Release(ctx context.Context) error {

@@ -64,6 +64,9 @@ func (s *Server) assembleRegistry(ctx context.Context, prov *registry.Provider, 
 	s.dataPlane = registry.NewDataPlane(s.st, prov, svc, storage.NewBlobStore(driver), hosts, s.prom, s.log)
 	s.dataPlane.SetDialTarget(s.regLn.Addr().String(), s.ca.Cert)
 	if s.cfg.Replicated() {
+		s.dataPlane.Distribution().DisableManifestCache()
+	}
+	if s.cfg.Replicated() {
 		// Upload data without its session row may be another replica's
 		// upload in flight: only garbage collection's age-based purge,
 		// under its lease, applies to a set.
