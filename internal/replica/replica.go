@@ -6,9 +6,9 @@
 //     key and the CA are kept in the database, sealed with the configured
 //     secret key, so that any replica verifies any replica's tokens and
 //     clients trust one CA;
-//   - coherence (Watch): every replica reloads its caches of role
-//     assignments and of the directory when the database announces a
-//     change of their tables, and resynchronizes periodically in case an
+//   - coherence (Watch): every replica reloads its caches (role
+//     assignments, the directory, registry lookups) when the database
+//     announces a change of their tables, and resynchronizes periodically in case an
 //     announcement was lost;
 //   - leases (Lease.Run): a periodic job runs on one replica of the set at
 //     a time, the one holding its lease in the database;

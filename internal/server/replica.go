@@ -60,9 +60,9 @@ func (s *Server) replicateOperations() {
 	}
 }
 
-// serveReplica, for a replica of a set, reports it alive and keeps its caches of role
-// assignments and of the directory coherent with the others' changes,
-// until ctx ends.
+// serveReplica, for a replica of a set, reports it alive and keeps its
+// caches of role assignments, of the directory and of registry lookups
+// coherent with the other replicas' changes, until ctx ends.
 func (s *Server) serveReplica(ctx context.Context) {
 	if !s.cfg.Replicated() {
 		return
@@ -79,7 +79,11 @@ func (s *Server) reloadCaches(ctx context.Context, table string) error {
 		return s.access.Reload(ctx)
 	case "principals", "group_members":
 		return s.dir.Reload(ctx)
+	case "resources":
+		s.dataPlane.ForgetRegistries()
+		return nil
 	}
+	s.dataPlane.ForgetRegistries()
 	if err := s.dir.Reload(ctx); err != nil {
 		return err
 	}

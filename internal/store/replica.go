@@ -23,7 +23,8 @@ import (
 //
 // On PostgreSQL the migration also installs statement triggers that send
 // the name of a changed table on ChangeChannel, for the caches that other
-// replicas keep of role assignments, principals and group memberships.
+// replicas keep of role assignments, principals, group memberships and
+// registries (resources).
 const replicaSchema = `
 CREATE TABLE IF NOT EXISTS shared_secrets(
   name TEXT PRIMARY KEY,
@@ -47,7 +48,7 @@ const ChangeChannel = "drydock_changes"
 
 // WatchedTables are the tables whose changes are announced on
 // ChangeChannel.
-var WatchedTables = []string{"role_assignments", "principals", "group_members"}
+var WatchedTables = []string{"role_assignments", "principals", "group_members", "resources"}
 
 // installChangeTriggers creates, on PostgreSQL, the trigger function and
 // one statement-level trigger per watched table. NOTIFY is transactional:
