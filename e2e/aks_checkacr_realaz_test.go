@@ -27,11 +27,7 @@ import (
 // az's Never), so az exits 0 on a failed check, as it does against AKS:
 // the failure is in what it prints.
 func TestRealAzCheckACR(t *testing.T) {
-	needRealAz(t)
-	needContainerRuntime(t)
-	s := startServer(t, aksEnv...)
-	dd := s.admin(t)
-	az := s.realAz(t)
+	s, dd, az := realAzWithClusters(t)
 	az.ok("login", "-u", s.Admin, "-p", s.adminPassword, "-o", "none")
 	const rg, cluster = "checkacr-rg", "checkacr"
 	acr := fmt.Sprintf("canipull%08x", rand.Uint32())
@@ -105,7 +101,15 @@ func TestRealAzCheckACR(t *testing.T) {
 			t.Errorf("node %s imported the canipull image %d times, want once", node, n)
 		}
 	}
-	if pods := kubectl.ok("get", "pods", "-o", "name"); strings.TrimSpace(pods) != "" {
+	// kubectl run --rm deletes the pod and returns; the node agent ends its
+	// containers after that, so a pod may still be listed as Terminating
+	// for a moment (bounded: 30 s).
+	pods := kubectl.ok("get", "pods", "-o", "name")
+	for attempt := 0; attempt < 60 && strings.TrimSpace(pods) != ""; attempt++ {
+		time.Sleep(500 * time.Millisecond)
+		pods = kubectl.ok("get", "pods", "-o", "name")
+	}
+	if strings.TrimSpace(pods) != "" {
 		t.Errorf("pods left after check-acr: %s", pods)
 	}
 

@@ -159,16 +159,7 @@ func TestAKSPodLifecycle(t *testing.T) {
 	t.Run("never-pull", func(t *testing.T) {
 		k := k.sub(t)
 		k.ok("run", "neverpull", "--image="+login+"/nginx:absent", "--image-pull-policy=Never", "--restart=Never")
-		k.eventually("pod neverpull ErrImageNeverPull", podsDeadline, func() string {
-			p, msg := k.pod("neverpull")
-			if msg != "" {
-				return msg
-			}
-			if p.waitingReason() != "ErrImageNeverPull" {
-				return "pod neverpull: " + p.String()
-			}
-			return ""
-		})
+		k.waitPod("neverpull", "ErrImageNeverPull", func(p podsPod) bool { return p.waitingReason() == "ErrImageNeverPull" })
 		// And it stays so: a kubelet never backs off pulling an image it
 		// must not pull (imagePullPolicy Never is checked before the
 		// image pull back-off), so the reason is not ImagePullBackOff in
@@ -194,15 +185,9 @@ func TestAKSPodLifecycle(t *testing.T) {
 	t.Run("not-found", func(t *testing.T) {
 		k := k.sub(t)
 		k.ok("run", "notfound", "--image="+login+"/nginx:nosuchtag", "--image-pull-policy=IfNotPresent", "--restart=Never")
-		k.eventually("pod notfound ErrImagePull or ImagePullBackOff", podsDeadline, func() string {
-			p, msg := k.pod("notfound")
-			if msg != "" {
-				return msg
-			}
-			if r := p.waitingReason(); r != "ErrImagePull" && r != "ImagePullBackOff" {
-				return "pod notfound: " + p.String()
-			}
-			return ""
+		k.waitPod("notfound", "ErrImagePull or ImagePullBackOff", func(p podsPod) bool {
+			r := p.waitingReason()
+			return r == "ErrImagePull" || r == "ImagePullBackOff"
 		})
 		k.eventuallyEvent("notfound", "Failed", "not found")
 	})
@@ -252,16 +237,7 @@ func TestAKSPodLifecycle(t *testing.T) {
 		// runs.
 		k.ok("create", "secret", "docker-registry", "regcred", "--docker-server="+login2, "--docker-username="+user, "--docker-password="+pass)
 		k.apply("withsecret", lifePodYAML("withsecret", image2, "", "  imagePullSecrets:\n  - name: regcred\n"))
-		k.eventually("pod withsecret Running and ready", podsDeadline, func() string {
-			p, msg := k.pod("withsecret")
-			if msg != "" {
-				return msg
-			}
-			if !p.runningAndReady() {
-				return "pod withsecret: " + p.String()
-			}
-			return ""
-		})
+		k.waitRunningAndReady("withsecret")
 	})
 
 	t.Run("config", func(t *testing.T) {
@@ -288,16 +264,7 @@ func TestAKSPodLifecycle(t *testing.T) {
     secret:
       secretName: tokens
 `))
-		k.eventually("pod config Running and ready", podsDeadline, func() string {
-			p, msg := k.pod("config")
-			if msg != "" {
-				return msg
-			}
-			if !p.runningAndReady() {
-				return "pod config: " + p.String()
-			}
-			return ""
-		})
+		k.waitRunningAndReady("config")
 		for _, c := range []struct {
 			args []string
 			want string
@@ -337,15 +304,8 @@ func TestAKSPodLifecycle(t *testing.T) {
 			}
 			return ""
 		})
-		k.eventually("pod probe-bad Running", podsDeadline, func() string {
-			p, msg := k.pod("probe-bad")
-			if msg != "" {
-				return msg
-			}
-			if p.Status.Phase != "Running" || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
-				return "pod probe-bad: " + p.String()
-			}
-			return ""
+		k.waitPod("probe-bad", "Running", func(p podsPod) bool {
+			return p.Status.Phase == "Running" && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].State.Running != nil
 		})
 		// Running, it stays not Ready: its probe gets no answer on port 81.
 		for i := 0; i < 6; i++ {
@@ -370,16 +330,7 @@ func TestAKSPodLifecycle(t *testing.T) {
 			// The readiness step failed: a running pod of its own.
 			pod = "doomed"
 			k.ok("run", pod, "--image="+image)
-			k.eventually("pod doomed Running and ready", podsDeadline, func() string {
-				p, msg := k.pod(pod)
-				if msg != "" {
-					return msg
-				}
-				if !p.runningAndReady() {
-					return "pod doomed: " + p.String()
-				}
-				return ""
-			})
+			k.waitRunningAndReady("doomed")
 		}
 		began := time.Now()
 		// --timeout only bounds kubectl's wait for the pod to go, against

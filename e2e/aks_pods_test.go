@@ -559,17 +559,48 @@ func podsSummary(pods []podsPod) string {
 // kubectl is returned as the message.
 func (k *podsKubectl) pods(args ...string) ([]podsPod, string) {
 	k.t.Helper()
-	r := k.run(append([]string{"get", "pods", "-o", "json"}, args...)...)
+	return kubectlItems[podsPod](k, "pods", args...)
+}
+
+// kubectlItems runs `kubectl get kind -o json` (with args) in namespace
+// default and decodes the list's items; a failure of kubectl is returned
+// as the message.
+func kubectlItems[T any](k *podsKubectl, kind string, args ...string) ([]T, string) {
+	k.t.Helper()
+	r := k.run(append([]string{"get", kind, "-o", "json"}, args...)...)
 	if r.Code != 0 {
 		return nil, r.String()
 	}
 	var l struct {
-		Items []podsPod `json:"items"`
+		Items []T `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(r.Stdout), &l); err != nil {
-		return nil, fmt.Sprintf("kubectl get pods -o json: %v\n%s", err, r.Stdout)
+		return nil, fmt.Sprintf("kubectl get %s -o json: %v\n%s", kind, err, r.Stdout)
 	}
 	return l.Items, ""
+}
+
+// waitRunningAndReady waits up to podsDeadline for pod name of namespace
+// default to be Running with all its containers ready.
+func (k *podsKubectl) waitRunningAndReady(name string) {
+	k.t.Helper()
+	k.waitPod(name, "Running and ready", podsPod.runningAndReady)
+}
+
+// waitPod waits up to podsDeadline for pod name of namespace default to be
+// as ok says (state describes that, for the failure message).
+func (k *podsKubectl) waitPod(name, state string, ok func(podsPod) bool) {
+	k.t.Helper()
+	k.eventually("pod "+name+" "+state, podsDeadline, func() string {
+		p, msg := k.pod(name)
+		if msg != "" {
+			return msg
+		}
+		if !ok(p) {
+			return "pod " + name + ": " + p.String()
+		}
+		return ""
+	})
 }
 
 // pod gets one pod of namespace default.
@@ -607,17 +638,7 @@ func podsEventsSummary(events []podsEvent) string {
 // events lists the events about an object of namespace default.
 func (k *podsKubectl) events(name string) ([]podsEvent, string) {
 	k.t.Helper()
-	r := k.run("get", "events", "--field-selector", "involvedObject.name="+name, "-o", "json")
-	if r.Code != 0 {
-		return nil, r.String()
-	}
-	var l struct {
-		Items []podsEvent `json:"items"`
-	}
-	if err := json.Unmarshal([]byte(r.Stdout), &l); err != nil {
-		return nil, fmt.Sprintf("kubectl get events -o json: %v\n%s", err, r.Stdout)
-	}
-	return l.Items, ""
+	return kubectlItems[podsEvent](k, "events", "--field-selector", "involvedObject.name="+name)
 }
 
 // checkNodesReady returns "" when the cluster has n nodes, all Ready.

@@ -260,15 +260,7 @@ func TestAKSGroupsBYOKubeletAndCrossSubscription(t *testing.T) {
 func relaunch(t *testing.T, old *server, env []string) *server {
 	t.Helper()
 	s, err := relaunchServer(old, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	return stopAtEnd(t, s, err)
 }
 
 // relaunchServer starts `drydock server` again on the data dir and
@@ -283,24 +275,8 @@ func relaunchServer(old *server, env []string) (*server, error) {
 		logFile = filepath.Join(filepath.Dir(logFile), base+".log")
 	}
 	s := &server{dataDir: old.dataDir, home: old.home, logFile: fmt.Sprintf("%s.%d", logFile, n), adminPassword: old.adminPassword}
-	log, err := os.Create(s.logFile)
-	if err != nil {
+	if err := s.spawn(strings.TrimPrefix(old.Endpoint, "https://"), env); err != nil {
 		return nil, err
-	}
-	defer log.Close()
-	addr := strings.TrimPrefix(old.Endpoint, "https://")
-	s.cmd = exec.Command(bin, "server", "--data-dir", s.dataDir, "--listen", addr)
-	s.cmd.Env = baseEnv(s.home, env...)
-	s.cmd.Stdout, s.cmd.Stderr = log, log
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	s.done = make(chan error, 1)
-	go func() { s.done <- s.cmd.Wait() }()
-	if err := s.waitReady(); err != nil {
-		s.cmd.Process.Kill()
-		<-s.done
-		return nil, fmt.Errorf("%w\nserver log:\n%s", err, s.log())
 	}
 	return s, nil
 }

@@ -10,9 +10,7 @@ import (
 // TestServiceEndpoints: health, metrics, cloud metadata, OIDC discovery, and
 // the audience separation of tokens on the real listener.
 func TestServiceEndpoints(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	s, az := sharedAdmin(t)
 	call := func(path string, headers map[string]string) (int, string) {
 		t.Helper()
 		status, body, err := s.get(t.Context(), s.Endpoint+path, headers)

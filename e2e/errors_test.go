@@ -8,9 +8,7 @@ import (
 // TestBadInput checks that rejected commands behave like az: exit code 1
 // (2 for usage errors), nothing on stdout, one "ERROR: ..." line on stderr.
 func TestBadInput(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	_, az := sharedAdmin(t)
 
 	az.ok("group", "create", "-n", "badinput-rg", "-l", "eastus", "-o", "none")
 	az.ok("group", "create", "-n", "badinput-other", "-l", "westus", "-o", "none")

@@ -721,14 +721,7 @@ func TestFaultsDiskFull(t *testing.T) {
 	})
 	env := isolationEnv(root)
 	s, err := launchServerOnce(dir, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	s = stopAtEnd(t, s, err)
 	az := s.admin(t)
 	f := &faults{s: s, env: env, az: az, token: az.tsv("account", "get-access-token", "--query", "accessToken"), sub: az.tsv("account", "show", "--query", "id")}
 	az.ok("group", "create", "-n", "kept", "-l", "eastus", "-o", "none")

@@ -13,9 +13,7 @@ import (
 // TestManagedIdentityEndpoint: a VM with an assigned identity gets tokens for
 // it from the managed-identity endpoint, presenting its host credential.
 func TestManagedIdentityEndpoint(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	s, az := sharedAdmin(t)
 	az.ok("group", "create", "-n", "imds-rg", "-l", "eastus", "-o", "none")
 	assigned := az.obj("identity", "create", "-n", "imds-kubelet", "-g", "imds-rg")
 	other := az.obj("identity", "create", "-n", "imds-other", "-g", "imds-rg")

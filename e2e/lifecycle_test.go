@@ -9,9 +9,7 @@ import (
 // registries, identities (and their service principals) and the role
 // assignments at or below it — and frees the registry's name.
 func TestGroupDeleteCascades(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	_, az := sharedAdmin(t)
 	groupID := az.tsv("group", "create", "-n", "cascade-rg", "-l", "eastus", "--query", "id")
 	acrID := az.tsv("acr", "create", "-n", "cascaderegistry", "-g", "cascade-rg", "--sku", "Premium", "--query", "id")
 	mi := az.obj("identity", "create", "-n", "cascade-mi", "-g", "cascade-rg")
@@ -50,9 +48,7 @@ func TestGroupDeleteCascades(t *testing.T) {
 // listing, with an empty principalName as az prints it (so that -o table
 // keeps its columns).
 func TestDeletedPrincipalName(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	_, az := sharedAdmin(t)
 	az.ok("group", "create", "-n", "orphan-rg", "-l", "eastus", "-o", "none")
 	az.ok("ad", "user", "create", "--display-name", "Ivan", "--user-principal-name", "ivan@drydock.local", "--password", "Ivan-Passw0rd!", "-o", "none")
 	ivan := az.tsv("ad", "user", "show", "--id", "ivan@drydock.local", "--query", "id")
@@ -77,9 +73,7 @@ func TestDeletedPrincipalName(t *testing.T) {
 // whose role assignment exists patches the app, warns that the assignment
 // exists, and prints the new secret (az's behaviour).
 func TestCreateForRBACAgain(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	s, az := sharedAdmin(t)
 	scope := az.tsv("group", "create", "-n", "rerun-rg", "-l", "eastus", "--query", "id")
 	first := az.obj("ad", "sp", "create-for-rbac", "--name", "rerun-app", "--role", "Reader", "--scopes", scope)
 	r := az.run("ad", "sp", "create-for-rbac", "--name", "rerun-app", "--role", "Reader", "--scopes", scope)

@@ -189,23 +189,8 @@ func launchServerOnce(root string, env []string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	log, err := os.Create(s.logFile)
-	if err != nil {
+	if err := s.spawn(addr, append(isolationEnv(root), env...)); err != nil {
 		return nil, err
-	}
-	defer log.Close()
-	s.cmd = exec.Command(bin, "server", "--data-dir", s.dataDir, "--listen", addr)
-	s.cmd.Env = baseEnv(s.home, append(isolationEnv(root), env...)...)
-	s.cmd.Stdout, s.cmd.Stderr = log, log
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	s.done = make(chan error, 1)
-	go func() { s.done <- s.cmd.Wait() }()
-	if err := s.waitReady(); err != nil {
-		s.cmd.Process.Kill()
-		<-s.done
-		return nil, fmt.Errorf("%w\nserver log:\n%s", err, s.log())
 	}
 	if !strings.HasSuffix(s.Endpoint, addr) {
 		s.stop()
@@ -218,6 +203,32 @@ func launchServerOnce(root string, env []string) (*server, error) {
 	}
 	s.adminPassword = strings.TrimSpace(string(pw))
 	return s, nil
+}
+
+// spawn runs `drydock server` on s's data dir, listening on addr, with
+// env added to the environment and its output in s's log file, and waits
+// until it is ready; if it does not get ready, it is killed and the error
+// carries its log.
+func (s *server) spawn(addr string, env []string) error {
+	log, err := os.Create(s.logFile)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	s.cmd = exec.Command(bin, "server", "--data-dir", s.dataDir, "--listen", addr)
+	s.cmd.Env = baseEnv(s.home, env...)
+	s.cmd.Stdout, s.cmd.Stderr = log, log
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.cmd.Wait() }()
+	if err := s.waitReady(); err != nil {
+		s.cmd.Process.Kill()
+		<-s.done
+		return fmt.Errorf("%w\nserver log:\n%s", err, s.log())
+	}
+	return nil
 }
 
 // waitReady waits for server.json and a 200 from /readyz.
@@ -329,6 +340,13 @@ func (s *server) stop() error {
 func startServer(t *testing.T, env ...string) *server {
 	t.Helper()
 	s, err := launchServer(t.TempDir(), env...)
+	return stopAtEnd(t, s, err)
+}
+
+// stopAtEnd fails the test if a server could not be launched (err), and
+// otherwise stops s, checking for a graceful exit, when the test ends.
+func stopAtEnd(t *testing.T, s *server, err error) *server {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +379,16 @@ func sharedServer(t *testing.T) *server {
 		t.Fatal(shared.err)
 	}
 	return shared.srv
+}
+
+// sharedAdmin is how a test that needs no isolation begins: it marks the
+// test parallel and returns the shared server and a CLI signed in as its
+// admin.
+func sharedAdmin(t *testing.T) (*server, *cli) {
+	t.Helper()
+	t.Parallel()
+	s := sharedServer(t)
+	return s, s.admin(t)
 }
 
 // ---------------------------------------------------------------------------

@@ -11,9 +11,7 @@ import (
 // TestOutputFormats: the global -o formats on one resource group (selected
 // by a tag, so that other tests' groups on the shared server do not show).
 func TestOutputFormats(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	_, az := sharedAdmin(t)
 	sub := az.tsv("account", "show", "--query", "id")
 	id := "/subscriptions/" + sub + "/resourceGroups/formats-rg"
 	az.ok("group", "create", "-n", "formats-rg", "-l", "westus", "--tags", "e2e=formats", "owner=qa", "-o", "none")

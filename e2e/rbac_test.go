@@ -9,9 +9,7 @@ import (
 // TestContributorCannotAssignRoles: a user who is Contributor of a resource
 // group manages resources in it but may not grant access.
 func TestContributorCannotAssignRoles(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	admin := s.admin(t)
+	s, admin := sharedAdmin(t)
 	const group = "contrib-rg"
 	groupID := admin.tsv("group", "create", "-n", group, "-l", "eastus", "--query", "id")
 	admin.ok("group", "create", "-n", "contrib-elsewhere", "-l", "eastus", "-o", "none")
@@ -79,9 +77,7 @@ func TestContributorCannotAssignRoles(t *testing.T) {
 // TestServicePrincipal: create-for-rbac prints credentials that log in, and
 // the principal sees what its role assignment covers.
 func TestServicePrincipal(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	admin := s.admin(t)
+	s, admin := sharedAdmin(t)
 	const group = "sp-rg"
 	groupID := admin.tsv("group", "create", "-n", group, "-l", "eastus", "--query", "id")
 	admin.ok("acr", "create", "-n", "spregistry", "-g", group, "--sku", "Basic", "-o", "none")
@@ -138,9 +134,7 @@ func TestServicePrincipal(t *testing.T) {
 
 // TestDirectoryGroups: group membership commands.
 func TestDirectoryGroups(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	s, az := sharedAdmin(t)
 	g := az.obj("ad", "group", "create", "--display-name", "acr-pullers", "--mail-nickname", "acr-pullers")
 	gid := str(g, "id")
 	expectFields(t, "ad group create", g, map[string]any{"displayName": "acr-pullers", "mailNickname": "acr-pullers", "securityEnabled": true})
@@ -277,9 +271,7 @@ func TestGroupPropagationDelay(t *testing.T) {
 // Microsoft.Resources/subscriptions/resourceGroups/read, which built-in
 // roles such as Managed Identity Operator grant explicitly.
 func TestResourceGroupReadAction(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	admin := s.admin(t)
+	s, admin := sharedAdmin(t)
 	sub := admin.tsv("account", "show", "--query", "id")
 	admin.ok("group", "create", "-n", "mio-rg", "-l", "eastus", "-o", "none")
 	admin.ok("ad", "user", "create", "--display-name", "Frank", "--user-principal-name", "frank@drydock.local",
@@ -300,9 +292,7 @@ func TestResourceGroupReadAction(t *testing.T) {
 // TestDeleteWithoutTerminal: without a terminal to ask on, a delete that
 // would prompt fails and asks for --yes, as az does.
 func TestDeleteWithoutTerminal(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	az := s.admin(t)
+	_, az := sharedAdmin(t)
 	az.ok("group", "create", "-n", "notty-rg", "-l", "eastus", "-o", "none")
 	az.ok("acr", "create", "-n", "nottyregistry", "-g", "notty-rg", "--sku", "Basic", "-o", "none")
 	az.fails(1, `^ERROR: Unable to prompt for confirmation as no tty available\. Use --yes\.$`, "acr", "delete", "-n", "nottyregistry")

@@ -80,6 +80,18 @@ func (s *server) newRealAz(t *testing.T, env ...string) *cli {
 	}, env...)...)}
 }
 
+// realAzWithClusters is how a test of the real az against clusters begins
+// (skipped without az or a container runtime): a server of its own that
+// can run clusters, drydock's CLI as its admin (dd) and the real az (az,
+// not signed in yet).
+func realAzWithClusters(t *testing.T) (s *server, dd, az *cli) {
+	t.Helper()
+	needRealAz(t)
+	needContainerRuntime(t)
+	s = startServer(t, aksEnv...)
+	return s, s.admin(t), s.realAz(t)
+}
+
 // realAz returns a user of the real az with drydock registered as its
 // active cloud the way `drydock up` says: `az cloud register
 // --cloud-config` with the resource manager, Microsoft Graph's resource ID
@@ -280,11 +292,7 @@ func testRegistryRealAz(t *testing.T, e *regEnv) {
 // AuthorizationFailed; and show prints through az what it prints through
 // drydock's CLI.
 func TestRealAzDocument(t *testing.T) {
-	needRealAz(t)
-	needContainerRuntime(t)
-	s := startServer(t, aksEnv...)
-	dd := s.admin(t)
-	az := s.realAz(t)
+	s, dd, az := realAzWithClusters(t)
 	src := startDistribution(t, "", "")
 	pushTestServerImage(t, src.addr+"/library/nginx:latest", 0)
 

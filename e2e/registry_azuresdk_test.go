@@ -13,8 +13,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -74,18 +72,11 @@ func (e *regEnv) acrClient(t *testing.T, login string, sp servicePrincipal, audi
 // manager's; a service principal without a role is refused.
 func testRegistryAzureSDK(t *testing.T, e *regEnv) {
 	ctx := t.Context()
-	az := e.s.admin(t)
 	const acr = "e2eazsdk"
-	login, acrID := e.registry(t, acr)
+	az, login, acrID := e.adminRegistry(t, acr)
 
-	img, err := random.Image(16<<10, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ref := mustTag(t, login+"/sdk/app:v1")
-	if err := remote.Write(ref, img, e.ggcr(ctx, bearerAuth(refreshToken(t, az, acr)))...); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
+	img := e.pushRandom(t, az, acr, ref)
 	raw, _ := img.RawManifest()
 	mt, _ := img.MediaType()
 	wantDigest := mustDigest(t, img).String()

@@ -16,9 +16,8 @@ import (
 // pushed with go-containerregistry.
 func testRegistryCLI(t *testing.T, e *regEnv) {
 	ctx := t.Context()
-	az := e.s.admin(t)
 	const acr = "e2ecli"
-	login, _ := e.registry(t, acr)
+	az, login, _ := e.adminRegistry(t, acr)
 
 	// check-health before anything else: every check passes.
 	out := az.ok("acr", "check-health", "-n", acr)

@@ -227,6 +227,14 @@ func (e *regEnv) registry(t *testing.T, name string) (loginServer, id string) {
 	return info.login, info.id
 }
 
+// adminRegistry is how a registry test begins: the admin's CLI, and the
+// login server and resource ID of registry name.
+func (e *regEnv) adminRegistry(t *testing.T, name string) (az *cli, loginServer, id string) {
+	t.Helper()
+	loginServer, id = e.registry(t, name)
+	return e.s.admin(t), loginServer, id
+}
+
 // hostsHas reports whether a hosts file maps host to addr inside a drydock
 // block.
 func hostsHas(hosts, addr, host string) bool {
@@ -277,6 +285,20 @@ func (c *cli) withEnv(kv ...string) *cli {
 
 // ggcr returns go-containerregistry options for a fresh client that trusts
 // drydock's CA.
+// pushRandom pushes a random image (two 16 KiB layers) to ref in registry
+// acr as az, with az's ACR refresh token, and returns the image.
+func (e *regEnv) pushRandom(t *testing.T, az *cli, acr string, ref name.Reference) v1.Image {
+	t.Helper()
+	img, err := random.Image(16<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, e.ggcr(t.Context(), bearerAuth(refreshToken(t, az, acr)))...); err != nil {
+		t.Fatalf("push %s as the admin: %v", ref, err)
+	}
+	return img
+}
+
 func (e *regEnv) ggcr(ctx context.Context, auth authn.Authenticator) []remote.Option {
 	return []remote.Option{remote.WithContext(ctx), remote.WithTransport(e.transport()), remote.WithAuth(auth)}
 }

@@ -27,9 +27,8 @@ func testRegistryImport(t *testing.T, e *regEnv) {
 	}
 	wantIdx := mustDigest(t, idx)
 
-	az := e.s.admin(t)
 	const acr = "e2eimport"
-	login, _ := e.registry(t, acr)
+	az, login, _ := e.adminRegistry(t, acr)
 	pull := e.ggcr(ctx, bearerAuth(refreshToken(t, az, acr)))
 
 	az.ok("acr", "import", "--name", acr, "--source", src.addr+"/library/nginx:latest", "--image", "nginx:v1")

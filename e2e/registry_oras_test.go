@@ -22,9 +22,8 @@ import (
 // artifactType filter.
 func testRegistryOras(t *testing.T, e *regEnv) {
 	ctx := t.Context()
-	az := e.s.admin(t)
 	const acr = "e2eoras"
-	login, _ := e.registry(t, acr)
+	az, login, _ := e.adminRegistry(t, acr)
 	rt := refreshToken(t, az, acr)
 	repoName := login + "/oras/app"
 

@@ -64,17 +64,10 @@ func (e *regEnv) getManifest(t *testing.T, login, repo, ref, accessToken string)
 // issued, and the one it held stops working when it expires.
 func testRegistryRBAC(t *testing.T, e *regEnv) {
 	ctx := t.Context()
-	az := e.s.admin(t)
 	const acr = "e2erbac"
-	login, acrID := e.registry(t, acr)
-	img, err := random.Image(16<<10, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	az, login, acrID := e.adminRegistry(t, acr)
 	ref := mustTag(t, login+"/rbac/app:v1")
-	if err := remote.Write(ref, img, e.ggcr(ctx, bearerAuth(refreshToken(t, az, acr)))...); err != nil {
-		t.Fatalf("push %s as the admin: %v", ref, err)
-	}
+	img := e.pushRandom(t, az, acr, ref)
 
 	sp := createSP(t, az, "e2e-rbac-puller", "--role", "AcrPull", "--scopes", acrID)
 	spCLI := e.s.newCLI(t)
@@ -136,19 +129,12 @@ func testRegistryRBAC(t *testing.T, e *regEnv) {
 // list the catalog); disabled again, it is refused.
 func testRegistryAnonymousPull(t *testing.T, e *regEnv) {
 	ctx := t.Context()
-	az := e.s.admin(t)
 	const acr = "e2eanon"
-	login, _ := e.registry(t, acr)
-	img, err := random.Image(16<<10, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	az, login, _ := e.adminRegistry(t, acr)
 	ref := mustTag(t, login+"/public/app:v1")
-	if err := remote.Write(ref, img, e.ggcr(ctx, bearerAuth(refreshToken(t, az, acr)))...); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
+	img := e.pushRandom(t, az, acr, ref)
 
-	_, err = remote.Image(ref, e.ggcr(ctx, authn.Anonymous)...)
+	_, err := remote.Image(ref, e.ggcr(ctx, authn.Anonymous)...)
 	expectRefused(t, "anonymous pull from a Basic registry", err)
 	az.fails(1, `^ERROR: \(AnonymousPullNotSupported\) .*Basic`, "acr", "update", "-n", acr, "--anonymous-pull-enabled", "true")
 	_, err = remote.Image(ref, e.ggcr(ctx, authn.Anonymous)...)

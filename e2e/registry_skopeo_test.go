@@ -89,9 +89,8 @@ func redactArgs(args []string) string {
 // back to a directory, delete.
 func testRegistrySkopeo(t *testing.T, e *regEnv) {
 	sk := newSkopeo(t)
-	az := e.s.admin(t)
 	const acr = "e2eskopeo"
-	login, _ := e.registry(t, acr)
+	az, login, _ := e.adminRegistry(t, acr)
 	rt := refreshToken(t, az, acr)
 	creds := nullGUID + ":" + rt
 	repo := "docker://" + login + "/skopeo/app"

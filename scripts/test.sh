@@ -69,6 +69,12 @@ DRYDOCK_E2E_REQUIRE_REGISTRY=1 DRYDOCK_E2E_REQUIRE_RUNTIME=1 DRYDOCK_REQUIRE_RUN
 	DRYDOCK_OCI_CONFORMANCE="$tmp/oci-conformance" \
 	go test -count=1 -timeout 30m ./... || rc=$?
 
+# The in-process API suite once more with the metadata in PostgreSQL (the
+# test starts a server of its own on loopback; every test server gets a
+# fresh database), so both metadata backends answer the whole API.
+echo "== go test ./internal/server on PostgreSQL"
+DRYDOCK_TEST_POSTGRES=1 go test -count=1 -timeout 20m ./internal/server || rc=$?
+
 # The race detector over every package that does not link Kubernetes
 # (k8s.io/kubernetes: the control plane and the binary that embeds it, by
 # far the slowest builds of the module) and does not drive the binary (e2e).

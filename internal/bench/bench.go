@@ -3,7 +3,11 @@
 // over the same transport (TLS with the same certificate), and reports
 // ratios: blob push and pull throughput, manifest GETs per second, token
 // issuance per second, and server memory growth while streaming; plus the
-// machine's limits (Go's SHA-256 speed, http.ServeFile of the same file).
+// machine's limits measured in the same run: Go's SHA-256 speed, and the
+// ceilings of a push (a TLS sink in a second process that hashes, writes,
+// fsyncs and renames; sink.go) and of a pull (http.ServeFile of the same
+// file in that process), of which both registries are reported as a
+// percentage.
 package bench
 
 import (
@@ -36,6 +40,9 @@ type Options struct {
 	BlobSize       int64  // bytes of the push/pull blob
 	ManifestGETs   int    // requests in the manifest GET test
 	TokenRequests  int    // requests in the token test
+	Assignments    int    // role assignments in the directory for the token-at-scale line (0: skip it)
+	Rounds         int    // alternating rounds of the at-scale lines, reported as medians
+	Repositories   int    // repositories (of 10 tags) of the many-repositories lines (0: skip them)
 	Concurrency    int    // parallel clients for request-rate tests
 	Drydock        string // path of the drydock binary
 	DockerRegistry string // path of docker-registry
@@ -85,10 +92,11 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	serveMBs, err := serveFileSpeed(blobPath, dd.pool, dd.certFile, dd.keyFile)
+	sink, err := startSink(ctx, opts.Drydock, filepath.Join(dir, "sink"), blobPath, dd)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("starting the sink: %w", err)
 	}
+	defer sink.stop()
 
 	// Push. The clients stream the blob from memory, so that reading the
 	// file on this machine does not cap both registries at the client.
@@ -97,27 +105,59 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		return nil, err
 	}
 
-	rssBefore := dd.rss()
-	ddPush, err := dd.client.push(ctx, data, digest)
-	if err != nil {
-		return nil, fmt.Errorf("drydock push: %w", err)
+	// Each round pushes a blob of its own (the first byte differs), so no
+	// registry can skip work it did in an earlier round, to the sink, then
+	// drydock, then docker-registry; then pulls the first one from the
+	// ServeFile ceiling, drydock and docker-registry. Medians are reported,
+	// of the rates and of each round's ratio to its ceiling: the ceilings
+	// are measured beside the registries, under the same load.
+	var pushes, pulls [][]float64
+	var rssGrowth float64
+	first := data[0]
+	for r := range max(1, opts.Rounds) {
+		d := digest
+		if r > 0 {
+			data[0] = first ^ byte(r)
+			sum := sha256.Sum256(data)
+			d = "sha256:" + hex.EncodeToString(sum[:])
+		}
+		sinkPush, err := sink.push(ctx, data, d)
+		if err != nil {
+			return nil, fmt.Errorf("sink push: %w", err)
+		}
+		os.Remove(filepath.Join(dir, "sink", strings.TrimPrefix(d, "sha256:")))
+		rssBefore := dd.rss()
+		ddPush, err := dd.client.push(ctx, data, d)
+		if err != nil {
+			return nil, fmt.Errorf("drydock push: %w", err)
+		}
+		rssGrowth = max(rssGrowth, float64(dd.peakRSS()-rssBefore)/(1<<20))
+		peerPush, err := peer.client.push(ctx, data, d)
+		if err != nil {
+			return nil, fmt.Errorf("docker-registry push: %w", err)
+		}
+		pushes = append(pushes, []float64{sinkPush, ddPush, peerPush, ddPush / sinkPush, peerPush / sinkPush})
 	}
-	rssGrowth := float64(dd.peakRSS()-rssBefore) / (1 << 20)
-	peerPush, err := peer.client.push(ctx, data, digest)
-	if err != nil {
-		return nil, fmt.Errorf("docker-registry push: %w", err)
+	data[0] = first
+	for range max(1, opts.Rounds) {
+		serveMBs, err := sink.pull(ctx, opts.BlobSize)
+		if err != nil {
+			return nil, fmt.Errorf("ServeFile pull: %w", err)
+		}
+		ddPull, err := dd.client.pull(ctx, digest, opts.BlobSize)
+		if err != nil {
+			return nil, fmt.Errorf("drydock pull: %w", err)
+		}
+		peerPull, err := peer.client.pull(ctx, digest, opts.BlobSize)
+		if err != nil {
+			return nil, fmt.Errorf("docker-registry pull: %w", err)
+		}
+		pulls = append(pulls, []float64{serveMBs, ddPull, peerPull, ddPull / serveMBs, peerPull / serveMBs})
 	}
+	push, pull := medians(pushes), medians(pulls)
+	sinkPush, ddPush, peerPush := push[0], push[1], push[2]
+	serveMBs, ddPull, peerPull := pull[0], pull[1], pull[2]
 	add(Result{Name: "blob push (monolithic PUT)", Unit: "MB/s", Drydock: ddPush, Peer: peerPush})
-
-	// Pull.
-	ddPull, err := dd.client.pull(ctx, digest, opts.BlobSize)
-	if err != nil {
-		return nil, fmt.Errorf("drydock pull: %w", err)
-	}
-	peerPull, err := peer.client.pull(ctx, digest, opts.BlobSize)
-	if err != nil {
-		return nil, fmt.Errorf("docker-registry pull: %w", err)
-	}
 	add(Result{Name: "blob pull", Unit: "MB/s", Drydock: ddPull, Peer: peerPull})
 
 	// Manifest GETs.
@@ -142,20 +182,74 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 	add(Result{Name: "/oauth2/token issuance", Unit: "tokens/s", Drydock: tokens, Note: "docker-registry has no token service"})
 
+	var tokensFew, tokensScale, cpuFew, cpuScale, scaleRSS float64
+	if opts.Assignments > 0 {
+		fmt.Fprintf(opts.Out, "seeding %d role assignments for a second drydock\n", opts.Assignments)
+		big, took, err := startWithAssignments(ctx, opts.Drydock, filepath.Join(dir, "assignments"), opts.Assignments)
+		if err != nil {
+			return nil, err
+		}
+		defer big.stop()
+		fmt.Fprintf(opts.Out, "  seeded in %.1fs; drydock's RSS with them %.0f MiB, without %.0f MiB\n", took.Seconds(), float64(big.rss())/(1<<20), float64(dd.rss())/(1<<20))
+		n := max(1, opts.TokenRequests/max(1, opts.Rounds))
+		few, scaled, err := alternate(max(1, opts.Rounds),
+			measureWithCPU(ctx, dd, n, opts.Concurrency, dd.client.fetchToken),
+			measureWithCPU(ctx, big, n, opts.Concurrency, big.client.fetchToken))
+		if err != nil {
+			return nil, fmt.Errorf("token issuance at scale: %w", err)
+		}
+		tokensFew, cpuFew, tokensScale, cpuScale = few[0], few[1], scaled[0], scaled[1]
+		scaleRSS = float64(big.rss()) / (1 << 20)
+		add(Result{Name: fmt.Sprintf("/oauth2/token, %dk assignments", opts.Assignments/1000), Unit: "tokens/s", Drydock: tokensScale,
+			Note: fmt.Sprintf("median of %d rounds alternating with the few-assignment drydock (%.0f/s)", max(1, opts.Rounds), tokensFew)})
+	}
+
+	var repos *repoScale
+	if opts.Repositories > 0 {
+		fmt.Fprintf(opts.Out, "seeding %d repositories of %d tags in a third drydock\n", opts.Repositories, tagsPerRepo)
+		if repos, err = manyRepositories(ctx, opts, filepath.Join(dir, "repositories"), dd, filepath.Join(dir, "drydock")); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(opts.Out, "  seeded in %.1fs\n", repos.seedSecs)
+		for i, l := range repos.lines {
+			add(Result{Name: fmt.Sprintf("%s, %dk repos", l.name, opts.Repositories/1000), Unit: "req/s", Drydock: repos.large[i][0],
+				Note: fmt.Sprintf("small registry, same rounds: %.0f/s", repos.empty[i][0])})
+		}
+	}
+
 	w := tabwriter.NewWriter(opts.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "\nmetric\tdrydock\tdocker-registry\tratio\ttarget")
-	fmt.Fprintf(w, "blob push (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 4x peer, >= 70%% of SHA-256 (%.0f%%)\n", ddPush, peerPush, ddPush/peerPush, 100*ddPush/shaMBs)
-	fmt.Fprintf(w, "blob pull (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 1.3x peer, >= 90%% of ServeFile (%.0f%%)\n", ddPull, peerPull, ddPull/peerPull, 100*ddPull/serveMBs)
+	fmt.Fprintf(w, "blob push (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 1x peer, >= 90%% of sink\n", ddPush, peerPush, ddPush/peerPush)
+	fmt.Fprintf(w, "  %% of push ceiling (sink), medians of %d rounds\t%.0f%%\t%.0f%%\t\t\n", len(pushes), 100*push[3], 100*push[4])
+	fmt.Fprintf(w, "blob pull (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 1x peer, >= 95%% of ServeFile\n", ddPull, peerPull, ddPull/peerPull)
+	fmt.Fprintf(w, "  %% of pull ceiling (ServeFile), medians of %d rounds\t%.0f%%\t%.0f%%\t\t\n", len(pulls), 100*pull[3], 100*pull[4])
 	fmt.Fprintf(w, "manifest GET (req/s)\t%.0f\t%.0f\t%.2fx\t>= 10x peer\n", ddMan, peerMan, ddMan/peerMan)
 	fmt.Fprintf(w, "token issuance (tokens/s)\t%.0f\t-\t-\t>= 5000\n", tokens)
+	if opts.Assignments > 0 {
+		fmt.Fprintf(w, "token issuance, %d assignments (tokens/s)\t%.0f\t-\t%.2fx of few\t>= 10000\n", opts.Assignments, tokensScale, tokensScale/tokensFew)
+		fmt.Fprintf(w, "  same rounds, few assignments (tokens/s)\t%.0f\t\t\t\n", tokensFew)
+		fmt.Fprintf(w, "  server CPU per token, %d / few (µs)\t%.0f / %.0f\t\t\t=> %.0f / %.0f tokens per CPU-second\n",
+			opts.Assignments, cpuScale, cpuFew, 1e6/max(1, cpuScale), 1e6/max(1, cpuFew))
+		fmt.Fprintf(w, "  RSS with %d assignments (MiB)\t%.0f\t\t\t\n", opts.Assignments, scaleRSS)
+	}
+	if repos != nil {
+		for i, l := range repos.lines {
+			fmt.Fprintf(w, "%s, %d repos x %d tags (req/s)\t%.0f\t-\t%.2fx of small\t>= 0.90x of small\n", l.name, opts.Repositories, tagsPerRepo, repos.large[i][0], repos.large[i][0]/repos.empty[i][0])
+			fmt.Fprintf(w, "  same rounds, small registry: 2 repos (req/s)\t%.0f\t\t\t\n", repos.empty[i][0])
+			fmt.Fprintf(w, "  server CPU per request, large / small (µs)\t%.0f / %.0f\t\t%.2fx of small\t\n", repos.large[i][1], repos.empty[i][1], repos.large[i][1]/repos.empty[i][1])
+		}
+		fmt.Fprintf(w, "  RSS growth with %d repos (MiB)\t%.1f\t\t\t\n", opts.Repositories, repos.rssGrowthMiB)
+	}
 	fmt.Fprintf(w, "RSS growth during push (MiB)\t%.1f\t-\t-\t< 64\n", rssGrowth)
 	fmt.Fprintf(w, "machine: SHA-256 (MB/s)\t%.0f\t\t\t\n", shaMBs)
-	fmt.Fprintf(w, "machine: http.ServeFile (MB/s)\t%.0f\t\t\t\n", serveMBs)
+	fmt.Fprintf(w, "ceiling: push sink, TLS+SHA-256+fsync+rename (MB/s)\t%.0f\t\t\t\n", sinkPush)
+	fmt.Fprintf(w, "ceiling: pull http.ServeFile, TLS (MB/s)\t%.0f\t\t\t\n", serveMBs)
 
 	w.Flush()
 	results = append(results,
 		Result{Name: "rss growth during push", Unit: "MiB", Drydock: rssGrowth},
 		Result{Name: "sha256", Unit: "MB/s", Drydock: shaMBs},
+		Result{Name: "sink push", Unit: "MB/s", Drydock: sinkPush},
 		Result{Name: "servefile", Unit: "MB/s", Drydock: serveMBs})
 	return results, nil
 }
@@ -208,31 +302,6 @@ func sha256Speed(path string) (float64, error) {
 	return mbps(n, time.Since(start)), err
 }
 
-// serveFileSpeed measures http.ServeFile of the same file over the same TLS.
-func serveFileSpeed(path string, pool *x509.CertPool, certFile, keyFile string) (float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return 0, err
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) }),
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
-	go srv.ServeTLS(ln, "", "")
-	defer srv.Close()
-	c := &http.Client{Transport: transport(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})}
-	start := time.Now()
-	resp, err := c.Get("https://" + ln.Addr().String() + "/")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	return mbps(n, time.Since(start)), err
-}
-
 // rate runs n calls of f over conc workers and returns calls per second.
 func rate(ctx context.Context, n, conc int, f func(context.Context) error) (float64, error) {
 	var next atomic.Int64
@@ -263,7 +332,8 @@ type regClient struct {
 	host    string // Host header (login server) when it differs from base
 	http    *http.Client
 	bearer  string
-	token   func(ctx context.Context) (string, error) // for drydock
+	token   func(ctx context.Context) (string, error)               // for drydock
+	scoped  func(ctx context.Context, scope string) (string, error) // drydock: a token for scope (space-separated scopes)
 	manDgst string
 }
 
@@ -314,7 +384,6 @@ func (c *regClient) location(resp *http.Response) string {
 }
 
 func (c *regClient) push(ctx context.Context, data []byte, digest string) (float64, error) {
-	n := int64(len(data))
 	resp, err := c.do(ctx, "POST", "/v2/bench/blobs/uploads/", nil, 0, nil)
 	if err != nil {
 		return 0, err
@@ -327,8 +396,14 @@ func (c *regClient) push(ctx context.Context, data []byte, digest string) (float
 	if strings.Contains(loc, "?") {
 		sep = "&"
 	}
+	return c.timedPut(ctx, loc+sep+"digest="+url.QueryEscape(digest), data)
+}
+
+// timedPut measures one PUT of data answered 201 Created, in MB/s.
+func (c *regClient) timedPut(ctx context.Context, path string, data []byte) (float64, error) {
+	n := int64(len(data))
 	start := time.Now()
-	resp, err = c.do(ctx, "PUT", loc+sep+"digest="+url.QueryEscape(digest), bytes.NewReader(data), n, map[string]string{"Content-Type": "application/octet-stream"})
+	resp, err := c.do(ctx, "PUT", path, bytes.NewReader(data), n, map[string]string{"Content-Type": "application/octet-stream"})
 	if err != nil {
 		return 0, err
 	}
@@ -339,8 +414,13 @@ func (c *regClient) push(ctx context.Context, data []byte, digest string) (float
 }
 
 func (c *regClient) pull(ctx context.Context, digest string, n int64) (float64, error) {
+	return c.timedGet(ctx, "/v2/bench/blobs/"+digest, n)
+}
+
+// timedGet measures one GET of n bytes, in MB/s.
+func (c *regClient) timedGet(ctx context.Context, path string, n int64) (float64, error) {
 	start := time.Now()
-	resp, err := c.do(ctx, "GET", "/v2/bench/blobs/"+digest, nil, 0, nil)
+	resp, err := c.do(ctx, "GET", path, nil, 0, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -377,17 +457,26 @@ func (c *regClient) putBlob(ctx context.Context, data []byte) (string, error) {
 	return d, drain(resp, 201)
 }
 
-func (c *regClient) putManifest(ctx context.Context, layer string, n int64) error {
-	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
-	cd, err := c.putBlob(ctx, cfg)
-	if err != nil {
-		return err
-	}
+// benchConfig is the config blob of the benchmark's image manifest.
+var benchConfig = []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+
+// imageManifest is the benchmark's image manifest: benchConfig and one
+// layer of n bytes.
+func imageManifest(layer string, n int64) []byte {
+	sum := sha256.Sum256(benchConfig)
 	m, _ := json.Marshal(map[string]any{
 		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(cfg)},
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + hex.EncodeToString(sum[:]), "size": len(benchConfig)},
 		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": n}},
 	})
+	return m
+}
+
+func (c *regClient) putManifest(ctx context.Context, layer string, n int64) error {
+	if _, err := c.putBlob(ctx, benchConfig); err != nil {
+		return err
+	}
+	m := imageManifest(layer, n)
 	resp, err := c.do(ctx, "PUT", "/v2/bench/manifests/v1", bytes.NewReader(m), int64(len(m)), map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
 	if err != nil {
 		return err
@@ -416,11 +505,12 @@ func (c *regClient) fetchToken(ctx context.Context) error {
 // ---- processes ----
 
 type proc struct {
-	cmd      *exec.Cmd
-	client   *regClient
-	pool     *x509.CertPool
-	certFile string
-	keyFile  string
+	registryID string // drydock: the benchmark registry's ARM resource ID
+	cmd        *exec.Cmd
+	client     *regClient
+	pool       *x509.CertPool
+	certFile   string
+	keyFile    string
 }
 
 func (p *proc) stop() {

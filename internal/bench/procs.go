@@ -97,6 +97,7 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 		return nil, fmt.Errorf("listing subscriptions: %v", err)
 	}
 	rg := state.Endpoint + "/subscriptions/" + subs.Value[0].SubscriptionID + "/resourceGroups/bench"
+	p.registryID = strings.TrimPrefix(rg, state.Endpoint) + "/providers/Microsoft.ContainerRegistry/registries/benchacr"
 	if err := armCall(api2, tok.AccessToken, "PUT", rg+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, nil); err != nil {
 		p.stop()
 		return nil, err
@@ -128,9 +129,10 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 		p.stop()
 		return nil, fmt.Errorf("token exchange: %w", err)
 	}
-	c.token = func(ctx context.Context) (string, error) {
-		return tokens.AccessToken(ctx, acrtoken.TokenRequest{Origin: origin, Service: login, Scope: "repository:bench:pull,push", RefreshToken: refresh})
+	c.scoped = func(ctx context.Context, scope string) (string, error) {
+		return tokens.AccessToken(ctx, acrtoken.TokenRequest{Origin: origin, Service: login, Scope: scope, RefreshToken: refresh})
 	}
+	c.token = func(ctx context.Context) (string, error) { return c.scoped(ctx, "repository:bench:pull,push") }
 	if c.bearer, err = c.token(ctx); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("access token: %w", err)

@@ -15,8 +15,7 @@ import (
 const cloudName = "drydock"
 
 func newAccountCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "account", Short: "Manage drydock subscription information."}
-	cmd.AddCommand(
+	return group("account", "Manage drydock subscription information.",
 		newAccountShowCommand(a),
 		newAccountListCommand(a),
 		newAccountSetCommand(a),
@@ -24,7 +23,6 @@ func newAccountCommand(a *app) *cobra.Command {
 		newAccountClearCommand(a),
 		newGetAccessTokenCommand(a),
 	)
-	return cmd
 }
 
 // accountJSON is a subscription as az account show prints it.
@@ -65,44 +63,36 @@ func subscriptionFlags(cmd *cobra.Command, v *string) {
 
 func newAccountShowCommand(a *app) *cobra.Command {
 	var name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of a subscription.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if name != "" {
-				a.subscription = name
-			}
-			s, err := a.sub()
-			if err != nil {
-				return err
-			}
-			return a.print(accountJSON(s), "")
-		},
-	}
+	cmd := a.command(spec{use: "show", short: "Get the details of a subscription.", needs: noClient}, func(x *call) error {
+		if name != "" {
+			a.subscription = name
+		}
+		s, err := a.sub()
+		if err != nil {
+			return err
+		}
+		return a.print(accountJSON(s), "")
+	})
 	subscriptionFlags(cmd, &name)
 	return cmd
 }
 
 func newAccountListCommand(a *app) *cobra.Command {
 	var all, refresh bool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "Get a list of subscriptions for the logged in account.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, _, err := a.loadStore(); err != nil {
+	cmd := a.command(spec{use: "list", short: "Get a list of subscriptions for the logged in account.", needs: noClient}, func(x *call) error {
+		if _, _, err := a.loadStore(); err != nil {
+			return err
+		}
+		if refresh {
+			if err := a.refreshSubscriptions(x.ctx); err != nil {
 				return err
 			}
-			if refresh {
-				if err := a.refreshSubscriptions(cmd.Context()); err != nil {
-					return err
-				}
-			}
-			if len(a.profile.Subscriptions) == 0 {
-				a.warn("Please run \"az login\" to access your accounts.")
-			}
-			return a.print(accountList(a.profile), accountListTable)
-		},
-	}
+		}
+		if len(a.profile.Subscriptions) == 0 {
+			a.warn("Please run \"az login\" to access your accounts.")
+		}
+		return a.print(accountList(a.profile), accountListTable)
+	})
 	cmd.Flags().BoolVar(&all, "all", false, "List all subscriptions (drydock has no disabled ones to hide).")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "Retrieve up-to-date subscriptions from the server.")
 	return cmd
@@ -110,92 +100,73 @@ func newAccountListCommand(a *app) *cobra.Command {
 
 func newAccountSetCommand(a *app) *cobra.Command {
 	var name string
-	cmd := &cobra.Command{
-		Use:   "set",
-		Short: "Set a subscription to be the current active subscription.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "subscription|name"); err != nil {
+	cmd := a.command(spec{use: "set", short: "Set a subscription to be the current active subscription.", needs: noClient, required: []string{"subscription|name"}}, func(x *call) error {
+		store, prof, err := a.loadStore()
+		if err != nil {
+			return err
+		}
+		if prof.Find(name) == nil {
+			// A subscription created or shared since login.
+			if err := a.refreshSubscriptions(x.ctx); err != nil && err != client.ErrNotLoggedIn {
 				return err
 			}
-			store, prof, err := a.loadStore()
-			if err != nil {
-				return err
-			}
-			if prof.Find(name) == nil {
-				// A subscription created or shared since login.
-				if err := a.refreshSubscriptions(cmd.Context()); err != nil && err != client.ErrNotLoggedIn {
-					return err
-				}
-			}
-			if err := prof.SetDefault(name); err != nil {
-				return err
-			}
-			return store.SaveProfile(prof)
-		},
-	}
+		}
+		if err := prof.SetDefault(name); err != nil {
+			return err
+		}
+		return store.SaveProfile(prof)
+	})
 	subscriptionFlags(cmd, &name)
 	return cmd
 }
 
 func newAccountClearCommand(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "clear",
-		Short: "Clear all subscriptions from the CLI's local cache.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.logout(); err != nil && err.Error() != "There are no active accounts." {
-				return err
-			}
-			return nil
-		},
-	}
+	return a.command(spec{use: "clear", short: "Clear all subscriptions from the CLI's local cache.", needs: noClient}, func(x *call) error {
+		if err := a.logout(); err != nil && err.Error() != "There are no active accounts." {
+			return err
+		}
+		return nil
+	})
 }
 
 func newAccountCreateCommand(a *app) *cobra.Command {
 	var name, workload string
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create a subscription (drydock: through a Microsoft.Subscription alias); the caller becomes its Owner.",
-		Example: "  az account create --name dev",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name|display-name"); err != nil {
-				return err
-			}
-			if _, err := choice("--workload", workload, "Production", "DevTest"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			var alias map[string]any
-			err = c.ARM(ctx, client.Request{
-				Method:     http.MethodPut,
-				Path:       "/providers/Microsoft.Subscription/aliases/" + uuid.NewString(),
-				APIVersion: client.APIVersionSubscriptionAlias,
-				Body:       map[string]any{"properties": map[string]any{"displayName": name, "workload": workload}},
-			}, &alias)
-			if err != nil {
-				return err
-			}
-			id := str(alias, "properties", "subscriptionId")
-			if id == "" {
-				return fmt.Errorf("the server created no subscription (alias %s)", str(alias, "name"))
-			}
-			var sub map[string]any
-			err = c.ARM(ctx, client.Request{Method: http.MethodGet, Path: subscriptionPath(id), APIVersion: client.APIVersionResources}, &sub)
-			if err != nil {
-				return err
-			}
-			prof := a.profile
-			s := subscriptionFrom(sub, prof.TenantID, a.currentUser())
-			prof.Add(s)
-			if err := a.store.SaveProfile(prof); err != nil {
-				return err
-			}
-			return a.print(accountJSON(*prof.Find(s.ID)), "")
-		},
-	}
+	cmd := a.command(spec{use: "create", short: "Create a subscription (drydock: through a Microsoft.Subscription alias); the caller becomes its Owner.", example: "  az account create --name dev", needs: signedIn, required: []string{"name|display-name"}, check: func() error {
+		if _, err := choice("--workload", workload, "Production", "DevTest"); err != nil {
+			return err
+		}
+		return nil
+	}}, func(x *call) error {
+		c := x.c
+		var err error
+		ctx := x.ctx
+		var alias map[string]any
+		err = c.ARM(ctx, client.Request{
+			Method:     http.MethodPut,
+			Path:       "/providers/Microsoft.Subscription/aliases/" + uuid.NewString(),
+			APIVersion: client.APIVersionSubscriptionAlias,
+			Body:       map[string]any{"properties": map[string]any{"displayName": name, "workload": workload}},
+		}, &alias)
+		if err != nil {
+			return err
+		}
+		id := str(alias, "properties", "subscriptionId")
+		if id == "" {
+			return fmt.Errorf("the server created no subscription (alias %s)", str(alias, "name"))
+		}
+		var sub map[string]any
+		err = c.ARM(ctx, client.Request{Method: http.MethodGet, Path: subscriptionPath(id), APIVersion: client.APIVersionResources}, &sub)
+		if err != nil {
+			return err
+		}
+		prof := a.profile
+		s := subscriptionFrom(sub, prof.TenantID, a.currentUser())
+		prof.Add(s)
+		if err := a.store.SaveProfile(prof); err != nil {
+			return err
+		}
+		return a.print(accountJSON(*prof.Find(s.ID)), "")
+	})
 	cmd.Flags().StringVarP(&name, "name", "n", "", "Display name of the subscription.")
 	cmd.Flags().StringVar(&name, "display-name", "", "Display name of the subscription (alias of --name).")
 	cmd.Flags().StringVar(&workload, "workload", "Production", "Workload of the subscription. Allowed values: DevTest, Production.")
@@ -205,60 +176,55 @@ func newAccountCreateCommand(a *app) *cobra.Command {
 func newGetAccessTokenCommand(a *app) *cobra.Command {
 	var resource, resourceType, tenant string
 	var scopes []string
-	cmd := &cobra.Command{
-		Use:   "get-access-token",
-		Short: "Get a token for utilities to access drydock.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			given := 0
-			for _, f := range []string{"resource", "resource-type", "scope"} {
-				if cmd.Flags().Changed(f) {
-					given++
-				}
+	var cmd *cobra.Command
+	scope := client.ARMScope
+	cmd = a.command(spec{use: "get-access-token", short: "Get a token for utilities to access drydock.", needs: signedIn, check: func() error {
+		given := 0
+		for _, f := range []string{"resource", "resource-type", "scope"} {
+			if cmd.Flags().Changed(f) {
+				given++
 			}
-			if given > 1 {
-				return usageErrorf("usage error: --resource/--resource-type/--scope are mutually exclusive")
-			}
-			scope := client.ARMScope
-			switch {
-			case resource != "":
-				scope = client.ScopeFor(resource)
-			case resourceType != "":
-				rt, err := choice("--resource-type", resourceType, "arm", "ms-graph")
-				if err != nil {
-					return err
-				}
-				if rt == "ms-graph" {
-					scope = client.GraphScope
-				}
-			case len(scopes) > 0:
-				scope = strings.Join(scopes, " ")
-			}
-			c, err := a.client()
+		}
+		if given > 1 {
+			return usageErrorf("usage error: --resource/--resource-type/--scope are mutually exclusive")
+		}
+		switch {
+		case resource != "":
+			scope = client.ScopeFor(resource)
+		case resourceType != "":
+			rt, err := choice("--resource-type", resourceType, "arm", "ms-graph")
 			if err != nil {
 				return err
 			}
-			tok, err := c.Token(cmd.Context(), scope)
-			if err != nil {
-				return err
+			if rt == "ms-graph" {
+				scope = client.GraphScope
 			}
-			out := map[string]any{
-				"accessToken": tok.Token,
-				"expiresOn":   tok.ExpiresOn.In(time.Local).Format("2006-01-02 15:04:05.000000"),
-				"expires_on":  tok.ExpiresOn.Unix(),
-				"tokenType":   "Bearer",
-				"tenant":      c.Credentials().TenantID,
+		case len(scopes) > 0:
+			scope = strings.Join(scopes, " ")
+		}
+		return nil
+	}}, func(x *call) error {
+		tok, err := x.c.Token(x.ctx, scope)
+		if err != nil {
+			return err
+		}
+		out := map[string]any{
+			"accessToken": tok.Token,
+			"expiresOn":   tok.ExpiresOn.In(time.Local).Format("2006-01-02 15:04:05.000000"),
+			"expires_on":  tok.ExpiresOn.Unix(),
+			"tokenType":   "Bearer",
+			"tenant":      x.c.Credentials().TenantID,
+		}
+		if tenant != "" {
+			out["tenant"] = tenant
+		} else if s, err := a.sub(); err == nil {
+			out["subscription"] = s.ID
+			if s.TenantID != "" {
+				out["tenant"] = s.TenantID
 			}
-			if tenant != "" {
-				out["tenant"] = tenant
-			} else if s, err := a.sub(); err == nil {
-				out["subscription"] = s.ID
-				if s.TenantID != "" {
-					out["tenant"] = s.TenantID
-				}
-			}
-			return a.print(out, "")
-		},
-	}
+		}
+		return a.print(out, "")
+	})
 	f := cmd.Flags()
 	f.StringVar(&resource, "resource", "", "Azure resource endpoints (audience) to get the token for.")
 	f.StringVar(&resourceType, "resource-type", "", "Type of well-known resource. Allowed values: arm, ms-graph.")

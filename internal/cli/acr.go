@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/cli/output"
 	"github.com/drydock-dev/drydock/internal/client"
@@ -18,20 +20,56 @@ const (
 
 var acrSKUs = []string{"Basic", "Standard", "Premium"}
 
-// printRegistry prints a registry as az does.
-func (a *app) printRegistry(reg map[string]any) error {
+// registries declares Microsoft.ContainerRegistry/registries.
+var registries = declare(&armResource{
+	help:     verbs{show: "Get the details of an Azure Container Registry.", list: "List container registries.", del: "Delete an Azure Container Registry."},
+	provider: acrProvider, typ: acrType, apiVersion: client.APIVersionContainerRegistry,
+	nameHelp:       "The name of the container registry.",
+	groupHelp:      "Name of resource group. Found by the registry's name when omitted.",
+	byName:         true,
+	required:       []string{"name"},
+	render:         renderRegistry,
+	table:          acrTable,
+	deleteQuestion: "Are you sure you want to delete the registry '%s'?",
+	sdk: sdkOf(armcontainerregistry.NewRegistriesClient, (*armcontainerregistry.RegistriesClient).Get,
+		(*armcontainerregistry.RegistriesClient).NewListPager, (*armcontainerregistry.RegistriesClient).NewListByResourceGroupPager,
+		func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, noWait bool) error {
+			p, err := c.BeginDelete(ctx, group, name, nil)
+			return done(ctx, p, err, noWait)
+		},
+		func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, body map[string]any) error {
+			m, err := model[armcontainerregistry.Registry](body)
+			if err != nil {
+				return err
+			}
+			p, err := c.BeginCreate(ctx, group, name, m, nil)
+			return done(ctx, p, err, false)
+		}).with(map[string]sdkAction{
+		// No PATCH: the SDK's RegistryUpdateParameters has no
+		// anonymousPullEnabled, so acr update sends its own request.
+		"POST/listCredentials": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any, _ bool) error {
+			_, err := c.ListCredentials(ctx, group, name, nil)
+			return err
+		}),
+		"POST/regenerateCredential": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, body map[string]any, _ bool) error {
+			m, err := model[armcontainerregistry.RegenerateCredentialParameters](body)
+			if err == nil {
+				_, err = c.RegenerateCredential(ctx, group, name, m, nil)
+			}
+			return err
+		}),
+		"GET/listUsages": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any, _ bool) error {
+			_, err := c.ListUsages(ctx, group, name, nil)
+			return err
+		}),
+	}),
+})
+
+// renderRegistry renders a registry as az does.
+func renderRegistry(a *app, reg map[string]any) map[string]any {
 	out := azmodel.Render(azmodel.Registry, reg)
 	a.acrTableDate(out)
-	return a.print(out, acrTable)
-}
-
-// printRegistries prints a list of registries as az does.
-func (a *app) printRegistries(items []map[string]any) error {
-	out := azmodel.RenderAll(azmodel.Registry, items)
-	for _, reg := range out {
-		a.acrTableDate(reg)
-	}
-	return a.print(out, "[]."+acrTable)
+	return out
 }
 
 // acrTableDate gives a registry's creationDate, for -o table without
@@ -47,26 +85,18 @@ func (a *app) acrTableDate(reg map[string]any) {
 }
 
 func newACRCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "acr", Short: "Manage private registries with Azure Container Registries."}
-	cred := &cobra.Command{Use: "credential", Short: "Manage login credentials for Azure Container Registries."}
-	cred.AddCommand(newACRCredentialShowCommand(a), newACRCredentialRenewCommand(a))
-	cmd.AddCommand(
+	return group("acr", "Manage private registries with Azure Container Registries.", registries.commands(a,
 		newACRCreateCommand(a),
-		newACRShowCommand(a),
-		newACRListCommand(a),
 		newACRUpdateCommand(a),
-		newACRDeleteCommand(a),
 		newACRCheckNameCommand(a),
-		cred,
-	)
-	cmd.AddCommand(
+		group("credential", "Manage login credentials for Azure Container Registries.",
+			newACRCredentialShowCommand(a), newACRCredentialRenewCommand(a)),
 		newACRLoginCommand(a),
 		newACRRepositoryCommand(a),
 		newACRImportCommand(a),
 		newACRCheckHealthCommand(a),
 		newACRShowUsageCommand(a),
-	)
-	return cmd
+	)...)
 }
 
 // registryRef is a registry named on the command line; group may be empty.
@@ -75,147 +105,56 @@ type registryRef struct {
 }
 
 func (r *registryRef) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&r.name, "name", "n", "", "The name of the container registry.")
-	cmd.Flags().StringVarP(&r.group, "resource-group", "g", "", "Name of resource group. Found by the registry's name when omitted.")
+	cmd.Flags().StringVarP(&r.name, "name", "n", "", registries.nameHelp)
+	cmd.Flags().StringVarP(&r.group, "resource-group", "g", "", registries.groupHelp)
 }
 
 // resolve returns the registry's resource path, looking its resource group
 // up by name when none was given; found is the listed registry in that case.
 func (r *registryRef) resolve(ctx context.Context, c *client.Client, sub client.Subscription) (path string, found map[string]any, err error) {
-	if r.group != "" {
-		return resourcePath(sub.ID, r.group, acrProvider, acrType, r.name), nil, nil
-	}
-	found, err = findByName(ctx, c, sub, acrProvider, acrType, client.APIVersionContainerRegistry, r.name)
-	if err != nil {
-		return "", nil, err
-	}
-	return str(found, "id"), found, nil
-}
-
-func acrRequest(method, path string, body any) client.Request {
-	return client.Request{Method: method, Path: path, APIVersion: client.APIVersionContainerRegistry, Body: body}
+	return registries.resolve(ctx, c, sub, r.group, "", r.name)
 }
 
 func newACRCreateCommand(a *app) *cobra.Command {
-	var r registryRef
-	var sku, location string
+	var sku string
 	var admin triBool
-	var tags []string
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create an Azure Container Registry.",
-		Example: "  az acr create -n myregistry -g MyResourceGroup --sku Standard",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group", "sku"); err != nil {
+	return createCmd(a, registries, creation{
+		spec: spec{short: "Create an Azure Container Registry.", example: "  az acr create -n myregistry -g MyResourceGroup --sku Standard",
+			required: []string{"name", "resource-group", "sku"},
+			check: func() (err error) {
+				sku, err = choice("--sku", sku, acrSKUs...)
 				return err
-			}
-			canonical, err := choice("--sku", sku, acrSKUs...)
-			if err != nil {
-				return err
-			}
-			t, err := parseTags(tags)
-			if err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if location == "" {
-				if location, err = groupLocation(ctx, c, sub.ID, r.group); err != nil {
-					return err
-				}
-			}
-			body := map[string]any{
-				"location":   location,
-				"sku":        map[string]any{"name": canonical},
-				"properties": map[string]any{"adminUserEnabled": admin.set && admin.val},
-			}
-			if t != nil {
-				body["tags"] = t
-			}
-			var reg map[string]any
-			if err := c.ARM(ctx, acrRequest(http.MethodPut, resourcePath(sub.ID, r.group, acrProvider, acrType, r.name), body), &reg); err != nil {
-				return err
-			}
-			return a.printRegistry(reg)
+			}},
+		tagsHelp: acrTagsHelp,
+		flags: func(cmd *cobra.Command) {
+			cmd.Flags().StringVar(&sku, "sku", "", "The SKU of the container registry. Allowed values: Basic, Premium, Standard.")
+			addTriBool(cmd.Flags(), &admin, "admin-enabled", "Indicates whether the admin user is enabled.")
 		},
-	}
-	r.flags(cmd)
-	cmd.Flags().StringVar(&sku, "sku", "", "The SKU of the container registry. Allowed values: Basic, Premium, Standard.")
-	cmd.Flags().StringVarP(&location, "location", "l", "", "Location. Defaults to the location of the resource group.")
-	addTriBool(cmd.Flags(), &admin, "admin-enabled", "Indicates whether the admin user is enabled.")
-	acrTagsFlag(cmd, &tags)
-	return cmd
+		body: func(_ *call, _ *ref, b map[string]any) error {
+			b["sku"] = map[string]any{"name": sku}
+			b["properties"] = map[string]any{"adminUserEnabled": admin.set && admin.val}
+			return nil
+		},
+	})
 }
 
-// acrTagsFlag adds az's --tags; drydock itself reads one tag, drydock-throttling.
-func acrTagsFlag(cmd *cobra.Command, tags *[]string) {
-	cmd.Flags().StringArrayVar(tags, "tags", nil, `Space-separated tags: key[=value] [key[=value] ...]. Use "" to clear existing tags. `+
-		"drydock-throttling=on|off turns ACR's per-SKU request limits on or off for this registry.")
-}
-
-func newACRShowCommand(a *app) *cobra.Command {
-	var r registryRef
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of an Azure Container Registry.",
-		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			path, reg, err := r.resolve(cmd.Context(), c, sub)
-			if err != nil {
-				return err
-			}
-			if reg == nil {
-				if err := c.ARM(cmd.Context(), acrRequest(http.MethodGet, path, nil), &reg); err != nil {
-					return err
-				}
-			}
-			return a.printRegistry(reg)
-		}),
-	}
-	r.flags(cmd)
-	return cmd
-}
-
-func newACRListCommand(a *app) *cobra.Command {
-	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List container registries.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			path := subscriptionPath(sub.ID)
-			if group != "" {
-				path = groupPath(sub.ID, group)
-			}
-			items, err := c.ARMList(cmd.Context(), path+"/providers/"+acrProvider+"/"+acrType, client.APIVersionContainerRegistry, nil)
-			if err != nil {
-				return err
-			}
-			return a.printRegistries(items)
-		}),
-	}
-	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
-	return cmd
-}
+// acrTagsHelp is the help of az's --tags; drydock itself reads one tag,
+// drydock-throttling.
+const acrTagsHelp = `Space-separated tags: key[=value] [key[=value] ...]. Use "" to clear existing tags. ` +
+	"drydock-throttling=on|off turns ACR's per-SKU request limits on or off for this registry."
 
 func newACRUpdateCommand(a *app) *cobra.Command {
 	var r registryRef
 	var sku string
 	var admin, anonymous triBool
 	var tags []string
-	cmd := &cobra.Command{
-		Use:   "update",
-		Short: "Update an Azure Container Registry.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
+	body := map[string]any{}
+	cmd := a.command(spec{use: "update", short: "Update an Azure Container Registry.", needs: inSubscription, required: []string{"name"},
+		check: func() error {
 			t, err := parseTags(tags)
 			if err != nil {
 				return err
 			}
-			body := map[string]any{}
 			if t != nil {
 				body["tags"] = t
 			}
@@ -236,72 +175,47 @@ func newACRUpdateCommand(a *app) *cobra.Command {
 				}
 				body["sku"] = map[string]any{"name": canonical}
 			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			path, _, err := r.resolve(cmd.Context(), c, sub)
-			if err != nil {
-				return err
-			}
-			var reg map[string]any
-			if err := c.ARM(cmd.Context(), acrRequest(http.MethodPatch, path, body), &reg); err != nil {
-				return err
-			}
-			return a.printRegistry(reg)
-		},
-	}
+			return nil
+		}}, func(x *call) error {
+		return r.act(x, http.MethodPatch, "", body, func(reg map[string]any) error { return registries.print(a, reg) })
+	})
 	r.flags(cmd)
 	cmd.Flags().StringVar(&sku, "sku", "", "The SKU of the container registry. Allowed values: Basic, Premium, Standard.")
 	addTriBool(cmd.Flags(), &admin, "admin-enabled", "Indicates whether the admin user is enabled.")
 	addTriBool(cmd.Flags(), &anonymous, "anonymous-pull-enabled", "Enable registry-wide pull from unauthenticated clients.")
-	acrTagsFlag(cmd, &tags)
+	cmd.Flags().StringArrayVar(&tags, "tags", nil, acrTagsHelp)
 	return cmd
 }
 
-func newACRDeleteCommand(a *app) *cobra.Command {
-	var r registryRef
-	var yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete an Azure Container Registry.",
-		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			path, _, err := r.resolve(cmd.Context(), c, sub)
-			if err != nil {
-				return err
-			}
-			ok, err := a.confirm("Are you sure you want to delete the registry '"+r.name+"'?", yes)
-			if err != nil || !ok {
-				return err
-			}
-			return c.ARM(cmd.Context(), acrRequest(http.MethodDelete, path, nil), nil)
-		}),
-	}
-	r.flags(cmd)
-	yesFlag(cmd.Flags(), &yes)
-	return cmd
+// act resolves the registry and sends method to it or its action.
+func (r *registryRef) act(x *call, method, action string, body map[string]any, done func(map[string]any) error) error {
+	return (&ref{res: registries, name: r.name, group: r.group}).act(x, method, action, body, false, done)
 }
 
 func newACRCheckNameCommand(a *app) *cobra.Command {
 	var name string
-	cmd := &cobra.Command{
-		Use:   "check-name",
-		Short: "Checks if an Azure Container Registry name is valid and available for use.",
-		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var res map[string]any
-			body := map[string]any{"name": name, "type": acrProvider + "/" + acrType}
-			if err := c.ARM(cmd.Context(), acrRequest(http.MethodPost, subscriptionPath(sub.ID)+"/providers/"+acrProvider+"/checkNameAvailability", body), &res); err != nil {
-				return err
+	cmd := a.command(spec{use: "check-name", short: "Checks if an Azure Container Registry name is valid and available for use.",
+		needs: inSubscription, required: []string{"name"}}, func(x *call) error {
+		s := x.c.SDK(x.sub.ID, registries.apiVersion)
+		rc, err := armcontainerregistry.NewRegistriesClient(s.Sub, s.Cred, s.Options)
+		if err != nil {
+			return err
+		}
+		res, err := x.c.Raw(x.ctx, func(ctx context.Context) error {
+			_, err := rc.CheckNameAvailability(ctx, armcontainerregistry.RegistryNameCheckRequest{Name: &name, Type: to.Ptr(acrProvider + "/" + acrType)}, nil)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range []string{"message", "reason"} {
+			if _, ok := res[k]; !ok {
+				res[k] = nil
 			}
-			for _, k := range []string{"message", "reason"} {
-				if _, ok := res[k]; !ok {
-					res[k] = nil
-				}
-			}
-			return a.print(res, "")
-		}),
-	}
-	cmd.Flags().StringVarP(&name, "name", "n", "", "The name of the container registry.")
+		}
+		return a.print(res, "")
+	})
+	cmd.Flags().StringVarP(&name, "name", "n", "", registries.nameHelp)
 	return cmd
 }
 
@@ -309,21 +223,10 @@ const acrCredentialTable = "{USERNAME:username, PASSWORD:passwords[0].value, PAS
 
 func newACRCredentialShowCommand(a *app) *cobra.Command {
 	var r registryRef
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the login credentials for an Azure Container Registry.",
-		RunE: a.withSub([]string{"name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			path, _, err := r.resolve(cmd.Context(), c, sub)
-			if err != nil {
-				return err
-			}
-			var res map[string]any
-			if err := c.ARM(cmd.Context(), acrRequest(http.MethodPost, path+"/listCredentials", nil), &res); err != nil {
-				return err
-			}
-			return a.print(res, acrCredentialTable)
-		}),
-	}
+	cmd := a.command(spec{use: "show", short: "Get the login credentials for an Azure Container Registry.",
+		needs: inSubscription, required: []string{"name"}}, func(x *call) error {
+		return r.act(x, http.MethodPost, "/listCredentials", nil, func(res map[string]any) error { return a.print(res, acrCredentialTable) })
+	})
 	r.flags(cmd)
 	return cmd
 }
@@ -331,32 +234,15 @@ func newACRCredentialShowCommand(a *app) *cobra.Command {
 func newACRCredentialRenewCommand(a *app) *cobra.Command {
 	var r registryRef
 	var passwordName string
-	cmd := &cobra.Command{
-		Use:   "renew",
-		Short: "Regenerate login credentials for an Azure Container Registry.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "password-name"); err != nil {
-				return err
-			}
-			pn, err := choice("--password-name", passwordName, "password", "password2")
-			if err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			path, _, err := r.resolve(cmd.Context(), c, sub)
-			if err != nil {
-				return err
-			}
-			var res map[string]any
-			if err := c.ARM(cmd.Context(), acrRequest(http.MethodPost, path+"/regenerateCredential", map[string]any{"name": pn}), &res); err != nil {
-				return err
-			}
-			return a.print(res, acrCredentialTable)
-		},
-	}
+	cmd := a.command(spec{use: "renew", short: "Regenerate login credentials for an Azure Container Registry.",
+		needs: inSubscription, required: []string{"name", "password-name"},
+		check: func() (err error) {
+			passwordName, err = choice("--password-name", passwordName, "password", "password2")
+			return err
+		}}, func(x *call) error {
+		return r.act(x, http.MethodPost, "/regenerateCredential", map[string]any{"name": passwordName},
+			func(res map[string]any) error { return a.print(res, acrCredentialTable) })
+	})
 	r.flags(cmd)
 	cmd.Flags().StringVar(&passwordName, "password-name", "", "The name of password to regenerate. Allowed values: password, password2.")
 	return cmd

@@ -25,26 +25,20 @@ const (
 func newACRCheckHealthCommand(a *app) *cobra.Command {
 	var r registryRef
 	var ignoreErrors, yes bool
-	cmd := &cobra.Command{
-		Use:   "check-health",
-		Short: "Gets health information on the environment and optionally a target registry.",
-		Long: "Gets health information on the environment and optionally a target registry: name resolution of the " +
-			"registry's login server, a TLS connection verified with drydock's CA, the challenge endpoint, and the " +
-			"refresh and access tokens of the logged-in account.",
-		Example: "  az acr check-health -n myregistry -y\n" +
-			"  az acr check-health -n myregistry --ignore-errors",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			h := &healthCheck{a: a, w: a.stdout, ignore: ignoreErrors, color: isTerminal(a.stdout)}
-			fmt.Fprintln(h.w, "Docker daemon status: not applicable (drydock does not need one)")
-			if r.name == "" {
-				h.warning("Registry name must be provided to check connectivity.")
-			} else if err := h.connectivity(cmd.Context(), r); err != nil {
-				return err
-			}
-			fmt.Fprintln(h.w, "\n"+healthCheckFAQ)
-			return nil
-		},
-	}
+	cmd := a.command(spec{use: "check-health", short: "Gets health information on the environment and optionally a target registry.", long: "Gets health information on the environment and optionally a target registry: name resolution of the " +
+		"registry's login server, a TLS connection verified with drydock's CA, the challenge endpoint, and the " +
+		"refresh and access tokens of the logged-in account.", example: "  az acr check-health -n myregistry -y\n" +
+		"  az acr check-health -n myregistry --ignore-errors", needs: noClient}, func(x *call) error {
+		h := &healthCheck{a: a, w: a.stdout, ignore: ignoreErrors, color: isTerminal(a.stdout)}
+		fmt.Fprintln(h.w, "Docker daemon status: not applicable (drydock does not need one)")
+		if r.name == "" {
+			h.warning("Registry name must be provided to check connectivity.")
+		} else if err := h.connectivity(x.ctx, r); err != nil {
+			return err
+		}
+		fmt.Fprintln(h.w, "\n"+healthCheckFAQ)
+		return nil
+	})
 	r.flags(cmd)
 	cmd.Flags().BoolVar(&ignoreErrors, "ignore-errors", false, "Provide all health checks, even if errors are found.")
 	yesFlag(cmd.Flags(), &yes)

@@ -31,76 +31,68 @@ func newACRImportCommand(a *app) *cobra.Command {
 	var source, sourceRegistry, username, password string
 	var targets, repositories []string
 	var force, noWait bool
-	cmd := &cobra.Command{
-		Use:   "import",
-		Short: "Imports an image to an Azure Container Registry from another Container Registry. Import removes the need to docker pull, docker tag, docker push.",
-		Example: "  az acr import -n myregistry --source sourceregistry.azurecr.io/sourcerepository:sourcetag\n" +
-			"  az acr import -n myregistry --source sourcerepository:sourcetag -t targetrepository:targettag -r sourceregistry\n" +
-			"  az acr import -n myregistry --source docker.io/library/hello-world:latest -t targetrepository:targettag\n" +
-			"  az acr import -n myregistry --source myprivateregistry.azurecr.io/hello-world:latest -u username -p password",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "source"); err != nil {
-				return err
-			}
-			if username != "" && password == "" {
-				return errors.New(importCredentialsInvalid)
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			r.name = a.registryName(r.name)
-			ctx := cmd.Context()
-			path, _, err := r.resolve(ctx, c, sub)
-			if err != nil {
-				return err
-			}
-			src, image, found, err := a.importSource(ctx, c, sub, source, sourceRegistry, username, password)
-			if err != nil {
-				return err
-			}
-			if len(targets) == 0 && len(repositories) == 0 {
-				t := image
-				if i := strings.Index(image, "@"); i > 0 {
-					t = image[:i]
-				}
-				targets = []string{t}
-			}
-			body := map[string]any{"source": src, "mode": "NoForce"}
-			if force {
-				body["mode"] = "Force"
-			}
-			if len(targets) > 0 {
-				body["targetTags"] = targets
-			}
-			if len(repositories) > 0 {
-				body["untaggedTargetRepositories"] = repositories
-			}
-			req := acrRequest(http.MethodPost, path+"/importImage", body)
-			if noWait {
-				a.warn("Import has started. Due to no-wait option, failures will not be reflected.")
-				req.NoWait = true
-				return c.ARMOperation(ctx, req, nil)
-			}
-			var progress func(client.OperationStatus)
-			var pp *progressPrinter
-			if !a.onlyShowErrors {
-				pp = newProgressPrinter(a.stderr, "Importing image...")
-				progress = pp.update
-			}
-			err = c.ARMOperation(ctx, req, progress)
-			if pp != nil {
-				pp.done()
-			}
-			if err != nil && found != nil && sourceRegistry != "" {
-				if ls := str(found, "properties", "loginServer"); ls != "" && strings.Contains(strings.ToLower(image), strings.ToLower(ls)) {
-					a.warn("Import from source failed.\n\tsource image: '%s/%s'\nAttention: When source registry is specified with `--registry`, "+
-						"`--source` is considered to be a source image name. Do not prefix `--source` with the registry login server name.", ls, image)
-				}
-			}
+	cmd := a.command(spec{use: "import", short: "Imports an image to an Azure Container Registry from another Container Registry. Import removes the need to docker pull, docker tag, docker push.", example: "  az acr import -n myregistry --source sourceregistry.azurecr.io/sourcerepository:sourcetag\n" +
+		"  az acr import -n myregistry --source sourcerepository:sourcetag -t targetrepository:targettag -r sourceregistry\n" +
+		"  az acr import -n myregistry --source docker.io/library/hello-world:latest -t targetrepository:targettag\n" +
+		"  az acr import -n myregistry --source myprivateregistry.azurecr.io/hello-world:latest -u username -p password", needs: inSubscription, required: []string{"name", "source"}, check: func() error {
+		if username != "" && password == "" {
+			return errors.New(importCredentialsInvalid)
+		}
+		return nil
+	}}, func(x *call) error {
+		c, sub := x.c, x.sub
+		var err error
+		r.name = a.registryName(r.name)
+		ctx := x.ctx
+		path, _, err := r.resolve(ctx, c, sub)
+		if err != nil {
 			return err
-		},
-	}
+		}
+		src, image, found, err := a.importSource(ctx, c, sub, source, sourceRegistry, username, password)
+		if err != nil {
+			return err
+		}
+		if len(targets) == 0 && len(repositories) == 0 {
+			t := image
+			if i := strings.Index(image, "@"); i > 0 {
+				t = image[:i]
+			}
+			targets = []string{t}
+		}
+		body := map[string]any{"source": src, "mode": "NoForce"}
+		if force {
+			body["mode"] = "Force"
+		}
+		if len(targets) > 0 {
+			body["targetTags"] = targets
+		}
+		if len(repositories) > 0 {
+			body["untaggedTargetRepositories"] = repositories
+		}
+		req := registries.request(http.MethodPost, path+"/importImage", body)
+		if noWait {
+			a.warn("Import has started. Due to no-wait option, failures will not be reflected.")
+			req.NoWait = true
+			return c.ARMOperation(ctx, req, nil)
+		}
+		var progress func(client.OperationStatus)
+		var pp *progressPrinter
+		if !a.onlyShowErrors {
+			pp = newProgressPrinter(a.stderr, "Importing image...")
+			progress = pp.update
+		}
+		err = c.ARMOperation(ctx, req, progress)
+		if pp != nil {
+			pp.done()
+		}
+		if err != nil && found != nil && sourceRegistry != "" {
+			if ls := str(found, "properties", "loginServer"); ls != "" && strings.Contains(strings.ToLower(image), strings.ToLower(ls)) {
+				a.warn("Import from source failed.\n\tsource image: '%s/%s'\nAttention: When source registry is specified with `--registry`, "+
+					"`--source` is considered to be a source image name. Do not prefix `--source` with the registry login server name.", ls, image)
+			}
+		}
+		return err
+	})
 	r.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&source, "source", "", "Source image name or fully qualified source containing the registry login server. If --registry is used, --source will always be interpreted as a source image, even if it contains the login server.")
@@ -168,7 +160,7 @@ func (a *app) importSource(ctx context.Context, c *client.Client, sub client.Sub
 // with the login server (or, when name is not empty, the name), as az's
 // get_registry_from_name_or_login_server does; nil when none or several.
 func registryByNameOrLoginServer(ctx context.Context, c *client.Client, sub client.Subscription, loginServer, name string) (map[string]any, error) {
-	items, err := c.ARMList(ctx, subscriptionPath(sub.ID)+"/providers/"+acrProvider+"/"+acrType, client.APIVersionContainerRegistry, nil)
+	items, err := registries.list(ctx, c, sub.ID, "", "")
 	if err != nil {
 		return nil, err
 	}

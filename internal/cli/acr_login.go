@@ -6,14 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/drydock-dev/drydock/internal/atomicfile"
 	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/spf13/cobra"
 )
 
@@ -55,7 +56,7 @@ func (a *app) findRegistry(ctx context.Context, c *client.Client, sub client.Sub
 	ref := registryRef{name: a.registryName(r.name), group: r.group}
 	path, reg, err := ref.resolve(ctx, c, sub)
 	if err == nil && reg == nil {
-		err = c.ARM(ctx, acrRequest(http.MethodGet, path, nil), &reg)
+		reg, err = registries.fetch(ctx, c, sub.ID, ref.group, "", ref.name, path)
 	}
 	if err == nil {
 		ls := str(reg, "properties", "loginServer")
@@ -74,7 +75,7 @@ func (a *app) findRegistry(ctx context.Context, c *client.Client, sub client.Sub
 		}
 		return t, nil
 	}
-	if !client.IsNotFound(err) {
+	if !errdefs.IsNotFound(err) {
 		return nil, err
 	}
 	md, merr := c.Metadata(ctx)
@@ -183,7 +184,7 @@ func (a *app) registryAccess(ctx context.Context, f registryAccessFlags, scope s
 		a.warn("Unable to get admin user credentials with message: Admin user is disabled.")
 	default:
 		var cred map[string]any
-		if err := c.ARM(ctx, acrRequest(http.MethodPost, t.path+"/listCredentials", nil), &cred); err != nil {
+		if err := c.ARM(ctx, registries.request(http.MethodPost, t.path+"/listCredentials", nil), &cred); err != nil {
 			a.warn("Unable to get admin user credentials with message: %s", err.Error())
 			break
 		}
@@ -216,56 +217,47 @@ func adminEnabled(reg map[string]any) bool {
 func newACRLoginCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var expose bool
-	cmd := &cobra.Command{
-		Use:   "login",
-		Short: "Log in to an Azure Container Registry through the Docker CLI.",
-		Long: "Log in to an Azure Container Registry: its credentials are written to the Docker configuration file " +
-			"($DOCKER_CONFIG/config.json, else ~/.docker/config.json), which docker, podman, buildx, crane and other tools read. " +
-			"No Docker daemon is needed.",
-		Example: "  az acr login -n myregistry\n" +
-			"  az acr login -n myregistry --expose-token",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			reg, _, err := a.registryAccess(ctx, f, "", true)
-			if err != nil {
-				return err
-			}
-			user, pass := reg.Username, reg.Password
-			if user == "" {
-				rt, err := reg.RefreshToken(ctx)
-				if err != nil {
-					return err
-				}
-				user, pass = client.RegistryNullGUID, rt
-			}
-			if expose {
-				a.warn("You can perform manual login using the provided access token below, for example: 'docker login loginServer -u %s -p accessToken'", client.RegistryNullGUID)
-				return a.print(map[string]any{"loginServer": reg.LoginServer, "accessToken": pass}, "")
-			}
-			if reg.Username != "" {
-				// docker login checks the credentials before saving them.
-				if _, err := reg.AccessToken(ctx, ""); err != nil {
-					return err
-				}
-			}
-			path, err := dockerConfigPath()
-			if err != nil {
-				return err
-			}
-			helper, err := writeDockerAuth(path, reg.LoginServer, user, pass)
-			if err != nil {
-				return err
-			}
-			if helper != "" {
-				a.warn("The Docker configuration file '%s' uses the credential helper '%s', so docker reads the credentials of '%s' from it rather than from the 'auths' entry written here.", path, helper, reg.LoginServer)
-			}
-			_, err = fmt.Fprintln(a.stdout, "Login Succeeded")
+	cmd := a.command(spec{use: "login", short: "Log in to an Azure Container Registry through the Docker CLI.", long: "Log in to an Azure Container Registry: its credentials are written to the Docker configuration file " +
+		"($DOCKER_CONFIG/config.json, else ~/.docker/config.json), which docker, podman, buildx, crane and other tools read. " +
+		"No Docker daemon is needed.", example: "  az acr login -n myregistry\n" +
+		"  az acr login -n myregistry --expose-token", needs: noClient, required: []string{"name"}}, func(x *call) error {
+		ctx := x.ctx
+		reg, _, err := a.registryAccess(ctx, f, "", true)
+		if err != nil {
 			return err
-		},
-	}
+		}
+		user, pass := reg.Username, reg.Password
+		if user == "" {
+			rt, err := reg.RefreshToken(ctx)
+			if err != nil {
+				return err
+			}
+			user, pass = client.RegistryNullGUID, rt
+		}
+		if expose {
+			a.warn("You can perform manual login using the provided access token below, for example: 'docker login loginServer -u %s -p accessToken'", client.RegistryNullGUID)
+			return a.print(map[string]any{"loginServer": reg.LoginServer, "accessToken": pass}, "")
+		}
+		if reg.Username != "" {
+			// docker login checks the credentials before saving them.
+			if _, err := reg.AccessToken(ctx, ""); err != nil {
+				return err
+			}
+		}
+		path, err := dockerConfigPath()
+		if err != nil {
+			return err
+		}
+		helper, err := writeDockerAuth(path, reg.LoginServer, user, pass)
+		if err != nil {
+			return err
+		}
+		if helper != "" {
+			a.warn("The Docker configuration file '%s' uses the credential helper '%s', so docker reads the credentials of '%s' from it rather than from the 'auths' entry written here.", path, helper, reg.LoginServer)
+		}
+		_, err = fmt.Fprintln(a.stdout, "Login Succeeded")
+		return err
+	})
 	f.add(cmd)
 	cmd.Flags().BoolVarP(&expose, "expose-token", "t", false, "Expose access token instead of automatically logging in through Docker CLI.")
 	return cmd

@@ -16,8 +16,7 @@ import (
 var orderbyParams = map[string]string{"time_asc": "timeasc", "time_desc": "timedesc"}
 
 func newACRRepositoryCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "repository", Short: "Manage repositories (image names) for Azure Container Registries."}
-	cmd.AddCommand(
+	return group("repository", "Manage repositories (image names) for Azure Container Registries.",
 		newACRRepositoryListCommand(a),
 		newACRRepositoryShowTagsCommand(a),
 		newACRRepositoryShowManifestsCommand(a),
@@ -25,7 +24,6 @@ func newACRRepositoryCommand(a *app) *cobra.Command {
 		newACRRepositoryDeleteCommand(a),
 		newACRRepositoryUntagCommand(a),
 	)
-	return cmd
 }
 
 // listOptions are --top and --orderby.
@@ -69,149 +67,113 @@ func readScope(repo string) string { return client.RepositoryScope(repo, "metada
 func newACRRepositoryListCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var lo listOptions
-	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List repositories in an Azure Container Registry.",
-		Example: "  az acr repository list -n myregistry",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name"); err != nil {
-				return err
-			}
-			top, orderby, err := lo.values(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			reg, _, err := a.registryAccess(ctx, f, client.ScopeCatalog, false)
-			if err != nil {
-				return err
-			}
-			items, err := reg.List(ctx, "/acr/v1/_catalog", client.ScopeCatalog, "repositories", top, orderby)
-			if client.IsRouteMissing(err) {
-				items, err = reg.List(ctx, "/v2/_catalog", client.ScopeCatalog, "repositories", top, "")
-			}
-			if err != nil {
-				return err
-			}
-			return a.print(items, "")
-		},
-	}
+	cmd := a.command(spec{use: "list", short: "List repositories in an Azure Container Registry.", example: "  az acr repository list -n myregistry", needs: noClient, required: []string{"name"}}, func(x *call) error {
+		top, orderby, err := lo.values(x.cmd)
+		if err != nil {
+			return err
+		}
+		ctx := x.ctx
+		reg, _, err := a.registryAccess(ctx, f, client.ScopeCatalog, false)
+		if err != nil {
+			return err
+		}
+		items, err := reg.List(ctx, "/acr/v1/_catalog", client.ScopeCatalog, "repositories", top, orderby)
+		if client.IsRouteMissing(err) {
+			items, err = reg.List(ctx, "/v2/_catalog", client.ScopeCatalog, "repositories", top, "")
+		}
+		if err != nil {
+			return err
+		}
+		return a.print(items, "")
+	})
 	f.add(cmd)
 	lo.add(cmd)
 	return cmd
 }
 
-// listRepository is what show-tags and show-manifests share: the flag
-// checks, then the ACR metadata list of repo's tags or manifests (segment
-// "_tags" or "_manifests", the list under key in the response). The
-// registry and the list options come back for show-tags' OCI fallback.
-func (a *app) listRepository(cmd *cobra.Command, f registryAccessFlags, lo listOptions, repo, segment, key string) (reg *client.Registry, items []any, top int, orderby string, err error) {
-	if err = require(cmd, "name", "repository"); err != nil {
-		return nil, nil, 0, "", err
+// repositoryListCmd is show-tags or show-manifests: the ACR metadata list
+// of a repository's tags or manifests (segment "_tags" or "_manifests", the
+// list under key in the response), each item as row makes it unless
+// --detail. fallback, when set, answers for a registry without ACR's
+// metadata API.
+func repositoryListCmd(a *app, s spec, segment, key string, row func(item any) any,
+	fallback func(x *call, reg *client.Registry, repo string, top int, orderby string, detail bool) error) *cobra.Command {
+	var f registryAccessFlags
+	var lo listOptions
+	var repo string
+	var detail bool
+	s.needs, s.required = noClient, []string{"name", "repository"}
+	cmd := a.command(s, func(x *call) error {
+		top, orderby, err := lo.values(x.cmd)
+		if err != nil {
+			return err
+		}
+		reg, _, err := a.registryAccess(x.ctx, f, readScope(repo), false)
+		if err != nil {
+			return err
+		}
+		items, err := reg.List(x.ctx, repoPath(repo, segment), readScope(repo), key, top, orderby)
+		if client.IsRouteMissing(err) && fallback != nil {
+			return fallback(x, reg, repo, top, orderby, detail)
+		}
+		if err != nil || detail {
+			return orPrint(a, items, err)
+		}
+		out := make([]any, 0, len(items))
+		for _, it := range items {
+			out = append(out, row(it))
+		}
+		return a.print(out, "")
+	})
+	f.add(cmd)
+	lo.add(cmd)
+	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
+	cmd.Flags().BoolVar(&detail, "detail", false, "Show detailed information.")
+	return cmd
+}
+
+// orPrint prints v unless err.
+func orPrint(a *app, v any, err error) error {
+	if err != nil {
+		return err
 	}
-	if top, orderby, err = lo.values(cmd); err != nil {
-		return nil, nil, 0, "", err
-	}
-	if reg, _, err = a.registryAccess(cmd.Context(), f, readScope(repo), false); err != nil {
-		return nil, nil, 0, "", err
-	}
-	items, err = reg.List(cmd.Context(), repoPath(repo, segment), readScope(repo), key, top, orderby)
-	return reg, items, top, orderby, err
+	return a.print(v, "")
 }
 
 func newACRRepositoryShowTagsCommand(a *app) *cobra.Command {
-	var f registryAccessFlags
-	var lo listOptions
-	var repo string
-	var detail bool
-	cmd := &cobra.Command{
-		Use:     "show-tags",
-		Short:   "Show tags for a repository in an Azure Container Registry.",
-		Example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			reg, items, top, orderby, err := a.listRepository(cmd, f, lo, repo, "_tags", "tags")
-			if client.IsRouteMissing(err) {
-				// A registry without ACR's metadata API: the OCI tag list.
-				if detail {
-					a.warn("The specified --detail is ignored as it is only supported for managed registries.")
-				}
-				if top >= 0 {
-					a.warn("The specified --top is ignored as it is only supported for managed registries.")
-				}
-				if orderby != "" {
-					a.warn("The specified --orderby is ignored as it is only supported for managed registries.")
-				}
-				items, err = reg.List(ctx, "/v2/"+client.EscapeRepository(repo)+"/tags/list", client.RepositoryScope(repo, "pull"), "tags", -1, "")
-				if err != nil {
-					return err
-				}
-				return a.print(items, "")
+	return repositoryListCmd(a, spec{use: "show-tags", short: "Show tags for a repository in an Azure Container Registry.",
+		example: "  az acr repository show-tags -n myregistry --repository myrepo --top 10 --orderby time_desc --detail"},
+		"_tags", "tags", func(it any) any {
+			if m, ok := it.(map[string]any); ok {
+				return m["name"]
 			}
-			if err != nil {
-				return err
-			}
-			if detail {
-				return a.print(items, "")
-			}
-			names := make([]any, 0, len(items))
-			for _, it := range items {
-				if m, ok := it.(map[string]any); ok {
-					names = append(names, m["name"])
-				} else {
-					names = append(names, it)
-				}
-			}
-			return a.print(names, "")
+			return it
 		},
-	}
-	f.add(cmd)
-	lo.add(cmd)
-	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
-	cmd.Flags().BoolVar(&detail, "detail", false, "Show detailed information.")
-	return cmd
+		func(x *call, reg *client.Registry, repo string, top int, orderby string, detail bool) error {
+			// A registry without ACR's metadata API: the OCI tag list.
+			for i, given := range []bool{detail, top >= 0, orderby != ""} {
+				if given {
+					a.warn("The specified %s is ignored as it is only supported for managed registries.", []string{"--detail", "--top", "--orderby"}[i])
+				}
+			}
+			items, err := reg.List(x.ctx, "/v2/"+client.EscapeRepository(repo)+"/tags/list", client.RepositoryScope(repo, "pull"), "tags", -1, "")
+			return orPrint(a, items, err)
+		})
 }
 
 func newACRRepositoryShowManifestsCommand(a *app) *cobra.Command {
-	var f registryAccessFlags
-	var lo listOptions
-	var repo string
-	var detail bool
-	cmd := &cobra.Command{
-		Use:     "show-manifests",
-		Short:   "Show manifests of a repository in an Azure Container Registry.",
-		Example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, items, _, _, err := a.listRepository(cmd, f, lo, repo, "_manifests", "manifests")
-			if err != nil {
-				return err
-			}
-			if detail {
-				return a.print(items, "")
-			}
-			out := make([]any, 0, len(items))
-			for _, it := range items {
-				m, _ := it.(map[string]any)
-				row := map[string]any{"digest": "", "tags": []any{}, "timestamp": ""}
-				if v, ok := m["digest"]; ok {
-					row["digest"] = v
+	return repositoryListCmd(a, spec{use: "show-manifests", short: "Show manifests of a repository in an Azure Container Registry.",
+		example: "  az acr repository show-manifests -n myregistry --repository myrepo --top 10 --orderby time_desc"},
+		"_manifests", "manifests", func(it any) any {
+			m, _ := it.(map[string]any)
+			row := map[string]any{"digest": "", "tags": []any{}, "timestamp": ""}
+			for from, to := range map[string]string{"digest": "digest", "tags": "tags", "lastUpdateTime": "timestamp"} {
+				if v, ok := m[from]; ok {
+					row[to] = v
 				}
-				if v, ok := m["tags"]; ok {
-					row["tags"] = v
-				}
-				if v, ok := m["lastUpdateTime"]; ok {
-					row["timestamp"] = v
-				}
-				out = append(out, row)
 			}
-			return a.print(out, "")
-		},
-	}
-	f.add(cmd)
-	lo.add(cmd)
-	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
-	cmd.Flags().BoolVar(&detail, "detail", false, "Show detailed information.")
-	return cmd
+			return row
+		}, nil)
 }
 
 // parseImage splits an image name as az's _parse_image_name does: name@digest
@@ -237,10 +199,7 @@ func parseImage(image string, allowDigest bool) (repo, tag, digest string, err e
 // repoOrImage validates --repository | --image.
 // repoOrImage reads the --repository or --image (repo:tag or repo@digest)
 // of show and delete, exactly one of which must be given.
-func repoOrImage(cmd *cobra.Command, repo, image string) (string, string, string, error) {
-	if err := require(cmd, "name"); err != nil {
-		return "", "", "", err
-	}
+func repoOrImage(repo, image string) (string, string, string, error) {
 	if (repo == "") == (image == "") {
 		return "", "", "", errors.New("Usage error: --image IMAGE | --repository REPOSITORY")
 	}
@@ -250,36 +209,40 @@ func repoOrImage(cmd *cobra.Command, repo, image string) (string, string, string
 	return parseImage(image, true)
 }
 
-func newACRRepositoryShowCommand(a *app) *cobra.Command {
+// imageCmd is show or delete: --repository or --image (repo:tag or
+// repo@digest) in a registry reached with the scope scope gives; fn gets
+// the registry's client and the parsed image.
+func imageCmd(a *app, s spec, scope func(repo string) string, fn func(x *call, reg *client.Registry, scope, repo, tag, digest string) error) *cobra.Command {
 	var f registryAccessFlags
 	var repo, image string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the attributes of a repository or image in an Azure Container Registry.",
-		Example: "  az acr repository show -n myregistry --repository hello-world\n" +
-			"  az acr repository show -n myregistry --image hello-world:latest\n" +
-			"  az acr repository show -n myregistry --image hello-world@sha256:abc123",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			repo, tag, digest, err := repoOrImage(cmd, repo, image)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			reg, _, err := a.registryAccess(ctx, f, readScope(repo), false)
-			if err != nil {
-				return err
-			}
-			res, err := showRepositoryItem(ctx, reg, repo, tag, digest)
-			if err != nil {
-				return err
-			}
-			return a.print(res, "")
-		},
-	}
+	s.needs, s.required = noClient, []string{"name"}
+	cmd := a.command(s, func(x *call) error {
+		repo, tag, digest, err := repoOrImage(repo, image)
+		if err != nil {
+			return err
+		}
+		sc := scope(repo)
+		reg, _, err := a.registryAccess(x.ctx, f, sc, false)
+		if err != nil {
+			return err
+		}
+		return fn(x, reg, sc, repo, tag, digest)
+	})
 	f.add(cmd)
 	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
 	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
 	return cmd
+}
+
+func newACRRepositoryShowCommand(a *app) *cobra.Command {
+	return imageCmd(a, spec{use: "show", short: "Get the attributes of a repository or image in an Azure Container Registry.",
+		example: "  az acr repository show -n myregistry --repository hello-world\n" +
+			"  az acr repository show -n myregistry --image hello-world:latest\n" +
+			"  az acr repository show -n myregistry --image hello-world@sha256:abc123"}, readScope,
+		func(x *call, reg *client.Registry, _, repo, tag, digest string) error {
+			res, err := showRepositoryItem(x.ctx, reg, repo, tag, digest)
+			return orPrint(x.app, res, err)
+		})
 }
 
 // showRepositoryItem reads a repository's, tag's or manifest's attributes
@@ -362,28 +325,13 @@ func showRepositoryItem(ctx context.Context, reg *client.Registry, repo, tag, di
 }
 
 func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
-	var f registryAccessFlags
-	var repo, image string
 	var yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a repository or image in an Azure Container Registry.",
-		Long: "Delete a repository or image in an Azure Container Registry. An image given by tag deletes the manifest " +
-			"the tag points to, and with it every other tag of that manifest; to remove only the tag, use 'az acr repository untag'.",
-		Example: "  az acr repository delete -n myregistry --image hello-world:latest\n" +
-			"  az acr repository delete -n myregistry --image hello-world@sha256:abc123\n" +
-			"  az acr repository delete -n myregistry --repository hello-world",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			repo, tag, digest, err := repoOrImage(cmd, repo, image)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			scope := client.RepositoryScope(repo, "delete", "metadata_read", "pull")
-			reg, _, err := a.registryAccess(ctx, f, scope, false)
-			if err != nil {
-				return err
-			}
+	cmd := imageCmd(a, spec{use: "delete", short: "Delete a repository or image in an Azure Container Registry.", long: "Delete a repository or image in an Azure Container Registry. An image given by tag deletes the manifest " +
+		"the tag points to, and with it every other tag of that manifest; to remove only the tag, use 'az acr repository untag'.", example: "  az acr repository delete -n myregistry --image hello-world:latest\n" +
+		"  az acr repository delete -n myregistry --image hello-world@sha256:abc123\n" +
+		"  az acr repository delete -n myregistry --repository hello-world"}, func(repo string) string { return client.RepositoryScope(repo, "delete", "metadata_read", "pull") },
+		func(x *call, reg *client.Registry, scope, repo, tag, digest string) (err error) {
+			ctx := x.ctx
 			var path string
 			if tag != "" || digest != "" {
 				if digest == "" {
@@ -423,11 +371,7 @@ func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.print(res, "")
-		},
-	}
-	f.add(cmd)
-	cmd.Flags().StringVar(&repo, "repository", "", "The name of the repository.")
-	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag' or digest in the format 'name@digest'.")
+		})
 	yesFlag(cmd.Flags(), &yes)
 	return cmd
 }
@@ -435,36 +379,27 @@ func newACRRepositoryDeleteCommand(a *app) *cobra.Command {
 func newACRRepositoryUntagCommand(a *app) *cobra.Command {
 	var f registryAccessFlags
 	var image string
-	cmd := &cobra.Command{
-		Use:     "untag",
-		Short:   "Untag an image in an Azure Container Registry.",
-		Long:    "Untag an image in an Azure Container Registry. This command does not delete the manifest referenced by the tag or any associated layer data.",
-		Example: "  az acr repository untag -n myregistry --image hello-world:latest",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "image"); err != nil {
-				return err
-			}
-			repo, tag, _, err := parseImage(image, false)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			scope := client.RepositoryScope(repo, "delete")
-			reg, _, err := a.registryAccess(ctx, f, scope, false)
-			if err != nil {
-				return err
-			}
-			res, _, err := reg.Data(ctx, http.MethodDelete, repoPath(repo, "_tags", tag), nil, scope, "")
-			if client.IsRouteMissing(err) {
-				// The OCI way: DELETE of a manifest by tag removes the tag.
-				res, _, err = reg.Data(ctx, http.MethodDelete, "/v2/"+client.EscapeRepository(repo)+"/manifests/"+url.PathEscape(tag), nil, scope, "")
-			}
-			if err != nil || res == nil {
-				return err
-			}
-			return a.print(res, "")
-		},
-	}
+	cmd := a.command(spec{use: "untag", short: "Untag an image in an Azure Container Registry.", long: "Untag an image in an Azure Container Registry. This command does not delete the manifest referenced by the tag or any associated layer data.", example: "  az acr repository untag -n myregistry --image hello-world:latest", needs: noClient, required: []string{"name", "image"}}, func(x *call) error {
+		repo, tag, _, err := parseImage(image, false)
+		if err != nil {
+			return err
+		}
+		ctx := x.ctx
+		scope := client.RepositoryScope(repo, "delete")
+		reg, _, err := a.registryAccess(ctx, f, scope, false)
+		if err != nil {
+			return err
+		}
+		res, _, err := reg.Data(ctx, http.MethodDelete, repoPath(repo, "_tags", tag), nil, scope, "")
+		if client.IsRouteMissing(err) {
+			// The OCI way: DELETE of a manifest by tag removes the tag.
+			res, _, err = reg.Data(ctx, http.MethodDelete, "/v2/"+client.EscapeRepository(repo)+"/manifests/"+url.PathEscape(tag), nil, scope, "")
+		}
+		if err != nil || res == nil {
+			return err
+		}
+		return a.print(res, "")
+	})
 	f.add(cmd)
 	cmd.Flags().StringVarP(&image, "image", "t", "", "The name of the image. May include a tag in the format 'name:tag'.")
 	return cmd

@@ -8,208 +8,79 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// groups declares the directory's groups.
+var groups = &directoryType[client.Group]{
+	help:       verbs{show: "Get the details of a group.", list: "List groups in the directory.", del: "Delete a group."},
+	collection: (*client.Client).Groups,
+	flag:       "group", shorthand: "g", flagHelp: "Group's object id or display name(prefix also works if there is a unique match).",
+	resolve:    resolveGroup,
+	filterHelp: "OData filter.",
+}
+
 func newADGroupCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "group", Short: "Manage Microsoft Entra groups."}
-	member := &cobra.Command{Use: "member", Short: "Manage Microsoft Entra group membership."}
-	member.AddCommand(
-		newADGroupMemberAddCommand(a),
-		newADGroupMemberRemoveCommand(a),
-		newADGroupMemberListCommand(a),
-		newADGroupMemberCheckCommand(a),
-	)
-	cmd.AddCommand(
+	return group("group", "Manage Microsoft Entra groups.", groups.commands(a,
 		newADGroupCreateCommand(a),
-		newADGroupShowCommand(a),
-		newADGroupDeleteCommand(a),
-		newADGroupListCommand(a),
-		member,
-	)
+		group("member", "Manage Microsoft Entra group membership.",
+			memberCmd(a, "add", "Add a member to a group.", func(x *call, id, member string) error {
+				body := map[string]string{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + member}
+				return x.c.Graph(x.ctx, http.MethodPost, "/groups/"+esc(id)+"/members/$ref", nil, body, nil)
+			}),
+			memberCmd(a, "remove", "Remove a member from a group.", func(x *call, id, member string) error {
+				return x.c.Graph(x.ctx, http.MethodDelete, "/groups/"+esc(id)+"/members/"+esc(member)+"/$ref", nil, nil, nil)
+			}),
+			memberCmd(a, "list", "Get the members of a group.", func(x *call, id, _ string) error {
+				members, _, err := client.ListPath[client.Principal](x.ctx, x.c, "/groups/"+esc(id)+"/members", nil, true)
+				if err != nil {
+					return err
+				}
+				return a.print(rawsOf(members), "")
+			}),
+			memberCmd(a, "check", "Check if a member is in a group.", func(x *call, id, member string) error {
+				var res struct {
+					Value []string `json:"value"`
+				}
+				body := map[string][]string{"groupIds": {id}}
+				if err := x.c.Graph(x.ctx, http.MethodPost, "/directoryObjects/"+esc(member)+"/checkMemberGroups", nil, body, &res); err != nil {
+					return err
+				}
+				in := false
+				for _, g := range res.Value {
+					in = in || strings.EqualFold(g, id)
+				}
+				return a.print(map[string]bool{"value": in}, "")
+			}),
+		),
+	)...)
+}
+
+// memberCmd is a command of az ad group member: --group, and --member-id
+// except for list; fn gets the group's object id.
+func memberCmd(a *app, use, short string, fn func(x *call, id, member string) error) *cobra.Command {
+	var member string
+	s := spec{use: use, short: short}
+	if use != "list" {
+		s.required = []string{"member-id"}
+	}
+	cmd := groups.objectCmd(a, s, func(x *call, id string) error { return fn(x, id, member) })
+	if use != "list" {
+		cmd.Flags().StringVar(&member, "member-id", "", "The object ID of the contact, group, user, or service principal.")
+	}
 	return cmd
-}
-
-func groupFlag(cmd *cobra.Command, v *string) {
-	cmd.Flags().StringVarP(v, "group", "g", "", "Group's object id or display name(prefix also works if there is a unique match).")
-}
-
-func memberIDFlag(cmd *cobra.Command, v *string) {
-	cmd.Flags().StringVar(v, "member-id", "", "The object ID of the contact, group, user, or service principal.")
 }
 
 func newADGroupCreateCommand(a *app) *cobra.Command {
-	var displayName, mailNickname, description string
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create a group.",
-		Example: "  az ad group create --display-name MyDisplay --mail-nickname MyDisplay",
-		RunE: a.withClient([]string{"display-name", "mail-nickname"}, func(cmd *cobra.Command, c *client.Client) error {
-			body := map[string]any{"displayName": displayName, "mailNickname": mailNickname, "securityEnabled": true, "mailEnabled": false}
-			if description != "" {
-				body["description"] = description
-			}
-			var g map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodPost, "/groups", nil, body, &g); err != nil {
-				return err
-			}
-			return a.print(g, "")
-		}),
-	}
+	g := client.NewGroup{SecurityEnabled: true}
+	cmd := a.command(spec{use: "create", short: "Create a group.", example: "  az ad group create --display-name MyDisplay --mail-nickname MyDisplay",
+		needs: signedIn, required: []string{"display-name", "mail-nickname"}}, func(x *call) error {
+		created, err := x.c.Groups().Create(x.ctx, g)
+		if err != nil {
+			return err
+		}
+		return a.print(created.Raw(), "")
+	})
 	f := cmd.Flags()
-	f.StringVar(&displayName, "display-name", "", "Object's display name.")
-	f.StringVar(&mailNickname, "mail-nickname", "", "Mail nickname.")
-	f.StringVar(&description, "description", "", "Group description.")
-	return cmd
-}
-
-func newADGroupShowCommand(a *app) *cobra.Command {
-	var group string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of a group.",
-		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			var g map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodGet, "/groups/"+esc(id), nil, nil, &g); err != nil {
-				return err
-			}
-			return a.print(g, "")
-		}),
-	}
-	groupFlag(cmd, &group)
-	return cmd
-}
-
-func newADGroupDeleteCommand(a *app) *cobra.Command {
-	var group string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a group.",
-		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			return c.Graph(cmd.Context(), http.MethodDelete, "/groups/"+esc(id), nil, nil, nil)
-		}),
-	}
-	groupFlag(cmd, &group)
-	return cmd
-}
-
-func newADGroupListCommand(a *app) *cobra.Command {
-	var displayName, filter string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List groups in the directory.",
-		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
-			var clauses []string
-			if filter != "" {
-				clauses = append(clauses, filter)
-			}
-			if displayName != "" {
-				clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
-			}
-			var q map[string][]string
-			if len(clauses) > 0 {
-				q = filterQuery(andFilter(clauses))
-			}
-			groups, _, err := c.GraphList(cmd.Context(), "/groups", q, true)
-			if err != nil {
-				return err
-			}
-			return a.print(groups, "")
-		}),
-	}
-	cmd.Flags().StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
-	cmd.Flags().StringVar(&filter, "filter", "", "OData filter.")
-	return cmd
-}
-
-func newADGroupMemberAddCommand(a *app) *cobra.Command {
-	var group, member string
-	cmd := &cobra.Command{
-		Use:   "add",
-		Short: "Add a member to a group.",
-		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			body := map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + member}
-			return c.Graph(cmd.Context(), http.MethodPost, "/groups/"+esc(id)+"/members/$ref", nil, body, nil)
-		}),
-	}
-	groupFlag(cmd, &group)
-	memberIDFlag(cmd, &member)
-	return cmd
-}
-
-func newADGroupMemberRemoveCommand(a *app) *cobra.Command {
-	var group, member string
-	cmd := &cobra.Command{
-		Use:   "remove",
-		Short: "Remove a member from a group.",
-		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			return c.Graph(cmd.Context(), http.MethodDelete, "/groups/"+esc(id)+"/members/"+esc(member)+"/$ref", nil, nil, nil)
-		}),
-	}
-	groupFlag(cmd, &group)
-	memberIDFlag(cmd, &member)
-	return cmd
-}
-
-func newADGroupMemberListCommand(a *app) *cobra.Command {
-	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "Get the members of a group.",
-		RunE: a.withClient([]string{"group"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			members, _, err := c.GraphList(cmd.Context(), "/groups/"+esc(id)+"/members", nil, true)
-			if err != nil {
-				return err
-			}
-			return a.print(members, "")
-		}),
-	}
-	groupFlag(cmd, &group)
-	return cmd
-}
-
-func newADGroupMemberCheckCommand(a *app) *cobra.Command {
-	var group, member string
-	cmd := &cobra.Command{
-		Use:   "check",
-		Short: "Check if a member is in a group.",
-		RunE: a.withClient([]string{"group", "member-id"}, func(cmd *cobra.Command, c *client.Client) error {
-			id, err := resolveGroup(cmd.Context(), c, group)
-			if err != nil {
-				return err
-			}
-			var res struct {
-				Value []string `json:"value"`
-			}
-			body := map[string]any{"groupIds": []string{id}}
-			if err := c.Graph(cmd.Context(), http.MethodPost, "/directoryObjects/"+esc(member)+"/checkMemberGroups", nil, body, &res); err != nil {
-				return err
-			}
-			in := false
-			for _, g := range res.Value {
-				in = in || strings.EqualFold(g, id)
-			}
-			return a.print(map[string]any{"value": in}, "")
-		}),
-	}
-	groupFlag(cmd, &group)
-	memberIDFlag(cmd, &member)
+	f.StringVar(&g.DisplayName, "display-name", "", "Object's display name.")
+	f.StringVar(&g.MailNickname, "mail-nickname", "", "Mail nickname.")
+	f.StringVar(&g.Description, "description", "", "Group description.")
 	return cmd
 }

@@ -2,23 +2,30 @@ package cli
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
 
+// servicePrincipals declares the directory's service principals.
+var servicePrincipals = &directoryType[client.ServicePrincipal]{
+	help:       verbs{show: "Get the details of a service principal.", list: "List service principals.", del: "Delete a service principal."},
+	collection: (*client.Client).ServicePrincipals,
+	flag:       "id", flagHelp: "Service principal name, or object id.",
+	resolve: resolveServicePrincipal,
+	filters: []listFilter{{"spn", "Service principal name.", func(q string) string {
+		return "servicePrincipalNames/any(c:c eq " + q + ")"
+	}}},
+	filterHelp: "OData filter.",
+	paged:      true,
+}
+
 func newADSPCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "sp", Short: "Manage Microsoft Entra service principals."}
-	cmd.AddCommand(
+	return group("sp", "Manage Microsoft Entra service principals.", servicePrincipals.commands(a,
 		newADSPCreateForRBACCommand(a),
 		newADSPCreateCommand(a),
-		newADSPShowCommand(a),
-		newADSPDeleteCommand(a),
-		newADSPListCommand(a),
-	)
-	return cmd
+	)...)
 }
 
 // credentialWarning is what az prints after showing a new secret.
@@ -32,50 +39,45 @@ func newADSPCreateForRBACCommand(a *app) *cobra.Command {
 	var name, role string
 	var scopes []string
 	var years int
-	cmd := &cobra.Command{
-		Use:   "create-for-rbac",
-		Short: "Create an application and its associated service principal, optionally configuring the service principal's RBAC role assignments.",
-		Example: "  az ad sp create-for-rbac -n MyApp --role AcrPull --scopes /subscriptions/{sub}/resourceGroups/{rg}\n" +
-			"  az ad sp create-for-rbac",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if (role == "") != (len(scopes) == 0) {
-				return usageErrorf("Usage error: To create role assignments, specify both --role and --scopes.")
-			}
-			if years <= 0 {
-				return usageErrorf("argument --years: the value must be a positive integer")
-			}
-			c, err := a.client()
+	cmd := a.command(spec{use: "create-for-rbac", short: "Create an application and its associated service principal, optionally configuring the service principal's RBAC role assignments.", example: "  az ad sp create-for-rbac -n MyApp --role AcrPull --scopes /subscriptions/{sub}/resourceGroups/{rg}\n" +
+		"  az ad sp create-for-rbac", needs: signedIn, check: func() error {
+		if (role == "") != (len(scopes) == 0) {
+			return usageErrorf("Usage error: To create role assignments, specify both --role and --scopes.")
+		}
+		if years <= 0 {
+			return usageErrorf("argument --years: the value must be a positive integer")
+		}
+		return nil
+	}}, func(x *call) error {
+		c := x.c
+		var err error
+		ctx := x.ctx
+		if name == "" {
+			name = "azure-cli-" + time.Now().UTC().Format("2006-01-02-15-04-05")
+		}
+		res, err := a.createForRBAC(ctx, c, name, years)
+		if err != nil {
+			return err
+		}
+		if role != "" {
+			sub, err := a.sub()
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if name == "" {
-				name = "azure-cli-" + time.Now().UTC().Format("2006-01-02-15-04-05")
-			}
-			res, err := a.createForRBAC(ctx, c, name, years)
-			if err != nil {
-				return err
-			}
-			if role != "" {
-				sub, err := a.sub()
+			for _, scope := range scopes {
+				a.warn("Creating '%s' role assignment under scope '%s'", role, scope)
+				roleID, err := resolveRoleID(ctx, c, role, scope, sub.ID)
 				if err != nil {
 					return err
 				}
-				for _, scope := range scopes {
-					a.warn("Creating '%s' role assignment under scope '%s'", role, scope)
-					roleID, err := resolveRoleID(ctx, c, role, scope, sub.ID)
-					if err != nil {
-						return err
-					}
-					if err := a.assignWithRetry(ctx, c, scope, roleID, res.spID); err != nil {
-						return err
-					}
+				if err := a.assignWithRetry(ctx, c, scope, roleID, res.spID); err != nil {
+					return err
 				}
 			}
-			a.warn("%s", credentialWarning)
-			return a.print(map[string]any{"appId": res.appID, "displayName": name, "password": res.password, "tenant": res.tenant}, "")
-		},
-	}
+		}
+		a.warn("%s", credentialWarning)
+		return a.print(map[string]any{"appId": res.appID, "displayName": name, "password": res.password, "tenant": res.tenant}, "")
+	})
 	f := cmd.Flags()
 	f.StringVarP(&name, "name", "n", "", "Display name of the service principal. Defaults to azure-cli-%Y-%m-%d-%H-%M-%S.")
 	f.StringVar(&name, "display-name", "", "Display name of the service principal (alias of --name).")
@@ -93,37 +95,36 @@ type rbacResult struct {
 // or creates the service principal.
 func (a *app) createForRBAC(ctx context.Context, c *client.Client, name string, years int) (rbacResult, error) {
 	var res rbacResult
-	apps, err := lookup(ctx, c, "/applications", "displayName eq "+client.ODataString(name), false)
+	apps, _, err := c.Applications().List(ctx, "displayName eq "+client.ODataString(name), true)
 	if err != nil {
 		return res, err
 	}
-	var app map[string]any
+	var app *client.Application
 	if len(apps) > 0 {
 		app = apps[0]
-		a.warn("Found an existing application instance: (id) %s. We will patch it.", str(app, "id"))
-	} else if err := c.Graph(ctx, http.MethodPost, "/applications", nil, map[string]any{"displayName": name}, &app); err != nil {
+		a.warn("Found an existing application instance: (id) %s. We will patch it.", app.ID)
+	} else if app, err = c.Applications().Create(ctx, map[string]string{"displayName": name}); err != nil {
 		return res, err
 	}
-	res.appID = str(app, "appId")
+	res.appID = app.AppID
 	end := time.Now().UTC().AddDate(years, 0, 0).Format(time.RFC3339)
-	var pw map[string]any
-	body := map[string]any{"passwordCredential": map[string]any{"displayName": "rbac", "endDateTime": end}}
-	if err := c.Graph(ctx, http.MethodPost, "/applications/"+esc(str(app, "id"))+"/addPassword", nil, body, &pw); err != nil {
-		return res, err
-	}
-	res.password = str(pw, "secretText")
-	sps, err := lookup(ctx, c, "/servicePrincipals", "appId eq "+client.ODataString(res.appID), false)
+	pw, err := c.AddPassword(ctx, app.ID, client.PasswordCredential{DisplayName: "rbac", EndDateTime: end})
 	if err != nil {
 		return res, err
 	}
-	var sp map[string]any
-	if len(sps) > 0 {
-		sp = sps[0]
-	} else if err := c.Graph(ctx, http.MethodPost, "/servicePrincipals", nil, map[string]any{"appId": res.appID}, &sp); err != nil {
+	res.password = pw.SecretText
+	sps, _, err := c.ServicePrincipals().List(ctx, "appId eq "+client.ODataString(res.appID), true)
+	if err != nil {
 		return res, err
 	}
-	res.spID = str(sp, "id")
-	res.tenant = str(sp, "appOwnerOrganizationId")
+	var sp *client.ServicePrincipal
+	if len(sps) > 0 {
+		sp = sps[0]
+	} else if sp, err = c.ServicePrincipals().Create(ctx, map[string]string{"appId": res.appID}); err != nil {
+		return res, err
+	}
+	res.spID = sp.ID
+	res.tenant = sp.AppOwnerOrganizationID
 	if cr := c.Credentials(); cr != nil && cr.TenantID != "" {
 		res.tenant = cr.TenantID
 	}
@@ -151,93 +152,13 @@ func (a *app) assignWithRetry(ctx context.Context, c *client.Client, scope, role
 
 func newADSPCreateCommand(a *app) *cobra.Command {
 	var id string
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create a service principal for an application.",
-		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
-			var sp map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodPost, "/servicePrincipals", nil, map[string]any{"appId": id}, &sp); err != nil {
-				return err
-			}
-			return a.print(sp, "")
-		}),
-	}
+	cmd := a.command(spec{use: "create", short: "Create a service principal for an application.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
+		sp, err := x.c.ServicePrincipals().Create(x.ctx, map[string]string{"appId": id})
+		if err != nil {
+			return err
+		}
+		return a.print(sp.Raw(), "")
+	})
 	cmd.Flags().StringVar(&id, "id", "", "Identifier uri, application id, or object id of the associated application.")
-	return cmd
-}
-
-func newADSPShowCommand(a *app) *cobra.Command {
-	var id string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of a service principal.",
-		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
-			oid, err := resolveServicePrincipal(cmd.Context(), c, id)
-			if err != nil {
-				return err
-			}
-			var sp map[string]any
-			if err := c.Graph(cmd.Context(), http.MethodGet, "/servicePrincipals/"+esc(oid), nil, nil, &sp); err != nil {
-				return err
-			}
-			return a.print(sp, "")
-		}),
-	}
-	cmd.Flags().StringVar(&id, "id", "", "Service principal name, or object id.")
-	return cmd
-}
-
-func newADSPDeleteCommand(a *app) *cobra.Command {
-	var id string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a service principal.",
-		RunE: a.withClient([]string{"id"}, func(cmd *cobra.Command, c *client.Client) error {
-			oid, err := resolveServicePrincipal(cmd.Context(), c, id)
-			if err != nil {
-				return err
-			}
-			return c.Graph(cmd.Context(), http.MethodDelete, "/servicePrincipals/"+esc(oid), nil, nil, nil)
-		}),
-	}
-	cmd.Flags().StringVar(&id, "id", "", "Service principal name, or object id.")
-	return cmd
-}
-
-func newADSPListCommand(a *app) *cobra.Command {
-	var displayName, spn, filter string
-	var all bool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List service principals.",
-		RunE: a.withClient(nil, func(cmd *cobra.Command, c *client.Client) error {
-			var clauses []string
-			if filter != "" {
-				clauses = append(clauses, filter)
-			}
-			if displayName != "" {
-				clauses = append(clauses, "startswith(displayName,"+client.ODataString(displayName)+")")
-			}
-			if spn != "" {
-				clauses = append(clauses, "servicePrincipalNames/any(c:c eq "+client.ODataString(spn)+")")
-			}
-			var q map[string][]string
-			if len(clauses) > 0 {
-				q = filterQuery(andFilter(clauses))
-			} else if !all {
-				a.warn("The result is not complete. You can still use '--all' to get all of them with long latency expected, or provide a filter through command arguments")
-			}
-			sps, _, err := c.GraphList(cmd.Context(), "/servicePrincipals", q, all || len(clauses) > 0)
-			if err != nil {
-				return err
-			}
-			return a.print(sps, "")
-		}),
-	}
-	f := cmd.Flags()
-	f.StringVar(&displayName, "display-name", "", "Object's display name or its prefix.")
-	f.StringVar(&spn, "spn", "", "Service principal name.")
-	f.StringVar(&filter, "filter", "", "OData filter.")
-	f.BoolVar(&all, "all", false, "List all entities, expect long delay if under a big organization.")
 	return cmd
 }

@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"regexp"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/spf13/cobra"
 )
@@ -25,48 +27,58 @@ const (
 	aksDefaultAdminUser    = "azureuser"
 )
 
+// managedClusters declares Microsoft.ContainerService/managedClusters.
+var managedClusters = declare(&armResource{
+	help:     verbs{show: "Show the details for a managed Kubernetes cluster.", list: "List managed Kubernetes clusters.", del: "Delete a managed Kubernetes cluster."},
+	provider: aksProvider, typ: aksType, apiVersion: client.APIVersionContainerService,
+	nameHelp:       "Name of the managed cluster.",
+	render:         func(_ *app, mc map[string]any) map[string]any { return aksShowJSON(mc) },
+	table:          aksTable,
+	deleteQuestion: confirmOperation,
+	deleteNoWait:   true,
+	sdk: sdkOf(armcontainerservice.NewManagedClustersClient, (*armcontainerservice.ManagedClustersClient).Get,
+		(*armcontainerservice.ManagedClustersClient).NewListPager, (*armcontainerservice.ManagedClustersClient).NewListByResourceGroupPager,
+		func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, noWait bool) error {
+			p, err := c.BeginDelete(ctx, group, name, nil)
+			return done(ctx, p, err, noWait)
+		}, nil).with(map[string]sdkAction{
+		"PUT": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, body map[string]any, noWait bool) error {
+			m, err := model[armcontainerservice.ManagedCluster](body)
+			if err != nil {
+				return err
+			}
+			p, err := c.BeginCreateOrUpdate(ctx, group, name, m, nil)
+			return done(ctx, p, err, noWait)
+		}),
+		"POST/stop": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
+			p, err := c.BeginStop(ctx, group, name, nil)
+			return done(ctx, p, err, noWait)
+		}),
+		"POST/start": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
+			p, err := c.BeginStart(ctx, group, name, nil)
+			return done(ctx, p, err, noWait)
+		}),
+		"POST/listClusterUserCredential": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, _ bool) error {
+			_, err := c.ListClusterUserCredentials(ctx, group, name, nil)
+			return err
+		}),
+		"POST/listClusterAdminCredential": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, _ bool) error {
+			_, err := c.ListClusterAdminCredentials(ctx, group, name, nil)
+			return err
+		}),
+	}),
+})
+
 func newAKSCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "aks", Short: "Manage Azure Kubernetes Services."}
-	cmd.AddCommand(
+	return group("aks", "Manage Azure Kubernetes Services.", managedClusters.commands(a,
 		newAKSCreateCommand(a),
-		newAKSShowCommand(a),
-		newAKSListCommand(a),
 		newAKSUpdateCommand(a),
-		newAKSDeleteCommand(a),
 		newAKSPowerCommand(a, "stop", "Stop a managed cluster."),
 		newAKSPowerCommand(a, "start", "Start a previously stopped managed cluster."),
 		newAKSGetCredentialsCommand(a),
 		newAKSCheckACRCommand(a),
 		newAKSNodepoolCommand(a),
-	)
-	return cmd
-}
-
-// clusterRef is a managed cluster named on the command line.
-type clusterRef struct {
-	name, group string
-}
-
-func (r *clusterRef) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&r.name, "name", "n", "", "Name of the managed cluster.")
-	cmd.Flags().StringVarP(&r.group, "resource-group", "g", "", "Name of resource group.")
-}
-
-func (r *clusterRef) path(sub string) string {
-	return resourcePath(sub, r.group, aksProvider, aksType, r.name)
-}
-
-func aksRequest(method, path string, body any) client.Request {
-	return client.Request{Method: method, Path: path, APIVersion: client.APIVersionContainerService, Body: body}
-}
-
-// getCluster reads a managed cluster.
-func getCluster(ctx context.Context, c *client.Client, path string) (map[string]any, error) {
-	var mc map[string]any
-	if err := c.ARM(ctx, aksRequest(http.MethodGet, path, nil), &mc); err != nil {
-		return nil, err
-	}
-	return mc, nil
+	)...)
 }
 
 // kubeletObjectID is the object ID of a cluster's kubelet identity, the
@@ -77,7 +89,7 @@ func kubeletObjectID(mc map[string]any) string {
 
 // aksCreateOptions are the arguments of az aks create.
 type aksCreateOptions struct {
-	ref                                              clusterRef
+	ref                                              *ref
 	location, kubernetesVersion, dnsPrefix, nodeRG   string
 	nodeCount                                        int
 	vmSize, nodepoolName, adminUser                  string
@@ -184,35 +196,26 @@ func defaultDNSPrefix(name, group, sub string) string {
 
 func newAKSCreateCommand(a *app) *cobra.Command {
 	o := &aksCreateOptions{}
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create a new managed Kubernetes cluster.",
-		Example: "  az aks create -g MyResourceGroup -n MyManagedCluster --generate-ssh-keys\n" +
+	var tags map[string]string
+	var sshKey string
+	cmd := a.command(spec{use: "create", short: "Create a new managed Kubernetes cluster.",
+		example: "  az aks create -g MyResourceGroup -n MyManagedCluster --generate-ssh-keys\n" +
 			"  az aks create -g MyResourceGroup -n MyManagedCluster --attach-acr myregistry --generate-ssh-keys\n" +
 			"  az aks create -g MyResourceGroup -n MyManagedCluster --assign-identity <control plane identity ID> --assign-kubelet-identity <kubelet identity ID> --generate-ssh-keys",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
+		needs: inSubscription, required: managedClusters.required,
+		check: func() (err error) {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			t, err := parseTags(o.tags)
-			if err != nil {
+			if tags, err = parseTags(o.tags); err != nil {
 				return err
 			}
-			sshKey, err := a.sshPublicKey(o.sshKeyValue, o.generateSSHKeys, o.noSSHKey)
-			if err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			return a.createCluster(cmd.Context(), c, sub, o, t, sshKey)
-		},
-	}
-	o.ref.flags(cmd)
+			sshKey, err = a.sshPublicKey(o.sshKeyValue, o.generateSSHKeys, o.noSSHKey)
+			return err
+		}}, func(x *call) error {
+		return a.createCluster(x, o, tags, sshKey)
+	})
+	o.ref = managedClusters.ref(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&o.location, "location", "l", "", "Location. Defaults to the location of the resource group.")
 	f.IntVarP(&o.nodeCount, "node-count", "c", aksDefaultNodeCount, "Number of nodes in the Kubernetes node pool.")
@@ -242,7 +245,8 @@ func newAKSCreateCommand(a *app) *cobra.Command {
 // create decorator does for a managed identity cluster. The registry is
 // resolved before anything is created, so that a misspelt --attach-acr
 // leaves nothing behind.
-func (a *app) createCluster(ctx context.Context, c *client.Client, sub client.Subscription, o *aksCreateOptions, tags map[string]string, sshKey string) error {
+func (a *app) createCluster(x *call, o *aksCreateOptions, tags map[string]string, sshKey string) error {
+	ctx, c, sub := x.ctx, x.c, x.sub
 	location := o.location
 	if location == "" {
 		var err error
@@ -310,10 +314,8 @@ func (a *app) createCluster(ctx context.Context, c *client.Client, sub client.Su
 	if tags != nil {
 		body["tags"] = tags
 	}
-	req := aksRequest(http.MethodPut, o.ref.path(sub.ID), body)
-	req.NoWait = o.noWait
 	var mc map[string]any
-	if err := c.ARM(ctx, req, &mc); err != nil {
+	if err := o.ref.act(x, http.MethodPut, "", body, o.noWait, func(m map[string]any) error { mc = m; return nil }); err != nil {
 		return err
 	}
 	if o.noWait {
@@ -362,147 +364,69 @@ func deleteNulls(m map[string]any, keys ...string) {
 // getIdentity reads a user-assigned managed identity by resource ID, in
 // whatever subscription the ID names.
 func getIdentity(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
-	var mi map[string]any
-	err := c.ARM(ctx, identityRequest(http.MethodGet, id, nil), &mi)
-	if client.IsNotFound(err) {
+	mi, err := identities.fetchID(ctx, c, id)
+	if errdefs.IsNotFound(err) {
 		return nil, &cliError{"Identity " + id + " not found."}
 	}
 	return mi, err
 }
 
-func newAKSShowCommand(a *app) *cobra.Command {
-	var r clusterRef
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show the details for a managed Kubernetes cluster.",
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			mc, err := getCluster(cmd.Context(), c, r.path(sub.ID))
-			if err != nil {
-				return err
-			}
-			return a.print(aksShowJSON(mc), aksTable)
-		}),
-	}
-	r.flags(cmd)
-	return cmd
-}
-
-func newAKSListCommand(a *app) *cobra.Command {
-	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List managed Kubernetes clusters.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			path := subscriptionPath(sub.ID)
-			if group != "" {
-				path = groupPath(sub.ID, group)
-			}
-			items, err := c.ARMList(cmd.Context(), path+"/providers/"+aksProvider+"/"+aksType, client.APIVersionContainerService, nil)
-			if err != nil {
-				return err
-			}
-			out := make([]map[string]any, 0, len(items))
-			for _, mc := range items {
-				out = append(out, aksShowJSON(mc))
-			}
-			return a.print(out, "[]."+aksTable)
-		}),
-	}
-	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
-	return cmd
-}
-
 func newAKSUpdateCommand(a *app) *cobra.Command {
-	var r clusterRef
+	var r *ref
 	var attach, detach string
-	cmd := &cobra.Command{
-		Use:   "update",
-		Short: "Update a managed Kubernetes cluster: attach or detach a container registry.",
-		Example: "  az aks update -g MyResourceGroup -n MyManagedCluster --attach-acr myregistry\n" +
+	cmd := a.command(spec{use: "update", short: "Update a managed Kubernetes cluster: attach or detach a container registry.",
+		example: "  az aks update -g MyResourceGroup -n MyManagedCluster --attach-acr myregistry\n" +
 			"  az aks update -g MyResourceGroup -n MyManagedCluster --attach-acr /subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name>\n" +
 			"  az aks update -g MyResourceGroup -n MyManagedCluster --detach-acr myregistry",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
+		needs: inSubscription, required: managedClusters.required,
+		check: func() error {
 			if attach != "" && detach != "" {
 				return usageErrorf(`Cannot specify "--attach-acr" and "--detach-acr" at the same time.`)
 			}
 			if attach == "" && detach == "" {
 				return &cliError{`Please specify "--attach-acr" or "--detach-acr".`}
 			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			mc, err := getCluster(ctx, c, r.path(sub.ID))
-			if err != nil {
-				return err
-			}
-			objectID := kubeletObjectID(mc)
-			if objectID == "" {
-				return &cliError{"Unexpected error getting kubelet's identity for the cluster. Please do not set --attach-acr or --detach-acr. " +
-					"You can manually grant or revoke permission to the identity named <ClUSTER_NAME>-agentpool in MC_ resource group to access ACR."}
-			}
-			reg, err := resolveAKSRegistry(ctx, c, sub, attach+detach)
-			if err != nil {
-				return err
-			}
-			if attach != "" {
-				err = a.attachACR(ctx, c, reg, objectID)
-			} else {
-				err = a.detachACR(ctx, c, reg, objectID)
-			}
-			if err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
-		},
-	}
-	r.flags(cmd)
+			return nil
+		}}, func(x *call) error {
+		ctx, c, sub := x.ctx, x.c, x.sub
+		mc, err := r.fetch(x, r.path(sub.ID))
+		if err != nil {
+			return err
+		}
+		objectID := kubeletObjectID(mc)
+		if objectID == "" {
+			return &cliError{"Unexpected error getting kubelet's identity for the cluster. Please do not set --attach-acr or --detach-acr. " +
+				"You can manually grant or revoke permission to the identity named <ClUSTER_NAME>-agentpool in MC_ resource group to access ACR."}
+		}
+		reg, err := resolveAKSRegistry(ctx, c, sub, attach+detach)
+		if err != nil {
+			return err
+		}
+		if attach != "" {
+			err = a.attachACR(ctx, c, reg, objectID)
+		} else {
+			err = a.detachACR(ctx, c, reg, objectID)
+		}
+		if err != nil {
+			return err
+		}
+		return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
+	})
+	r = managedClusters.ref(cmd)
 	cmd.Flags().StringVar(&attach, "attach-acr", "", "Grant the 'acrpull' role assignment to the ACR specified by name or resource ID.")
 	cmd.Flags().StringVar(&detach, "detach-acr", "", "Disable the 'acrpull' role assignment to the ACR specified by name or resource ID.")
-	return cmd
-}
-
-func newAKSDeleteCommand(a *app) *cobra.Command {
-	var r clusterRef
-	var yes, noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a managed Kubernetes cluster.",
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			ok, err := a.confirm("Are you sure you want to perform this operation?", yes)
-			if err != nil || !ok {
-				return err
-			}
-			req := aksRequest(http.MethodDelete, r.path(sub.ID), nil)
-			req.NoWait = noWait
-			return c.ARM(cmd.Context(), req, nil)
-		}),
-	}
-	r.flags(cmd)
-	yesFlag(cmd.Flags(), &yes)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")
 	return cmd
 }
 
 // newAKSPowerCommand is az aks stop or start: a POST action that prints
 // nothing.
 func newAKSPowerCommand(a *app, action, short string) *cobra.Command {
-	var r clusterRef
+	var r *ref
 	var noWait bool
-	cmd := &cobra.Command{
-		Use:   action,
-		Short: short,
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			req := aksRequest(http.MethodPost, r.path(sub.ID)+"/"+action, nil)
-			req.NoWait = noWait
-			return c.ARM(cmd.Context(), req, nil)
-		}),
-	}
-	r.flags(cmd)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")
+	cmd := a.command(spec{use: action, short: short, needs: inSubscription, required: managedClusters.required}, func(x *call) error {
+		return r.act(x, http.MethodPost, "/"+action, nil, noWait, func(map[string]any) error { return nil })
+	})
+	r = managedClusters.ref(cmd)
+	noWaitFlag(cmd, &noWait)
 	return cmd
 }

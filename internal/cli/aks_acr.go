@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/client"
@@ -32,8 +31,8 @@ func resolveAKSRegistry(ctx context.Context, c *client.Client, sub client.Subscr
 		if err != nil || !id.IsResource() || id.Scope != nil || id.ResourceGroup == "" || !strings.EqualFold(id.Type(), typ) {
 			return aksRegistry{}, &cliError{fmt.Sprintf("'%s' is not the resource ID of a container registry (%s).", nameOrID, typ)}
 		}
-		var reg map[string]any
-		if err := c.ARM(ctx, acrRequest(http.MethodGet, nameOrID, nil), &reg); err != nil {
+		reg, err := registries.fetchID(ctx, c, nameOrID)
+		if err != nil {
 			return aksRegistry{}, err
 		}
 		r := aksRegistry{id: str(reg, "id"), sub: id.SubscriptionID}
@@ -42,7 +41,7 @@ func resolveAKSRegistry(ctx context.Context, c *client.Client, sub client.Subscr
 		}
 		return r, nil
 	}
-	items, err := c.ARMList(ctx, subscriptionPath(sub.ID)+"/providers/"+typ, client.APIVersionContainerRegistry, nil)
+	items, err := registries.list(ctx, c, sub.ID, "", "")
 	if err != nil {
 		return aksRegistry{}, err
 	}
@@ -81,7 +80,7 @@ func (a *app) detachACR(ctx context.Context, c *client.Client, reg aksRegistry, 
 		return err
 	}
 	for _, ra := range items {
-		if err := c.ARM(ctx, authzRequest(http.MethodDelete, str(ra, "id"), nil), nil); err != nil {
+		if err := deleteRoleAssignment(ctx, c, str(ra, "id")); err != nil {
 			return withRegistryRoleHint(err, "detach")
 		}
 	}

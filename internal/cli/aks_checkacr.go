@@ -27,64 +27,59 @@ func (e *checkACRFailed) Error() string {
 func (e *checkACRFailed) ExitCode() int { return e.code }
 
 func newAKSCheckACRCommand(a *app) *cobra.Command {
-	var r clusterRef
+	var r *ref
 	var acr, nodeName, repository string
-	cmd := &cobra.Command{
-		Use:   "check-acr",
-		Short: "Validate an ACR is accessible from an AKS cluster.",
-		Long: "Validate an ACR is accessible from an AKS cluster.\n\n" +
-			"drydock runs the check as aks-canipull does, on a node of the cluster with the kubelet's identity: " +
-			"name resolution, the identity's token, and the registry's token exchange; with --repository it also asks for a pull token of that repository.",
-		Example: "  az aks check-acr -g MyResourceGroup -n MyManagedCluster --acr myacr.azurecr.io",
-		RunE: a.withSub([]string{"name", "resource-group", "acr"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			ctx := cmd.Context()
-			loginServer, err := a.checkACRLoginServer(ctx, c, acr)
-			if err != nil {
-				return err
-			}
-			if ls, found := registryInSubscription(ctx, c, sub, loginServer); found {
-				loginServer = ls
-			} else {
-				a.warn("The registry '%s' is not in subscription '%s'. If it is in another subscription, attach it by resource ID: "+
-					"az aks update -n %s -g %s --attach-acr /subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name>",
-					loginServer, subDisplay(sub), r.name, r.group)
-			}
-			body := map[string]any{"acr": loginServer}
-			if nodeName != "" {
-				body["nodeName"] = nodeName
-			}
-			if repository != "" {
-				body["repository"] = repository
-			}
-			var res struct {
-				Output    string `json:"output"`
-				Succeeded bool   `json:"succeeded"`
-				ExitCode  int    `json:"exitCode"`
-			}
-			if err := c.ARM(ctx, aksRequest(http.MethodPost, r.path(sub.ID)+"/checkAcr", body), &res); err != nil {
-				return err
-			}
-			if res.Output == "" {
-				return &cliError{"Failed to check the ACR."}
-			}
-			out := res.Output
-			if !strings.HasSuffix(out, "\n") {
-				out += "\n"
-			}
-			if _, err := fmt.Fprint(a.stdout, out); err != nil {
-				return err
-			}
-			if res.Succeeded && res.ExitCode == 0 {
-				return nil
-			}
-			code := res.ExitCode
-			if code == 0 {
-				code = exitError
-			}
-			return &checkACRFailed{code: code}
-		}),
-	}
-	r.flags(cmd)
+	cmd := a.command(spec{use: "check-acr", short: "Validate an ACR is accessible from an AKS cluster.", long: "Validate an ACR is accessible from an AKS cluster.\n\n" +
+		"drydock runs the check as aks-canipull does, on a node of the cluster with the kubelet's identity: " +
+		"name resolution, the identity's token, and the registry's token exchange; with --repository it also asks for a pull token of that repository.", example: "  az aks check-acr -g MyResourceGroup -n MyManagedCluster --acr myacr.azurecr.io", needs: inSubscription, required: []string{"name", "resource-group", "acr"}}, func(x *call) error {
+		c, sub := x.c, x.sub
+		ctx := x.ctx
+		loginServer, err := a.checkACRLoginServer(ctx, c, acr)
+		if err != nil {
+			return err
+		}
+		if ls, found := registryInSubscription(ctx, c, sub, loginServer); found {
+			loginServer = ls
+		} else {
+			a.warn("The registry '%s' is not in subscription '%s'. If it is in another subscription, attach it by resource ID: "+
+				"az aks update -n %s -g %s --attach-acr /subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name>",
+				loginServer, subDisplay(sub), r.name, r.group)
+		}
+		body := map[string]any{"acr": loginServer}
+		if nodeName != "" {
+			body["nodeName"] = nodeName
+		}
+		if repository != "" {
+			body["repository"] = repository
+		}
+		var res struct {
+			Output    string `json:"output"`
+			Succeeded bool   `json:"succeeded"`
+			ExitCode  int    `json:"exitCode"`
+		}
+		if err := c.ARM(ctx, managedClusters.request(http.MethodPost, r.path(sub.ID)+"/checkAcr", body), &res); err != nil {
+			return err
+		}
+		if res.Output == "" {
+			return &cliError{"Failed to check the ACR."}
+		}
+		out := res.Output
+		if !strings.HasSuffix(out, "\n") {
+			out += "\n"
+		}
+		if _, err := fmt.Fprint(a.stdout, out); err != nil {
+			return err
+		}
+		if res.Succeeded && res.ExitCode == 0 {
+			return nil
+		}
+		code := res.ExitCode
+		if code == 0 {
+			code = exitError
+		}
+		return &checkACRFailed{code: code}
+	})
+	r = managedClusters.ref(cmd)
 	f := cmd.Flags()
 	f.StringVar(&acr, "acr", "", "The FQDN of the ACR (its login server), e.g. myacr.azurecr.io.")
 	f.StringVar(&nodeName, "node-name", "", "The name of a specific node to perform acr pull test checks. If not specified, it will be checked on a random node.")
@@ -115,7 +110,7 @@ func (a *app) checkACRLoginServer(ctx context.Context, c *client.Client, acr str
 // ARM reports it. It reports found when the registries cannot be listed, so
 // that a failed lookup never changes what is checked.
 func registryInSubscription(ctx context.Context, c *client.Client, sub client.Subscription, loginServer string) (string, bool) {
-	items, err := c.ARMList(ctx, subscriptionPath(sub.ID)+"/providers/"+acrProvider+"/"+acrType, client.APIVersionContainerRegistry, nil)
+	items, err := registries.list(ctx, c, sub.ID, "", "")
 	if err != nil {
 		return loginServer, true
 	}

@@ -16,69 +16,64 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// kubeconfigs is the answer of listClusterUserCredential and
+// listClusterAdminCredential.
+type kubeconfigs struct {
+	Kubeconfigs []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"kubeconfigs"`
+}
+
 func newAKSGetCredentialsCommand(a *app) *cobra.Command {
-	var r clusterRef
+	var r *ref
 	var admin, overwrite bool
-	var file, contextName string
-	cmd := &cobra.Command{
-		Use:   "get-credentials",
-		Short: "Get access credentials for a managed Kubernetes cluster.",
-		Long: "Get access credentials for a managed Kubernetes cluster.\n\n" +
-			"By default, the credentials are merged into the .kube/config file so kubectl can use them. See -f parameter for details.",
-		Example: "  az aks get-credentials -g MyResourceGroup -n MyManagedCluster\n" +
-			"  az aks get-credentials -g MyResourceGroup -n MyManagedCluster --admin --file -",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
+	var file, contextName, path string
+	cmd := a.command(spec{use: "get-credentials", short: "Get access credentials for a managed Kubernetes cluster.", long: "Get access credentials for a managed Kubernetes cluster.\n\n" +
+		"By default, the credentials are merged into the .kube/config file so kubectl can use them. See -f parameter for details.", example: "  az aks get-credentials -g MyResourceGroup -n MyManagedCluster\n" +
+		"  az aks get-credentials -g MyResourceGroup -n MyManagedCluster --admin --file -", needs: inSubscription, required: []string{"name", "resource-group"}, check: func() error {
+		if path = file; path == "" {
+			var err error
+			path, err = defaultKubeconfigPath()
+			return err
+		}
+		return nil
+	}}, func(x *call) error {
+		action, entry := "/listClusterUserCredential", "clusterUser"
+		if admin {
+			action, entry = "/listClusterAdminCredential", "clusterAdmin"
+		}
+		var res kubeconfigs
+		err := r.act(x, http.MethodPost, action, nil, false, func(m map[string]any) (err error) {
+			res, err = model[kubeconfigs](m)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if len(res.Kubeconfigs) == 0 {
+			return &cliError{"No Kubernetes credentials found."}
+		}
+		value := res.Kubeconfigs[0].Value
+		for _, k := range res.Kubeconfigs {
+			if k.Name == entry {
+				value = k.Value
 			}
-			path := file
-			if path == "" {
-				var err error
-				if path, err = defaultKubeconfigPath(); err != nil {
-					return err
-				}
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			action, entry := "/listClusterUserCredential", "clusterUser"
-			if admin {
-				action, entry = "/listClusterAdminCredential", "clusterAdmin"
-			}
-			var res struct {
-				Kubeconfigs []struct {
-					Name  string `json:"name"`
-					Value string `json:"value"`
-				} `json:"kubeconfigs"`
-			}
-			if err := c.ARM(cmd.Context(), aksRequest(http.MethodPost, r.path(sub.ID)+action, nil), &res); err != nil {
-				return err
-			}
-			if len(res.Kubeconfigs) == 0 {
-				return &cliError{"No Kubernetes credentials found."}
-			}
-			value := res.Kubeconfigs[0].Value
-			for _, k := range res.Kubeconfigs {
-				if k.Name == entry {
-					value = k.Value
-				}
-			}
-			raw, err := base64.StdEncoding.DecodeString(value)
-			if err != nil {
-				return &cliError{"Fail to find kubeconfig file."}
-			}
-			if path == "-" {
-				_, err := fmt.Fprintln(a.stdout, string(raw))
-				return err
-			}
-			if contextName == "" {
-				contextName = r.name
-			}
-			return a.mergeKubeconfigFile(path, raw, contextName, admin, overwrite)
-		},
-	}
-	r.flags(cmd)
+		}
+		raw, err := base64.StdEncoding.DecodeString(value)
+		if err != nil {
+			return &cliError{"Fail to find kubeconfig file."}
+		}
+		if path == "-" {
+			_, err := fmt.Fprintln(a.stdout, string(raw))
+			return err
+		}
+		if contextName == "" {
+			contextName = r.name
+		}
+		return a.mergeKubeconfigFile(path, raw, contextName, admin, overwrite)
+	})
+	r = managedClusters.ref(cmd)
 	f := cmd.Flags()
 	f.BoolVarP(&admin, "admin", "a", false, "Get cluster administrator credentials. Default: cluster user credentials.")
 	f.StringVarP(&file, "file", "f", "", "Kubernetes configuration file to update. Use \"-\" to print YAML to stdout instead. Default: the first path of $KUBECONFIG, else ~/.kube/config.")

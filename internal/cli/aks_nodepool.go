@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/spf13/cobra"
 )
 
@@ -15,187 +18,148 @@ const nodepoolTable = `{Name:name, OsType:osType, KubernetesVersion:currentOrche
 // they are left out when a read pool is written back.
 var agentPoolReadOnly = []string{"provisioningState", "powerState", "currentOrchestratorVersion", "nodeImageVersion"}
 
-func newAKSNodepoolCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "nodepool", Short: "Commands to manage node pools in Kubernetes cluster."}
-	cmd.AddCommand(
-		newNodepoolListCommand(a),
-		newNodepoolShowCommand(a),
-		newNodepoolAddCommand(a),
-		newNodepoolScaleCommand(a),
-		newNodepoolDeleteCommand(a),
-	)
-	return cmd
-}
-
-// nodepoolRef names a node pool: --cluster-name, --resource-group/-g and
-// (except for list) --name/-n.
-type nodepoolRef struct {
-	cluster, group, name string
-}
-
-func (r *nodepoolRef) flags(cmd *cobra.Command, withName bool) {
-	cmd.Flags().StringVar(&r.cluster, "cluster-name", "", "The cluster name.")
-	cmd.Flags().StringVarP(&r.group, "resource-group", "g", "", "Name of resource group.")
-	if withName {
-		cmd.Flags().StringVarP(&r.name, "name", "n", "", "The node pool name.")
-	}
-}
-
-func (r *nodepoolRef) poolsPath(sub string) string {
-	return resourcePath(sub, r.group, aksProvider, aksType, r.cluster) + "/agentPools"
-}
-
-func (r *nodepoolRef) path(sub string) string { return r.poolsPath(sub) + "/" + esc(r.name) }
-
-func newNodepoolListCommand(a *app) *cobra.Command {
-	var r nodepoolRef
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List node pools in the managed Kubernetes cluster.",
-		RunE: a.withSub([]string{"resource-group", "cluster-name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			items, err := c.ARMList(cmd.Context(), r.poolsPath(sub.ID), client.APIVersionContainerService, nil)
+// agentPools declares Microsoft.ContainerService/managedClusters/agentPools.
+var agentPools = declare(&armResource{
+	help:   verbs{show: "Show the details for a node pool in the managed Kubernetes cluster.", list: "List node pools in the managed Kubernetes cluster.", del: "Delete the agent pool in the managed Kubernetes cluster."},
+	parent: managedClusters, typ: "agentPools", apiVersion: client.APIVersionContainerService,
+	parentFlag: "cluster-name", parentHelp: "The cluster name.",
+	nameHelp:     "The node pool name.",
+	required:     []string{"resource-group", "cluster-name", "name"},
+	render:       renderModel(azmodel.AgentPool),
+	table:        nodepoolTable,
+	deleteNoWait: true,
+	sdk: (&sdkCalls{
+		get: func(ctx context.Context, s client.SDK, t target) error {
+			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
+				_, err := c.Get(ctx, t.group, t.parent, t.name, nil)
+				return err
+			})
+		},
+		list: func(ctx context.Context, api *client.Client, s client.SDK, t target) (items []map[string]any, err error) {
+			err = agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
+				items, err = client.RawPages(ctx, api, c.NewListPager(t.group, t.parent, nil))
+				return err
+			})
+			return items, err
+		},
+		del: func(ctx context.Context, s client.SDK, t target, noWait bool) error {
+			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
+				p, err := c.BeginDelete(ctx, t.group, t.parent, t.name, nil)
+				return done(ctx, p, err, noWait)
+			})
+		},
+	}).with(map[string]sdkAction{
+		"PUT": func(ctx context.Context, s client.SDK, t target, body map[string]any, noWait bool) error {
+			m, err := model[armcontainerservice.AgentPool](body)
 			if err != nil {
 				return err
 			}
-			return a.print(azmodel.RenderAll(azmodel.AgentPool, items), "[]."+nodepoolTable)
-		}),
-	}
-	r.flags(cmd, false)
-	return cmd
+			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
+				p, err := c.BeginCreateOrUpdate(ctx, t.group, t.parent, t.name, m, nil)
+				return done(ctx, p, err, noWait)
+			})
+		},
+	}),
+})
+
+func newAKSNodepoolCommand(a *app) *cobra.Command {
+	return group("nodepool", "Commands to manage node pools in Kubernetes cluster.", agentPools.commands(a,
+		newNodepoolAddCommand(a),
+		newNodepoolScaleCommand(a),
+	)...)
 }
 
-func newNodepoolShowCommand(a *app) *cobra.Command {
-	var r nodepoolRef
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show the details for a node pool in the managed Kubernetes cluster.",
-		RunE: a.withSub([]string{"resource-group", "cluster-name", "name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var pool map[string]any
-			if err := c.ARM(cmd.Context(), aksRequest(http.MethodGet, r.path(sub.ID), nil), &pool); err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.AgentPool, pool), nodepoolTable)
-		}),
+// putPool writes a node pool and prints it unless noWait.
+func putPool(x *call, r *ref, props map[string]any, noWait bool) error {
+	return r.act(x, http.MethodPut, "", map[string]any{"properties": props}, noWait, func(pool map[string]any) error {
+		if noWait {
+			return nil
+		}
+		return agentPools.print(x.app, pool)
+	})
+}
+
+// agentPoolsCall runs fn with the SDK's agent pools client.
+func agentPoolsCall(s client.SDK, fn func(c *armcontainerservice.AgentPoolsClient) error) error {
+	c, err := armcontainerservice.NewAgentPoolsClient(s.Sub, s.Cred, s.Options)
+	if err != nil {
+		return err
 	}
-	r.flags(cmd, true)
-	return cmd
+	return fn(c)
 }
 
 func newNodepoolAddCommand(a *app) *cobra.Command {
-	var r nodepoolRef
+	var r *ref
 	var count int
 	var vmSize, mode, osType, version string
 	var noWait bool
-	cmd := &cobra.Command{
-		Use:     "add",
-		Short:   "Add a node pool to the managed Kubernetes cluster.",
-		Example: "  az aks nodepool add -g MyResourceGroup --cluster-name MyManagedCluster -n mynodepool -c 2",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "resource-group", "cluster-name", "name"); err != nil {
-				return err
-			}
+	cmd := a.command(spec{use: "add", short: "Add a node pool to the managed Kubernetes cluster.",
+		example: "  az aks nodepool add -g MyResourceGroup --cluster-name MyManagedCluster -n mynodepool -c 2",
+		needs:   inSubscription, required: agentPools.required,
+		check: func() (err error) {
 			if err := validateNodepoolName(r.name); err != nil {
 				return err
 			}
-			v, err := validateK8sVersion(version)
-			if err != nil {
+			if version, err = validateK8sVersion(version); err != nil {
 				return err
 			}
-			m, err := choice("--mode", mode, "System", "User")
-			if err != nil {
+			if mode, err = choice("--mode", mode, "System", "User"); err != nil {
 				return err
 			}
-			ost, err := choice("--os-type", osType, "Linux", "Windows")
-			if err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			err = c.ARM(ctx, aksRequest(http.MethodGet, r.path(sub.ID), nil), nil)
-			switch {
-			case err == nil:
-				return &cliError{fmt.Sprintf("Node pool %s already exists, please try a different name, use 'aks nodepool list' to get current list of node pool", r.name)}
-			case !client.IsNotFound(err):
-				return err
-			}
-			props := map[string]any{"count": count, "vmSize": vmSize, "mode": m, "osType": ost, "type": "VirtualMachineScaleSets"}
-			if v != "" {
-				props["orchestratorVersion"] = v
-			}
-			req := aksRequest(http.MethodPut, r.path(sub.ID), map[string]any{"properties": props})
-			req.NoWait = noWait
-			var pool map[string]any
-			if err := c.ARM(ctx, req, &pool); err != nil || noWait {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.AgentPool, pool), nodepoolTable)
-		},
-	}
-	r.flags(cmd, true)
+			osType, err = choice("--os-type", osType, "Linux", "Windows")
+			return err
+		}}, func(x *call) error {
+		path, _, _ := r.resolve(x)
+		_, err := r.fetch(x, path)
+		switch {
+		case err == nil:
+			return &cliError{fmt.Sprintf("Node pool %s already exists, please try a different name, use 'aks nodepool list' to get current list of node pool", r.name)}
+		case !errdefs.IsNotFound(err):
+			return err
+		}
+		props := map[string]any{"count": count, "vmSize": vmSize, "mode": mode, "osType": osType, "type": "VirtualMachineScaleSets"}
+		if version != "" {
+			props["orchestratorVersion"] = version
+		}
+		return putPool(x, r, props, noWait)
+	})
+	r = agentPools.ref(cmd)
 	f := cmd.Flags()
 	f.IntVarP(&count, "node-count", "c", aksDefaultNodeCount, "Number of nodes in the Kubernetes agent pool.")
 	f.StringVarP(&vmSize, "node-vm-size", "s", aksDefaultVMSize, "Size of Virtual Machines to create as Kubernetes nodes.")
 	f.StringVar(&mode, "mode", "User", "The mode for a node pool which defines a node pool's primary function. Allowed values: System, User.")
 	f.StringVar(&osType, "os-type", "Linux", "The OS Type. Allowed values: Linux, Windows.")
 	f.StringVarP(&version, "kubernetes-version", "k", "", "Version of Kubernetes to use for creating the node pool.")
-	f.BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")
+	noWaitFlag(cmd, &noWait)
 	return cmd
 }
 
 func newNodepoolScaleCommand(a *app) *cobra.Command {
-	var r nodepoolRef
+	var r *ref
 	var count int
 	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "scale",
-		Short: "Scale the node pool in a managed Kubernetes cluster.",
-		RunE: a.withSub([]string{"resource-group", "cluster-name", "name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			ctx := cmd.Context()
-			var pool map[string]any
-			if err := c.ARM(ctx, aksRequest(http.MethodGet, r.path(sub.ID), nil), &pool); err != nil {
-				return err
-			}
-			props, _ := pool["properties"].(map[string]any)
-			if props == nil {
-				props = map[string]any{}
-			}
-			if n, ok := props["count"].(float64); ok && int(n) == count {
-				return &cliError{"The new node count is the same as the current node count."}
-			}
-			for _, k := range agentPoolReadOnly {
-				delete(props, k)
-			}
-			props["count"] = count
-			req := aksRequest(http.MethodPut, r.path(sub.ID), map[string]any{"properties": props})
-			req.NoWait = noWait
-			if err := c.ARM(ctx, req, &pool); err != nil || noWait {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.AgentPool, pool), nodepoolTable)
-		}),
-	}
-	r.flags(cmd, true)
+	cmd := a.command(spec{use: "scale", short: "Scale the node pool in a managed Kubernetes cluster.",
+		needs: inSubscription, required: agentPools.required}, func(x *call) error {
+		path, _, _ := r.resolve(x)
+		pool, err := r.fetch(x, path)
+		if err != nil {
+			return err
+		}
+		props, _ := pool["properties"].(map[string]any)
+		if props == nil {
+			props = map[string]any{}
+		}
+		if n, ok := props["count"].(float64); ok && int(n) == count {
+			return &cliError{"The new node count is the same as the current node count."}
+		}
+		for _, k := range agentPoolReadOnly {
+			delete(props, k)
+		}
+		props["count"] = count
+		return putPool(x, r, props, noWait)
+	})
+	r = agentPools.ref(cmd)
 	cmd.Flags().IntVarP(&count, "node-count", "c", aksDefaultNodeCount, "Number of nodes in the Kubernetes node pool.")
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")
-	return cmd
-}
-
-func newNodepoolDeleteCommand(a *app) *cobra.Command {
-	var r nodepoolRef
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete the agent pool in the managed Kubernetes cluster.",
-		RunE: a.withSub([]string{"resource-group", "cluster-name", "name"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			req := aksRequest(http.MethodDelete, r.path(sub.ID), nil)
-			req.NoWait = noWait
-			return c.ARM(cmd.Context(), req, nil)
-		}),
-	}
-	r.flags(cmd, true)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")
+	noWaitFlag(cmd, &noWait)
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"io"
 	"os"
@@ -157,36 +156,6 @@ func (a *app) clientAndSub() (*client.Client, client.Subscription, error) {
 	return c, s, nil
 }
 
-// withClient is the RunE of a command that calls the API: it checks the
-// required flags (require's syntax), signs in and runs fn.
-func (a *app) withClient(required []string, fn func(*cobra.Command, *client.Client) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		if err := require(cmd, required...); err != nil {
-			return err
-		}
-		c, err := a.client()
-		if err != nil {
-			return err
-		}
-		return fn(cmd, c)
-	}
-}
-
-// withSub is withClient for commands that work in a subscription
-// (--subscription or the default).
-func (a *app) withSub(required []string, fn func(*cobra.Command, *client.Client, client.Subscription) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		if err := require(cmd, required...); err != nil {
-			return err
-		}
-		c, sub, err := a.clientAndSub()
-		if err != nil {
-			return err
-		}
-		return fn(cmd, c, sub)
-	}
-}
-
 // print renders a command's result. tableQuery, when not empty, is the
 // JMESPath expression az's table transformer amounts to; it is used for
 // -o table when the user gave no --query.
@@ -236,16 +205,4 @@ func (a *app) confirm(question string, yes bool) (bool, error) {
 }
 
 // sleep pauses between retries, returning early when ctx ends.
-func (a *app) sleep(ctx context.Context) error {
-	if a.retryDelay <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(a.retryDelay)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (a *app) sleep(ctx context.Context) error { return client.SleepContext(ctx, a.retryDelay) }

@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/google/uuid"
 )
 
-// graphAPI is the part of the client that directory lookups use; tests
-// substitute a fake.
+// graphAPI is the part of the client that directory lookups use.
 type graphAPI interface {
-	Graph(ctx context.Context, method, path string, query url.Values, body, out any) error
-	GraphList(ctx context.Context, path string, query url.Values, all bool) ([]map[string]any, bool, error)
+	GetByIDs(ctx context.Context, ids []string) ([]*client.Principal, error)
+	Find(ctx context.Context, path, filter string) ([]*client.Principal, error)
 }
 
 // Principal types of role assignments.
@@ -53,8 +51,8 @@ func classifyAssignee(s string) assigneeKind {
 
 // principalTypeOf maps a directory object's @odata.type to a role
 // assignment principal type ("" when unknown).
-func principalTypeOf(obj map[string]any) string {
-	switch strings.ToLower(strings.TrimPrefix(str(obj, "@odata.type"), "#")) {
+func principalTypeOf(odataType string) string {
+	switch strings.ToLower(strings.TrimPrefix(odataType, "#")) {
 	case "microsoft.graph.user":
 		return principalUser
 	case "microsoft.graph.group":
@@ -76,12 +74,10 @@ func errAssigneeNotFound(assignee string) error {
 		"If the assignee is an appId, make sure the corresponding service principal is created with 'az ad sp create --id %[1]s'.", assignee)
 }
 
-func filterQuery(filter string) url.Values { return url.Values{"$filter": {filter}} }
-
 // lookup lists directory objects matching a filter, treating a rejected
 // filter as no match (so optional lookups degrade gracefully).
-func lookup(ctx context.Context, g graphAPI, path, filter string, tolerant bool) ([]map[string]any, error) {
-	items, _, err := g.GraphList(ctx, path, filterQuery(filter), true)
+func lookup(ctx context.Context, g graphAPI, path, filter string, tolerant bool) ([]*client.Principal, error) {
+	items, err := g.Find(ctx, path, filter)
 	var ae *client.APIError
 	if err != nil && tolerant && errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
 		return nil, nil
@@ -95,16 +91,16 @@ func lookup(ctx context.Context, g graphAPI, path, filter string, tolerant bool)
 // principal's display name, then a group's display name.
 func resolveAssignee(ctx context.Context, g graphAPI, assignee string) (principal, error) {
 	kind := classifyAssignee(assignee)
-	one := func(items []map[string]any, typ string) (principal, bool, error) {
+	one := func(items []*client.Principal, typ string) (principal, bool, error) {
 		switch len(items) {
 		case 0:
 			return principal{}, false, nil
 		case 1:
-			t := principalTypeOf(items[0])
+			t := principalTypeOf(items[0].ODataType)
 			if t == "" {
 				t = typ
 			}
-			return principal{ID: str(items[0], "id"), Type: t}, true, nil
+			return principal{ID: items[0].ID, Type: t}, true, nil
 		}
 		return principal{}, false, fmt.Errorf("Found multiple directory objects for '%s'. Please use --assignee-object-id with --assignee-principal-type.", assignee)
 	}
@@ -118,15 +114,13 @@ func resolveAssignee(ctx context.Context, g graphAPI, assignee string) (principa
 	case assigneeUPN:
 		steps = append(steps, step{"/users", "userPrincipalName eq " + quoted, principalUser, false})
 	case assigneeGUID:
-		var res struct {
-			Value []map[string]any `json:"value"`
-		}
-		if err := g.Graph(ctx, http.MethodPost, "/directoryObjects/getByIds", nil, map[string]any{"ids": []string{assignee}}, &res); err != nil {
+		objs, err := g.GetByIDs(ctx, []string{assignee})
+		if err != nil {
 			return principal{}, err
 		}
-		var principals []map[string]any
-		for _, o := range res.Value {
-			if principalTypeOf(o) != "" {
+		var principals []*client.Principal
+		for _, o := range objs {
+			if principalTypeOf(o.ODataType) != "" {
 				principals = append(principals, o)
 			}
 		}
@@ -170,13 +164,11 @@ func resolveAssigneeOrID(ctx context.Context, g graphAPI, assignee string) (stri
 // principalTypeByID looks an object id's principal type up, "" when the
 // directory does not know it.
 func principalTypeByID(ctx context.Context, g graphAPI, id string) string {
-	var res struct {
-		Value []map[string]any `json:"value"`
-	}
-	if err := g.Graph(ctx, http.MethodPost, "/directoryObjects/getByIds", nil, map[string]any{"ids": []string{id}}, &res); err != nil || len(res.Value) == 0 {
+	objs, err := g.GetByIDs(ctx, []string{id})
+	if err != nil || len(objs) == 0 {
 		return ""
 	}
-	return principalTypeOf(res.Value[0])
+	return principalTypeOf(objs[0].ODataType)
 }
 
 // resolveGroup turns a group's display name or object id into its id, with
@@ -193,7 +185,7 @@ func resolveGroup(ctx context.Context, g graphAPI, identifier string) (string, e
 	case 0:
 		return "", fmt.Errorf("Group %s is not found in Graph", identifier)
 	case 1:
-		return str(items[0], "id"), nil
+		return items[0].ID, nil
 	}
 	return "", fmt.Errorf("More than 1 group objects has the display name of %s", identifier)
 }
@@ -210,7 +202,7 @@ func resolveServicePrincipal(ctx context.Context, g graphAPI, identifier string)
 		return "", err
 	}
 	if len(items) > 0 {
-		return str(items[0], "id"), nil
+		return items[0].ID, nil
 	}
 	if isGUID(identifier) {
 		return identifier, nil
@@ -219,17 +211,14 @@ func resolveServicePrincipal(ctx context.Context, g graphAPI, identifier string)
 }
 
 // displayableName is how az role assignment list names a principal.
-func displayableName(obj map[string]any) string {
-	if s := str(obj, "userPrincipalName"); s != "" {
-		return s
+func displayableName(obj *client.Principal) string {
+	switch {
+	case obj.UserPrincipalName != "":
+		return obj.UserPrincipalName
+	case len(obj.ServicePrincipalNames) > 0 && obj.ServicePrincipalNames[0] != "":
+		return obj.ServicePrincipalNames[0]
+	case obj.AppID != "":
+		return obj.AppID
 	}
-	if names, ok := obj["servicePrincipalNames"].([]any); ok && len(names) > 0 {
-		if s, ok := names[0].(string); ok && s != "" {
-			return s
-		}
-	}
-	if s := str(obj, "appId"); s != "" {
-		return s
-	}
-	return str(obj, "displayName")
+	return obj.DisplayName
 }

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"context"
-	"net/url"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -38,7 +38,7 @@ func TestPrincipalTypeOf(t *testing.T) {
 		"":                                  "",
 	}
 	for in, want := range tests {
-		if got := principalTypeOf(map[string]any{"@odata.type": in}); got != want {
+		if got := principalTypeOf(in); got != want {
 			t.Errorf("principalTypeOf(%q) = %q", in, got)
 		}
 	}
@@ -55,7 +55,7 @@ func TestDisplayableName(t *testing.T) {
 		{map[string]any{"displayName": "devs"}, "devs"},
 	}
 	for _, tt := range tests {
-		if got := displayableName(tt.obj); got != tt.want {
+		if got := displayableName(principalOf(t, tt.obj)); got != tt.want {
 			t.Errorf("displayableName(%v) = %q", tt.obj, got)
 		}
 	}
@@ -70,42 +70,39 @@ type fakeGraph struct {
 	reject  map[string]bool // filters answered with 400
 }
 
-func (g *fakeGraph) Graph(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	g.calls = append(g.calls, method+" "+path)
-	if path == "/directoryObjects/getByIds" {
-		ids := body.(map[string]any)["ids"].([]string)
-		var found []any
-		for _, o := range g.objects {
-			for _, id := range ids {
-				if o["id"] == id {
-					found = append(found, o)
-				}
+func (g *fakeGraph) GetByIDs(ctx context.Context, ids []string) ([]*client.Principal, error) {
+	g.calls = append(g.calls, "POST /directoryObjects/getByIds")
+	var found []*client.Principal
+	for _, o := range g.objects {
+		for _, id := range ids {
+			if o["id"] == id {
+				found = append(found, principalOf(nil, o))
 			}
 		}
-		*(out.(*struct {
-			Value []map[string]any `json:"value"`
-		})) = struct {
-			Value []map[string]any `json:"value"`
-		}{Value: toMaps(found)}
 	}
-	return nil
+	return found, nil
 }
 
-func toMaps(v []any) []map[string]any {
-	out := []map[string]any{}
-	for _, x := range v {
-		out = append(out, x.(map[string]any))
+func (g *fakeGraph) Find(ctx context.Context, path, filter string) ([]*client.Principal, error) {
+	g.calls = append(g.calls, "GET "+path+"?"+filter)
+	if g.reject[filter] {
+		return nil, &client.APIError{Status: 400, Code: "BadRequest", Message: "unsupported filter"}
 	}
-	return out
+	var out []*client.Principal
+	for _, o := range g.lists[path+"?"+filter] {
+		out = append(out, principalOf(nil, o))
+	}
+	return out, nil
 }
 
-func (g *fakeGraph) GraphList(ctx context.Context, path string, query url.Values, all bool) ([]map[string]any, bool, error) {
-	f := query.Get("$filter")
-	g.calls = append(g.calls, "GET "+path+"?"+f)
-	if g.reject[f] {
-		return nil, false, &client.APIError{Status: 400, Code: "BadRequest", Message: "unsupported filter"}
+// principalOf decodes a directory object given as a map.
+func principalOf(t *testing.T, m map[string]any) *client.Principal {
+	b, _ := json.Marshal(m)
+	var p client.Principal
+	if err := json.Unmarshal(b, &p); err != nil && t != nil {
+		t.Fatal(err)
 	}
-	return g.lists[path+"?"+f], false, nil
+	return &p
 }
 
 func TestResolveAssignee(t *testing.T) {

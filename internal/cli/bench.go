@@ -20,8 +20,10 @@ func newBenchCommand() *cobra.Command {
 		Long: `Starts drydock and Debian's docker-registry (CNCF Distribution) on loopback, both over TLS with the
 same certificate, and prints, as ratios from one run: blob push (monolithic PUT) and pull throughput,
 manifest GETs per second (drydock with a bearer token), /oauth2/token issuance per second, drydock's
-memory growth while a blob streams in, and the machine's limits (Go's SHA-256 speed and a plain
-http.ServeFile of the same file). Install the peer with 'apt-get install docker-registry'.`,
+memory growth while a blob streams in, and the machine's limits measured in the same run: Go's
+SHA-256 speed, and the push and pull ceilings, each in a second process over the same TLS (a sink
+that hashes, writes, fsyncs and renames the blob; http.ServeFile of the same file), of which both
+registries are reported as a percentage. Install the peer with 'apt-get install docker-registry'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			exe, err := os.Executable()
@@ -43,9 +45,29 @@ http.ServeFile of the same file). Install the peer with 'apt-get install docker-
 	reg.Flags().Int64Var(&sizeMiB, "size-mib", 1024, "size of the pushed and pulled blob in MiB")
 	reg.Flags().IntVar(&opts.ManifestGETs, "manifest-gets", 20000, "manifest GET requests per registry")
 	reg.Flags().IntVar(&opts.TokenRequests, "token-requests", 20000, "/oauth2/token requests")
+	reg.Flags().IntVar(&opts.Assignments, "assignments", 100000, "role assignments seeded in a second drydock for the token-at-scale line (0 skips it)")
+	reg.Flags().IntVar(&opts.Repositories, "repositories", 10000, "repositories of 10 tags seeded in a third drydock for the many-repositories lines (0 skips them)")
+	reg.Flags().IntVar(&opts.Rounds, "rounds", 3, "rounds of every push, pull and at-scale measure, alternating between the compared servers (medians are reported)")
 	reg.Flags().IntVar(&opts.Concurrency, "concurrency", 16, "parallel clients for the request-rate tests")
 	reg.Flags().StringVar(&opts.DockerRegistry, "docker-registry", "", "path of the docker-registry binary (default: from PATH)")
 	cmd.AddCommand(reg)
+
+	var sopts bench.SinkOptions
+	sink := &cobra.Command{
+		Use:    "sink",
+		Short:  "Serve the push and pull ceilings of 'bench registry' (run by it as a second process).",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sopts.Out = cmd.OutOrStdout()
+			return bench.Sink(cmd.Context(), sopts)
+		},
+	}
+	sink.Flags().StringVar(&sopts.CertFile, "cert", "", "TLS certificate (PEM)")
+	sink.Flags().StringVar(&sopts.KeyFile, "key", "", "TLS key (PEM)")
+	sink.Flags().StringVar(&sopts.Dir, "dir", "", "directory where pushed blobs land")
+	sink.Flags().StringVar(&sopts.ServeFile, "serve-file", "", "file that GET /blob serves")
+	cmd.AddCommand(sink)
 
 	var copts bench.ClusterOptions
 	var imageMiB int64

@@ -7,40 +7,34 @@ import (
 )
 
 func newCloudCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "cloud", Short: "Manage registered clouds (drydock has one: itself)."}
-	cmd.AddCommand(newCloudShowCommand(a))
-	return cmd
+	return group("cloud", "Manage registered clouds (drydock has one: itself).", newCloudShowCommand(a))
 }
 
 func newCloudShowCommand(a *app) *cobra.Command {
 	var name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of the drydock cloud: its endpoints as read from the server's metadata.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if name != "" && name != cloudName {
-				return &cliError{"The cloud '" + name + "' is not registered."}
-			}
-			_, prof, err := a.loadStore()
-			if err != nil {
-				return err
-			}
-			endpoint, caFile := serverConfig("", "", prof)
-			c, err := a.newClient(endpoint, caFile)
-			if err != nil {
-				return err
-			}
-			md, err := c.Metadata(cmd.Context())
-			if err != nil {
-				return err
-			}
-			out := cloudJSON(md)
-			if out["caFile"] == nil && caFile != "" {
-				out["caFile"] = caFile
-			}
-			return a.print(out, "")
-		},
-	}
+	cmd := a.command(spec{use: "show", short: "Get the details of the drydock cloud: its endpoints as read from the server's metadata.", needs: noClient}, func(x *call) error {
+		if name != "" && name != cloudName {
+			return &cliError{"The cloud '" + name + "' is not registered."}
+		}
+		_, prof, err := a.loadStore()
+		if err != nil {
+			return err
+		}
+		endpoint, caFile := serverConfig("", "", prof)
+		c, err := a.newClient(endpoint, caFile)
+		if err != nil {
+			return err
+		}
+		md, err := c.Metadata(x.ctx)
+		if err != nil {
+			return err
+		}
+		out := cloudJSON(md)
+		if out["caFile"] == nil && caFile != "" {
+			out["caFile"] = caFile
+		}
+		return a.print(out, "")
+	})
 	cmd.Flags().StringVarP(&name, "name", "n", "", "Name of a registered cloud.")
 	return cmd
 }

@@ -14,46 +14,30 @@ func newRoleAssignmentExplainCommand(a *app) *cobra.Command {
 	var in assigneeInput
 	var action, scope, group string
 	var dataAction triBool
-	cmd := &cobra.Command{
-		Use:   "explain",
-		Short: "Explain whether a principal may perform an action at a scope, and which role assignments decide it (drydock only).",
-		Long: "Explain whether a principal may perform an action at a scope, and which role assignments decide it (drydock only).\n\n" +
-			"Assignments listed as pending exist but do not count yet (for example a group membership that becomes effective later).",
-		Example: "  az role assignment explain --assignee myIdentity --action Microsoft.ContainerRegistry/registries/pull/read --scope {acrId}",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "action"); err != nil {
+	cmd := a.command(spec{use: "explain", short: "Explain whether a principal may perform an action at a scope, and which role assignments decide it (drydock only).", long: "Explain whether a principal may perform an action at a scope, and which role assignments decide it (drydock only).\n\n" +
+		"Assignments listed as pending exist but do not count yet (for example a group membership that becomes effective later).", example: "  az role assignment explain --assignee myIdentity --action Microsoft.ContainerRegistry/registries/pull/read --scope {acrId}", needs: inSubscription, required: []string{"action"}, check: in.validate}, func(x *call) error {
+		ctx, c := x.ctx, x.c
+		sc, err := buildRoleScope(group, scope, x.sub.ID)
+		if err != nil {
+			return err
+		}
+		id := in.objectID
+		if id == "" {
+			if id, err = resolveAssigneeOrID(ctx, c, in.assignee); err != nil {
 				return err
 			}
-			if err := in.validate(); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			sc, err := buildRoleScope(group, scope, sub.ID)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			id := in.objectID
-			if id == "" {
-				if id, err = resolveAssigneeOrID(ctx, c, in.assignee); err != nil {
-					return err
-				}
-			}
-			body := map[string]any{"principalId": id, "action": action, "dataAction": dataAction.set && dataAction.val}
-			var res map[string]any
-			if err := c.ARM(ctx, authzRequest(http.MethodPost, scopePrefix(sc)+authzProvider+"/explainAccess", body), &res); err != nil {
-				return err
-			}
-			if a.format == output.Table && a.query == "" {
-				writeExplanation(a.stdout, res)
-				return nil
-			}
-			return a.print(res, "")
-		},
-	}
+		}
+		body := map[string]any{"principalId": id, "action": action, "dataAction": dataAction.set && dataAction.val}
+		var res map[string]any
+		if err := c.ARM(ctx, authzRequest(http.MethodPost, scopePrefix(sc)+authzProvider+"/explainAccess", body), &res); err != nil {
+			return err
+		}
+		if a.format == output.Table && a.query == "" {
+			writeExplanation(a.stdout, res)
+			return nil
+		}
+		return a.print(res, "")
+	})
 	in.flags(cmd, true)
 	f := cmd.Flags()
 	f.StringVar(&action, "action", "", "The operation to check, e.g. Microsoft.ContainerRegistry/registries/read.")

@@ -1,9 +1,11 @@
 package cli
 
 import (
-	"net/http"
+	"context"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
@@ -11,56 +13,75 @@ import (
 
 const groupTable = "{Name:name, Location:location, Status:properties.provisioningState}"
 
-func newGroupCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups."}
-	cmd.AddCommand(
-		newGroupCreateCommand(a),
-		newGroupShowCommand(a),
-		newGroupDeleteCommand(a),
-		newGroupListCommand(a),
-		newGroupExistsCommand(a),
-	)
-	return cmd
-}
+// resourceGroups declares resource groups.
+var resourceGroups = declare(&armResource{
+	help:       verbs{show: "Gets a resource group.", del: "Delete a resource group."},
+	apiVersion: client.APIVersionResources,
+	required:   []string{"name|resource-group"},
+	flags: func(cmd *cobra.Command, r *ref) {
+		cmd.Flags().StringVarP(&r.name, "name", "n", "", "Name of the resource group.")
+		cmd.Flags().StringVarP(&r.name, "resource-group", "g", "", "Name of the resource group (alias of --name).")
+	},
+	path:           func(sub string, r *ref) string { return groupPath(sub, r.name) },
+	listPath:       func(sub, _ string) string { return subscriptionPath(sub) + "/resourcegroups" },
+	render:         renderModel(azmodel.ResourceGroup),
+	table:          groupTable,
+	deleteQuestion: confirmOperation,
+	deleteNoWait:   true,
+	sdk: sdkOf(armresources.NewResourceGroupsClient,
+		func(c *armresources.ResourceGroupsClient, ctx context.Context, _, name string, o *armresources.ResourceGroupsClientGetOptions) (armresources.ResourceGroupsClientGetResponse, error) {
+			return c.Get(ctx, name, o)
+		},
+		(*armresources.ResourceGroupsClient).NewListPager,
+		func(c *armresources.ResourceGroupsClient, _ string, o *armresources.ResourceGroupsClientListOptions) *runtime.Pager[armresources.ResourceGroupsClientListResponse] {
+			return c.NewListPager(o)
+		},
+		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, noWait bool) error {
+			p, err := c.BeginDelete(ctx, name, nil)
+			return done(ctx, p, err, noWait)
+		},
+		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, body map[string]any) error {
+			m, err := model[armresources.ResourceGroup](body)
+			if err == nil {
+				_, err = c.CreateOrUpdate(ctx, name, m, nil)
+			}
+			return err
+		}),
+})
 
-// groupNameFlags adds --name/-n and its alias --resource-group/-g.
-func groupNameFlags(cmd *cobra.Command, v *string) {
-	cmd.Flags().StringVarP(v, "name", "n", "", "Name of the resource group.")
-	cmd.Flags().StringVarP(v, "resource-group", "g", "", "Name of the resource group (alias of --name).")
+func newGroupCommand(a *app) *cobra.Command {
+	var tag string
+	list := resourceGroups.listCmd(a, "List resource groups.", func(rg map[string]any) bool { return tag == "" || hasTag(rg, tag) })
+	list.Flags().StringVar(&tag, "tag", "", "A single tag in 'key[=value]' format to filter by.")
+	return group("group", "Manage resource groups.", resourceGroups.commands(a,
+		newGroupCreateCommand(a),
+		list,
+		newGroupExistsCommand(a),
+	)...)
 }
 
 func newGroupCreateCommand(a *app) *cobra.Command {
-	var name, location string
+	var r *ref
+	var location string
 	var tags []string
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create a new resource group.",
-		Example: "  az group create -l westus -n MyResourceGroup",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name|resource-group", "location"); err != nil {
-				return err
-			}
-			t, err := parseTags(tags)
-			if err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			body := map[string]any{"location": location}
-			if t != nil {
-				body["tags"] = t
-			}
-			var rg map[string]any
-			err = c.ARM(cmd.Context(), client.Request{Method: http.MethodPut, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources, Body: body}, &rg)
-			if err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.ResourceGroup, rg), groupTable)
-		},
-	}
-	groupNameFlags(cmd, &name)
+	var t map[string]string
+	cmd := a.command(spec{use: "create", short: "Create a new resource group.", example: "  az group create -l westus -n MyResourceGroup",
+		needs: inSubscription, required: []string{"name|resource-group", "location"},
+		check: func() (err error) {
+			t, err = parseTags(tags)
+			return err
+		}}, func(x *call) error {
+		body := map[string]any{"location": location}
+		if t != nil {
+			body["tags"] = t
+		}
+		rg, err := r.put(x, body)
+		if err != nil {
+			return err
+		}
+		return resourceGroups.print(a, rg)
+	})
+	r = resourceGroups.ref(cmd)
 	cmd.Flags().StringVarP(&location, "location", "l", "", "Location, e.g. westus.")
 	cmd.Flags().StringArrayVar(&tags, "tags", nil, "Space-separated tags: key[=value] [key[=value] ...].")
 	return cmd
@@ -85,67 +106,6 @@ func parseTags(tags []string) (map[string]string, error) {
 	return out, nil
 }
 
-func newGroupShowCommand(a *app) *cobra.Command {
-	var name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Gets a resource group.",
-		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var rg map[string]any
-			if err := c.ARM(cmd.Context(), client.Request{Method: http.MethodGet, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources}, &rg); err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.ResourceGroup, rg), groupTable)
-		}),
-	}
-	groupNameFlags(cmd, &name)
-	return cmd
-}
-
-func newGroupDeleteCommand(a *app) *cobra.Command {
-	var name string
-	var yes, noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a resource group.",
-		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			ok, err := a.confirm("Are you sure you want to perform this operation?", yes)
-			if err != nil || !ok {
-				return err
-			}
-			return c.ARM(cmd.Context(), client.Request{Method: http.MethodDelete, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources, NoWait: noWait}, nil)
-		}),
-	}
-	groupNameFlags(cmd, &name)
-	yesFlag(cmd.Flags(), &yes)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "Do not wait for the long-running operation to finish.")
-	return cmd
-}
-
-func newGroupListCommand(a *app) *cobra.Command {
-	var tag string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List resource groups.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			items, err := c.ARMList(cmd.Context(), subscriptionPath(sub.ID)+"/resourcegroups", client.APIVersionResources, nil)
-			if err != nil {
-				return err
-			}
-			out := make([]map[string]any, 0, len(items))
-			for _, rg := range items {
-				if tag != "" && !hasTag(rg, tag) {
-					continue
-				}
-				out = append(out, azmodel.Render(azmodel.ResourceGroup, rg))
-			}
-			return a.print(out, "[]."+groupTable)
-		}),
-	}
-	cmd.Flags().StringVar(&tag, "tag", "", "A single tag in 'key[=value]' format to filter by.")
-	return cmd
-}
-
 func hasTag(m map[string]any, tag string) bool {
 	k, v, withValue := strings.Cut(tag, "=")
 	tags, _ := m["tags"].(map[string]any)
@@ -158,21 +118,22 @@ func hasTag(m map[string]any, tag string) bool {
 }
 
 func newGroupExistsCommand(a *app) *cobra.Command {
-	var name string
-	cmd := &cobra.Command{
-		Use:   "exists",
-		Short: "Check if a resource group exists.",
-		RunE: a.withSub([]string{"name|resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			err := c.ARM(cmd.Context(), client.Request{Method: http.MethodHead, Path: groupPath(sub.ID, name), APIVersion: client.APIVersionResources}, nil)
-			switch {
-			case err == nil:
-				return a.print(true, "")
-			case client.IsNotFound(err):
-				return a.print(false, "")
-			}
+	var r *ref
+	cmd := a.command(spec{use: "exists", short: "Check if a resource group exists.", needs: inSubscription, required: resourceGroups.required}, func(x *call) error {
+		s := x.c.SDK(x.sub.ID, resourceGroups.apiVersion)
+		gc, err := armresources.NewResourceGroupsClient(s.Sub, s.Cred, s.Options)
+		if err != nil {
 			return err
-		}),
-	}
-	groupNameFlags(cmd, &name)
+		}
+		var res armresources.ResourceGroupsClientCheckExistenceResponse
+		if _, err := x.c.Raw(x.ctx, func(ctx context.Context) (err error) {
+			res, err = gc.CheckExistence(ctx, r.name, nil)
+			return err
+		}); err != nil {
+			return err
+		}
+		return a.print(res.Success, "")
+	})
+	r = resourceGroups.ref(cmd)
 	return cmd
 }

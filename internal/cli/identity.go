@@ -1,8 +1,9 @@
 package cli
 
 import (
-	"net/http"
+	"context"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
@@ -13,116 +14,108 @@ const (
 	identityType     = "userAssignedIdentities"
 )
 
-func newIdentityCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "identity", Short: "Manage Managed Identities."}
-	cmd.AddCommand(
-		newIdentityCreateCommand(a),
-		newIdentityShowCommand(a),
-		newIdentityDeleteCommand(a),
-		newIdentityListCommand(a),
-	)
-	return cmd
-}
-
-func identityRequest(method, path string, body any) client.Request {
-	return client.Request{Method: method, Path: path, APIVersion: client.APIVersionManagedIdentity, Body: body}
-}
-
-// identityFlags adds the --name/-n and --resource-group/-g of an identity.
-func identityFlags(cmd *cobra.Command, name, group *string) {
-	cmd.Flags().StringVarP(name, "name", "n", "", "The name of the identity resource.")
-	cmd.Flags().StringVarP(group, "resource-group", "g", "", "Name of resource group.")
-}
-
-func newIdentityCreateCommand(a *app) *cobra.Command {
-	var name, group, location string
-	var tags []string
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create an identity.",
-		Example: "  az identity create -n MyIdentity -g MyResourceGroup",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "name", "resource-group"); err != nil {
-				return err
-			}
-			t, err := parseTags(tags)
-			if err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if location == "" {
-				if location, err = groupLocation(ctx, c, sub.ID, group); err != nil {
-					return err
-				}
-			}
-			body := map[string]any{"location": location}
-			if t != nil {
-				body["tags"] = t
-			}
-			var mi map[string]any
-			if err := c.ARM(ctx, identityRequest(http.MethodPut, resourcePath(sub.ID, group, identityProvider, identityType, name), body), &mi); err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.Identity, mi), "")
+// identities declares Microsoft.ManagedIdentity/userAssignedIdentities.
+var identities = declare(&armResource{
+	help:     verbs{show: "Show an identity.", list: "List identities.", del: "Delete an identity."},
+	provider: identityProvider, typ: identityType, apiVersion: client.APIVersionManagedIdentity,
+	nameHelp: "The name of the identity resource.",
+	render:   renderModel(azmodel.Identity),
+	sdk: sdkOf(armmsi.NewUserAssignedIdentitiesClient, (*armmsi.UserAssignedIdentitiesClient).Get,
+		(*armmsi.UserAssignedIdentitiesClient).NewListBySubscriptionPager, (*armmsi.UserAssignedIdentitiesClient).NewListByResourceGroupPager,
+		func(ctx context.Context, c *armmsi.UserAssignedIdentitiesClient, group, name string, _ bool) error {
+			_, err := c.Delete(ctx, group, name, nil)
+			return err
 		},
+		func(ctx context.Context, c *armmsi.UserAssignedIdentitiesClient, group, name string, body map[string]any) error {
+			m, err := model[armmsi.Identity](body)
+			if err == nil {
+				_, err = c.CreateOrUpdate(ctx, group, name, m, nil)
+			}
+			return err
+		}),
+})
+
+// renderModel renders with one of az's models.
+func renderModel(m string) func(*app, map[string]any) map[string]any {
+	return func(_ *app, v map[string]any) map[string]any { return azmodel.Render(m, v) }
+}
+
+func newIdentityCommand(a *app) *cobra.Command {
+	return group("identity", "Manage Managed Identities.", identities.commands(a,
+		createCmd(a, identities, creation{spec: spec{short: "Create an identity.", example: "  az identity create -n MyIdentity -g MyResourceGroup"}}),
+	)...)
+}
+
+// creation declares a create command of a tracked resource beyond its
+// spec: flags adds its own flags, body its own properties to the request,
+// and print, when set, replaces the resource's printer. tagsHelp is the help
+// of --tags (no --tags when "-").
+type creation struct {
+	spec
+	tagsHelp string
+	flags    func(cmd *cobra.Command)
+	body     func(x *call, r *ref, b map[string]any) error
+	print    func(r *ref, m map[string]any) error
+}
+
+// createCmd is the create command of a tracked resource: it takes --location
+// (by default the resource group's) and --tags. The required flags are the
+// resource's unless the spec lists them.
+func createCmd(a *app, res *armResource, o creation) *cobra.Command {
+	var r *ref
+	var location string
+	var tags []string
+	var t map[string]string
+	s := o.spec
+	s.use, s.needs = "create", inSubscription
+	if s.required == nil {
+		s.required = res.required
 	}
-	identityFlags(cmd, &name, &group)
+	s.check = func() (err error) {
+		if o.check != nil {
+			if err := o.check(); err != nil {
+				return err
+			}
+		}
+		t, err = parseTags(tags)
+		return err
+	}
+	cmd := a.command(s, func(x *call) error {
+		if location == "" {
+			var err error
+			if location, err = groupLocation(x.ctx, x.c, x.sub.ID, r.group); err != nil {
+				return err
+			}
+		}
+		b := map[string]any{"location": location}
+		if t != nil {
+			b["tags"] = t
+		}
+		if o.body != nil {
+			if err := o.body(x, r, b); err != nil {
+				return err
+			}
+		}
+		m, err := r.put(x, b)
+		if err != nil {
+			return err
+		}
+		if o.print != nil {
+			return o.print(r, m)
+		}
+		return res.print(a, m)
+	})
+	r = res.ref(cmd)
+	if o.flags != nil {
+		o.flags(cmd)
+	}
 	cmd.Flags().StringVarP(&location, "location", "l", "", "Location. Defaults to the location of the resource group.")
-	cmd.Flags().StringArrayVar(&tags, "tags", nil, "Space-separated tags: key[=value] [key[=value] ...].")
-	return cmd
-}
-
-func newIdentityShowCommand(a *app) *cobra.Command {
-	var name, group string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show an identity.",
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var mi map[string]any
-			if err := c.ARM(cmd.Context(), identityRequest(http.MethodGet, resourcePath(sub.ID, group, identityProvider, identityType, name), nil), &mi); err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.Identity, mi), "")
-		}),
+	switch o.tagsHelp {
+	case "-":
+	case "":
+		cmd.Flags().StringArrayVar(&tags, "tags", nil, "Space-separated tags: key[=value] [key[=value] ...].")
+	default:
+		cmd.Flags().StringArrayVar(&tags, "tags", nil, o.tagsHelp)
 	}
-	identityFlags(cmd, &name, &group)
-	return cmd
-}
-
-func newIdentityDeleteCommand(a *app) *cobra.Command {
-	var name, group string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete an identity.",
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			return c.ARM(cmd.Context(), identityRequest(http.MethodDelete, resourcePath(sub.ID, group, identityProvider, identityType, name), nil), nil)
-		}),
-	}
-	identityFlags(cmd, &name, &group)
-	return cmd
-}
-
-func newIdentityListCommand(a *app) *cobra.Command {
-	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List identities.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			path := subscriptionPath(sub.ID)
-			if group != "" {
-				path = groupPath(sub.ID, group)
-			}
-			items, err := c.ARMList(cmd.Context(), path+"/providers/"+identityProvider+"/"+identityType, client.APIVersionManagedIdentity, nil)
-			if err != nil {
-				return err
-			}
-			return a.print(azmodel.RenderAll(azmodel.Identity, items), "")
-		}),
-	}
-	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
 	return cmd
 }

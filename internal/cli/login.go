@@ -22,31 +22,25 @@ type loginRequest struct {
 func newLoginCommand(a *app) *cobra.Command {
 	var r loginRequest
 	var allowNoSubscriptions bool
-	cmd := &cobra.Command{
-		Use:   "login",
-		Short: "Log in to drydock.",
-		Long: "Log in to drydock with a user name and password, or as a service principal with its application ID and secret.\n\n" +
-			"The server is chosen by --endpoint/--ca-file, else $DRYDOCK_ENDPOINT/$DRYDOCK_CA_FILE, else the saved profile, else " + client.DefaultEndpoint + ".",
-		Example: "  az login -u alice@contoso.onmicrosoft.com -p 'P@ssw0rd'\n" +
-			"  az login --service-principal -u <appId> -p <secret> --tenant <tenantId>",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if r.servicePrincipal {
-				if err := require(cmd, "username", "password", "tenant"); err != nil {
-					return err
-				}
-			} else if err := require(cmd, "username", "password"); err != nil {
+	cmd := a.command(spec{use: "login", short: "Log in to drydock.", long: "Log in to drydock with a user name and password, or as a service principal with its application ID and secret.\n\n" +
+		"The server is chosen by --endpoint/--ca-file, else $DRYDOCK_ENDPOINT/$DRYDOCK_CA_FILE, else the saved profile, else " + client.DefaultEndpoint + ".", example: "  az login -u alice@contoso.onmicrosoft.com -p 'P@ssw0rd'\n" +
+		"  az login --service-principal -u <appId> -p <secret> --tenant <tenantId>", needs: noClient}, func(x *call) error {
+		if r.servicePrincipal {
+			if err := require(x.cmd, "username", "password", "tenant"); err != nil {
 				return err
 			}
-			prof, err := a.login(cmd.Context(), r)
-			if err != nil {
-				return err
-			}
-			if len(prof.Subscriptions) == 0 {
-				a.warn("No subscriptions found for %s. Run 'az account create --name <name>' to create one.", r.username)
-			}
-			return a.print(accountList(prof), "")
-		},
-	}
+		} else if err := require(x.cmd, "username", "password"); err != nil {
+			return err
+		}
+		prof, err := a.login(x.ctx, r)
+		if err != nil {
+			return err
+		}
+		if len(prof.Subscriptions) == 0 {
+			a.warn("No subscriptions found for %s. Run 'az account create --name <name>' to create one.", r.username)
+		}
+		return a.print(accountList(prof), "")
+	})
 	f := cmd.Flags()
 	f.StringVarP(&r.username, "username", "u", "", "User name, or the application ID with --service-principal.")
 	f.StringVarP(&r.password, "password", "p", "", "Password, or the client secret with --service-principal.")
@@ -78,7 +72,7 @@ func (a *app) login(ctx context.Context, r loginRequest) (*client.Profile, error
 	if err != nil {
 		return nil, err
 	}
-	user := client.User{Name: r.username, Type: client.UserTypeUser}
+	user := client.Account{Name: r.username, Type: client.UserTypeUser}
 	var creds *client.Credentials
 	if r.servicePrincipal {
 		user.Type = client.UserTypeServicePrincipal
@@ -122,7 +116,7 @@ func (a *app) login(ctx context.Context, r loginRequest) (*client.Profile, error
 }
 
 // subscriptionsFrom converts ARM subscription objects to profile entries.
-func subscriptionsFrom(items []map[string]any, tenant string, user client.User) []client.Subscription {
+func subscriptionsFrom(items []map[string]any, tenant string, user client.Account) []client.Subscription {
 	subs := make([]client.Subscription, 0, len(items))
 	for _, it := range items {
 		s := subscriptionFrom(it, tenant, user)
@@ -133,7 +127,7 @@ func subscriptionsFrom(items []map[string]any, tenant string, user client.User) 
 	return subs
 }
 
-func subscriptionFrom(it map[string]any, tenant string, user client.User) client.Subscription {
+func subscriptionFrom(it map[string]any, tenant string, user client.Account) client.Subscription {
 	s := client.Subscription{
 		ID:       str(it, "subscriptionId"),
 		Name:     str(it, "displayName"),
@@ -164,13 +158,9 @@ func loginWithPassword(ctx context.Context, endpoint, caFile, tenant, username, 
 
 func newLogoutCommand(a *app) *cobra.Command {
 	var username string
-	cmd := &cobra.Command{
-		Use:   "logout",
-		Short: "Log out to remove access to drydock subscriptions.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.logout()
-		},
-	}
+	cmd := a.command(spec{use: "logout", short: "Log out to remove access to drydock subscriptions.", needs: noClient}, func(x *call) error {
+		return a.logout()
+	})
 	cmd.Flags().StringVar(&username, "username", "", "Account user; only the logged-in account is known to drydock.")
 	return cmd
 }
@@ -212,7 +202,7 @@ func (a *app) refreshSubscriptions(ctx context.Context) error {
 }
 
 // currentUser is the logged-in account as the profile records it.
-func (a *app) currentUser() client.User {
+func (a *app) currentUser() client.Account {
 	if a.profile != nil && a.profile.User != nil {
 		return *a.profile.User
 	}
@@ -223,5 +213,5 @@ func (a *app) currentUser() client.User {
 			}
 		}
 	}
-	return client.User{Type: client.UserTypeUser}
+	return client.Account{Type: client.UserTypeUser}
 }

@@ -25,28 +25,11 @@ func resourcePath(sub, group, provider, typ, name string) string {
 // groupLocation returns a resource group's location, which az uses as the
 // default location of resources created in it.
 func groupLocation(ctx context.Context, c *client.Client, sub, group string) (string, error) {
-	var rg map[string]any
-	err := c.ARM(ctx, client.Request{Method: http.MethodGet, Path: groupPath(sub, group), APIVersion: client.APIVersionResources}, &rg)
+	rg, err := resourceGroups.fetch(ctx, c, sub, "", "", group, groupPath(sub, group))
 	if err != nil {
 		return "", err
 	}
 	return str(rg, "location"), nil
-}
-
-// findByName looks a resource of a type up by name in the subscription (for
-// commands whose --resource-group is optional), with az's error when it is
-// missing.
-func findByName(ctx context.Context, c *client.Client, sub client.Subscription, provider, typ, apiVersion, name string) (map[string]any, error) {
-	items, err := c.ARMList(ctx, subscriptionPath(sub.ID)+"/providers/"+provider+"/"+typ, apiVersion, nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range items {
-		if strings.EqualFold(str(it, "name"), name) {
-			return it, nil
-		}
-	}
-	return nil, resourceNotFound(name, provider+"/"+typ, sub)
 }
 
 func resourceNotFound(name, typ string, sub client.Subscription) error {

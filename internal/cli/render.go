@@ -99,15 +99,6 @@ func flatten(m map[string]any) map[string]any {
 	return out
 }
 
-// flattenAll flattens each item of a list.
-func flattenAll(items []map[string]any) []map[string]any {
-	out := make([]map[string]any, 0, len(items))
-	for _, it := range items {
-		out = append(out, flatten(it))
-	}
-	return out
-}
-
 // str reads a string at a path of object keys, "" when absent.
 func str(m map[string]any, path ...string) string {
 	var cur any = m

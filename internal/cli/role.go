@@ -3,13 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 )
 
@@ -21,11 +19,8 @@ const (
 )
 
 func newRoleCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "role", Short: "Manage Azure role-based access control (Azure RBAC)."}
-	def := &cobra.Command{Use: "definition", Short: "Manage role definitions."}
-	def.AddCommand(newRoleDefinitionListCommand(a))
-	cmd.AddCommand(def, newRoleAssignmentCommand(a))
-	return cmd
+	return group("role", "Manage Azure role-based access control (Azure RBAC).",
+		group("definition", "Manage role definitions.", newRoleDefinitionListCommand(a)), newRoleAssignmentCommand(a))
 }
 
 // scopePrefix turns a scope into the path prefix extension resources hang
@@ -65,7 +60,7 @@ func resolveRoleID(ctx context.Context, c *client.Client, role, scope, sub strin
 	if isGUID(role) {
 		return subscriptionPath(sub) + roleDefinitionsSuffix + "/" + role, nil
 	}
-	defs, err := c.ARMList(ctx, scopePrefix(scope)+roleDefinitionsSuffix, client.APIVersionAuthorization, filterQuery("roleName eq "+client.ODataString(role)))
+	defs, err := listRoleDefinitions(ctx, c, scope, "roleName eq "+client.ODataString(role))
 	if err != nil {
 		return "", err
 	}
@@ -82,62 +77,42 @@ func resolveRoleID(ctx context.Context, c *client.Client, role, scope, sub strin
 	return "", fmt.Errorf("More than one role matches the given name '%s'. Please pick an id from '%s'", role, strings.Join(ids, "', '"))
 }
 
-// createRoleAssignment PUTs a new role assignment.
-func createRoleAssignment(ctx context.Context, c *client.Client, scope, roleID, principalID, principalType, description string) (map[string]any, error) {
-	props := map[string]any{"roleDefinitionId": roleID, "principalId": principalID}
-	if principalType != "" {
-		props["principalType"] = principalType
-	}
-	if description != "" {
-		props["description"] = description
-	}
-	var ra map[string]any
-	path := scopePrefix(scope) + roleAssignmentsSuffix + "/" + uuid.NewString()
-	if err := c.ARM(ctx, authzRequest(http.MethodPut, path, map[string]any{"properties": props}), &ra); err != nil {
-		return nil, err
-	}
-	return ra, nil
-}
-
 func newRoleDefinitionListCommand(a *app) *cobra.Command {
 	var name, scope string
 	var customOnly triBool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List role definitions.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var err error
-			if scope == "" {
-				scope = subscriptionPath(sub.ID)
+	cmd := a.command(spec{use: "list", short: "List role definitions.", needs: inSubscription}, func(x *call) error {
+		c, sub := x.c, x.sub
+		var err error
+		if scope == "" {
+			scope = subscriptionPath(sub.ID)
+		}
+		ctx := x.ctx
+		var defs []map[string]any
+		switch {
+		case isGUID(name):
+			d, err := getRoleDefinition(ctx, c, scope, name)
+			if err != nil {
+				return err
 			}
-			ctx := cmd.Context()
-			var defs []map[string]any
-			switch {
-			case isGUID(name):
-				var d map[string]any
-				if err := c.ARM(ctx, authzRequest(http.MethodGet, scopePrefix(scope)+roleDefinitionsSuffix+"/"+name, nil), &d); err != nil {
-					return err
-				}
-				defs = []map[string]any{d}
-			default:
-				var q map[string][]string
-				if name != "" {
-					q = filterQuery("roleName eq " + client.ODataString(name))
-				}
-				if defs, err = c.ARMList(ctx, scopePrefix(scope)+roleDefinitionsSuffix, client.APIVersionAuthorization, q); err != nil {
-					return err
-				}
+			defs = []map[string]any{d}
+		default:
+			var filter string
+			if name != "" {
+				filter = "roleName eq " + client.ODataString(name)
 			}
-			out := make([]map[string]any, 0, len(defs))
-			for _, d := range defs {
-				if customOnly.set && customOnly.val && !strings.EqualFold(str(d, "properties", "type"), "CustomRole") {
-					continue
-				}
-				out = append(out, azmodel.Render(azmodel.RoleDefinition, d))
+			if defs, err = listRoleDefinitions(ctx, c, scope, filter); err != nil {
+				return err
 			}
-			return a.print(out, roleDefinitionTable)
-		}),
-	}
+		}
+		out := make([]map[string]any, 0, len(defs))
+		for _, d := range defs {
+			if customOnly.set && customOnly.val && !strings.EqualFold(str(d, "properties", "type"), "CustomRole") {
+				continue
+			}
+			out = append(out, azmodel.Render(azmodel.RoleDefinition, d))
+		}
+		return a.print(out, roleDefinitionTable)
+	})
 	f := cmd.Flags()
 	f.StringVarP(&name, "name", "n", "", "A role's name or id, e.g. 'Reader'.")
 	f.StringVar(&scope, "scope", "", "Scope at which the role definitions are listed. Defaults to the subscription.")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"net/http"
 	"path"
 	"strings"
 
@@ -15,14 +14,12 @@ import (
 const roleAssignmentTable = "[].{Principal:principalName, Role:roleDefinitionName, Scope:scope}"
 
 func newRoleAssignmentCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "assignment", Short: "Manage role assignments."}
-	cmd.AddCommand(
+	return group("assignment", "Manage role assignments.",
 		newRoleAssignmentCreateCommand(a),
 		newRoleAssignmentListCommand(a),
 		newRoleAssignmentDeleteCommand(a),
 		newRoleAssignmentExplainCommand(a),
 	)
-	return cmd
 }
 
 // scopeFlags adds --scope and --resource-group/-g.
@@ -77,42 +74,27 @@ func (in *assigneeInput) resolve(ctx context.Context, g graphAPI) (principal, er
 func newRoleAssignmentCreateCommand(a *app) *cobra.Command {
 	var in assigneeInput
 	var role, scope, group, description string
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create a new role assignment for a user, group, or service principal.",
-		Example: "  az role assignment create --assignee sp_name --role a_role --scope /subscriptions/{sub}/resourceGroups/{rg}\n" +
-			"  az role assignment create --assignee-object-id 00000000-0000-0000-0000-000000000000 --assignee-principal-type ServicePrincipal --role AcrPull --scope {acrId}",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := require(cmd, "role"); err != nil {
-				return err
-			}
-			if err := in.validate(); err != nil {
-				return err
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			sc, err := buildRoleScope(group, scope, sub.ID)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			roleID, err := resolveRoleID(ctx, c, role, sc, sub.ID)
-			if err != nil {
-				return err
-			}
-			p, err := in.resolve(ctx, c)
-			if err != nil {
-				return err
-			}
-			ra, err := createRoleAssignment(ctx, c, sc, roleID, p.ID, p.Type, description)
-			if err != nil {
-				return err
-			}
-			return a.print(azmodel.Render(azmodel.RoleAssignment, ra), "")
-		},
-	}
+	cmd := a.command(spec{use: "create", short: "Create a new role assignment for a user, group, or service principal.", example: "  az role assignment create --assignee sp_name --role a_role --scope /subscriptions/{sub}/resourceGroups/{rg}\n" +
+		"  az role assignment create --assignee-object-id 00000000-0000-0000-0000-000000000000 --assignee-principal-type ServicePrincipal --role AcrPull --scope {acrId}", needs: inSubscription, required: []string{"role"}, check: in.validate}, func(x *call) error {
+		ctx, c, sub := x.ctx, x.c, x.sub
+		sc, err := buildRoleScope(group, scope, sub.ID)
+		if err != nil {
+			return err
+		}
+		roleID, err := resolveRoleID(ctx, c, role, sc, sub.ID)
+		if err != nil {
+			return err
+		}
+		p, err := in.resolve(ctx, c)
+		if err != nil {
+			return err
+		}
+		ra, err := createRoleAssignment(ctx, c, sc, roleID, p.ID, p.Type, description)
+		if err != nil {
+			return err
+		}
+		return a.print(azmodel.Render(azmodel.RoleAssignment, ra), "")
+	})
 	in.flags(cmd, true)
 	cmd.Flags().StringVar(&role, "role", "", "Role name or id.")
 	cmd.Flags().StringVar(&description, "description", "", "Description of role assignment.")
@@ -130,16 +112,28 @@ type assignmentSearch struct {
 	includeGroups    bool
 }
 
+// narrow sets the search's scope (none with all) and assignee from the
+// command line.
+func (s *assignmentSearch) narrow(ctx context.Context, c *client.Client, all bool, group, scope, assignee string) (err error) {
+	if !all {
+		if s.scope, err = buildRoleScope(group, scope, s.sub); err != nil {
+			return err
+		}
+	}
+	if assignee != "" {
+		s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee)
+	}
+	return err
+}
+
 // lastSegment is the GUID at the end of a role definition ID.
 func lastSegment(id string) string { return strings.ToLower(path.Base(id)) }
 
 // search lists the role assignments matching s, as az does.
 func (s assignmentSearch) run(ctx context.Context, c *client.Client) ([]map[string]any, error) {
-	listPath := subscriptionPath(s.sub) + roleAssignmentsSuffix
 	var filter string
 	switch {
 	case s.scope != "":
-		listPath = scopePrefix(s.scope) + roleAssignmentsSuffix
 		filter = "atScope()"
 		if s.assigneeID != "" && s.includeGroups {
 			filter += " and assignedTo('" + s.assigneeID + "')"
@@ -149,11 +143,7 @@ func (s assignmentSearch) run(ctx context.Context, c *client.Client) ([]map[stri
 	case s.assigneeID != "":
 		filter = "principalId eq '" + s.assigneeID + "'"
 	}
-	var q map[string][]string
-	if filter != "" {
-		q = filterQuery(filter)
-	}
-	items, err := c.ARMList(ctx, listPath, client.APIVersionAuthorization, q)
+	items, err := listRoleAssignments(ctx, c, s.sub, s.scope, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +181,7 @@ func (s assignmentSearch) run(ctx context.Context, c *client.Client) ([]map[stri
 // and principalName.
 func describeAssignments(ctx context.Context, c *client.Client, items []map[string]any, defScope string) []map[string]any {
 	roleNames := map[string]string{}
-	if defs, err := c.ARMList(ctx, scopePrefix(defScope)+roleDefinitionsSuffix, client.APIVersionAuthorization, nil); err == nil {
+	if defs, err := listRoleDefinitions(ctx, c, defScope, ""); err == nil {
 		for _, d := range defs {
 			roleNames[lastSegment(str(d, "id"))] = str(d, "properties", "roleName")
 		}
@@ -207,14 +197,12 @@ func describeAssignments(ctx context.Context, c *client.Client, items []map[stri
 	names := map[string]string{}
 	for start := 0; start < len(ids); start += 1000 {
 		batch := ids[start:min(start+1000, len(ids))]
-		var res struct {
-			Value []map[string]any `json:"value"`
-		}
-		if err := c.Graph(ctx, http.MethodPost, "/directoryObjects/getByIds", nil, map[string]any{"ids": batch}, &res); err != nil {
+		objs, err := c.GetByIDs(ctx, batch)
+		if err != nil {
 			break
 		}
-		for _, o := range res.Value {
-			names[strings.ToLower(str(o, "id"))] = displayableName(o)
+		for _, o := range objs {
+			names[strings.ToLower(o.ID)] = displayableName(o)
 		}
 	}
 	out := make([]map[string]any, 0, len(items))
@@ -235,37 +223,27 @@ func describeAssignments(ctx context.Context, c *client.Client, items []map[stri
 func newRoleAssignmentListCommand(a *app) *cobra.Command {
 	var assignee, role, scope, group string
 	var all, inherited, groups, classic bool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List role assignments.",
-		Long:  "List role assignments. By default, only assignments scoped to the subscription are displayed. To view assignments scoped by resource or group, use `--all`.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var err error
-			ctx := cmd.Context()
-			s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited, includeGroups: groups}
-			if all {
-				if group != "" || scope != "" {
-					return usageErrorf("group or scope are not required when --all is used")
-				}
-			} else if s.scope, err = buildRoleScope(group, scope, sub.ID); err != nil {
-				return err
-			}
-			if assignee != "" {
-				if s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee); err != nil {
-					return err
-				}
-			}
-			items, err := s.run(ctx, c)
-			if err != nil {
-				return err
-			}
-			defScope := s.scope
-			if defScope == "" {
-				defScope = subscriptionPath(sub.ID)
-			}
-			return a.print(describeAssignments(ctx, c, items, defScope), roleAssignmentTable)
-		}),
-	}
+	cmd := a.command(spec{use: "list", short: "List role assignments.", long: "List role assignments. By default, only assignments scoped to the subscription are displayed. To view assignments scoped by resource or group, use `--all`.", needs: inSubscription}, func(x *call) error {
+		c, sub := x.c, x.sub
+		var err error
+		ctx := x.ctx
+		s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited, includeGroups: groups}
+		if all && (group != "" || scope != "") {
+			return usageErrorf("group or scope are not required when --all is used")
+		}
+		if err = s.narrow(ctx, c, all, group, scope, assignee); err != nil {
+			return err
+		}
+		items, err := s.run(ctx, c)
+		if err != nil {
+			return err
+		}
+		defScope := s.scope
+		if defScope == "" {
+			defScope = subscriptionPath(sub.ID)
+		}
+		return a.print(describeAssignments(ctx, c, items, defScope), roleAssignmentTable)
+	})
 	f := cmd.Flags()
 	f.StringVar(&assignee, "assignee", "", "Represent a user, group, or service principal. Supported format: object id, user sign-in name, or service principal name.")
 	f.StringVar(&role, "role", "", "Role name or id.")
@@ -281,60 +259,49 @@ func newRoleAssignmentDeleteCommand(a *app) *cobra.Command {
 	var ids []string
 	var assignee, role, scope, group string
 	var inherited, yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete role assignments.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if len(ids) > 0 {
-				if assignee != "" || role != "" || group != "" || scope != "" || inherited {
-					return usageErrorf("When assignment ids are used, other parameter values are not required")
-				}
-				c, err := a.client()
-				if err != nil {
-					return err
-				}
-				for _, id := range ids {
-					if err := c.ARM(ctx, authzRequest(http.MethodDelete, id, nil), nil); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			c, sub, err := a.clientAndSub()
-			if err != nil {
-				return err
-			}
-			if assignee == "" && role == "" && group == "" && scope == "" && !yes {
-				ok, err := a.confirm("This will delete all role assignments under the subscription. Are you sure?", false)
-				if err != nil || !ok {
-					return err
-				}
-			}
-			s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited}
-			if s.scope, err = buildRoleScope(group, scope, sub.ID); err != nil {
-				return err
-			}
-			if assignee != "" {
-				if s.assigneeID, err = resolveAssigneeOrID(ctx, c, assignee); err != nil {
-					return err
-				}
-			}
-			items, err := s.run(ctx, c)
-			if err != nil {
-				return err
-			}
-			if len(items) == 0 {
-				return errNoMatchedAssignments
-			}
-			for _, ra := range items {
-				if err := c.ARM(ctx, authzRequest(http.MethodDelete, str(ra, "id"), nil), nil); err != nil {
+	cmd := a.command(spec{use: "delete", short: "Delete role assignments.", needs: signedIn, check: func() error {
+		if len(ids) > 0 && (assignee != "" || role != "" || group != "" || scope != "" || inherited) {
+			return usageErrorf("When assignment ids are used, other parameter values are not required")
+		}
+		return nil
+	}}, func(x *call) error {
+		ctx, c := x.ctx, x.c
+		if len(ids) > 0 {
+			for _, id := range ids {
+				if err := deleteRoleAssignment(ctx, c, id); err != nil {
 					return err
 				}
 			}
 			return nil
-		},
-	}
+		}
+		sub, err := a.sub()
+		if err != nil {
+			return err
+		}
+		if assignee == "" && role == "" && group == "" && scope == "" && !yes {
+			ok, err := a.confirm("This will delete all role assignments under the subscription. Are you sure?", false)
+			if err != nil || !ok {
+				return err
+			}
+		}
+		s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited}
+		if err = s.narrow(ctx, c, false, group, scope, assignee); err != nil {
+			return err
+		}
+		items, err := s.run(ctx, c)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return errNoMatchedAssignments
+		}
+		for _, ra := range items {
+			if err := deleteRoleAssignment(ctx, c, str(ra, "id")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	f := cmd.Flags()
 	f.StringArrayVar(&ids, "ids", nil, "Space-separated role assignment ids.")
 	f.StringVar(&assignee, "assignee", "", "Represent a user, group, or service principal. Supported format: object id, user sign-in name, or service principal name.")

@@ -55,16 +55,12 @@ func (a *app) printVersion() {
 // newVersionCommand is `drydock version` (az version): the versions as
 // JSON, so that --query works on them.
 func newVersionCommand(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Show the versions of drydock and of the az grammar it mirrors.",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.print(map[string]any{
-				"azure-cli":      azCompatVersion,
-				"azure-cli-core": azCompatVersion,
-				"drydock":        drydockVersion(),
-				"extensions":     map[string]any{},
-			}, "")
-		},
-	}
+	return a.command(spec{use: "version", short: "Show the versions of drydock and of the az grammar it mirrors.", needs: noClient}, func(x *call) error {
+		return a.print(map[string]any{
+			"azure-cli":      azCompatVersion,
+			"azure-cli-core": azCompatVersion,
+			"drydock":        drydockVersion(),
+			"extensions":     map[string]any{},
+		}, "")
+	})
 }

@@ -16,25 +16,21 @@ const (
 	vmTable    = "[].{Name:name, ResourceGroup:resourceGroup, Location:location}"
 )
 
+// virtualMachines declares Microsoft.Compute/virtualMachines.
+var virtualMachines = declare(&armResource{
+	help:     verbs{show: "Get the details of a virtual machine.", list: "List details of virtual machines.", del: "Delete a virtual machine."},
+	provider: vmProvider, typ: vmType, apiVersion: client.APIVersionCompute,
+	nameHelp:       "The name of the Virtual Machine.",
+	render:         func(_ *app, m map[string]any) map[string]any { return flatten(m) },
+	listTable:      vmTable,
+	deleteQuestion: confirmOperation,
+})
+
 func newVMCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "vm", Short: "Manage virtual machines (drydock: identity hosts with an IMDS endpoint)."}
-	cmd.AddCommand(
+	return group("vm", "Manage virtual machines (drydock: identity hosts with an IMDS endpoint).", virtualMachines.commands(a,
 		newVMCreateCommand(a),
-		newVMShowCommand(a),
-		newVMDeleteCommand(a),
-		newVMListCommand(a),
 		newVMHostCredentialCommand(a),
-	)
-	return cmd
-}
-
-func vmRequest(method, path string, body any) client.Request {
-	return client.Request{Method: method, Path: path, APIVersion: client.APIVersionCompute, Body: body}
-}
-
-func vmFlags(cmd *cobra.Command, name, group *string) {
-	cmd.Flags().StringVarP(name, "name", "n", "", "The name of the Virtual Machine.")
-	cmd.Flags().StringVarP(group, "resource-group", "g", "", "Name of resource group.")
+	)...)
 }
 
 // vmIdentity builds the identity block of a VM from --assign-identity
@@ -95,133 +91,53 @@ func vmCreateSummary(vm map[string]any, group string, withIdentity bool) map[str
 }
 
 func newVMCreateCommand(a *app) *cobra.Command {
-	var name, group, location string
 	var identities []string
 	var ignored struct {
 		image, size, adminUser, adminPassword, authType, publicIPSKU, publicIP, nsg, vnet, subnet string
 		sshKeys                                                                                   bool
 	}
-	cmd := &cobra.Command{
-		Use:     "create",
-		Short:   "Create a virtual machine to host managed identities.",
-		Example: "  az vm create -n myVM -g MyResourceGroup --image Ubuntu2204 --assign-identity myIdentity",
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var err error
-			ctx := cmd.Context()
-			if location == "" {
-				if location, err = groupLocation(ctx, c, sub.ID, group); err != nil {
-					return err
-				}
-			}
-			body := map[string]any{"location": location}
+	return createCmd(a, virtualMachines, creation{
+		spec: spec{short: "Create a virtual machine to host managed identities.",
+			example: "  az vm create -n myVM -g MyResourceGroup --image Ubuntu2204 --assign-identity myIdentity"},
+		tagsHelp: "-",
+		body: func(x *call, r *ref, b map[string]any) error {
 			if len(identities) > 0 {
-				body["identity"] = vmIdentity(sub.ID, group, identities)
+				b["identity"] = vmIdentity(x.sub.ID, r.group, identities)
 			}
-			var vm map[string]any
-			if err := c.ARM(ctx, vmRequest(http.MethodPut, resourcePath(sub.ID, group, vmProvider, vmType, name), body), &vm); err != nil {
-				return err
+			return nil
+		},
+		print: func(r *ref, vm map[string]any) error {
+			return a.print(vmCreateSummary(vm, r.group, len(identities) > 0), "")
+		},
+		flags: func(cmd *cobra.Command) {
+			f := cmd.Flags()
+			f.StringArrayVar(&identities, "assign-identity", nil, "Space-separated identities to assign: resource IDs or names of user-assigned identities in the resource group; '[system]' (or no value) for a system-assigned one.")
+			// Accepted for compatibility with VM walkthroughs; drydock ignores them.
+			for _, s := range []struct {
+				p    *string
+				name string
+			}{
+				{&ignored.image, "image"}, {&ignored.size, "size"}, {&ignored.adminUser, "admin-username"},
+				{&ignored.adminPassword, "admin-password"}, {&ignored.authType, "authentication-type"},
+				{&ignored.publicIPSKU, "public-ip-sku"}, {&ignored.publicIP, "public-ip-address"},
+				{&ignored.nsg, "nsg"}, {&ignored.vnet, "vnet-name"}, {&ignored.subnet, "subnet"},
+			} {
+				f.StringVar(s.p, s.name, "", "Ignored by drydock.")
 			}
-			return a.print(vmCreateSummary(vm, group, len(identities) > 0), "")
-		}),
-	}
-	vmFlags(cmd, &name, &group)
-	f := cmd.Flags()
-	f.StringVarP(&location, "location", "l", "", "Location. Defaults to the location of the resource group.")
-	f.StringArrayVar(&identities, "assign-identity", nil, "Space-separated identities to assign: resource IDs or names of user-assigned identities in the resource group; '[system]' (or no value) for a system-assigned one.")
-	// Accepted for compatibility with VM walkthroughs; drydock ignores them.
-	for _, s := range []struct {
-		p          *string
-		name, desc string
-	}{
-		{&ignored.image, "image", "Ignored by drydock."},
-		{&ignored.size, "size", "Ignored by drydock."},
-		{&ignored.adminUser, "admin-username", "Ignored by drydock."},
-		{&ignored.adminPassword, "admin-password", "Ignored by drydock."},
-		{&ignored.authType, "authentication-type", "Ignored by drydock."},
-		{&ignored.publicIPSKU, "public-ip-sku", "Ignored by drydock."},
-		{&ignored.publicIP, "public-ip-address", "Ignored by drydock."},
-		{&ignored.nsg, "nsg", "Ignored by drydock."},
-		{&ignored.vnet, "vnet-name", "Ignored by drydock."},
-		{&ignored.subnet, "subnet", "Ignored by drydock."},
-	} {
-		f.StringVar(s.p, s.name, "", s.desc)
-	}
-	f.BoolVar(&ignored.sshKeys, "generate-ssh-keys", false, "Ignored by drydock.")
-	return cmd
-}
-
-func newVMShowCommand(a *app) *cobra.Command {
-	var name, group string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Get the details of a virtual machine.",
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var vm map[string]any
-			if err := c.ARM(cmd.Context(), vmRequest(http.MethodGet, resourcePath(sub.ID, group, vmProvider, vmType, name), nil), &vm); err != nil {
-				return err
-			}
-			return a.print(flatten(vm), "")
-		}),
-	}
-	vmFlags(cmd, &name, &group)
-	return cmd
-}
-
-func newVMDeleteCommand(a *app) *cobra.Command {
-	var name, group string
-	var yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a virtual machine.",
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			ok, err := a.confirm("Are you sure you want to perform this operation?", yes)
-			if err != nil || !ok {
-				return err
-			}
-			return c.ARM(cmd.Context(), vmRequest(http.MethodDelete, resourcePath(sub.ID, group, vmProvider, vmType, name), nil), nil)
-		}),
-	}
-	vmFlags(cmd, &name, &group)
-	yesFlag(cmd.Flags(), &yes)
-	return cmd
-}
-
-func newVMListCommand(a *app) *cobra.Command {
-	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List details of virtual machines.",
-		RunE: a.withSub(nil, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			path := subscriptionPath(sub.ID)
-			if group != "" {
-				path = groupPath(sub.ID, group)
-			}
-			items, err := c.ARMList(cmd.Context(), path+"/providers/"+vmProvider+"/"+vmType, client.APIVersionCompute, nil)
-			if err != nil {
-				return err
-			}
-			return a.print(flattenAll(items), vmTable)
-		}),
-	}
-	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of resource group.")
-	return cmd
+			f.BoolVar(&ignored.sshKeys, "generate-ssh-keys", false, "Ignored by drydock.")
+		},
+	})
 }
 
 func newVMHostCredentialCommand(a *app) *cobra.Command {
-	var name, group string
-	cmd := &cobra.Command{
-		Use:   "host-credential",
-		Short: "Issue the credential with which a process acts as the VM when calling its IMDS endpoint (drydock only).",
-		Long: "Issue the credential with which a process acts as the VM when calling its IMDS endpoint (drydock only).\n\n" +
+	var r *ref
+	cmd := a.command(spec{use: "host-credential",
+		short: "Issue the credential with which a process acts as the VM when calling its IMDS endpoint (drydock only).",
+		long: "Issue the credential with which a process acts as the VM when calling its IMDS endpoint (drydock only).\n\n" +
 			"The credential is shown once; issuing a new one replaces it.",
-		RunE: a.withSub([]string{"name", "resource-group"}, func(cmd *cobra.Command, c *client.Client, sub client.Subscription) error {
-			var res map[string]any
-			if err := c.ARM(cmd.Context(), vmRequest(http.MethodPost, resourcePath(sub.ID, group, vmProvider, vmType, name)+"/issueHostCredential", nil), &res); err != nil {
-				return err
-			}
-			return a.print(res, "")
-		}),
-	}
-	vmFlags(cmd, &name, &group)
+		needs: inSubscription, required: virtualMachines.required}, func(x *call) error {
+		return r.act(x, http.MethodPost, "/issueHostCredential", nil, false, func(res map[string]any) error { return a.print(res, "") })
+	})
+	r = virtualMachines.ref(cmd)
 	return cmd
 }

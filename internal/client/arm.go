@@ -36,16 +36,7 @@ type Request struct {
 // into out (when out is not nil and there is a body). For PUT and PATCH the
 // final body is the resource read after the operation succeeded.
 func (c *Client) ARM(ctx context.Context, r Request, out any) error {
-	var body []byte
-	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
-		if err != nil {
-			return err
-		}
-		body = b
-	}
-	u := c.armURL(r.Path, r.APIVersion, r.Query)
-	res, err := c.send(ctx, r.Method, u, ARMScope, body)
+	res, err := c.sendARM(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -77,6 +68,19 @@ func (c *Client) ARM(ctx context.Context, r Request, out any) error {
 		}
 	}
 	return decodeInto(res.Body, out)
+}
+
+// sendARM sends an ARM request once, its body marshalled as JSON.
+func (c *Client) sendARM(ctx context.Context, r Request) (*response, error) {
+	var body []byte
+	if r.Body != nil {
+		b, err := json.Marshal(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	return c.send(ctx, r.Method, c.armURL(r.Path, r.APIVersion, r.Query), ARMScope, body)
 }
 
 // ARMList GETs an ARM collection and follows nextLink, returning every
@@ -277,17 +281,7 @@ func (c *Client) pollAsyncOperation(ctx context.Context, u string, h http.Header
 			return DecodeAPIError(res.Status, res.Body)
 		}
 		h = res.Header
-		var op struct {
-			Status          string   `json:"status"`
-			PercentComplete *float64 `json:"percentComplete"`
-			Properties      struct {
-				Progress string `json:"progress"`
-			} `json:"properties"`
-			Error *struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
+		var op operationStatus
 		if err := json.Unmarshal(res.Body, &op); err != nil {
 			return fmt.Errorf("invalid operation status response: %w", err)
 		}
@@ -298,18 +292,39 @@ func (c *Client) pollAsyncOperation(ctx context.Context, u string, h http.Header
 		case "succeeded":
 			return nil
 		case "failed", "canceled", "cancelled":
-			e := &APIError{Status: res.Status, Code: op.Status, Message: fmt.Sprintf("Long running operation failed with status '%s'.", op.Status)}
-			if op.Error != nil {
-				if op.Error.Code != "" {
-					e.Code = op.Error.Code
-				}
-				if op.Error.Message != "" {
-					e.Message = op.Error.Message
-				}
-			}
-			return e
+			return operationError(res.Status, res.Body)
 		}
 	}
+}
+
+// operationStatus is the body of an Azure-AsyncOperation status.
+type operationStatus struct {
+	Status          string   `json:"status"`
+	PercentComplete *float64 `json:"percentComplete"`
+	Properties      struct {
+		Progress string `json:"progress"`
+	} `json:"properties"`
+	Error *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// operationError is the error of a long-running operation that ended
+// Failed or Canceled: its error, or its status.
+func operationError(status int, body []byte) *APIError {
+	var op operationStatus
+	_ = json.Unmarshal(body, &op)
+	e := &APIError{Status: status, Code: op.Status, Message: fmt.Sprintf("Long running operation failed with status '%s'.", op.Status)}
+	if op.Error != nil {
+		if op.Error.Code != "" {
+			e.Code = op.Error.Code
+		}
+		if op.Error.Message != "" {
+			e.Message = op.Error.Message
+		}
+	}
+	return e
 }
 
 // pollLocation GETs a Location URL until it stops answering 202. With a nil

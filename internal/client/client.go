@@ -157,7 +157,11 @@ func rootPool(caFile string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// sleepCtx is SleepContext under the name the package uses.
+var sleepCtx = SleepContext
+
+// SleepContext waits for d, returning early with ctx's error when ctx ends.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

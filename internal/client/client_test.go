@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // fakeJWT builds an unsigned token carrying claims.
@@ -371,7 +373,7 @@ func TestDeletePollsTheServersOperation(t *testing.T) {
 		t.Errorf("sleeps = %v", sleeps)
 	}
 	var out map[string]any
-	if err := c.ARM(ctx, Request{Method: "GET", Path: rg, APIVersion: APIVersionResources}, &out); !IsNotFound(err) {
+	if err := c.ARM(ctx, Request{Method: "GET", Path: rg, APIVersion: APIVersionResources}, &out); !errdefs.IsNotFound(err) {
 		t.Errorf("after delete: %v %v", out, err)
 	}
 }
@@ -410,7 +412,7 @@ func TestDecodeAPIError(t *testing.T) {
 			t.Errorf("DecodeAPIError(%d, %s) = %q", tt.status, tt.body, e.Error())
 		}
 	}
-	if !IsNotFound(fmt.Errorf("wrapped: %w", DecodeAPIError(404, nil))) {
+	if !errdefs.IsNotFound(fmt.Errorf("wrapped: %w", DecodeAPIError(404, nil))) {
 		t.Error("IsNotFound through wrapping")
 	}
 }
@@ -449,11 +451,11 @@ func TestGraphListPaging(t *testing.T) {
 	}
 	loggedIn(c)
 	q := map[string][]string{"$filter": {"displayName eq 'x'"}}
-	items, more, err := c.GraphList(context.Background(), "/users", q, false)
+	items, more, err := ListPath[Principal](context.Background(), c, "/users", q, false)
 	if err != nil || len(items) != 1 || !more {
 		t.Fatalf("first page: %v %v %v", items, more, err)
 	}
-	items, more, err = c.GraphList(context.Background(), "/users", q, true)
+	items, more, err = ListPath[Principal](context.Background(), c, "/users", q, true)
 	if err != nil || len(items) != 2 || more {
 		t.Fatalf("all pages: %v %v %v", items, more, err)
 	}

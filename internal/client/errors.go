@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/drydock-dev/drydock/internal/errdefs"
 )
 
 // APIError is an error answered by the ARM or Graph API, whose bodies share
@@ -21,6 +23,16 @@ type APIError struct {
 // Error formats the error as az prints it after "ERROR: ".
 func (e *APIError) Error() string { return fmt.Sprintf("(%s) %s", e.Code, e.Message) }
 
+// Unwrap is the error's kind, from its status (none for a long-running
+// operation that ended Failed or Canceled), so that callers test it with
+// errdefs.IsNotFound and the like.
+func (e *APIError) Unwrap() error {
+	if e.Status < 400 {
+		return nil
+	}
+	return errdefs.FromHTTPStatus(e.Status)
+}
+
 // OAuthError is an error answered by the token endpoint, whose body is
 // {"error":"invalid_grant","error_description":"AADSTS50126: ..."}.
 type OAuthError struct {
@@ -35,12 +47,6 @@ func (e *OAuthError) Error() string {
 		return e.Description
 	}
 	return e.Code
-}
-
-// IsNotFound reports whether err is an API error with status 404.
-func IsNotFound(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
 
 // HasCode reports whether err is an API error with the given code

@@ -40,22 +40,22 @@ type Profile struct {
 	TenantID string `json:"tenantId,omitempty"`
 	// User is the logged-in account, also known when it has no
 	// subscriptions.
-	User          *User          `json:"user,omitempty"`
+	User          *Account       `json:"user,omitempty"`
 	Subscriptions []Subscription `json:"subscriptions"`
 }
 
 // Subscription is one subscription of the logged-in account.
 type Subscription struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	TenantID  string `json:"tenantId"`
-	State     string `json:"state"`
-	IsDefault bool   `json:"isDefault"`
-	User      User   `json:"user"`
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	TenantID  string  `json:"tenantId"`
+	State     string  `json:"state"`
+	IsDefault bool    `json:"isDefault"`
+	User      Account `json:"user"`
 }
 
-// User is the account a subscription is used with.
-type User struct {
+// Account is the account a subscription is used with.
+type Account struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 }

@@ -989,15 +989,7 @@ type OperationStatus struct {
 // nil) with every status document polled. With r.NoWait it returns after
 // the first response. Failures come back as *APIError.
 func (c *Client) ARMOperation(ctx context.Context, r Request, progress func(OperationStatus)) error {
-	var body []byte
-	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
-		if err != nil {
-			return err
-		}
-		body = b
-	}
-	res, err := c.send(ctx, r.Method, c.armURL(r.Path, r.APIVersion, r.Query), ARMScope, body)
+	res, err := c.sendARM(ctx, r)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/checkacr"
-	"github.com/drydock-dev/drydock/internal/store"
 )
 
 // checkAcr (drydock's own action, behind `aks check-acr`) runs the
@@ -32,8 +31,8 @@ func (p *Provider) checkAcr(r *arm.Request) (int, any, error) {
 	if _, _, err := p.load(r.Context(), r.ID.String()); err != nil {
 		return 0, nil, err
 	}
-	var st state
-	if err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, r.ID.String()); return err }); err != nil {
+	st, err := p.viewState(r.Context(), r.ID.String())
+	if err != nil {
 		return 0, nil, err
 	}
 	var node *Node

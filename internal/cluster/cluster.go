@@ -175,6 +175,15 @@ func loadState(tx *store.Tx, id string) (state, error) {
 	return st, json.Unmarshal([]byte(s), &st)
 }
 
+// viewState reads the state of cluster id in a read transaction of its own.
+func (p *Provider) viewState(ctx context.Context, id string) (st state, err error) {
+	err = p.kit.Store.View(ctx, func(tx *store.Tx) error {
+		st, err = loadState(tx, id)
+		return err
+	})
+	return st, err
+}
+
 func saveState(tx *store.Tx, id string, st state) error {
 	b, _ := json.Marshal(st)
 	return tx.SetMeta(stateKey(id), string(b))
@@ -195,6 +204,15 @@ func (p *Provider) load(ctx context.Context, id string) (arm.Resource, Propertie
 		return arm.Resource{}, Properties{}, err
 	}
 	return decode(row)
+}
+
+// authorizeLoad authorizes action on the request's resource and loads
+// cluster (the resource itself, or the cluster of an agent pool).
+func (p *Provider) authorizeLoad(r *arm.Request, action string, cluster resourceid.ID) (arm.Resource, Properties, error) {
+	if err := p.kit.Authorize(r, action); err != nil {
+		return arm.Resource{}, Properties{}, err
+	}
+	return p.load(r.Context(), cluster.String())
 }
 
 func decode(row store.Resource) (arm.Resource, Properties, error) {
@@ -724,8 +742,8 @@ func (p *Provider) resizePool(tx *store.Tx, id resourceid.ID, loc string, st *st
 // outside the deletion's transaction, so the store is not held meanwhile.
 func (p *Provider) beforeDelete(ctx context.Context, id resourceid.ID) {
 	p.sup.Stop(strings.ToLower(id.String()))
-	var st state
-	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, id.String()); return err }); err == nil {
+	st, err := p.viewState(ctx, id.String())
+	if err == nil {
 		p.teardownNodes(st)
 	}
 }
@@ -782,15 +800,12 @@ func (p *Provider) power(on bool) arm.Handler {
 		if on {
 			action = "/start/action"
 		}
-		if err := p.kit.Authorize(r, clusterType+action); err != nil {
-			return 0, nil, err
-		}
-		res, props, err := p.load(r.Context(), r.ID.String())
+		res, props, err := p.authorizeLoad(r, clusterType+action, r.ID)
 		if err != nil {
 			return 0, nil, err
 		}
-		var st state
-		if err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, r.ID.String()); return err }); err != nil {
+		st, err := p.viewState(r.Context(), r.ID.String())
+		if err != nil {
 			return 0, nil, err
 		}
 		id := r.ID
@@ -823,14 +838,11 @@ func (p *Provider) credential(kind string) arm.Handler {
 			action, file, name = "/listClusterAdminCredential/action", "admin.kubeconfig", "clusterAdmin"
 		}
 		cluster := r.ID
-		if err := p.kit.Authorize(r, clusterType+action); err != nil {
+		if _, _, err := p.authorizeLoad(r, clusterType+action, cluster); err != nil {
 			return 0, nil, err
 		}
-		if _, _, err := p.load(r.Context(), cluster.String()); err != nil {
-			return 0, nil, err
-		}
-		var st state
-		if err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) { st, err = loadState(tx, cluster.String()); return err }); err != nil {
+		st, err := p.viewState(r.Context(), cluster.String())
+		if err != nil {
 			return 0, nil, err
 		}
 		b, err := os.ReadFile(filepath.Join(st.Dir, "controlplane", file))
@@ -896,8 +908,7 @@ func (p *Provider) Resume(ctx context.Context) {
 		if action == resumeNone {
 			continue
 		}
-		var st state
-		p.kit.Store.View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, row.ID); return err })
+		st, _ := p.viewState(ctx, row.ID)
 		id, _ := resourceid.Parse(row.ID)
 		if action != resumeStart {
 			p.log.Warn("finishing what the last server left unfinished", "cluster", row.ID, "provisioningState", props.ProvisioningState)

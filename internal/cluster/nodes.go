@@ -21,7 +21,6 @@ import (
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/containerd"
 	"github.com/drydock-dev/drydock/internal/resourceid"
-	"github.com/drydock-dev/drydock/internal/store"
 )
 
 // Pod networks. Every node gets a /24 of defaultPodCIDR (as kubenet gives
@@ -177,8 +176,8 @@ func (p *Provider) reconcileNodes(ctx context.Context, id resourceid.ID) error {
 	if err != nil {
 		return err
 	}
-	var st state
-	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) { st, err = loadState(tx, id.String()); return err }); err != nil {
+	st, err := p.viewState(ctx, id.String())
+	if err != nil {
 		return err
 	}
 	key := strings.ToLower(id.String())

@@ -45,10 +45,7 @@ func (p *Provider) listPools(r *arm.Request) (int, any, error) {
 
 func (p *Provider) getPool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.kit.Authorize(r, poolType+"/read"); err != nil {
-		return 0, nil, err
-	}
-	_, props, err := p.load(r.Context(), cluster.String())
+	_, props, err := p.authorizeLoad(r, poolType+"/read", cluster)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -99,10 +96,7 @@ func (p *Provider) putPool(r *arm.Request) (int, any, error) {
 
 func (p *Provider) deletePool(r *arm.Request) (int, any, error) {
 	cluster := clusterOf(r.ID)
-	if err := p.kit.Authorize(r, poolType+"/delete"); err != nil {
-		return 0, nil, err
-	}
-	res, props, err := p.load(r.Context(), cluster.String())
+	res, props, err := p.authorizeLoad(r, poolType+"/delete", cluster)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -335,20 +335,28 @@ func (s *Supervisor) poll(ctx context.Context, c *child, limit time.Duration, ch
 func (s *Supervisor) Stop(key string) {
 	s.mu.Lock()
 	s.halted[key] = true
-	var nodes []string
+	s.mu.Unlock()
+	s.stopEach(func(k string) bool { return strings.HasPrefix(k, key+nodeSep) }, s.stopKey)
+	s.stopKey(key)
+}
+
+// stopEach runs stop, concurrently, on each supervised key that match
+// selects (chosen under the lock), and waits for them all.
+func (s *Supervisor) stopEach(match func(key string) bool, stop func(key string)) {
+	s.mu.Lock()
+	var keys []string
 	for k := range s.procs {
-		if strings.HasPrefix(k, key+nodeSep) {
-			nodes = append(nodes, k)
+		if match(k) {
+			keys = append(keys, k)
 		}
 	}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, k := range nodes {
+	for _, k := range keys {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.stopKey(k) }()
+		go func() { defer wg.Done(); stop(k) }()
 	}
 	wg.Wait()
-	s.stopKey(key)
 }
 
 func (s *Supervisor) stopKey(key string) {
@@ -389,18 +397,5 @@ func (s *Supervisor) PID(key string) int {
 // StopAll stops every cluster's processes, leaving containers running
 // (server shutdown).
 func (s *Supervisor) StopAll() {
-	s.mu.Lock()
-	var keys []string
-	for k := range s.procs {
-		if !strings.Contains(k, nodeSep) {
-			keys = append(keys, k)
-		}
-	}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, k := range keys {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.Stop(k) }()
-	}
-	wg.Wait()
+	s.stopEach(func(k string) bool { return !strings.Contains(k, nodeSep) }, s.Stop)
 }

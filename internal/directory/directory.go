@@ -395,7 +395,7 @@ func (d *Directory) AddPassword(tx *store.Tx, appObjectID, displayName string, e
 	if err != nil || app.Kind != KindApplication {
 		return "", s, notFound("application '%s'", appObjectID)
 	}
-	secret = randomSecret(40)
+	secret = NewSecret(40)
 	now := d.Now().UTC()
 	if end.IsZero() {
 		end = now.AddDate(1, 0, 0)
@@ -445,7 +445,10 @@ func SecretMatches(hash, secret string) bool {
 	return subtle.ConstantTimeCompare([]byte(hash), []byte(HashSecret(secret))) == 1
 }
 
-func randomSecret(n int) string {
+// NewSecret returns a random secret of n characters, as the directory
+// hands out client secrets: URL-safe, without '-', so that a secret
+// never reads as a flag on a command line (az login -p <secret>).
+func NewSecret(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)
@@ -544,12 +547,16 @@ func (d *Directory) reloadMemberships(ctx context.Context) error {
 func (d *Directory) Groups(principalID string) []authz.Membership {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	key := strings.ToLower(principalID)
+	if len(d.memberOf[key]) == 0 {
+		return nil // a member of no group: nothing to walk
+	}
 	type item struct {
 		id string
 		at time.Time
 	}
 	best := map[string]time.Time{}
-	queue := []item{{strings.ToLower(principalID), time.Time{}}}
+	queue := []item{{key, time.Time{}}}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]

@@ -36,7 +36,7 @@ func (d *Directory) RegisterHost(tx *store.Tx, hostID string, identities []strin
 		return "", err
 	}
 	keyID := strings.ReplaceAll(uuid.NewString(), "-", "")
-	secret := randomSecret(43)
+	secret := NewSecret(43)
 	now := d.Now().UTC()
 	err := tx.AddSecret(store.Secret{KeyID: keyID, OwnerID: hostID, Hash: HashSecret(secret), Hint: secret[:3], DisplayName: "host credential", StartAt: now, EndAt: now.AddDate(100, 0, 0)})
 	return hostCredentialPrefix + keyID + "." + secret, err

@@ -25,6 +25,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/atomicfile"
 )
 
 // File names inside the CA directory.
@@ -99,7 +101,7 @@ func LoadOrCreateCA(dir, commonName string) (*CA, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := writeFileAtomic(keyPath, pemKey, 0o600, false); err != nil {
+			if err := atomicfile.Create(keyPath, pemKey, 0o600); err != nil {
 				if errors.Is(err, fs.ErrExist) {
 					continue // another process created it first: start over
 				}
@@ -111,7 +113,7 @@ func LoadOrCreateCA(dir, commonName string) (*CA, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(certPath, ca.CertPEM, 0o644, false); err != nil {
+		if err := atomicfile.Create(certPath, ca.CertPEM, 0o644); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}
@@ -285,10 +287,10 @@ func (ca *CA) LoadOrIssueServer(certPath, keyPath, commonName string, dnsNames [
 	}
 	// The key goes first: if the certificate write fails, the pair on disk
 	// no longer matches and the next call re-issues.
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600, true); err != nil {
+	if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, fmt.Errorf("pki: writing %s: %w", keyPath, err)
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644, true); err != nil {
+	if err := atomicfile.Write(certPath, certPEM, 0o644); err != nil {
 		return tls.Certificate{}, fmt.Errorf("pki: writing %s: %w", certPath, err)
 	}
 	return cert, nil
@@ -406,68 +408,4 @@ func parsePrivateKey(data []byte) (crypto.Signer, error) {
 func publicKeysEqual(a, b crypto.PublicKey) bool {
 	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && ea.Equal(b)
-}
-
-// writeFileAtomic writes data to a temporary file next to path, syncs it,
-// and then publishes it: with replace it renames over path; without, it
-// links it in place and fails with an error wrapping fs.ErrExist when path
-// already exists (falling back to a rename where hard links are not
-// supported, after checking path is still absent).
-func writeFileAtomic(path string, data []byte, perm fs.FileMode, replace bool) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if tmp != "" {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if replace {
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-		tmp = ""
-	} else {
-		if err := os.Link(tmp, path); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			if _, statErr := os.Lstat(path); statErr == nil {
-				return fmt.Errorf("%s: %w", path, fs.ErrExist)
-			}
-			if err := os.Rename(tmp, path); err != nil {
-				return err
-			}
-			tmp = ""
-		}
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a rename or link durable; not every platform supports it,
-// so failures are ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

@@ -46,6 +46,12 @@ func envOf(t *testing.T, ts *testServer) *env {
 
 func (e *env) rg(name string) string { return "/subscriptions/" + e.sub + "/resourceGroups/" + name }
 
+// createGroup creates resource group name (in eastus) as the admin.
+func (e *env) createGroup(t *testing.T, name string) {
+	t.Helper()
+	e.mustDo(t, e.arm, "PUT", e.rg(name)+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+}
+
 func (e *env) mustDo(t *testing.T, token, method, path string, body any, want int) map[string]any {
 	t.Helper()
 	code, out := e.do(t, token, method, path, body)
@@ -70,7 +76,7 @@ func (e *env) assign(t *testing.T, token, scope, roleGUID, principal string, wan
 
 func TestARMErrors(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	acr := e.rg("rg") + "/providers/Microsoft.ContainerRegistry/registries/"
 	e.mustDo(t, e.arm, "PUT", acr+"taken1?api-version=2023-07-01", map[string]any{"location": "eastus", "sku": map[string]any{"name": "basic"}}, 201)
 	e.mustDo(t, e.arm, "PUT", e.rg("other")+"?api-version=2022-09-01", map[string]any{"location": "westus"}, 201)
@@ -132,6 +138,12 @@ func (e *env) doRaw(t *testing.T, token, method, path, body string) (int, map[st
 	t.Helper()
 	req, _ := http.NewRequest(method, e.Endpoint+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
+	return e.send(t, req)
+}
+
+// send sends req and decodes the JSON answer (nil when there is none).
+func (e *env) send(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
 	resp, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +156,7 @@ func (e *env) doRaw(t *testing.T, token, method, path, body string) (int, map[st
 
 func TestAuthorizationAcrossRoles(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	reg := e.rg("rg") + "/providers/Microsoft.ContainerRegistry/registries/myacr01"
 	e.mustDo(t, e.arm, "PUT", reg+"?api-version=2023-07-01", map[string]any{"location": "eastus", "sku": map[string]any{"name": "Basic"}}, 201)
 	contribID2, contribTok := e.newUser(t, "carol")
@@ -163,7 +175,7 @@ func TestAuthorizationAcrossRoles(t *testing.T) {
 	// The Reader may read but not write, and sees nothing outside its scope.
 	e.mustDo(t, readerTok, "GET", reg+"?api-version=2023-07-01", nil, 200)
 	e.mustDo(t, readerTok, "PATCH", reg+"?api-version=2023-07-01", map[string]any{"properties": map[string]any{"adminUserEnabled": true}}, 403)
-	e.mustDo(t, e.arm, "PUT", e.rg("private")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "private")
 	e.mustDo(t, readerTok, "GET", e.rg("private")+"?api-version=2022-09-01", nil, 403)
 	groups := e.mustDo(t, readerTok, "GET", "/subscriptions/"+e.sub+"/resourcegroups?api-version=2022-09-01", nil, 200)
 	if n := len(groups["value"].([]any)); n != 1 {
@@ -189,7 +201,7 @@ func TestAuthorizationAcrossRoles(t *testing.T) {
 
 func TestGroupPropagationDelay(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.GroupPropagationDelay = config.Duration{Duration: time.Hour} })
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	reg := e.rg("rg") + "/providers/Microsoft.ContainerRegistry/registries/groupacr"
 	e.mustDo(t, e.arm, "PUT", reg+"?api-version=2023-07-01", map[string]any{"location": "eastus", "sku": map[string]any{"name": "Basic"}}, 201)
 	// A principal that already holds a token (the user signed in): its
@@ -279,19 +291,12 @@ func (e *env) imds(t *testing.T, header map[string]string, q string) (int, map[s
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = jsonDecode(resp, &out)
-	return resp.StatusCode, out
+	return e.send(t, req)
 }
 
 func TestManagedIdentityEndpoint(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	ids := e.rg("rg") + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
 	kubelet := e.mustDo(t, e.arm, "PUT", ids+"kubelet?api-version=2023-01-31", map[string]any{"location": "eastus"}, 201)
 	other := e.mustDo(t, e.arm, "PUT", ids+"other?api-version=2023-01-31", map[string]any{"location": "eastus"}, 201)

@@ -16,7 +16,7 @@ import (
 // and the tests.
 func TestAPIVersionsOfRealClients(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	sub := "/subscriptions/" + e.sub
 	types := []struct {
 		name, path string

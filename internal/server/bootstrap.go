@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,11 +50,7 @@ func (s *Server) bootstrap(ctx context.Context, rp *resources.Provider) (string,
 	}); err != nil || done != "" {
 		return admin, err
 	}
-	buf := make([]byte, 18)
-	if _, err := rand.Read(buf); err != nil {
-		return "", err
-	}
-	password := base64.RawURLEncoding.EncodeToString(buf)
+	password := directory.NewSecret(24)
 	var user directory.Principal
 	err := s.st.Update(ctx, func(tx *store.Tx) (err error) {
 		user, err = s.dir.CreateUser(ctx, tx, admin, "drydock admin", password, []string{directory.GlobalAdministrator})

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/drydock-dev/drydock/internal/config"
+	"github.com/drydock-dev/drydock/internal/server/servertest/loopback"
 )
 
 // testServer is a drydock server running in-process on a loopback port.
@@ -33,15 +33,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 // configuration does not reach, such as its listeners' timeouts.
 func startTuned(t *testing.T, mutate func(*config.Config), tune func(*Server)) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = ln.Addr().String()
-	cfg.RegistryListen = "127.0.0.1:0"
-	cfg.HostsFile = filepath.Join(cfg.DataDir, "hosts")
+	ln, cfg := loopback.Config(t)
 	if testPostgres != nil {
 		cfg.Database = testPostgres.NewDatabase(t)
 	}
@@ -57,14 +49,7 @@ func startTuned(t *testing.T, mutate func(*config.Config), tune func(*Server)) *
 	if tune != nil {
 		tune(srv)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	loopback.Serve(t, ctx, cancel, ln, srv.Serve)
 	ts := &testServer{State: srv.State(), dataDir: cfg.DataDir}
 	ts.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CA().Pool()}}}
 	return ts
@@ -81,16 +66,7 @@ func (ts *testServer) adminPassword(t *testing.T) string {
 // token runs an OAuth2 grant against the tenant's token endpoint.
 func (ts *testServer) token(t *testing.T, form url.Values) (int, map[string]any) {
 	t.Helper()
-	resp, err := ts.client.PostForm(ts.Endpoint+"/"+ts.TenantID+"/oauth2/v2.0/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, out
+	return loopback.Token(t, ts.client, ts.Endpoint, ts.TenantID, form)
 }
 
 func (ts *testServer) userToken(t *testing.T, user, password, scope string) string {
@@ -115,19 +91,7 @@ func (ts *testServer) do(t *testing.T, token, method, path string, body any) (in
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: status %d, non-JSON body %q", method, path, resp.StatusCode, raw)
-		}
-	}
-	return resp.StatusCode, out
+	return loopback.Send(t, ts.client, req)
 }
 
 func errCode(body map[string]any) string {
@@ -151,13 +115,7 @@ func errorOf(envelope string, body map[string]any) (code, msg string) {
 		code, _ = e["code"].(string)
 		msg, _ = e["message"].(string)
 	case "oci": // {"errors":[{"code","message"}]}
-		es, _ := body["errors"].([]any)
-		if len(es) == 0 {
-			return "", ""
-		}
-		e, _ := es[0].(map[string]any)
-		code, _ = e["code"].(string)
-		msg, _ = e["message"].(string)
+		code, msg = ociError(body)
 	case "aad": // {"error","error_description":"AADSTSnnn: …","error_codes":[nnn]}
 		code, _ = body["error"].(string)
 		msg, _ = body["error_description"].(string)

@@ -403,7 +403,7 @@ var traversals = []struct{ name, segment string }{
 
 func TestHostilePaths(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	login := e.createRegistry(t, "rg", "pathacr", nil)
 	rt := e.registryTransport(t)
 	refresh, _ := e.registryTokens(t, rt, login)

@@ -376,7 +376,7 @@ func TestHostileRegistryTokens(t *testing.T) {
 
 func TestHostileManagedIdentityEndpoint(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	mi := e.mustDo(t, e.arm, "PUT", e.rg("rg")+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/kubelet?api-version=2023-01-31", map[string]any{"location": "eastus"}, 201)
 	vm := e.rg("rg") + "/providers/Microsoft.Compute/virtualMachines/node0"
 	e.mustDo(t, e.arm, "PUT", vm+"?api-version=2024-07-01", map[string]any{"location": "eastus",

@@ -13,7 +13,7 @@ import (
 // the last write of the file reflects the latest registry list.
 func TestHostsFileAfterParallelCreations(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	const n = 24
 	logins := make([]string, n)
 	var wg sync.WaitGroup

@@ -148,7 +148,7 @@ func TestARMListsAzReads(t *testing.T) {
 	if l, _ := tenants["value"].([]any); len(l) != 1 || l[0].(map[string]any)["tenantId"] != e.TenantID {
 		t.Fatalf("tenants: %v", tenants)
 	}
-	e.mustDo(t, e.arm, "PUT", e.rg("rg1")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg1")
 	e.mustDo(t, e.arm, "PUT", e.rg("rg2")+"?api-version=2022-09-01", map[string]any{"location": "westus"}, 201)
 	ids := "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
 	e.mustDo(t, e.arm, "PUT", e.rg("rg1")+ids+"one?api-version=2023-01-31", map[string]any{"location": "eastus"}, 201)

@@ -35,7 +35,7 @@ func TestRegistryOnAzureBlobStorage(t *testing.T) {
 			Container: ctr, Prefix: "drydock/",
 		}}
 	})
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	login := e.createRegistry(t, "rg", "blobacr", nil)
 	rt := e.registryTransport(t)
 	code, refresh := e.exchange(t, rt, login, e.arm)

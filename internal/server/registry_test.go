@@ -68,7 +68,7 @@ func (e *env) exchange(t *testing.T, rt http.RoundTripper, login, aadToken strin
 
 func TestRegistryPushPullWithRBAC(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustDo(t, e.arm, "PUT", e.rg("rg")+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, 201)
+	e.createGroup(t, "rg")
 	login := e.createRegistry(t, "rg", "pushacr", nil)
 	rt := e.registryTransport(t)
 

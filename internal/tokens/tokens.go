@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -65,36 +66,31 @@ type Signer struct {
 	ec     *ecdsa.PrivateKey
 	method jwt.SigningMethod
 	kid    string
+	// header is the encoded JOSE header of every token ({"alg","kid","typ"}),
+	// the same for all of them, so Sign encodes it once.
+	header string
+}
+
+// withHeader sets the signer's encoded header, as jwt.Token.SigningString
+// would encode it.
+func (s *Signer) withHeader() *Signer {
+	h, _ := json.Marshal(map[string]string{"alg": s.method.Alg(), "kid": s.kid, "typ": "JWT"})
+	s.header = base64.RawURLEncoding.EncodeToString(h)
+	return s
 }
 
 // LoadOrCreateEC loads an ES256 key from dir/name or creates it (0600).
 func LoadOrCreateEC(dir, name string) (*Signer, error) {
-	path := filepath.Join(dir, name)
-	if b, err := os.ReadFile(path); err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("%s: no PEM block", path)
-		}
-		k, err := x509.ParseECPrivateKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return newECSigner(k), nil
-	} else if !os.IsNotExist(err) {
-		return nil, err
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := loadOrCreateKey(filepath.Join(dir, name), "EC PRIVATE KEY", x509.ParseECPrivateKey,
+		func() (*ecdsa.PrivateKey, []byte, error) {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				return nil, nil, err
+			}
+			der, err := x509.MarshalECPrivateKey(k)
+			return k, der, err
+		})
 	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return nil, err
 	}
 	return newECSigner(k), nil
@@ -103,38 +99,53 @@ func LoadOrCreateEC(dir, name string) (*Signer, error) {
 func newECSigner(k *ecdsa.PrivateKey) *Signer {
 	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	sum := sha256.Sum256(der)
-	return &Signer{ec: k, method: jwt.SigningMethodES256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}
+	return (&Signer{ec: k, method: jwt.SigningMethodES256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}).withHeader()
 }
 
 // LoadOrCreate loads the signing key from dir/signing.key or creates a
 // 2048-bit key there (mode 0600, written atomically).
 func LoadOrCreate(dir string) (*Signer, error) {
-	path := filepath.Join(dir, "signing.key")
-	if b, err := os.ReadFile(path); err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("%s: no PEM block", path)
-		}
-		k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return newSigner(k), nil
-	} else if !os.IsNotExist(err) {
-		return nil, err
-	}
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := loadOrCreateKey(filepath.Join(dir, "signing.key"), "RSA PRIVATE KEY", x509.ParsePKCS1PrivateKey,
+		func() (*rsa.PrivateKey, []byte, error) {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				return nil, nil, err
+			}
+			return k, x509.MarshalPKCS1PrivateKey(k), nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	data := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
-	if err := atomicfile.Write(path, data, 0o600); err != nil {
-		return nil, err
-	}
 	return newSigner(k), nil
+}
+
+// loadOrCreateKey parses the private key in the PEM file path, or, when
+// there is no such file, generates one (the key and its DER form) and
+// writes it there as a PEM block of type blockType (mode 0600, written
+// atomically, its directory created with mode 0700).
+func loadOrCreateKey[K any](path, blockType string, parse func([]byte) (K, error), generate func() (K, []byte, error)) (K, error) {
+	var zero K
+	if b, err := os.ReadFile(path); err == nil {
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return zero, fmt.Errorf("%s: no PEM block", path)
+		}
+		k, err := parse(blk.Bytes)
+		if err != nil {
+			return zero, fmt.Errorf("%s: %w", path, err)
+		}
+		return k, nil
+	} else if !os.IsNotExist(err) {
+		return zero, err
+	}
+	k, der, err := generate()
+	if err != nil {
+		return zero, err
+	}
+	if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), 0o600); err != nil {
+		return zero, err
+	}
+	return k, nil
 }
 
 // NewSigner wraps an existing key (tests).
@@ -143,7 +154,7 @@ func NewSigner(k *rsa.PrivateKey) *Signer { return newSigner(k) }
 func newSigner(k *rsa.PrivateKey) *Signer {
 	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	sum := sha256.Sum256(der)
-	return &Signer{key: k, method: jwt.SigningMethodRS256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}
+	return (&Signer{key: k, method: jwt.SigningMethodRS256, kid: base64.RawURLEncoding.EncodeToString(sum[:15])}).withHeader()
 }
 
 // KeyID is the "kid" header value of every token this signer issues.
@@ -166,9 +177,21 @@ func (s *Signer) private() crypto.Signer {
 
 // Sign returns the compact JWS of claims with this signer's algorithm and kid.
 func (s *Signer) Sign(claims jwt.Claims) (string, error) {
-	t := jwt.NewWithClaims(s.method, claims)
-	t.Header["kid"] = s.kid
-	return t.SignedString(s.private())
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(s.header)+1+enc.EncodedLen(len(c))+1+enc.EncodedLen(512))
+	buf = append(buf, s.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, c)
+	sig, err := s.method.Sign(string(buf), s.private())
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	return string(enc.AppendEncode(buf, sig)), nil
 }
 
 // VerifyOptions says which issuer and audiences a verified token may carry.

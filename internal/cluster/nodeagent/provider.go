@@ -62,9 +62,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 // UpdatePod hands the worker the new spec (only a few fields may change:
 // activeDeadlineSeconds, image, tolerations, labels and annotations).
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
-	p.mu.Lock()
-	w, ok := p.workers[podKey(pod.Namespace, pod.Name)]
-	p.mu.Unlock()
+	w, ok := p.lookup(pod.Namespace, pod.Name)
 	if !ok {
 		return p.CreatePod(ctx, pod)
 	}
@@ -75,9 +73,7 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 // DeletePod stops the pod's containers within its grace period and
 // removes its sandbox; the worker reports the terminal status when done.
 func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
-	p.mu.Lock()
-	w, ok := p.workers[podKey(pod.Namespace, pod.Name)]
-	p.mu.Unlock()
+	w, ok := p.lookup(pod.Namespace, pod.Name)
 	if !ok {
 		return errdefs.NotFoundf("pod %s/%s is not known on this node", pod.Namespace, pod.Name)
 	}
@@ -103,9 +99,7 @@ func (p *Provider) forget(w *podWorker) {
 
 // GetPod returns the pod with its current status.
 func (p *Provider) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
-	p.mu.Lock()
-	w, ok := p.workers[podKey(namespace, name)]
-	p.mu.Unlock()
+	w, ok := p.lookup(namespace, name)
 	if !ok {
 		return nil, errdefs.NotFoundf("pod %s/%s is not known on this node", namespace, name)
 	}
@@ -152,10 +146,16 @@ func (p *Provider) publish(pod *corev1.Pod) {
 	}
 }
 
-func (p *Provider) worker(namespace, name string) (*podWorker, error) {
+// lookup returns the worker of pod namespace/name, if this agent runs it.
+func (p *Provider) lookup(namespace, name string) (*podWorker, bool) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	w, ok := p.workers[podKey(namespace, name)]
-	p.mu.Unlock()
+	return w, ok
+}
+
+func (p *Provider) worker(namespace, name string) (*podWorker, error) {
+	w, ok := p.lookup(namespace, name)
 	if !ok {
 		return nil, errdefs.NotFoundf("pod %s/%s is not running on node %s", namespace, name, p.cfg.Name)
 	}

@@ -67,11 +67,8 @@ func (h *Handler) DeleteRegistry(ctx context.Context, tx *store.Tx, key string) 
 // Repositories lists the repositories of a registry that hold manifests,
 // in byte order.
 func (h *Handler) Repositories(ctx context.Context, key string) ([]string, error) {
-	var out []string
-	err := h.st.View(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = tx.ListRegistryRepositories(key, "", -1)
-		return err
+	out, err := viewValue(ctx, h.st, func(tx *store.Tx) ([]string, error) {
+		return tx.ListRegistryRepositories(key, "", -1)
 	})
 	if out == nil {
 		out = []string{}
@@ -82,25 +79,10 @@ func (h *Handler) Repositories(ctx context.Context, key string) ([]string, error
 // Repository describes one repository; ErrRepositoryNotFound if unknown.
 func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryInfo, error) {
 	var info RepositoryInfo
-	err := h.st.View(ctx, func(tx *store.Tx) error {
-		r, err := tx.GetRegistryRepository(key, repo)
-		if errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		}
-		if err != nil {
-			return err
-		}
-		info = RepositoryInfo{Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-		ms, err := tx.ListRegistryManifests(key, repo)
-		if err != nil {
-			return err
-		}
-		tags, err := tx.ListRegistryTags(key, repo, "", -1)
-		if err != nil {
-			return err
-		}
-		info.ManifestCount, info.TagCount = len(ms), len(tags)
-		return nil
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, r store.RegistryRepository) error {
+		ms, tags, err := manifestsAndTags(tx, key, repo)
+		info = RepositoryInfo{Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ManifestCount: len(ms), TagCount: len(tags)}
+		return err
 	})
 	return info, err
 }
@@ -109,12 +91,7 @@ func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryI
 // the repository is unknown.
 func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error) {
 	out := []TagInfo{}
-	err := h.st.View(ctx, func(tx *store.Tx) error {
-		if _, err := tx.GetRegistryRepository(key, repo); errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		} else if err != nil {
-			return err
-		}
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, _ store.RegistryRepository) error {
 		tags, err := tx.ListRegistryTags(key, repo, "", -1)
 		for _, t := range tags {
 			out = append(out, TagInfo{Name: t.Name, Digest: t.Digest, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
@@ -128,17 +105,8 @@ func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error)
 // ErrRepositoryNotFound if the repository is unknown.
 func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestInfo, error) {
 	out := []ManifestInfo{}
-	err := h.st.View(ctx, func(tx *store.Tx) error {
-		if _, err := tx.GetRegistryRepository(key, repo); errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		} else if err != nil {
-			return err
-		}
-		ms, err := tx.ListRegistryManifests(key, repo)
-		if err != nil {
-			return err
-		}
-		tags, err := tx.ListRegistryTags(key, repo, "", -1)
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, _ store.RegistryRepository) error {
+		ms, tags, err := manifestsAndTags(tx, key, repo)
 		if err != nil {
 			return err
 		}
@@ -163,6 +131,28 @@ func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestIn
 	return out, err
 }
 
+// viewRepository runs fn in a read transaction on the repository repo of
+// registry key; ErrRepositoryNotFound if the repository is unknown.
+func (h *Handler) viewRepository(ctx context.Context, key, repo string, fn func(*store.Tx, store.RegistryRepository) error) error {
+	return h.st.View(ctx, func(tx *store.Tx) error {
+		r, err := tx.GetRegistryRepository(key, repo)
+		if err != nil {
+			return notFoundAs(err, ErrRepositoryNotFound)
+		}
+		return fn(tx, r)
+	})
+}
+
+// manifestsAndTags lists all of a repository's manifests and tags.
+func manifestsAndTags(tx *store.Tx, key, repo string) ([]store.RegistryManifest, []store.RegistryTag, error) {
+	ms, err := tx.ListRegistryManifests(key, repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	tags, err := tx.ListRegistryTags(key, repo, "", -1)
+	return ms, tags, err
+}
+
 // DeleteRepository removes a repository: its manifests, tags, blob links
 // and upload sessions. ErrRepositoryNotFound if it is unknown.
 func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error {
@@ -170,10 +160,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 	err := h.update(ctx, func(tx *store.Tx) error {
 		var err error
 		uploads, err = tx.DeleteRegistryRepository(key, repo)
-		if errdefs.IsNotFound(err) {
-			return ErrRepositoryNotFound
-		}
-		return err
+		return notFoundAs(err, ErrRepositoryNotFound)
 	})
 	if err != nil {
 		return err
@@ -190,10 +177,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 	return h.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRegistryTag(key, repo, tag)
-		if errdefs.IsNotFound(err) {
-			return ErrTagNotFound
-		}
-		return err
+		return notFoundAs(err, ErrTagNotFound)
 	})
 }
 
@@ -203,10 +187,7 @@ func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 func (h *Handler) DeleteManifest(ctx context.Context, key, repo, digest string) error {
 	return h.update(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRegistryManifest(key, repo, digest)
-		if errdefs.IsNotFound(err) {
-			return ErrManifestNotFound
-		}
-		return err
+		return notFoundAs(err, ErrManifestNotFound)
 	})
 }
 
@@ -219,4 +200,23 @@ func (h *Handler) Usage(ctx context.Context, key string) (UsageInfo, error) {
 		return err
 	})
 	return u, err
+}
+
+// notFoundAs is sentinel when err is a not-found error, and err otherwise.
+func notFoundAs(err, sentinel error) error {
+	if errdefs.IsNotFound(err) {
+		return sentinel
+	}
+	return err
+}
+
+// viewValue runs f in a read transaction and returns its result.
+func viewValue[T any](ctx context.Context, st *store.Store, f func(*store.Tx) (T, error)) (T, error) {
+	var v T
+	err := st.View(ctx, func(tx *store.Tx) error {
+		var err error
+		v, err = f(tx)
+		return err
+	})
+	return v, err
 }

@@ -15,30 +15,16 @@ import (
 // store's ReadSeeker (an *os.File with the filesystem driver, so the body
 // goes out with sendfile).
 func (q *request) getBlob() {
-	if !q.authorize(pullActions) {
-		return
-	}
-	digest, _, derr := parseDigest(q.arg)
-	if derr != nil {
-		q.fail(derr)
+	digest, ok := q.authorizeDigest(pullActions)
+	if !ok {
 		return
 	}
 	_, err := q.h.st.LookupBlobLink(q.ctx, q.reg.Key, q.name, digest)
-	if errdefs.IsNotFound(err) {
-		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
-		return
-	}
-	if err != nil {
-		q.internal("blob lookup", err)
+	if q.blobFailed("blob lookup", digest, err, errdefs.IsNotFound(err)) {
 		return
 	}
 	rs, desc, err := q.h.blobs.Open(q.ctx, digest)
-	if errors.Is(err, storage.ErrBlobUnknown) {
-		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
-		return
-	}
-	if err != nil {
-		q.internal("blob open", err)
+	if q.blobFailed("blob open", digest, err, errors.Is(err, storage.ErrBlobUnknown)) {
 		return
 	}
 	defer rs.Close()
@@ -59,22 +45,28 @@ func (q *request) getBlob() {
 // DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository;
 // garbage collection frees its content once nothing links it.
 func (q *request) deleteBlob() {
-	if !q.authorize(deleteActions) {
-		return
-	}
-	digest, _, derr := parseDigest(q.arg)
-	if derr != nil {
-		q.fail(derr)
+	digest, ok := q.authorizeDigest(deleteActions)
+	if !ok {
 		return
 	}
 	err := q.update(func(tx *store.Tx) error { return tx.UnlinkBlob(q.reg.Key, q.name, digest) })
-	if errdefs.IsNotFound(err) {
-		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
-		return
-	}
-	if err != nil {
-		q.internal("blob delete", err)
+	if q.blobFailed("blob delete", digest, err, errdefs.IsNotFound(err)) {
 		return
 	}
 	q.empty(http.StatusAccepted)
+}
+
+// blobFailed answers the request when err is not nil: BLOB_UNKNOWN for
+// digest when unknown (err says the blob is not there), otherwise an
+// internal error of op. It reports whether it answered.
+func (q *request) blobFailed(op, digest string, err error, unknown bool) bool {
+	switch {
+	case err == nil:
+		return false
+	case unknown:
+		q.fail(ErrBlobUnknown.WithDetail(map[string]string{"digest": digest}))
+	default:
+		q.internal(op, err)
+	}
+	return true
 }

@@ -62,12 +62,10 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 	if stats.UploadsPurged, err = h.blobs.PurgeUploads(ctx, uploadCutoff); err != nil {
 		return stats, err
 	}
-	var old []store.RegistryUpload
-	if err := h.st.View(ctx, func(tx *store.Tx) error {
-		var err error
-		old, err = tx.RegistryUploadsStartedBefore(uploadCutoff)
-		return err
-	}); err != nil {
+	old, err := viewValue(ctx, h.st, func(tx *store.Tx) ([]store.RegistryUpload, error) {
+		return tx.RegistryUploadsStartedBefore(uploadCutoff)
+	})
+	if err != nil {
 		return stats, err
 	}
 	for _, u := range old {
@@ -193,18 +191,14 @@ func (h *Handler) SweepUploads(ctx context.Context) (GCStats, error) {
 func (h *Handler) deleteUnlinked(ctx context.Context, digest string) (bool, error) {
 	unlock := h.locks.Lock(digest)
 	defer unlock()
-	var linked bool
-	if err := h.st.View(ctx, func(tx *store.Tx) error {
-		var err error
-		linked, err = tx.BlobLinked(digest)
-		return err
-	}); err != nil {
+	linked, err := viewValue(ctx, h.st, func(tx *store.Tx) (bool, error) { return tx.BlobLinked(digest) })
+	if err != nil {
 		return false, err
 	}
 	if linked {
 		return false, nil
 	}
-	err := h.blobs.Delete(ctx, digest)
+	err = h.blobs.Delete(ctx, digest)
 	if errors.Is(err, storage.ErrBlobUnknown) {
 		return false, nil
 	}

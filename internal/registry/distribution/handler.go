@@ -262,6 +262,36 @@ func (q *request) authorize(actions []string, extra ...auth.Access) bool {
 	return ok
 }
 
+// authorizeDigest authorizes actions on the repository and parses the
+// request's digest argument; when either fails it has answered the request
+// and returns false.
+func (q *request) authorizeDigest(actions []string) (string, bool) {
+	if !q.authorize(actions) {
+		return "", false
+	}
+	digest, _, derr := parseDigest(q.arg)
+	if derr != nil {
+		q.fail(derr)
+		return "", false
+	}
+	return digest, true
+}
+
+// authorizeReference authorizes actions on the repository and parses the
+// request's reference argument (a tag or a digest); when either fails it
+// has answered the request and returns false.
+func (q *request) authorizeReference(actions []string) (reference, bool) {
+	if !q.authorize(actions) {
+		return reference{}, false
+	}
+	ref, rerr := parseReference(q.arg)
+	if rerr != nil {
+		q.fail(rerr)
+		return reference{}, false
+	}
+	return ref, true
+}
+
 var (
 	pullActions     = []string{"pull"}
 	pullPushActions = []string{"pull", "push"}

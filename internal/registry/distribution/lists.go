@@ -146,12 +146,8 @@ type imageIndex struct {
 // manifests whose subject is digest. Never 404: an unknown digest or
 // repository has no referrers.
 func (q *request) referrers() {
-	if !q.authorize(pullActions) {
-		return
-	}
-	digest, _, derr := parseDigest(q.arg)
-	if derr != nil {
-		q.fail(derr)
+	digest, ok := q.authorizeDigest(pullActions)
+	if !ok {
 		return
 	}
 	artifactType := q.r.URL.Query().Get("artifactType")

@@ -17,12 +17,8 @@ import (
 // GET/HEAD /v2/<name>/manifests/<reference>: the manifest's exact bytes
 // with the media type it was pushed with, in one indexed query.
 func (q *request) getManifest() {
-	if !q.authorize(pullActions) {
-		return
-	}
-	ref, rerr := parseReference(q.arg)
-	if rerr != nil {
-		q.fail(rerr)
+	ref, ok := q.authorizeReference(pullActions)
+	if !ok {
 		return
 	}
 	withBody := q.r.Method != http.MethodHead
@@ -69,12 +65,8 @@ var errNameUnknown = errors.New("repository unknown")
 // checking that it parses and that everything it refers to is in the
 // repository; a tag reference (and each tag parameter) then points at it.
 func (q *request) putManifest() {
-	if !q.authorize(pullPushActions) {
-		return
-	}
-	ref, rerr := parseReference(q.arg)
-	if rerr != nil {
-		q.fail(rerr)
+	ref, ok := q.authorizeReference(pullPushActions)
+	if !ok {
 		return
 	}
 	var tags []string
@@ -198,12 +190,8 @@ func computeDigest(alg string, b []byte) string {
 // DELETE /v2/<name>/manifests/<reference>: by digest, the manifest and
 // every tag pointing to it; by tag, the tag only.
 func (q *request) deleteManifest() {
-	if !q.authorize(deleteActions) {
-		return
-	}
-	ref, rerr := parseReference(q.arg)
-	if rerr != nil {
-		q.fail(rerr)
+	ref, ok := q.authorizeReference(deleteActions)
+	if !ok {
 		return
 	}
 	err := q.update(func(tx *store.Tx) error {

@@ -172,9 +172,14 @@ func (q *request) blobCreated(digest string) {
 	q.empty(http.StatusCreated)
 }
 
-// session returns the upload session of the request, which must belong to
-// this registry and repository; otherwise it answers BLOB_UPLOAD_UNKNOWN.
+// session authorizes pull and push on the repository and returns the
+// upload session of the request, which must belong to this registry and
+// repository; otherwise it answers BLOB_UPLOAD_UNKNOWN. When it returns
+// false it has answered the request.
 func (q *request) session() (store.RegistryUpload, bool) {
+	if !q.authorize(pullPushActions) {
+		return store.RegistryUpload{}, false
+	}
 	u, err := q.h.st.LookupRegistryUpload(q.ctx, q.arg)
 	if errdefs.IsNotFound(err) || (err == nil && (u.Registry != q.reg.Key || u.Repository != q.name)) {
 		q.fail(ErrBlobUploadUnknown.WithDetail(map[string]string{"uuid": truncate(q.arg, 100)}))
@@ -301,9 +306,6 @@ func parseContentRange(s string) (start, end int64, ok bool) {
 // PATCH /v2/<name>/blobs/uploads/<uuid>: a chunk (with Content-Range) or
 // a stream (without) appended to the upload.
 func (q *request) patchUpload() {
-	if !q.authorize(pullPushActions) {
-		return
-	}
 	u, ok := q.session()
 	if !ok {
 		return
@@ -324,9 +326,6 @@ func (q *request) patchUpload() {
 // PUT /v2/<name>/blobs/uploads/<uuid>?digest=: completes the upload, with
 // an optional final chunk, and links the verified blob.
 func (q *request) putUpload() {
-	if !q.authorize(pullPushActions) {
-		return
-	}
 	u, ok := q.session()
 	if !ok {
 		return
@@ -376,9 +375,6 @@ func (q *request) putUpload() {
 
 // GET /v2/<name>/blobs/uploads/<uuid>: how much the upload holds.
 func (q *request) uploadStatus() {
-	if !q.authorize(pullPushActions) {
-		return
-	}
 	u, ok := q.session()
 	if !ok {
 		return
@@ -394,9 +390,6 @@ func (q *request) uploadStatus() {
 
 // DELETE /v2/<name>/blobs/uploads/<uuid>: cancels the upload.
 func (q *request) cancelUpload() {
-	if !q.authorize(pullPushActions) {
-		return
-	}
 	u, ok := q.session()
 	if !ok {
 		return

@@ -184,6 +184,29 @@ func (s *BlobStore) load(ctx context.Context, id string) (*upload, error) {
 	return u, nil
 }
 
+// lockUpload takes the lock of upload id (ErrUploadUnknown for an id
+// that is not an upload's); the caller calls unlock when err is nil.
+func (s *BlobStore) lockUpload(ctx context.Context, id string) (unlock func(), err error) {
+	if !validUploadID(id) {
+		return nil, uploadErr(id, nil)
+	}
+	return s.locks.lock(ctx, id)
+}
+
+// openUpload takes the lock of upload id and loads its state; the caller
+// calls unlock when err is nil.
+func (s *BlobStore) openUpload(ctx context.Context, id string) (u *upload, unlock func(), err error) {
+	unlock, err = s.lockUpload(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u, err = s.load(ctx, id); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return u, unlock, nil
+}
+
 // StartUpload begins an upload and returns its id (a lower-case UUID).
 func (s *BlobStore) StartUpload(ctx context.Context) (string, error) {
 	id := newUploadID()
@@ -209,18 +232,11 @@ func (s *BlobStore) StartUpload(ctx context.Context) (string, error) {
 // UploadSize returns how many bytes the upload holds: the offset the next
 // Append must give. It waits for an Append in progress on the same upload.
 func (s *BlobStore) UploadSize(ctx context.Context, id string) (int64, error) {
-	if !validUploadID(id) {
-		return 0, uploadErr(id, nil)
-	}
-	unlock, err := s.locks.lock(ctx, id)
+	u, unlock, err := s.openUpload(ctx, id)
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
-	u, err := s.load(ctx, id)
-	if err != nil {
-		return 0, err
-	}
 	return u.size, nil
 }
 
@@ -234,18 +250,11 @@ func (s *BlobStore) UploadSize(ctx context.Context, id string) (int64, error) {
 // counted in the returned size) together with the error, so a client can
 // resume from UploadSize.
 func (s *BlobStore) Append(ctx context.Context, id string, offset int64, r io.Reader) (int64, error) {
-	if !validUploadID(id) {
-		return 0, uploadErr(id, nil)
-	}
-	unlock, err := s.locks.lock(ctx, id)
+	u, unlock, err := s.openUpload(ctx, id)
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
-	u, err := s.load(ctx, id)
-	if err != nil {
-		return 0, err
-	}
 	if offset >= 0 && offset != u.size {
 		return u.size, &RangeError{Offset: offset, Size: u.size}
 	}
@@ -307,18 +316,11 @@ func (s *BlobStore) Commit(ctx context.Context, id, expected string, r io.Reader
 	if err != nil {
 		return Descriptor{}, err
 	}
-	if !validUploadID(id) {
-		return Descriptor{}, uploadErr(id, nil)
-	}
-	unlock, err := s.locks.lock(ctx, id)
+	u, unlock, err := s.openUpload(ctx, id)
 	if err != nil {
 		return Descriptor{}, err
 	}
 	defer unlock()
-	u, err := s.load(ctx, id)
-	if err != nil {
-		return Descriptor{}, err
-	}
 	if err := s.write(ctx, u, r); err != nil {
 		return Descriptor{}, err
 	}
@@ -353,10 +355,7 @@ func (s *BlobStore) Commit(ctx context.Context, id, expected string, r io.Reader
 
 // CancelUpload removes an upload and everything it holds.
 func (s *BlobStore) CancelUpload(ctx context.Context, id string) error {
-	if !validUploadID(id) {
-		return uploadErr(id, nil)
-	}
-	unlock, err := s.locks.lock(ctx, id)
+	unlock, err := s.lockUpload(ctx, id)
 	if err != nil {
 		return err
 	}

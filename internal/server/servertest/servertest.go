@@ -33,6 +33,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/config"
 	"github.com/drydock-dev/drydock/internal/server"
+	"github.com/drydock-dev/drydock/internal/server/servertest/loopback"
 )
 
 // AzureCLIClientID is the public client ID of the Azure CLI, which
@@ -113,23 +114,16 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, f := range opts {
 		f(&o)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = ln.Addr().String()
+	ln, cfg := loopback.Config(t)
 	var front net.Listener
 	if o.intercept != nil {
+		var err error
 		if front, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { front.Close() })
 		cfg.PublicURL = "https://" + front.Addr().String()
 	}
-	cfg.RegistryListen = "127.0.0.1:0"
-	cfg.HostsFile = filepath.Join(cfg.DataDir, "hosts")
 	for _, f := range o.config {
 		f(&cfg)
 	}
@@ -144,14 +138,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, f := range o.tune {
 		f(srv)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	loopback.Serve(t, ctx, cancel, ln, srv.Serve)
 	st := srv.State()
 	s := &Server{
 		URL: st.Endpoint, Direct: "https://" + ln.Addr().String(), DataDir: cfg.DataDir, CAFile: st.CAFile, CAPool: srv.CA().Pool(), TenantID: st.TenantID, Admin: st.Admin,
@@ -220,16 +207,7 @@ func (s *Server) LoginServer(name string) string {
 // returns the status and the decoded answer.
 func (s *Server) Token(t testing.TB, form url.Values) (int, map[string]any) {
 	t.Helper()
-	resp, err := s.Client.PostForm(s.URL+"/"+s.TenantID+"/oauth2/v2.0/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("token endpoint: status %d, %v", resp.StatusCode, err)
-	}
-	return resp.StatusCode, out
+	return loopback.Token(t, s.Client, s.URL, s.TenantID, form)
 }
 
 // UserToken is an access token of user for scope (password grant through
@@ -273,22 +251,7 @@ func (s *Server) Do(t testing.TB, token, method, path string, body any) (int, ma
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: status %d, not a JSON object: %q", method, path, resp.StatusCode, raw)
-		}
-	}
-	return resp.StatusCode, out
+	return loopback.Send(t, s.Client, req)
 }
 
 // serveFront serves the interceptor on front, passing what it does not
