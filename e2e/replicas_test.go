@@ -180,7 +180,10 @@ func (rs *replicaSet) pullTokenStatus(ctx context.Context, addr, login, repo str
 }
 
 func TestReplicas(t *testing.T) {
-	haproxy := needCommand(t, "haproxy", "haproxy")
+	haproxy := "/usr/sbin/haproxy" // Debian's, outside a user's PATH
+	if _, err := os.Stat(haproxy); err != nil {
+		haproxy = needCommand(t, "haproxy", "haproxy")
+	}
 	pg := storetest.StartPostgres(t)
 	blob := azuritetest.Start(t)
 	key := make([]byte, 32)
