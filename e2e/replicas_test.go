@@ -380,6 +380,35 @@ func TestReplicas(t *testing.T) {
 		if status, body, err := r0.get(t.Context(), "https://"+r0.listen+group, auth); err != nil || status != http.StatusOK {
 			t.Errorf("the resource group made through %s, read through %s: %d %v %s", r.name, r0.name, status, err, body)
 		}
+		// A long-running operation started through it (the group's
+		// deletion) is polled through another to its end: it reads as
+		// running there while it runs, never as interrupted.
+		req, _ = http.NewRequestWithContext(t.Context(), http.MethodDelete, "https://"+r.listen+group, nil)
+		req.Header.Set("Authorization", auth["Authorization"])
+		resp, err := r.http.Do(req)
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("DELETE the resource group through %s: %v %v", r.name, resp, err)
+		}
+		resp.Body.Close()
+		op, err := url.Parse(resp.Header.Get("Azure-AsyncOperation"))
+		if err != nil || op.Host != rs.apiFront {
+			t.Fatalf("Azure-AsyncOperation %q (%v), want a URL of the load balancer %s", resp.Header.Get("Azure-AsyncOperation"), err, rs.apiFront)
+		}
+		op.Host = r0.listen
+		for running := 0; ; running++ {
+			status, body, err := r0.get(t.Context(), op.String(), auth)
+			if err != nil || status != http.StatusOK {
+				t.Fatalf("polling %s through %s: %d %v %s", op, r0.name, status, err, body)
+			}
+			if strings.Contains(string(body), `"Succeeded"`) {
+				t.Logf("%s read the operation %s ran as InProgress %d times, then Succeeded", r0.name, r.name, running)
+				break
+			}
+			if !strings.Contains(string(body), `"InProgress"`) {
+				t.Fatalf("the operation %s read through %s: %s, want InProgress then Succeeded", op, r0.name, body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 }
 
