@@ -194,6 +194,58 @@ func blobImage(t *testing.T, layers int, size int64) v1.Image {
 	return img
 }
 
+// pushedImage is one push of pushesWithKill: where, what, and the
+// push's error (nil once acknowledged with its 201).
+type pushedImage struct {
+	tag    name.Tag
+	img    v1.Image
+	digest v1.Hash
+	err    error
+}
+
+// pushesWithKill pushes n distinct images (two random layers of (i+1) x
+// 128 KiB) to <login>/push<i>:v1 at once with opts, calls kill once
+// killAfter of them have been acknowledged (or all have ended), and
+// returns when every push has ended, with the number acknowledged at the
+// kill.
+func pushesWithKill(t *testing.T, login string, opts []remote.Option, n, killAfter int, kill func()) ([]*pushedImage, int32) {
+	t.Helper()
+	pushes := make([]*pushedImage, n)
+	for i := range pushes {
+		img := blobImage(t, 2, int64(i+1)*128<<10)
+		pushes[i] = &pushedImage{tag: mustTag(t, fmt.Sprintf("%s/push%02d:v1", login, i)), img: img, digest: mustDigest(t, img)}
+	}
+	var wg sync.WaitGroup
+	var acked atomic.Int32
+	ackedCh := make(chan struct{}, n)
+	for _, p := range pushes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p.err = remote.Write(p.tag, p.img, opts...); p.err == nil {
+				acked.Add(1)
+				ackedCh <- struct{}{}
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	for seen := 0; seen < killAfter; {
+		select {
+		case <-ackedCh:
+			seen++
+		case <-finished:
+			seen = killAfter
+		case <-time.After(podsDeadline): // a safety net
+			t.Fatalf("%d pushes acknowledged after %s", acked.Load(), podsDeadline)
+		}
+	}
+	kill()
+	atKill := acked.Load()
+	<-finished
+	return pushes, atKill
+}
+
 // verifyImage pulls ref and checks that it is the image of digest want and
 // that its config and every layer are there with their digests and sizes.
 func verifyImage(ref name.Reference, want v1.Hash, opts []remote.Option) error {
@@ -301,52 +353,13 @@ func faultSecondServer(t *testing.T, f *faults) {
 func faultPushes(t *testing.T, f *faults) {
 	f.az.ok("acr", "create", "-n", "faultsacr", "-g", f.group, "--sku", "Basic", "-o", "none")
 	login, auth := acrAdmin(t, f.az, "faultsacr")
-	type push struct {
-		tag    name.Tag
-		img    v1.Image
-		digest v1.Hash
-		err    error
-	}
-	const n, killAfter = 20, 5
-	pushes := make([]*push, n)
-	for i := range pushes {
-		img := blobImage(t, 2, int64(i+1)*128<<10)
-		pushes[i] = &push{tag: mustTag(t, fmt.Sprintf("%s/push%02d:v1", login, i)), img: img, digest: mustDigest(t, img)}
-	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	// No retries: a push cut by the kill fails, and is not finished by the
 	// next server behind the test's back.
 	opts := append(registryOpts(t, f.s, f.az, auth), remote.WithContext(ctx), remote.WithRetryBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Steps: 1}))
-	var wg sync.WaitGroup
-	var acked atomic.Int32
-	ackedCh := make(chan struct{}, n)
-	for _, p := range pushes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if p.err = remote.Write(p.tag, p.img, opts...); p.err == nil {
-				acked.Add(1)
-				ackedCh <- struct{}{}
-			}
-		}()
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	for seen := 0; seen < killAfter; {
-		select {
-		case <-ackedCh:
-			seen++
-		case <-finished:
-			seen = killAfter
-		case <-time.After(podsDeadline): // a safety net
-			t.Fatalf("%d pushes acknowledged after %s", acked.Load(), podsDeadline)
-		}
-	}
-	f.s.kill9()
-	atKill := acked.Load()
-	cancel()
-	<-finished
+	const n = 20
+	pushes, atKill := pushesWithKill(t, login, opts, n, 5, func() { f.s.kill9(); cancel() })
 	t.Logf("killed the server with %d of %d pushes acknowledged", atKill, n)
 	if atKill == n {
 		t.Logf("every push finished before the kill: nothing was in flight this time")
@@ -354,7 +367,7 @@ func faultPushes(t *testing.T, f *faults) {
 	f.restart(t)
 
 	opts = registryOpts(t, f.s, f.az, auth)
-	var redo []*push
+	var redo []*pushedImage
 	for _, p := range pushes {
 		err := verifyImage(p.tag, p.digest, opts)
 		switch {

@@ -233,6 +233,12 @@ func (s *server) spawn(addr string, env []string) error {
 
 // waitReady waits for server.json and a 200 from /readyz.
 func (s *server) waitReady() error {
+	return s.waitReadyAt(func(st serverState) string { return st.Endpoint })
+}
+
+// waitReadyAt waits for server.json and a 200 from /readyz at the base
+// URL at returns (given server.json), e.g. a replica's own listener.
+func (s *server) waitReadyAt(at func(serverState) string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), readinessTimeout)
 	defer cancel()
 	for {
@@ -253,7 +259,7 @@ func (s *server) waitReady() error {
 				continue
 			}
 		}
-		if status, _, err := s.get(ctx, st.Endpoint+"/readyz", nil); err == nil && status == http.StatusOK {
+		if status, _, err := s.get(ctx, at(st)+"/readyz", nil); err == nil && status == http.StatusOK {
 			s.serverState = st
 			return nil
 		}

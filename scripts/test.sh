@@ -25,6 +25,8 @@ command -v azurite-blob >/dev/null 2>&1 || command -v npm >/dev/null 2>&1 || nee
 # PostgreSQL's server, which the metadata store's suite (internal/store,
 # TestPostgres) starts on loopback.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# haproxy, the load balancer in front of the replicas of e2e TestReplicas.
+command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || need+=(haproxy)
 if ((${#need[@]} > 0)); then
 	echo "== installing ${need[*]}"
 	if [[ $(id -u) != 0 ]]; then

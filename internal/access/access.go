@@ -51,23 +51,32 @@ type Service struct {
 // auth decides the callers' own access (asking the same engine).
 func New(ctx context.Context, st arm.Store, engine *authz.Engine, auth arm.Authorizer, dir Directory) (*Service, error) {
 	s := &Service{st: st, engine: engine, auth: auth, dir: dir}
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload replaces the engine's assignments with those stored: when
+// another replica of the set changed them (see internal/replica).
+func (s *Service) Reload(ctx context.Context) error {
 	var rows []store.RoleAssignment
-	if err := st.View(ctx, func(tx *store.Tx) (err error) {
+	if err := s.st.View(ctx, func(tx *store.Tx) (err error) {
 		rows, err = tx.ListRoleAssignments()
 		return err
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	as := make([]authz.Assignment, 0, len(rows))
 	for _, r := range rows {
 		var a Assignment
 		if err := json.Unmarshal(r.Body, &a); err != nil {
-			return nil, fmt.Errorf("role assignment %s: %w", r.Name, err)
+			return fmt.Errorf("role assignment %s: %w", r.Name, err)
 		}
 		as = append(as, a.engine())
 	}
-	engine.Load(as)
-	return s, nil
+	s.engine.Load(as)
+	return nil
 }
 
 // Register adds the provider's routes to the router.

@@ -20,10 +20,19 @@ import (
 // background, and clients poll until it reaches a terminal status. Status
 // documents are kept in the store, so polling works across restarts; an
 // operation that was running when the server stopped reads as Failed.
+//
+// Among replicas of a set (SetReplica), an operation records the replica
+// that runs it, and reads as running on every replica while that replica
+// is alive.
 type Operations struct {
 	st   Store
 	base string
 	log  *slog.Logger
+
+	// replica is this server's replica ID ("" for a single server);
+	// alive reports whether another replica is alive.
+	replica string
+	alive   func(ctx context.Context, replica string) bool
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -37,6 +46,13 @@ func newOperations(st Store, base string, log *slog.Logger) *Operations {
 
 // SetContext sets the context background work runs under (the server's lifetime).
 func (o *Operations) SetContext(ctx context.Context) { o.ctx = ctx }
+
+// SetReplica makes this server replica id of a set: operations record
+// it, and an operation another replica runs reads as running while alive
+// says that replica is alive.
+func (o *Operations) SetReplica(id string, alive func(ctx context.Context, replica string) bool) {
+	o.replica, o.alive = id, alive
+}
 
 // Wait blocks until every running operation has finished.
 func (o *Operations) Wait() { o.wg.Wait() }
@@ -72,7 +88,9 @@ func ReportProgress(ctx context.Context, percent float64, message string) {
 
 type storedOp struct {
 	Operation
-	Owner   string          `json:"owner"`
+	Owner string `json:"owner"`
+	// Runner is the replica that runs it (among replicas of a set).
+	Runner  string          `json:"runner,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
 	ErrCode int             `json:"errStatus,omitempty"`
 }
@@ -88,7 +106,7 @@ func (o *Operations) Start(r *Request, fn func(ctx context.Context) (any, error)
 	}
 	statusPath := prefix + "/providers/Microsoft.Resources/operationStatuses/" + name
 	resultPath := prefix + "/providers/Microsoft.Resources/operationResults/" + name
-	op := storedOp{Operation: Operation{ID: statusPath, Name: name, Status: "InProgress", StartTime: time.Now().UTC()}, Owner: r.Caller.ObjectID}
+	op := storedOp{Operation: Operation{ID: statusPath, Name: name, Status: "InProgress", StartTime: time.Now().UTC()}, Owner: r.Caller.ObjectID, Runner: o.replica}
 	// Running before it is saved as InProgress, and until it is saved as
 	// ended: load never sees InProgress in the store for an operation this
 	// process runs but not running (see load).
@@ -182,6 +200,9 @@ func (o *Operations) load(r *Request) (storedOp, error) {
 	})
 	if err != nil || !strings.EqualFold(op.Owner, r.Caller.ObjectID) {
 		return op, Errorf(http.StatusNotFound, "OperationNotFound", "The operation '%s' could not be found.", name)
+	}
+	if op.Status == "InProgress" && !running && op.Runner != "" && op.Runner != o.replica && o.alive != nil && o.alive(r.Context(), op.Runner) {
+		running = true // another replica of the set runs it
 	}
 	if op.Status == "InProgress" && !running {
 		// Saved as running by a server that stopped (or was killed) before

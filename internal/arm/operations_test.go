@@ -131,3 +131,58 @@ func TestWriteErrorDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// Among replicas of a set, an operation another replica runs reads as
+// InProgress on this one while that replica is alive, and as interrupted
+// once it is not; a single server's operations (no runner) read as before.
+func TestOperationsAcrossReplicas(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "drydock.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	alive := map[string]bool{}
+	replica := func(id string) *Operations {
+		o := newOperations(st, "https://drydock.test", log)
+		if id != "" {
+			o.SetReplica(id, func(_ context.Context, other string) bool { return alive[other] })
+		}
+		return o
+	}
+	release := make(chan error)
+	defer close(release)
+	a, b, single := replica("a"), replica("b"), replica("")
+	r, _ := opRequest(t, "/subscriptions/"+testSub+"/resourceGroups/rg")
+	name, err := a.Start(r, func(ctx context.Context) (any, error) { return nil, <-release })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		reader  *Operations
+		aAlive  bool
+		want    string
+		wantErr string
+	}{
+		{"on its own replica", a, true, "InProgress", ""},
+		{"on another while its replica is alive", b, true, "InProgress", ""},
+		{"on another once its replica is dead", b, false, "Failed", "OperationInterrupted"},
+		{"on a server that is no replica", single, true, "Failed", "OperationInterrupted"},
+	} {
+		alive["a"] = tc.aAlive
+		got := pollStatus(t, tc.reader, name)
+		code := ""
+		if got.Error != nil {
+			code = got.Error.Code
+		}
+		if got.Status != tc.want || code != tc.wantErr {
+			t.Errorf("%s: %s %s, want %s %s", tc.name, got.Status, code, tc.want, tc.wantErr)
+		}
+	}
+	release <- nil
+	a.Wait()
+	if got := pollStatus(t, b, name); got.Status != "Succeeded" {
+		t.Errorf("after it ended: %+v", got)
+	}
+}

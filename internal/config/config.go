@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -66,6 +67,31 @@ type Config struct {
 	DebugListen string `json:"debugListen"`
 	// Storage is where the registries keep their blobs (see storage.go).
 	Storage Storage `json:"storage"`
+	// SecretKey makes this server one replica of a set sharing Database
+	// (PostgreSQL) and Storage: 32 random bytes, base64-encoded (e.g.
+	// `openssl rand -base64 32`), the same on every replica. It encrypts
+	// the set's shared identity (token signing keys, the secrets key and
+	// the CA), kept in the database so that any replica verifies any
+	// replica's tokens, and it lets several servers open the database at
+	// once. Empty (the default): one server owns its database.
+	SecretKey string `json:"secretKey"`
+	// RegistryPublicPort is the port login servers carry when clients
+	// reach the registry listener through another port than its own (a
+	// load balancer in front of replicas); "" means the listener's port.
+	RegistryPublicPort string `json:"registryPublicPort"`
+}
+
+// Replicated reports whether this server is one replica of a set
+// (SecretKey is set).
+func (c *Config) Replicated() bool { return c.SecretKey != "" }
+
+// SecretKeyBytes decodes SecretKey (32 bytes, standard base64).
+func (c *Config) SecretKeyBytes() ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.SecretKey))
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("secretKey must be 32 random bytes in standard base64 (openssl rand -base64 32)")
+	}
+	return k, nil
 }
 
 // Duration is a time.Duration written as "90s", "5m".
@@ -247,6 +273,19 @@ func (c *Config) Finish() error {
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		return fmt.Errorf(`database must be "" (the embedded SQLite database in the data directory) or a postgres:// URL`)
+	}
+	if c.SecretKey != "" {
+		if _, err := c.SecretKeyBytes(); err != nil {
+			return err
+		}
+		if c.Database == "" {
+			return fmt.Errorf("secretKey makes this server a replica of a set sharing one database: set database to a postgres:// URL (the embedded SQLite database serves one server)")
+		}
+	}
+	if c.RegistryPublicPort != "" {
+		if p, err := strconv.Atoi(c.RegistryPublicPort); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("registryPublicPort %q must be a port number", c.RegistryPublicPort)
+		}
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

@@ -34,12 +34,14 @@ func TestDefaults(t *testing.T) {
 		{"DebugListen", c.DebugListen, ""},
 		{"Database", c.Database, ""},
 		{"Storage.Type", c.Storage.Type, ""},
+		{"SecretKey", c.SecretKey, ""},
+		{"RegistryPublicPort", c.RegistryPublicPort, ""},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
-	if n := reflect.TypeOf(c).NumField(); n != 17 {
+	if n := reflect.TypeOf(c).NumField(); n != 19 {
 		t.Errorf("Config has %d fields; give the new ones a row above", n)
 	}
 	// The defaults pass validation once a data dir is set.
@@ -67,14 +69,14 @@ func TestEnvironmentVariables(t *testing.T) {
 	// The names the README documents, derived from the JSON names.
 	for _, name := range []string{
 		"DRYDOCK_DATA_DIR", "DRYDOCK_PUBLIC_URL", "DRYDOCK_REGISTRY_ACCESS_TOKEN_LIFETIME", "DRYDOCK_MANAGE_HOSTS_FILE",
-		"DRYDOCK_DATABASE", "DRYDOCK_STORAGE_TYPE", "DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_URL", "DRYDOCK_STORAGE_AZURE_BLOB_CONNECTION_STRING",
+		"DRYDOCK_DATABASE", "DRYDOCK_SECRET_KEY", "DRYDOCK_REGISTRY_PUBLIC_PORT", "DRYDOCK_STORAGE_TYPE", "DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_URL", "DRYDOCK_STORAGE_AZURE_BLOB_CONNECTION_STRING",
 	} {
 		if _, ok := envVars[name]; !ok {
 			t.Errorf("no environment variable %s", name)
 		}
 	}
-	// Every setting has one: 16 at the top, 7 of storage.
-	if len(envVars) != 23 {
+	// Every setting has one: 18 at the top, 7 of storage.
+	if len(envVars) != 25 {
 		t.Errorf("%d environment variables; a new setting needs its row in the README's table and in TestDefaults", len(envVars))
 	}
 	// Each sets its own field, parsed by the field's type.
@@ -212,6 +214,13 @@ func TestFinish(t *testing.T) {
 		{"profiler beyond loopback", func(c *Config) { c.DebugListen = "0.0.0.0:6060" }, `debugListen "0.0.0.0:6060" must be a loopback host:port`, nil},
 		{"profiler by name", func(c *Config) { c.DebugListen = "localhost:6060" }, `debugListen "localhost:6060" must be a loopback host:port`, nil},
 		{"profiler without port", func(c *Config) { c.DebugListen = "127.0.0.1" }, `debugListen "127.0.0.1" must be a loopback host:port`, nil},
+		{"secret key not base64", func(c *Config) { c.SecretKey, c.Database = "not a key", "postgres://h/db" }, `secretKey must be 32 random bytes`, nil},
+		{"secret key too short", func(c *Config) { c.SecretKey, c.Database = "c2hvcnQ=", "postgres://h/db" }, `secretKey must be 32 random bytes`, nil},
+		{"secret key on SQLite", func(c *Config) { c.SecretKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" }, `secretKey makes this server a replica`, nil},
+		{"replica", func(c *Config) {
+			c.SecretKey, c.Database, c.RegistryPublicPort = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "postgres://h/db", "5443"
+		}, "", nil},
+		{"registry public port not a port", func(c *Config) { c.RegistryPublicPort = "https" }, `registryPublicPort "https" must be a port number`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

@@ -517,6 +517,11 @@ func (d *Directory) Members(ctx context.Context, groupID string) ([]store.Member
 	return out, err
 }
 
+// Reload rereads the directory's caches (the membership index) from the
+// store: when another replica of the set changed principals or group
+// memberships (see internal/replica).
+func (d *Directory) Reload(ctx context.Context) error { return d.reloadMemberships(ctx) }
+
 func (d *Directory) reloadMemberships(ctx context.Context) error {
 	var all []store.Member
 	if err := d.st.View(ctx, func(tx *store.Tx) (err error) {

@@ -56,6 +56,10 @@ const registryCacheTTL = 5 * time.Second
 // forget drops cached registry lookups (after ARM changes a registry).
 func (dp *DataPlane) forget() { dp.regCache.Clear() }
 
+// ForgetRegistries drops cached registry lookups: for a replica of a set,
+// when another replica changed resources.
+func (dp *DataPlane) ForgetRegistries() { dp.forget() }
+
 type metrics struct {
 	pulls, pushes, pullBytes, pushBytes *prometheus.CounterVec
 	authOK, authFail                    *prometheus.CounterVec

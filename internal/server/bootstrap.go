@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/replica"
 	"github.com/drydock-dev/drydock/internal/resources"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -32,6 +34,15 @@ func (s *Server) tenantID(ctx context.Context) (string, error) {
 // admin's user name.
 func (s *Server) bootstrap(ctx context.Context, rp *resources.Provider) (string, error) {
 	admin := "admin@" + s.dir.Domain()
+	if s.cfg.Replicated() {
+		// Replicas starting together bootstrap once: one at a time, each
+		// after checking whether another did.
+		lease := &replica.Lease{St: s.st, Name: "bootstrap", Holder: s.replicaID, TTL: time.Minute, Log: s.log}
+		if err := lease.Wait(ctx, 100*time.Millisecond); err != nil {
+			return "", err
+		}
+		defer lease.Release(context.WithoutCancel(ctx))
+	}
 	var done string
 	if err := s.st.View(ctx, func(tx *store.Tx) (err error) {
 		done, err = tx.Meta("bootstrapped")

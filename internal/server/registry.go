@@ -16,6 +16,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/registry/auth"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/registry/storage/drivers"
+	"github.com/drydock-dev/drydock/internal/replica"
 	"github.com/drydock-dev/drydock/internal/tokens"
 )
 
@@ -62,7 +63,14 @@ func (s *Server) assembleRegistry(ctx context.Context, prov *registry.Provider, 
 	}
 	s.dataPlane = registry.NewDataPlane(s.st, prov, svc, storage.NewBlobStore(driver), hosts, s.prom, s.log)
 	s.dataPlane.SetDialTarget(s.regLn.Addr().String(), s.ca.Cert)
-	if stats, err := s.dataPlane.Distribution().SweepUploads(ctx); err != nil {
+	if s.cfg.Replicated() {
+		s.dataPlane.Distribution().DisableManifestCache()
+	}
+	if s.cfg.Replicated() {
+		// Upload data without its session row may be another replica's
+		// upload in flight: only garbage collection's age-based purge,
+		// under its lease, applies to a set.
+	} else if stats, err := s.dataPlane.Distribution().SweepUploads(ctx); err != nil {
 		s.log.Warn("sweeping registry uploads left by the last run", "err", err)
 	} else if stats.UploadsPurged > 0 || stats.SessionsRemoved > 0 {
 		s.log.Info("swept registry uploads left by the last run", "uploadsPurged", stats.UploadsPurged, "sessionsRemoved", stats.SessionsRemoved)
@@ -88,21 +96,21 @@ func (s *Server) serveRegistry(ctx context.Context) (stop func(context.Context) 
 	return srv.Shutdown, ch
 }
 
-// collectGarbage runs the registries' online garbage collection hourly.
+// collectGarbage runs the registries' online garbage collection hourly;
+// among replicas, on the one holding the lease "registry-gc".
 func (s *Server) collectGarbage(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	gc := func(ctx context.Context) {
+		stats, err := s.dataPlane.Distribution().CollectGarbage(ctx, time.Hour)
+		if err != nil {
+			s.log.Warn("registry garbage collection", "err", err)
 			return
-		case <-t.C:
-			stats, err := s.dataPlane.Distribution().CollectGarbage(ctx, time.Hour)
-			if err != nil {
-				s.log.Warn("registry garbage collection", "err", err)
-				continue
-			}
-			s.log.Info("registry garbage collection", "stats", stats)
 		}
+		s.log.Info("registry garbage collection", "stats", stats)
 	}
+	if s.cfg.Replicated() {
+		lease := &replica.Lease{St: s.st, Name: "registry-gc", Holder: s.replicaID, TTL: time.Minute, Log: s.log}
+		lease.Run(ctx, time.Hour, gc)
+		return
+	}
+	replica.Every(ctx, time.Hour, func() { gc(ctx) })
 }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/drydock-dev/drydock/internal/access"
@@ -80,6 +81,9 @@ type Server struct {
 	closers   []func() error
 	// dirLock holds the data directory (lockDataDir) until close.
 	dirLock *os.File
+	// replicaID names this process among the replicas of a set (see
+	// internal/replica); it is new at every start.
+	replicaID string
 }
 
 // New opens everything in the data dir and bootstraps the tenant.
@@ -94,12 +98,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenDatabase(ctx, store.Options{Database: cfg.Database, SQLitePath: filepath.Join(cfg.DataDir, dbFile), Exclusive: true}, store.Migrations())
+	// A replica shares its database with the other replicas of its set.
+	st, err := store.OpenDatabase(ctx, store.Options{Database: cfg.Database, SQLitePath: filepath.Join(cfg.DataDir, dbFile), Exclusive: !cfg.Replicated()}, store.Migrations())
 	if err != nil {
 		lock.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, st: st, dirLock: lock, prom: prometheus.NewRegistry(), apiTimeouts: apiTimeouts, registryTimeouts: registryTimeouts}
+	s := &Server{cfg: cfg, log: log, st: st, dirLock: lock, prom: prometheus.NewRegistry(), apiTimeouts: apiTimeouts, registryTimeouts: registryTimeouts,
+		replicaID: uuid.NewString()}
 	if err := s.assemble(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -110,6 +116,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 func (s *Server) assemble(ctx context.Context) error {
 	cfg := s.cfg
 	keys := filepath.Join(cfg.DataDir, "keys")
+	if err := s.shareIdentity(ctx, keys); err != nil {
+		return err
+	}
 	ca, err := pki.LoadOrCreateCA(filepath.Join(cfg.DataDir, "pki"), "drydock CA")
 	if err != nil {
 		return fmt.Errorf("certificate authority: %w", err)
@@ -151,6 +160,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	engine := authz.NewEngine(authz.BuiltInRoles())
 	s.rbac = arm.NewRBAC(engine, s.dir)
 	s.router = arm.NewRouter(s.st, s.dir, cfg.PublicURL, s.log)
+	s.replicateOperations()
 	kit := &arm.Kit{Store: s.st, Auth: s.rbac, Ops: s.router.Ops, Scopes: arm.NewScopes(engine)}
 	if s.access, err = access.New(ctx, s.st, engine, s.rbac, s.dir); err != nil {
 		return err
@@ -160,6 +170,9 @@ func (s *Server) assemble(ctx context.Context) error {
 	var port string
 	if s.regLn, port, err = s.listenRegistry(); err != nil {
 		return err
+	}
+	if cfg.RegistryPublicPort != "" {
+		port = cfg.RegistryPublicPort // clients come through a load balancer
 	}
 	prov := registry.Register(s.router, kit, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation,
 		Throttling: cfg.RegistryThrottling})
@@ -243,6 +256,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer stopDebug()
 	}
 	stopRegistry, regErrc := s.serveRegistry(ctx)
+	s.serveReplica(ctx)
 	s.clusters.Resume(ctx)
 	var serveErr error
 	select {

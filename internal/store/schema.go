@@ -29,6 +29,7 @@ func Migrations() []Migration {
 				{"group_members", "group_id || ' ' || member_id", []string{"added_at", "effective_at"}},
 			})
 		}},
+		{Domain: "replica", Version: 1, Name: "shared identity, leases, heartbeats and change notifications", SQL: replicaSchema, Up: installChangeTriggers},
 	}
 }
 

@@ -44,6 +44,10 @@ type Store struct {
 	d  dialect
 	// owner holds the session lock of an Exclusive store on PostgreSQL.
 	owner *sql.Conn
+	// url is the PostgreSQL connection URL (ListenChanges connects with it).
+	url string
+	// onListenError is told why ListenChanges lost its connection.
+	onListenError func(error)
 }
 
 // Options selects the database.
@@ -99,7 +103,7 @@ func OpenDatabase(ctx context.Context, o Options, migrations []Migration) (*Stor
 		db.SetMaxOpenConns(16)
 		db.SetMaxIdleConns(16)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		s = &Store{db: db, d: postgresDialect{}}
+		s = &Store{db: db, d: postgresDialect{}, url: o.Database}
 		where = redact(o.Database)
 	default:
 		return nil, fmt.Errorf("metadata database %q: want \"\" (the embedded SQLite database) or a postgres:// URL", redact(o.Database))

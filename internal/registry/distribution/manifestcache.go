@@ -14,6 +14,9 @@ import (
 // used only while the generation it was read under is current, so a
 // reader never sees a manifest or tag that a committed write changed.
 type manifestCache struct {
+	// off makes every lookup read the store: among replicas of a set,
+	// another process's write does not bump this generation.
+	off     atomic.Bool
 	gen     atomic.Uint64
 	mu      sync.RWMutex
 	entries map[string]cachedManifest
@@ -39,6 +42,9 @@ func (c *manifestCache) key(registry, repo, ref string, withBody bool) string {
 func (c *manifestCache) invalidate() { c.gen.Add(1) }
 
 func (c *manifestCache) lookup(ctx context.Context, st *store.Store, registry, repo, ref string, byTag, withBody bool) (store.RegistryManifest, error) {
+	if c.off.Load() {
+		return st.LookupRegistryManifest(ctx, registry, repo, ref, byTag, withBody)
+	}
 	k := c.key(registry, repo, ref, withBody)
 	gen := c.gen.Load()
 	c.mu.RLock()
@@ -60,6 +66,11 @@ func (c *manifestCache) lookup(ctx context.Context, st *store.Store, registry, r
 	c.mu.Unlock()
 	return m, nil
 }
+
+// DisableManifestCache makes manifest lookups read the store every time,
+// for a replica of a set: other replicas change manifests and tags without
+// this process knowing.
+func (h *Handler) DisableManifestCache() { h.manifests.off.Store(true) }
 
 // update runs fn in a write transaction and invalidates the cache after it.
 func (h *Handler) update(ctx context.Context, fn func(*store.Tx) error) error {
