@@ -273,6 +273,15 @@ func controllerManagerOptions(s *settings, c *certs) (*controllermanageroptions.
 		"--root-ca-file=" + c.caCert,
 		"--service-account-private-key-file=" + c.saKey,
 		"--use-service-account-credentials=true",
+		// Its one client rate limiter (client-go's default: 20 requests
+		// a second, burst 30) also creates every controller's service
+		// account in kube-system and requests its tokens: some 40
+		// controllers, about five requests each at start, queued for
+		// seconds before the service-account controller could make the
+		// default service accounts (aks create waited ~6 s for them).
+		// One local apiserver serves them at once.
+		"--kube-api-qps=100",
+		"--kube-api-burst=300",
 		// Not /usr/libexec/kubernetes/..., which it would create.
 		"--flex-volume-plugin-dir=" + s.path(flexVolumeDir),
 		"--controllers=*,bootstrapsigner,tokencleaner",
