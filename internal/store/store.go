@@ -276,6 +276,46 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 	return t.tx.Query(t.d.rebind(q), args...)
 }
 
+// rowScanner is what a scan function reads one row from: *sql.Rows or *Row.
+type rowScanner = interface{ Scan(...any) error }
+
+// queryAll runs a query through Query and returns its rows in order, each
+// read by scan.
+func queryAll[T any](t *Tx, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectRows(rows, scan)
+}
+
+// collectRows reads every row of rows with scan and closes rows.
+func collectRows[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// execFound runs an UPDATE or DELETE through Exec; errdefs.ErrNotFound
+// when it changes no row.
+func (t *Tx) execFound(q string, args ...any) error {
+	res, err := t.Exec(q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errdefs.ErrNotFound
+	}
+	return nil
+}
+
 // QueryRow runs a query written with '?' placeholders that returns at most
 // one row. A query with an argument PostgreSQL cannot hold matches no row.
 func (t *Tx) QueryRow(q string, args ...any) *Row {
