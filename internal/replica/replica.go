@@ -256,11 +256,7 @@ func Every(ctx context.Context, interval time.Duration, f func()) {
 // unreadable database counts as alive: an operation is not declared
 // interrupted for want of an answer.
 func Alive(ctx context.Context, st *store.Store, id string, maxAge time.Duration) bool {
-	var at time.Time
-	err := st.View(ctx, func(tx *store.Tx) (err error) {
-		at, err = tx.ReplicaHeartbeat(id)
-		return err
-	})
+	at, err := store.Read(ctx, st, func(tx *store.Tx) (time.Time, error) { return tx.ReplicaHeartbeat(id) })
 	if errdefs.IsNotFound(err) {
 		return false
 	}

@@ -43,16 +43,13 @@ func (s *Server) bootstrap(ctx context.Context, rp *resources.Provider) (string,
 		}
 		defer lease.Release(context.WithoutCancel(ctx))
 	}
-	var done string
-	if err := s.st.View(ctx, func(tx *store.Tx) (err error) {
-		done, err = tx.Meta("bootstrapped")
-		return err
-	}); err != nil || done != "" {
+	done, err := store.Read(ctx, s.st, func(tx *store.Tx) (string, error) { return tx.Meta("bootstrapped") })
+	if err != nil || done != "" {
 		return admin, err
 	}
 	password := directory.NewSecret(24)
 	var user directory.Principal
-	err := s.st.Update(ctx, func(tx *store.Tx) (err error) {
+	err = s.st.Update(ctx, func(tx *store.Tx) (err error) {
 		user, err = s.dir.CreateUser(ctx, tx, admin, "drydock admin", password, []string{directory.GlobalAdministrator})
 		return err
 	})

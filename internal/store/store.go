@@ -240,6 +240,22 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 	return classify(fn(&Tx{tx: tx, d: s.d}))
 }
 
+// Viewer runs read transactions: a *Store, or an interface narrowed from
+// one.
+type Viewer interface {
+	View(ctx context.Context, fn func(*Tx) error) error
+}
+
+// Read runs fn in a read transaction of s and returns what it read.
+func Read[T any](ctx context.Context, s Viewer, fn func(*Tx) (T, error)) (T, error) {
+	var v T
+	err := s.View(ctx, func(tx *Tx) (err error) {
+		v, err = fn(tx)
+		return err
+	})
+	return v, err
+}
+
 // Tx is a transaction with typed accessors for each table.
 type Tx struct {
 	tx          *sql.Tx
