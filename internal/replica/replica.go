@@ -205,20 +205,12 @@ func (l *Lease) runHeld(ctx context.Context, job func(context.Context)) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(l.TTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-jctx.Done():
-				return
-			case <-t.C:
-				if ok, err := l.Acquire(jctx); err == nil && !ok {
-					l.Log.Warn("lost a lease while its job ran; stopping the job", "lease", l.Name)
-					cancel()
-					return
-				}
+		Every(jctx, l.TTL/3, func() {
+			if ok, err := l.Acquire(jctx); err == nil && !ok {
+				l.Log.Warn("lost a lease while its job ran; stopping the job", "lease", l.Name)
+				cancel()
 			}
-		}
+		})
 	}()
 	job(jctx)
 	cancel()
