@@ -500,12 +500,8 @@ func (t *Tx) PutRegistryUpload(u RegistryUpload) error {
 	if started.IsZero() {
 		started = time.Now()
 	}
-	_, err := t.execUnique(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
 		strings.ToLower(u.ID), regKey(u.Registry), u.Repository, fmtTime(started))
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // GetRegistryUpload returns an upload session; errdefs.ErrNotFound if unknown.

@@ -383,6 +383,16 @@ func (t *Tx) ExecUnique(q string, args ...any) (sql.Result, error) {
 	return res, err
 }
 
+// insertUnique runs an INSERT (or an upsert) through execUnique;
+// errdefs.ErrAlreadyExists when it violates a unique constraint.
+func (t *Tx) insertUnique(q string, args ...any) error {
+	_, err := t.execUnique(q, args...)
+	if t.d.unique(err) {
+		return errdefs.ErrAlreadyExists
+	}
+	return err
+}
+
 func (t *Tx) execUnique(q string, args ...any) (sql.Result, error) {
 	if !t.d.savepoints() {
 		return t.Exec(q, args...)

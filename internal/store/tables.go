@@ -41,12 +41,8 @@ type Subscription struct {
 
 // CreateSubscription inserts a subscription; errdefs.ErrAlreadyExists if the ID exists.
 func (t *Tx) CreateSubscription(s Subscription) error {
-	_, err := t.execUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
 		strings.ToLower(s.ID), s.DisplayName, s.TenantID, s.State, now())
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // GetSubscription returns a subscription by ID (case-insensitive).
@@ -93,14 +89,10 @@ type Resource struct {
 func (t *Tx) PutResource(r Resource) error {
 	key := strings.ToLower(r.ID)
 	ts := now()
-	_, err := t.execUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
+	return t.insertUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
 		VALUES(?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
 		key, r.ID, strings.ToLower(r.Type), strings.ToLower(r.Subscription), strings.ToLower(r.ResourceGroup), strings.ToLower(r.Name), string(r.Body), ts, ts)
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 const resourceCols = `id, type, subscription, resource_group, name_key, body, created_at, updated_at`
@@ -191,12 +183,8 @@ func (t *Tx) CreatePrincipal(p Principal) error {
 	if !p.CreatedAt.IsZero() {
 		ts = fmtTime(p.CreatedAt)
 	}
-	_, err := t.execUnique(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
 		strings.ToLower(p.ObjectID), p.Kind, p.AppID, p.UPN, p.DisplayName, p.ResourceID, p.PasswordHash, string(p.Body), ts)
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // UpdatePrincipalPassword replaces a user's password hash.
@@ -308,13 +296,9 @@ type Secret struct {
 
 // AddSecret stores a hashed secret, replacing one with the same key ID.
 func (t *Tx) AddSecret(s Secret) error {
-	_, err := t.execUnique(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
+	return t.insertUnique(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
 		ON CONFLICT(key_id) DO UPDATE SET hash = excluded.hash, hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at, sealed = excluded.sealed`,
 		strings.ToLower(s.KeyID), strings.ToLower(s.OwnerID), s.Hash, s.Hint, s.DisplayName, fmtTime(s.StartAt), fmtTime(s.EndAt), s.Sealed)
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // Secrets returns the secrets of an owner.
@@ -352,12 +336,8 @@ type Member struct {
 
 // AddMember adds member to group; errdefs.ErrAlreadyExists if already a member.
 func (t *Tx) AddMember(m Member) error {
-	_, err := t.execUnique(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
 		strings.ToLower(m.GroupID), strings.ToLower(m.MemberID), fmtTime(m.AddedAt), fmtTime(m.EffectiveAt))
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // RemoveMember removes a membership; errdefs.ErrNotFound if absent.
@@ -404,12 +384,8 @@ type RoleAssignment struct {
 // CreateRoleAssignment inserts an assignment. errdefs.ErrAlreadyExists when the name
 // exists or when the same principal already holds the role at the scope.
 func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
-	_, err := t.execUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
 		strings.ToLower(a.Name), string(a.Body), normScope(a.Scope), strings.ToLower(a.RoleGUID), strings.ToLower(a.PrincipalID))
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // DeleteRoleAssignment removes an assignment by name.
