@@ -49,6 +49,11 @@ const (
 // blob a push stored: the push must be made again.
 var errBlobDeleted = errors.New("the blob was deleted by garbage collection while it was pushed")
 
+// errBlobBusy says that a push waited in vain, before storing anything,
+// for garbage collection to end deleting the blob: the same request may
+// be sent again.
+var errBlobBusy = errors.New("the blob is being deleted by garbage collection")
+
 // errGenerationChanged aborts a link transaction that found another
 // generation than the push read.
 var errGenerationChanged = errors.New("blob generation changed")
@@ -70,8 +75,9 @@ type testHooks struct {
 
 // linkStored stores (or finds) a blob with put and links it with link, so
 // that garbage collection never deletes the blob under the link. It
-// returns put's descriptor; a failure of put is a putFailed, and a blob
-// that garbage collection deleted meanwhile is errBlobDeleted.
+// returns put's descriptor; a failure of put is a putFailed, a blob that
+// garbage collection deleted after put is errBlobDeleted, and one it was
+// deleting for too long before put ran is errBlobBusy.
 func (h *Handler) linkStored(ctx context.Context, digest string, put func() (storage.Descriptor, error),
 	link func(*store.Tx, storage.Descriptor) error) (storage.Descriptor, error) {
 	unlock := h.locks.RLock(digest)
@@ -109,7 +115,9 @@ func (h *Handler) linkStored(ctx context.Context, digest string, put func() (sto
 		if attempt == 3 {
 			return desc, errBlobDeleted
 		}
-		if gen, readAt, err = h.blobGeneration(ctx, digest); err != nil {
+		if gen, readAt, err = h.blobGeneration(ctx, digest); errors.Is(err, errBlobBusy) {
+			return desc, errBlobDeleted // what put stored is gone or going
+		} else if err != nil {
 			return desc, err
 		}
 		if desc, err = h.blobs.Stat(ctx, digest); errors.Is(err, storage.ErrBlobUnknown) {
@@ -122,7 +130,7 @@ func (h *Handler) linkStored(ctx context.Context, digest string, put func() (sto
 
 // blobGeneration returns the blob's garbage-collection generation and
 // when it was read, after waiting (at most deletionWait) for a deletion in
-// progress to end; errBlobDeleted when it does not.
+// progress to end; errBlobBusy when it does not.
 func (h *Handler) blobGeneration(ctx context.Context, digest string) (int64, time.Time, error) {
 	deadline := h.now().Add(deletionWait)
 	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 250*time.Millisecond) {
@@ -135,7 +143,7 @@ func (h *Handler) blobGeneration(ctx context.Context, digest string) (int64, tim
 			return d.Generation, now, nil
 		}
 		if now.After(deadline) {
-			return 0, time.Time{}, errBlobDeleted
+			return 0, time.Time{}, errBlobBusy
 		}
 		if f := h.hooks.waiting; f != nil {
 			f(digest)
@@ -161,6 +169,11 @@ func (q *request) linkFailed(op, digest string, err error, body *bodyReader, id 
 		}
 		q.w.Header().Set("Retry-After", "1")
 		q.fail(ErrBlobUploadInvalid.WithMessage("blob %s was being deleted by garbage collection (nothing referred to it) while it was pushed: push it again", digest).
+			WithStatus(http.StatusServiceUnavailable))
+	case errors.Is(err, errBlobBusy):
+		// Nothing was stored: an upload session keeps its data.
+		q.w.Header().Set("Retry-After", "5")
+		q.fail(ErrBlobUploadInvalid.WithMessage("blob %s is being deleted by garbage collection (nothing referred to it): send the request again shortly", digest).
 			WithStatus(http.StatusServiceUnavailable))
 	default:
 		q.internal(op, err)

@@ -104,6 +104,23 @@ func TestCollectGarbageAcrossReplicas(t *testing.T) {
 	}
 }
 
+// markDeleting unlinks the blob and marks it deleting at at, as a
+// collector that died before it deleted it would have left it.
+func (p *replicaPair) markDeleting(blob []byte, at time.Time) {
+	p.t.Helper()
+	p.b.expect(p.b.do("DELETE", "/v2/app/blobs/"+sha256Digest(blob), nil), http.StatusAccepted, "")
+	err := p.b.st.Update(ctxBG, func(tx *store.Tx) error {
+		_, ok, err := tx.StartBlobDeletion(sha256Digest(blob), at)
+		if err == nil && !ok {
+			p.t.Error("blob still linked")
+		}
+		return err
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 var replicaGCCases = []struct {
 	name string
 	run  func(t *testing.T, p *replicaPair, blob []byte)
@@ -171,6 +188,39 @@ var replicaGCCases = []struct {
 				t.Fatalf("collection %+v", st)
 			}
 			<-done
+			p.b.expect(r, http.StatusCreated, "")
+			p.content(p.b, "app", blob)
+		},
+	},
+	{
+		// A collector died after marking the blob: a push waits for it, in
+		// vain, then answers that the request may be sent again; the
+		// upload session keeps its data.
+		name: "push while a dead collector's mark is fresh",
+		run: func(t *testing.T, p *replicaPair, blob []byte) {
+			p.markDeleting(blob, time.Now())
+			var mu sync.Mutex
+			clock := time.Now()
+			p.b.h.now = func() time.Time { // each look at the clock is 5 s later
+				mu.Lock()
+				defer mu.Unlock()
+				clock = clock.Add(5 * time.Second)
+				return clock
+			}
+			r, loc := chunkedPush(p.b, "app", blob)
+			p.b.expect(r, http.StatusServiceUnavailable, "BLOB_UPLOAD_INVALID")
+			if r.h.Get("Retry-After") == "" {
+				t.Error("no Retry-After")
+			}
+			p.b.expect(p.b.do("GET", loc, nil), http.StatusNoContent, "")
+		},
+	},
+	{
+		// Past deletionAbandoned the mark no longer holds pushes back.
+		name: "push after a dead collector's mark is abandoned",
+		run: func(t *testing.T, p *replicaPair, blob []byte) {
+			p.markDeleting(blob, time.Now().Add(-deletionAbandoned-time.Minute))
+			r, _ := chunkedPush(p.b, "app", blob)
 			p.b.expect(r, http.StatusCreated, "")
 			p.content(p.b, "app", blob)
 		},

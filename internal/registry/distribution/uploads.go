@@ -65,7 +65,7 @@ func (q *request) mount(digest, from string) bool {
 		return tx.LinkBlob(q.reg.Key, q.name, digest, desc.Size)
 	})
 	switch {
-	case errors.Is(err, errNotMountable), errors.Is(err, storage.ErrBlobUnknown), errors.Is(err, errBlobDeleted):
+	case errors.Is(err, errNotMountable), errors.Is(err, storage.ErrBlobUnknown), errors.Is(err, errBlobDeleted), errors.Is(err, errBlobBusy):
 		return false
 	case err != nil:
 		q.internal("blob mount", err)
