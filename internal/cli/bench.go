@@ -14,6 +14,8 @@ func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure drydock against a peer on this machine."}
 	var opts bench.Options
 	var sizeMiB int64
+	var replicas int
+	var storage string
 	reg := &cobra.Command{
 		Use:   "registry",
 		Short: "Benchmark the registry data plane against Debian's docker-registry.",
@@ -23,11 +25,34 @@ manifest GETs per second (drydock with a bearer token), /oauth2/token issuance p
 memory growth while a blob streams in, and the machine's limits measured in the same run: Go's
 SHA-256 speed, and the push and pull ceilings, each in a second process over the same TLS (a sink
 that hashes, writes, fsyncs and renames the blob; http.ServeFile of the same file), of which both
-registries are reported as a percentage. Install the peer with 'apt-get install docker-registry'.`,
+registries are reported as a percentage. Install the peer with 'apt-get install docker-registry'.
+
+With --replicas N or --storage azureblob it measures drydock against itself instead (no peer):
+--replicas N starts a replica set of N servers on one PostgreSQL database and one Azure Blob Storage
+container (Azurite), behind haproxy, and reports manifest GETs and /oauth2/token issuance per second
+through haproxy over all N replicas against the same through haproxy over the first replica alone
+(alternating rounds, with the servers' CPU per request); --storage azureblob reports blob push and pull
+throughput on Azure Blob Storage (Azurite) against the filesystem driver. These need PostgreSQL's
+server binaries ('apt-get install postgresql'), haproxy ('apt-get install haproxy') and Azurite
+('npm install -g azurite'), all run on loopback.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			exe, err := os.Executable()
 			if err != nil {
+				return err
+			}
+			switch storage {
+			case "filesystem", "azureblob":
+			default:
+				return fmt.Errorf("--storage %q: want filesystem or azureblob", storage)
+			}
+			if replicas < 0 || replicas == 1 {
+				return fmt.Errorf("--replicas %d: want 0 (no replica set) or at least 2 (compared with 1)", replicas)
+			}
+			if replicas > 0 || storage == "azureblob" {
+				_, err := bench.Set(cmd.Context(), bench.SetOptions{Replicas: replicas, AzureBlob: storage == "azureblob",
+					BlobSize: sizeMiB << 20, ManifestGETs: opts.ManifestGETs, TokenRequests: opts.TokenRequests, Rounds: opts.Rounds,
+					Concurrency: opts.Concurrency, Drydock: exe, Out: cmd.OutOrStdout()})
 				return err
 			}
 			opts.Drydock = exe
@@ -50,6 +75,8 @@ registries are reported as a percentage. Install the peer with 'apt-get install 
 	reg.Flags().IntVar(&opts.Rounds, "rounds", 3, "rounds of every push, pull and at-scale measure, alternating between the compared servers (medians are reported)")
 	reg.Flags().IntVar(&opts.Concurrency, "concurrency", 16, "parallel clients for the request-rate tests")
 	reg.Flags().StringVar(&opts.DockerRegistry, "docker-registry", "", "path of the docker-registry binary (default: from PATH)")
+	reg.Flags().IntVar(&replicas, "replicas", 0, "measure a replica set of this many servers (PostgreSQL, Azurite, haproxy) against one replica, instead of the peer")
+	reg.Flags().StringVar(&storage, "storage", "filesystem", "azureblob: measure push and pull on Azure Blob Storage (Azurite) against the filesystem, instead of the peer")
 	cmd.AddCommand(reg)
 
 	var sopts bench.SinkOptions

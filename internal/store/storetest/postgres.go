@@ -153,16 +153,26 @@ func LaunchPostgres() (pg *Postgres, stop func() error, err error) {
 // NewDatabase creates an empty database on the server and returns its URL.
 func (p *Postgres) NewDatabase(t testing.TB) string {
 	t.Helper()
-	db, err := sql.Open("pgx", p.URL)
+	u, err := p.CreateDatabase(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return u
+}
+
+// CreateDatabase creates an empty database on the server and returns its
+// URL (NewDatabase outside a test).
+func (p *Postgres) CreateDatabase(ctx context.Context) (string, error) {
+	db, err := sql.Open("pgx", p.URL)
+	if err != nil {
+		return "", err
+	}
 	defer db.Close()
 	name := fmt.Sprintf("drydock_%d", p.n.Add(1))
-	if _, err := db.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
 	}
-	return fmt.Sprintf("postgres://drydock@127.0.0.1:%d/%s?sslmode=disable", p.port, name)
+	return fmt.Sprintf("postgres://drydock@127.0.0.1:%d/%s?sslmode=disable", p.port, name), nil
 }
 
 // Opener returns an Opener of fresh databases on the server.

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"RegistryUploadsAndDeletion", testRegistryUploadsAndDeletion},
 		{"RegistryLookups", testRegistryLookups},
 		{"RegistryPaging", testRegistryPaging},
+		{"RegistryBlobDeletions", testRegistryBlobDeletions},
 		{"MigrationsFresh", testMigrationsFresh},
 		{"MigrationsSchemaTooNew", testMigrationsSchemaTooNew},
 		{"MigrationsAtomic", testMigrationsAtomic},
