@@ -18,8 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/drydock-dev/drydock/internal/registry/storage/azureblob/azuritetest"
-	"github.com/drydock-dev/drydock/internal/store/storetest"
+	"github.com/drydock-dev/drydock/internal/localengine"
 )
 
 // The replica-set and storage lines of `bench registry` (--replicas,
@@ -68,8 +67,8 @@ func Set(ctx context.Context, opts SetOptions) ([]Result, error) {
 			return nil, err
 		}
 	}
-	az, stopAzurite, err := azuritetest.Run(filepath.Join(dir, "azurite"))
-	if errors.Is(err, azuritetest.ErrNotInstalled) {
+	az, stopAzurite, err := localengine.RunAzurite(filepath.Join(dir, "azurite"))
+	if errors.Is(err, localengine.ErrNoAzurite) {
 		return nil, fmt.Errorf("%w (the replica set and --storage azureblob keep blobs in Azurite)", err)
 	}
 	if err != nil {
@@ -80,9 +79,9 @@ func Set(ctx context.Context, opts SetOptions) ([]Result, error) {
 		return []string{
 			"DRYDOCK_STORAGE_TYPE=azureblob",
 			"DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_URL=" + az.AccountURL,
-			"DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_NAME=" + azuritetest.Account,
-			"DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_KEY=" + azuritetest.Key,
-			"DRYDOCK_STORAGE_AZURE_BLOB_CONTAINER=" + azuritetest.NewContainerName(),
+			"DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_NAME=" + localengine.AzuriteAccount,
+			"DRYDOCK_STORAGE_AZURE_BLOB_ACCOUNT_KEY=" + localengine.AzuriteKey,
+			"DRYDOCK_STORAGE_AZURE_BLOB_CONTAINER=" + localengine.NewContainerName(),
 		}
 	}
 	var results []Result
@@ -114,8 +113,8 @@ func Set(ctx context.Context, opts SetOptions) ([]Result, error) {
 // and one over all), and measures manifest GETs and token issuance through
 // each registry frontend in alternating rounds.
 func replicaLines(ctx context.Context, opts SetOptions, dir, haproxy string, storage []string) ([]Result, error) {
-	pg, stopPG, err := storetest.LaunchPostgres()
-	if errors.Is(err, storetest.ErrNoPostgres) {
+	pg, stopPG, err := localengine.LaunchPostgres()
+	if errors.Is(err, localengine.ErrNoPostgres) {
 		return nil, fmt.Errorf("%w (a replica set keeps its metadata in PostgreSQL)", err)
 	}
 	if err != nil {
