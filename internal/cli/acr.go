@@ -84,21 +84,6 @@ func (a *app) acrTableDate(reg map[string]any) {
 	}
 }
 
-func newACRCommand(a *app) *cobra.Command {
-	return group("acr", "Manage private registries with Azure Container Registries.", registries.commands(a,
-		newACRCreateCommand(a),
-		newACRUpdateCommand(a),
-		newACRCheckNameCommand(a),
-		group("credential", "Manage login credentials for Azure Container Registries.",
-			newACRCredentialShowCommand(a), newACRCredentialRenewCommand(a)),
-		newACRLoginCommand(a),
-		newACRRepositoryCommand(a),
-		newACRImportCommand(a),
-		newACRCheckHealthCommand(a),
-		newACRShowUsageCommand(a),
-	)...)
-}
-
 // registryRef is a registry named on the command line; group may be empty.
 type registryRef struct {
 	name, group string

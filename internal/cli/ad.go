@@ -150,22 +150,14 @@ var users = &directoryType[client.User]{
 	filterHelp: "OData filter, e.g. --filter \"displayname eq 'test' and servicePrincipalType eq 'Application'\".",
 }
 
-func newADCommand(a *app) *cobra.Command {
-	return group("ad", "Manage Microsoft Entra ID (drydock's directory) entities needed for role-based access control.",
-		group("user", "Manage Microsoft Entra users.", users.commands(a,
-			newADUserCreateCommand(a),
-		)...),
-		group("signed-in-user", "Show graph information about the currently logged-in user.",
-			a.command(spec{use: "show", short: "Get the details for the currently logged-in user.", needs: signedIn}, func(x *call) error {
-				me, err := x.c.Me(x.ctx)
-				if err != nil {
-					return err
-				}
-				return a.print(me.Raw(), "")
-			})),
-		newADSPCommand(a),
-		newADGroupCommand(a),
-	)
+func newADSignedInUserShowCommand(a *app) *cobra.Command {
+	return a.command(spec{use: "show", short: "Get the details for the currently logged-in user.", needs: signedIn}, func(x *call) error {
+		me, err := x.c.Me(x.ctx)
+		if err != nil {
+			return err
+		}
+		return a.print(me.Raw(), "")
+	})
 }
 
 func newADUserCreateCommand(a *app) *cobra.Command {

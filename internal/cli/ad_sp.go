@@ -21,13 +21,6 @@ var servicePrincipals = &directoryType[client.ServicePrincipal]{
 	paged:      true,
 }
 
-func newADSPCommand(a *app) *cobra.Command {
-	return group("sp", "Manage Microsoft Entra service principals.", servicePrincipals.commands(a,
-		newADSPCreateForRBACCommand(a),
-		newADSPCreateCommand(a),
-	)...)
-}
-
 // credentialWarning is what az prints after showing a new secret.
 const credentialWarning = "The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control. For more information, see https://aka.ms/azadsp-cli"
 

@@ -69,18 +69,6 @@ var managedClusters = declare(&armResource{
 	}),
 })
 
-func newAKSCommand(a *app) *cobra.Command {
-	return group("aks", "Manage Azure Kubernetes Services.", managedClusters.commands(a,
-		newAKSCreateCommand(a),
-		newAKSUpdateCommand(a),
-		newAKSPowerCommand(a, "stop", "Stop a managed cluster."),
-		newAKSPowerCommand(a, "start", "Start a previously stopped managed cluster."),
-		newAKSGetCredentialsCommand(a),
-		newAKSCheckACRCommand(a),
-		newAKSNodepoolCommand(a),
-	)...)
-}
-
 // kubeletObjectID is the object ID of a cluster's kubelet identity, the
 // principal that pulls images (and so the one --attach-acr grants AcrPull).
 func kubeletObjectID(mc map[string]any) string {

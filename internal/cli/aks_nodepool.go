@@ -62,13 +62,6 @@ var agentPools = declare(&armResource{
 	}),
 })
 
-func newAKSNodepoolCommand(a *app) *cobra.Command {
-	return group("nodepool", "Commands to manage node pools in Kubernetes cluster.", agentPools.commands(a,
-		newNodepoolAddCommand(a),
-		newNodepoolScaleCommand(a),
-	)...)
-}
-
 // putPool writes a node pool and prints it unless noWait.
 func putPool(x *call, r *ref, props map[string]any, noWait bool) error {
 	return r.act(x, http.MethodPut, "", map[string]any{"properties": props}, noWait, func(pool map[string]any) error {

@@ -49,15 +49,12 @@ var resourceGroups = declare(&armResource{
 		}),
 })
 
-func newGroupCommand(a *app) *cobra.Command {
+// newGroupListCommand is the derived list with --tag.
+func newGroupListCommand(a *app) *cobra.Command {
 	var tag string
 	list := resourceGroups.listCmd(a, "List resource groups.", func(rg map[string]any) bool { return tag == "" || hasTag(rg, tag) })
 	list.Flags().StringVar(&tag, "tag", "", "A single tag in 'key[=value]' format to filter by.")
-	return group("group", "Manage resource groups.", resourceGroups.commands(a,
-		newGroupCreateCommand(a),
-		list,
-		newGroupExistsCommand(a),
-	)...)
+	return list
 }
 
 func newGroupCreateCommand(a *app) *cobra.Command {

@@ -40,12 +40,6 @@ func renderModel(m string) func(*app, map[string]any) map[string]any {
 	return func(_ *app, v map[string]any) map[string]any { return azmodel.Render(m, v) }
 }
 
-func newIdentityCommand(a *app) *cobra.Command {
-	return group("identity", "Manage Managed Identities.", identities.commands(a,
-		createCmd(a, identities, creation{spec: spec{short: "Create an identity.", example: "  az identity create -n MyIdentity -g MyResourceGroup"}}),
-	)...)
-}
-
 // creation declares a create command of a tracked resource beyond its
 // spec: flags adds its own flags, body its own properties to the request,
 // and print, when set, replaces the resource's printer. tagsHelp is the help

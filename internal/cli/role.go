@@ -18,11 +18,6 @@ const (
 	roleDefinitionTable   = "[].{Name:roleName, Type:type, Description:description}"
 )
 
-func newRoleCommand(a *app) *cobra.Command {
-	return group("role", "Manage Azure role-based access control (Azure RBAC).",
-		group("definition", "Manage role definitions.", newRoleDefinitionListCommand(a)), newRoleAssignmentCommand(a))
-}
-
 // scopePrefix turns a scope into the path prefix extension resources hang
 // below ("/" becomes "").
 func scopePrefix(scope string) string { return strings.TrimRight(scope, "/") }

@@ -13,15 +13,6 @@ import (
 
 const roleAssignmentTable = "[].{Principal:principalName, Role:roleDefinitionName, Scope:scope}"
 
-func newRoleAssignmentCommand(a *app) *cobra.Command {
-	return group("assignment", "Manage role assignments.",
-		newRoleAssignmentCreateCommand(a),
-		newRoleAssignmentListCommand(a),
-		newRoleAssignmentDeleteCommand(a),
-		newRoleAssignmentExplainCommand(a),
-	)
-}
-
 // scopeFlags adds --scope and --resource-group/-g.
 func scopeFlags(cmd *cobra.Command, scope, group *string) {
 	cmd.Flags().StringVar(scope, "scope", "", "Scope at which the role assignment applies to, e.g. /subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/myGroup. Defaults to the subscription.")

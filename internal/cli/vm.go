@@ -26,13 +26,6 @@ var virtualMachines = declare(&armResource{
 	deleteQuestion: confirmOperation,
 })
 
-func newVMCommand(a *app) *cobra.Command {
-	return group("vm", "Manage virtual machines (drydock: identity hosts with an IMDS endpoint).", virtualMachines.commands(a,
-		newVMCreateCommand(a),
-		newVMHostCredentialCommand(a),
-	)...)
-}
-
 // vmIdentity builds the identity block of a VM from --assign-identity
 // values: "[system]", identity resource IDs, or identity names in group.
 func vmIdentity(sub, group string, values []string) map[string]any {
