@@ -15,12 +15,8 @@ import (
 
 // drydock's managed clusters run a real Kubernetes control plane each; the
 // CLI only drives their ARM resources, as az aks does.
+// Defaults of az aks create.
 const (
-	aksProvider = "Microsoft.ContainerService"
-	aksType     = "managedClusters"
-	aksTable    = `{Name:name, Location:location, ResourceGroup:resourceGroup, KubernetesVersion:kubernetesVersion, CurrentKubernetesVersion:currentKubernetesVersion, ProvisioningState:provisioningState, Fqdn:fqdn || privateFqdn}`
-
-	// Defaults of az aks create.
 	aksDefaultNodeCount    = 3
 	aksDefaultVMSize       = "Standard_DS2_v2"
 	aksDefaultNodepoolName = "nodepool1"
@@ -30,43 +26,22 @@ const (
 // managedClusters declares Microsoft.ContainerService/managedClusters.
 var managedClusters = declare(&armResource{
 	help:     verbs{show: "Show the details for a managed Kubernetes cluster.", list: "List managed Kubernetes clusters.", del: "Delete a managed Kubernetes cluster."},
-	provider: aksProvider, typ: aksType, apiVersion: client.APIVersionContainerService,
+	provider: "Microsoft.ContainerService", typ: "managedClusters", apiVersion: client.APIVersionContainerService,
 	nameHelp:       "Name of the managed cluster.",
 	render:         func(_ *app, mc map[string]any) map[string]any { return aksShowJSON(mc) },
-	table:          aksTable,
+	table:          `{Name:name, Location:location, ResourceGroup:resourceGroup, KubernetesVersion:kubernetesVersion, CurrentKubernetesVersion:currentKubernetesVersion, ProvisioningState:provisioningState, Fqdn:fqdn || privateFqdn}`,
 	deleteQuestion: confirmOperation,
 	deleteNoWait:   true,
 	sdk: sdkOf(armcontainerservice.NewManagedClustersClient, (*armcontainerservice.ManagedClustersClient).Get,
 		(*armcontainerservice.ManagedClustersClient).NewListPager, (*armcontainerservice.ManagedClustersClient).NewListByResourceGroupPager,
-		func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, noWait bool) error {
-			p, err := c.BeginDelete(ctx, group, name, nil)
-			return done(ctx, p, err, noWait)
-		}, nil).with(map[string]sdkAction{
-		"PUT": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, body map[string]any, noWait bool) error {
-			m, err := model[armcontainerservice.ManagedCluster](body)
-			if err != nil {
-				return err
-			}
-			p, err := c.BeginCreateOrUpdate(ctx, group, name, m, nil)
-			return done(ctx, p, err, noWait)
+		lro((*armcontainerservice.ManagedClustersClient).BeginDelete), nil,
+		map[string]sdkOp[armcontainerservice.ManagedClustersClient]{
+			"PUT":                             lroWith((*armcontainerservice.ManagedClustersClient).BeginCreateOrUpdate),
+			"POST/stop":                       lro((*armcontainerservice.ManagedClustersClient).BeginStop),
+			"POST/start":                      lro((*armcontainerservice.ManagedClustersClient).BeginStart),
+			"POST/listClusterUserCredential":  plain((*armcontainerservice.ManagedClustersClient).ListClusterUserCredentials),
+			"POST/listClusterAdminCredential": plain((*armcontainerservice.ManagedClustersClient).ListClusterAdminCredentials),
 		}),
-		"POST/stop": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
-			p, err := c.BeginStop(ctx, group, name, nil)
-			return done(ctx, p, err, noWait)
-		}),
-		"POST/start": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
-			p, err := c.BeginStart(ctx, group, name, nil)
-			return done(ctx, p, err, noWait)
-		}),
-		"POST/listClusterUserCredential": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, _ bool) error {
-			_, err := c.ListClusterUserCredentials(ctx, group, name, nil)
-			return err
-		}),
-		"POST/listClusterAdminCredential": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, _ bool) error {
-			_, err := c.ListClusterAdminCredentials(ctx, group, name, nil)
-			return err
-		}),
-	}),
 })
 
 // kubeletObjectID is the object ID of a cluster's kubelet identity, the
@@ -319,7 +294,7 @@ func (a *app) createCluster(x *call, o *aksCreateOptions, tags map[string]string
 			return err
 		}
 	}
-	return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
+	return a.print(azmodel.Render(azmodel.ManagedCluster, mc), managedClusters.table)
 }
 
 // aksShowJSON is what az aks show and list print: the cluster as az renders
@@ -398,7 +373,7 @@ func newAKSUpdateCommand(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
+		return a.print(azmodel.Render(azmodel.ManagedCluster, mc), managedClusters.table)
 	})
 	r = managedClusters.ref(cmd)
 	cmd.Flags().StringVar(&attach, "attach-acr", "", "Grant the 'acrpull' role assignment to the ACR specified by name or resource ID.")

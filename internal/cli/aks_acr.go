@@ -25,7 +25,7 @@ type aksRegistry struct {
 // (which is how a registry of another subscription is attached); a name is
 // looked up among the registries of the current subscription only.
 func resolveAKSRegistry(ctx context.Context, c *client.Client, sub client.Subscription, nameOrID string) (aksRegistry, error) {
-	typ := acrProvider + "/" + acrType
+	typ := registries.typeName()
 	if strings.HasPrefix(nameOrID, "/") {
 		id, err := resourceid.Parse(nameOrID)
 		if err != nil || !id.IsResource() || id.Scope != nil || id.ResourceGroup == "" || !strings.EqualFold(id.Type(), typ) {

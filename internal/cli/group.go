@@ -36,17 +36,17 @@ var resourceGroups = declare(&armResource{
 		func(c *armresources.ResourceGroupsClient, _ string, o *armresources.ResourceGroupsClientListOptions) *runtime.Pager[armresources.ResourceGroupsClientListResponse] {
 			return c.NewListPager(o)
 		},
-		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, noWait bool) error {
+		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, _ map[string]any, noWait bool) error {
 			p, err := c.BeginDelete(ctx, name, nil)
 			return done(ctx, p, err, noWait)
 		},
-		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, body map[string]any) error {
+		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, body map[string]any, _ bool) error {
 			m, err := model[armresources.ResourceGroup](body)
 			if err == nil {
 				_, err = c.CreateOrUpdate(ctx, name, m, nil)
 			}
 			return err
-		}),
+		}, nil),
 })
 
 // newGroupListCommand is the derived list with --tag.

@@ -10,19 +10,13 @@ import (
 
 // drydock's virtual machines are hosts that carry managed identities and
 // serve them through an IMDS endpoint; nothing runs on them.
-const (
-	vmProvider = "Microsoft.Compute"
-	vmType     = "virtualMachines"
-	vmTable    = "[].{Name:name, ResourceGroup:resourceGroup, Location:location}"
-)
-
 // virtualMachines declares Microsoft.Compute/virtualMachines.
 var virtualMachines = declare(&armResource{
 	help:     verbs{show: "Get the details of a virtual machine.", list: "List details of virtual machines.", del: "Delete a virtual machine."},
-	provider: vmProvider, typ: vmType, apiVersion: client.APIVersionCompute,
+	provider: "Microsoft.Compute", typ: "virtualMachines", apiVersion: client.APIVersionCompute,
 	nameHelp:       "The name of the Virtual Machine.",
 	render:         func(_ *app, m map[string]any) map[string]any { return flatten(m) },
-	listTable:      vmTable,
+	listTable:      "[].{Name:name, ResourceGroup:resourceGroup, Location:location}",
 	deleteQuestion: confirmOperation,
 })
 
@@ -38,7 +32,7 @@ func vmIdentity(sub, group string, values []string) map[string]any {
 		case strings.HasPrefix(v, "/"):
 			user[v] = map[string]any{}
 		default:
-			user[resourcePath(sub, group, identityProvider, identityType, v)] = map[string]any{}
+			user[identities.itemPath(sub, group, "", v)] = map[string]any{}
 		}
 	}
 	var types []string
