@@ -152,12 +152,17 @@ var users = &directoryType[client.User]{
 
 func newADSignedInUserShowCommand(a *app) *cobra.Command {
 	return a.command(spec{use: "show", short: "Get the details for the currently logged-in user.", needs: signedIn}, func(x *call) error {
-		me, err := x.c.Me(x.ctx)
-		if err != nil {
-			return err
-		}
-		return a.print(me.Raw(), "")
+		return a.printObject(x.c.Me(x.ctx))
 	})
+}
+
+// printObject prints a directory object as az does (its raw JSON) unless
+// err.
+func (a *app) printObject(o interface{ Raw() json.RawMessage }, err error) error {
+	if err != nil {
+		return err
+	}
+	return a.print(o.Raw(), "")
 }
 
 func newADUserCreateCommand(a *app) *cobra.Command {
@@ -171,11 +176,7 @@ func newADUserCreateCommand(a *app) *cobra.Command {
 		}
 		u.AccountEnabled = true
 		u.PasswordProfile.ForceChangePasswordNextSignIn = forceChange.set && forceChange.val
-		user, err := x.c.Users().Create(x.ctx, u)
-		if err != nil {
-			return err
-		}
-		return a.print(user.Raw(), "")
+		return a.printObject(x.c.Users().Create(x.ctx, u))
 	})
 	f := cmd.Flags()
 	f.StringVar(&u.DisplayName, "display-name", "", "Object's display name or its prefix.")

@@ -70,11 +70,7 @@ func newADGroupCreateCommand(a *app) *cobra.Command {
 	g := client.NewGroup{SecurityEnabled: true}
 	cmd := a.command(spec{use: "create", short: "Create a group.", example: "  az ad group create --display-name MyDisplay --mail-nickname MyDisplay",
 		needs: signedIn, required: []string{"display-name", "mail-nickname"}}, func(x *call) error {
-		created, err := x.c.Groups().Create(x.ctx, g)
-		if err != nil {
-			return err
-		}
-		return a.print(created.Raw(), "")
+		return a.printObject(x.c.Groups().Create(x.ctx, g))
 	})
 	f := cmd.Flags()
 	f.StringVar(&g.DisplayName, "display-name", "", "Object's display name.")

@@ -146,11 +146,7 @@ func (a *app) assignWithRetry(ctx context.Context, c *client.Client, scope, role
 func newADSPCreateCommand(a *app) *cobra.Command {
 	var id string
 	cmd := a.command(spec{use: "create", short: "Create a service principal for an application.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
-		sp, err := x.c.ServicePrincipals().Create(x.ctx, map[string]string{"appId": id})
-		if err != nil {
-			return err
-		}
-		return a.print(sp.Raw(), "")
+		return a.printObject(x.c.ServicePrincipals().Create(x.ctx, map[string]string{"appId": id}))
 	})
 	cmd.Flags().StringVar(&id, "id", "", "Identifier uri, application id, or object id of the associated application.")
 	return cmd

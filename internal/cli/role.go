@@ -59,17 +59,14 @@ func resolveRoleID(ctx context.Context, c *client.Client, role, scope, sub strin
 	if err != nil {
 		return "", err
 	}
-	switch len(defs) {
-	case 0:
-		return "", fmt.Errorf("Role '%s' doesn't exist.", role)
-	case 1:
-		return str(defs[0], "id"), nil
-	}
-	ids := make([]string, 0, len(defs))
-	for _, d := range defs {
-		ids = append(ids, str(d, "id"))
-	}
-	return "", fmt.Errorf("More than one role matches the given name '%s'. Please pick an id from '%s'", role, strings.Join(ids, "', '"))
+	def, err := single(defs, fmt.Errorf("Role '%s' doesn't exist.", role), func() error {
+		ids := make([]string, 0, len(defs))
+		for _, d := range defs {
+			ids = append(ids, str(d, "id"))
+		}
+		return fmt.Errorf("More than one role matches the given name '%s'. Please pick an id from '%s'", role, strings.Join(ids, "', '"))
+	})
+	return str(def, "id"), err
 }
 
 func newRoleDefinitionListCommand(a *app) *cobra.Command {
