@@ -14,29 +14,6 @@ import (
 
 var acrSKUs = []string{"Basic", "Standard", "Premium"}
 
-// registries declares Microsoft.ContainerRegistry/registries.
-var registries = declare(&armResource{
-	help:     verbs{show: "Get the details of an Azure Container Registry.", list: "List container registries.", del: "Delete an Azure Container Registry."},
-	provider: "Microsoft.ContainerRegistry", typ: "registries", apiVersion: client.APIVersionContainerRegistry,
-	nameHelp:       "The name of the container registry.",
-	groupHelp:      "Name of resource group. Found by the registry's name when omitted.",
-	byName:         true,
-	required:       []string{"name"},
-	render:         renderRegistry,
-	table:          `{NAME:name, "RESOURCE GROUP":resourceGroup, LOCATION:location, SKU:sku.name, "LOGIN SERVER":loginServer, "CREATION DATE":creationDate, "ADMIN ENABLED":adminUserEnabled}`,
-	deleteQuestion: "Are you sure you want to delete the registry '%s'?",
-	sdk: sdkOf(armcontainerregistry.NewRegistriesClient, (*armcontainerregistry.RegistriesClient).Get,
-		(*armcontainerregistry.RegistriesClient).NewListPager, (*armcontainerregistry.RegistriesClient).NewListByResourceGroupPager,
-		lro((*armcontainerregistry.RegistriesClient).BeginDelete), lroWith((*armcontainerregistry.RegistriesClient).BeginCreate),
-		map[string]sdkOp[armcontainerregistry.RegistriesClient]{
-			// No PATCH: the SDK's RegistryUpdateParameters has no
-			// anonymousPullEnabled, so acr update sends its own request.
-			"POST/listCredentials":      plain((*armcontainerregistry.RegistriesClient).ListCredentials),
-			"POST/regenerateCredential": plainWith((*armcontainerregistry.RegistriesClient).RegenerateCredential),
-			"GET/listUsages":            plain((*armcontainerregistry.RegistriesClient).ListUsages),
-		}),
-})
-
 // renderRegistry renders a registry as az does.
 func renderRegistry(a *app, reg map[string]any) map[string]any {
 	out := azmodel.Render(azmodel.Registry, reg)

@@ -141,15 +141,6 @@ func rawsOf[T any](items []*T) []json.RawMessage {
 	return out
 }
 
-// users declares the directory's users.
-var users = &directoryType[client.User]{
-	help:       verbs{show: "Get the details of a user.", list: "List users.", del: "Delete a user."},
-	collection: (*client.Client).Users,
-	flag:       "id", flagHelp: "User's object id or principal name.",
-	filters:    []listFilter{{"upn", "User principal name.", func(q string) string { return "userPrincipalName eq " + q }}},
-	filterHelp: "OData filter, e.g. --filter \"displayname eq 'test' and servicePrincipalType eq 'Application'\".",
-}
-
 func newADSignedInUserShowCommand(a *app) *cobra.Command {
 	return a.command(spec{use: "show", short: "Get the details for the currently logged-in user.", needs: signedIn}, func(x *call) error {
 		return a.printObject(x.c.Me(x.ctx))

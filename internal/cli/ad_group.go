@@ -8,15 +8,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// groups declares the directory's groups.
-var groups = &directoryType[client.Group]{
-	help:       verbs{show: "Get the details of a group.", list: "List groups in the directory.", del: "Delete a group."},
-	collection: (*client.Client).Groups,
-	flag:       "group", shorthand: "g", flagHelp: "Group's object id or display name(prefix also works if there is a unique match).",
-	resolve:    resolveGroup,
-	filterHelp: "OData filter.",
-}
-
 // groupMemberCommands are az ad group member's commands.
 func groupMemberCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{

@@ -8,19 +8,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// servicePrincipals declares the directory's service principals.
-var servicePrincipals = &directoryType[client.ServicePrincipal]{
-	help:       verbs{show: "Get the details of a service principal.", list: "List service principals.", del: "Delete a service principal."},
-	collection: (*client.Client).ServicePrincipals,
-	flag:       "id", flagHelp: "Service principal name, or object id.",
-	resolve: resolveServicePrincipal,
-	filters: []listFilter{{"spn", "Service principal name.", func(q string) string {
-		return "servicePrincipalNames/any(c:c eq " + q + ")"
-	}}},
-	filterHelp: "OData filter.",
-	paged:      true,
-}
-
 // credentialWarning is what az prints after showing a new secret.
 const credentialWarning = "The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control. For more information, see https://aka.ms/azadsp-cli"
 

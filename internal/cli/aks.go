@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/errdefs"
@@ -22,27 +21,6 @@ const (
 	aksDefaultNodepoolName = "nodepool1"
 	aksDefaultAdminUser    = "azureuser"
 )
-
-// managedClusters declares Microsoft.ContainerService/managedClusters.
-var managedClusters = declare(&armResource{
-	help:     verbs{show: "Show the details for a managed Kubernetes cluster.", list: "List managed Kubernetes clusters.", del: "Delete a managed Kubernetes cluster."},
-	provider: "Microsoft.ContainerService", typ: "managedClusters", apiVersion: client.APIVersionContainerService,
-	nameHelp:       "Name of the managed cluster.",
-	render:         func(_ *app, mc map[string]any) map[string]any { return aksShowJSON(mc) },
-	table:          `{Name:name, Location:location, ResourceGroup:resourceGroup, KubernetesVersion:kubernetesVersion, CurrentKubernetesVersion:currentKubernetesVersion, ProvisioningState:provisioningState, Fqdn:fqdn || privateFqdn}`,
-	deleteQuestion: confirmOperation,
-	deleteNoWait:   true,
-	sdk: sdkOf(armcontainerservice.NewManagedClustersClient, (*armcontainerservice.ManagedClustersClient).Get,
-		(*armcontainerservice.ManagedClustersClient).NewListPager, (*armcontainerservice.ManagedClustersClient).NewListByResourceGroupPager,
-		lro((*armcontainerservice.ManagedClustersClient).BeginDelete), nil,
-		map[string]sdkOp[armcontainerservice.ManagedClustersClient]{
-			"PUT":                             lroWith((*armcontainerservice.ManagedClustersClient).BeginCreateOrUpdate),
-			"POST/stop":                       lro((*armcontainerservice.ManagedClustersClient).BeginStop),
-			"POST/start":                      lro((*armcontainerservice.ManagedClustersClient).BeginStart),
-			"POST/listClusterUserCredential":  plain((*armcontainerservice.ManagedClustersClient).ListClusterUserCredentials),
-			"POST/listClusterAdminCredential": plain((*armcontainerservice.ManagedClustersClient).ListClusterAdminCredentials),
-		}),
-})
 
 // kubeletObjectID is the object ID of a cluster's kubelet identity, the
 // principal that pulls images (and so the one --attach-acr grants AcrPull).

@@ -14,34 +14,29 @@ func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure drydock against a peer on this machine."}
 	var opts bench.Options
 	var sizeMiB int64
-	reg := &cobra.Command{
-		Use:   "registry",
-		Short: "Benchmark the registry data plane against Debian's docker-registry.",
-		Long: `Starts drydock and Debian's docker-registry (CNCF Distribution) on loopback, both over TLS with the
+	reg := tool(spec{use: "registry", short: "Benchmark the registry data plane against Debian's docker-registry.",
+		long: `Starts drydock and Debian's docker-registry (CNCF Distribution) on loopback, both over TLS with the
 same certificate, and prints, as ratios from one run: blob push (monolithic PUT) and pull throughput,
 manifest GETs per second (drydock with a bearer token), /oauth2/token issuance per second, drydock's
 memory growth while a blob streams in, and the machine's limits measured in the same run: Go's
 SHA-256 speed, and the push and pull ceilings, each in a second process over the same TLS (a sink
 that hashes, writes, fsyncs and renames the blob; http.ServeFile of the same file), of which both
-registries are reported as a percentage. Install the peer with 'apt-get install docker-registry'.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			exe, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			opts.Drydock = exe
-			if opts.DockerRegistry == "" {
-				if opts.DockerRegistry, err = exec.LookPath("docker-registry"); err != nil {
-					return fmt.Errorf("docker-registry not found on PATH: install it with 'apt-get install docker-registry' or pass --docker-registry")
-				}
-			}
-			opts.BlobSize = sizeMiB << 20
-			opts.Out = cmd.OutOrStdout()
-			_, err = bench.Run(cmd.Context(), opts)
+registries are reported as a percentage. Install the peer with 'apt-get install docker-registry'.`}, func(cmd *cobra.Command) error {
+		exe, err := os.Executable()
+		if err != nil {
 			return err
-		},
-	}
+		}
+		opts.Drydock = exe
+		if opts.DockerRegistry == "" {
+			if opts.DockerRegistry, err = exec.LookPath("docker-registry"); err != nil {
+				return fmt.Errorf("docker-registry not found on PATH: install it with 'apt-get install docker-registry' or pass --docker-registry")
+			}
+		}
+		opts.BlobSize = sizeMiB << 20
+		opts.Out = cmd.OutOrStdout()
+		_, err = bench.Run(cmd.Context(), opts)
+		return err
+	})
 	reg.Flags().Int64Var(&sizeMiB, "size-mib", 1024, "size of the pushed and pulled blob in MiB")
 	reg.Flags().IntVar(&opts.ManifestGETs, "manifest-gets", 20000, "manifest GET requests per registry")
 	reg.Flags().IntVar(&opts.TokenRequests, "token-requests", 20000, "/oauth2/token requests")
@@ -53,16 +48,10 @@ registries are reported as a percentage. Install the peer with 'apt-get install 
 	cmd.AddCommand(reg)
 
 	var sopts bench.SinkOptions
-	sink := &cobra.Command{
-		Use:    "sink",
-		Short:  "Serve the push and pull ceilings of 'bench registry' (run by it as a second process).",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			sopts.Out = cmd.OutOrStdout()
-			return bench.Sink(cmd.Context(), sopts)
-		},
-	}
+	sink := tool(spec{use: "sink", short: "Serve the push and pull ceilings of 'bench registry' (run by it as a second process).", hidden: true}, func(cmd *cobra.Command) error {
+		sopts.Out = cmd.OutOrStdout()
+		return bench.Sink(cmd.Context(), sopts)
+	})
 	sink.Flags().StringVar(&sopts.CertFile, "cert", "", "TLS certificate (PEM)")
 	sink.Flags().StringVar(&sopts.KeyFile, "key", "", "TLS key (PEM)")
 	sink.Flags().StringVar(&sopts.Dir, "dir", "", "directory where pushed blobs land")
@@ -71,25 +60,20 @@ registries are reported as a percentage. Install the peer with 'apt-get install 
 
 	var copts bench.ClusterOptions
 	var imageMiB int64
-	cl := &cobra.Command{
-		Use:   "cluster",
-		Short: "Measure pods starting on drydock's nodes.",
-		Long: `Starts a drydock server of its own (temporary data directory, registry on a free loopback port) and
+	cl := tool(spec{use: "cluster", short: "Measure pods starting on drydock's nodes.",
+		long: `Starts a drydock server of its own (temporary data directory, registry on a free loopback port) and
 measures what the document's reader waits for: 'aks create' until the nodes are Ready, 'kubectl apply'
 of a 2-replica Deployment until both pods run an image pulled from the registry with the kubelet
 identity, and 'aks update --attach-acr' until a pod waiting in ImagePullBackOff runs; then the memory
-of each node agent and of each node's containerd. Needs root, containerd, runc and the CNI plugins.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			exe, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			copts.Drydock, copts.ImageSize, copts.Out = exe, imageMiB<<20, cmd.OutOrStdout()
-			_, err = bench.Cluster(cmd.Context(), copts)
+of each node agent and of each node's containerd. Needs root, containerd, runc and the CNI plugins.`}, func(cmd *cobra.Command) error {
+		exe, err := os.Executable()
+		if err != nil {
 			return err
-		},
-	}
+		}
+		copts.Drydock, copts.ImageSize, copts.Out = exe, imageMiB<<20, cmd.OutOrStdout()
+		_, err = bench.Cluster(cmd.Context(), copts)
+		return err
+	})
 	cl.Flags().Int64Var(&imageMiB, "image-mib", 10, "size of the test image in MiB")
 	cl.Flags().IntVar(&copts.Nodes, "node-count", 2, "nodes of the benchmark cluster")
 	cmd.AddCommand(cl)

@@ -1,22 +1,9 @@
 package cli
 
 import (
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
-	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
-
-// identities declares Microsoft.ManagedIdentity/userAssignedIdentities.
-var identities = declare(&armResource{
-	help:     verbs{show: "Show an identity.", list: "List identities.", del: "Delete an identity."},
-	provider: "Microsoft.ManagedIdentity", typ: "userAssignedIdentities", apiVersion: client.APIVersionManagedIdentity,
-	nameHelp: "The name of the identity resource.",
-	render:   renderModel(azmodel.Identity),
-	sdk: sdkOf(armmsi.NewUserAssignedIdentitiesClient, (*armmsi.UserAssignedIdentitiesClient).Get,
-		(*armmsi.UserAssignedIdentitiesClient).NewListBySubscriptionPager, (*armmsi.UserAssignedIdentitiesClient).NewListByResourceGroupPager,
-		plain((*armmsi.UserAssignedIdentitiesClient).Delete), plainWith((*armmsi.UserAssignedIdentitiesClient).CreateOrUpdate), nil),
-})
 
 // renderModel renders with one of az's models.
 func renderModel(m string) func(*app, map[string]any) map[string]any {

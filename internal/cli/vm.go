@@ -4,21 +4,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
-
-// drydock's virtual machines are hosts that carry managed identities and
-// serve them through an IMDS endpoint; nothing runs on them.
-// virtualMachines declares Microsoft.Compute/virtualMachines.
-var virtualMachines = declare(&armResource{
-	help:     verbs{show: "Get the details of a virtual machine.", list: "List details of virtual machines.", del: "Delete a virtual machine."},
-	provider: "Microsoft.Compute", typ: "virtualMachines", apiVersion: client.APIVersionCompute,
-	nameHelp:       "The name of the Virtual Machine.",
-	render:         func(_ *app, m map[string]any) map[string]any { return flatten(m) },
-	listTable:      "[].{Name:name, ResourceGroup:resourceGroup, Location:location}",
-	deleteQuestion: confirmOperation,
-})
 
 // vmIdentity builds the identity block of a VM from --assign-identity
 // values: "[system]", identity resource IDs, or identity names in group.
