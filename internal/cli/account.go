@@ -126,11 +126,9 @@ func newAccountCreateCommand(a *app) *cobra.Command {
 		}
 		return nil
 	}}, func(x *call) error {
-		c := x.c
-		var err error
-		ctx := x.ctx
+		ctx, c := x.ctx, x.c
 		var alias map[string]any
-		err = c.ARM(ctx, client.Request{
+		err := c.ARM(ctx, client.Request{
 			Method:     http.MethodPut,
 			Path:       "/providers/Microsoft.Subscription/aliases/" + uuid.NewString(),
 			APIVersion: client.APIVersionSubscriptionAlias,

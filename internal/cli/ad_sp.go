@@ -29,9 +29,7 @@ func newADSPCreateForRBACCommand(a *app) *cobra.Command {
 		}
 		return nil
 	}}, func(x *call) error {
-		c := x.c
-		var err error
-		ctx := x.ctx
+		ctx, c := x.ctx, x.c
 		if name == "" {
 			name = "azure-cli-" + time.Now().UTC().Format("2006-01-02-15-04-05")
 		}

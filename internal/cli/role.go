@@ -73,13 +73,12 @@ func newRoleDefinitionListCommand(a *app) *cobra.Command {
 	var name, scope string
 	var customOnly triBool
 	cmd := a.command(spec{use: "list", short: "List role definitions.", needs: inSubscription}, func(x *call) error {
-		c, sub := x.c, x.sub
-		var err error
+		ctx, c, sub := x.ctx, x.c, x.sub
 		if scope == "" {
 			scope = subscriptionPath(sub.ID)
 		}
-		ctx := x.ctx
 		var defs []map[string]any
+		var err error
 		switch {
 		case isGUID(name):
 			d, err := getRoleDefinition(ctx, c, scope, name)
