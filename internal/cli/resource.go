@@ -271,27 +271,29 @@ func (res *armResource) fetch(ctx context.Context, c *client.Client, sub, group,
 }
 
 // act resolves the resource and sends method to it (or to its action,
-// "/name"), through the SDK when the type has that action, then hands the
-// result to done; with noWait a long-running operation is only started.
+// "/name") as armResource.act does, then hands the result to done.
 func (r *ref) act(x *call, method, action string, body map[string]any, noWait bool, done func(map[string]any) error) error {
 	path, _, err := r.resolve(x)
 	if err != nil {
 		return err
 	}
-	var m map[string]any
-	if f := r.res.sdk.action(method + action); f != nil {
-		m, err = x.c.Raw(x.ctx, func(ctx context.Context) error {
-			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), targetAt(path, r.group, r.parent, r.name), body, noWait)
-		})
-	} else {
-		req := r.res.request(method, path+action, body)
-		req.NoWait = noWait
-		m, err = r.res.call(x.ctx, x.c, req)
-	}
+	m, err := r.res.act(x.ctx, x.c, x.sub.ID, path, targetAt(path, r.group, r.parent, r.name), method, action, body, noWait)
 	if err != nil {
 		return err
 	}
 	return done(m)
+}
+
+// act sends method to the resource at path, t for the SDK (or to its
+// action, "/name"), through the SDK when the type has that action, and
+// returns the result; with noWait a long-running operation is only started.
+func (res *armResource) act(ctx context.Context, c *client.Client, sub, path string, t target, method, action string, body map[string]any, noWait bool) (map[string]any, error) {
+	if f := res.sdk.action(method + action); f != nil {
+		return c.Raw(ctx, func(ctx context.Context) error { return f(ctx, c.SDK(sub, res.apiVersion), t, body, noWait) })
+	}
+	req := res.request(method, path+action, body)
+	req.NoWait = noWait
+	return res.call(ctx, c, req)
 }
 
 // request is one call on a resource of this type (path is the resource's
