@@ -37,19 +37,20 @@ import (
 
 // Options configure a run.
 type Options struct {
-	BlobSize      int64 // bytes of the push/pull blob
-	ManifestGETs  int   // requests in the manifest GET test
-	TokenRequests int   // requests in the token test
-	Assignments   int   // role assignments in the directory for the token-at-scale line (0: skip it)
-	Rounds        int   // alternating rounds of the at-scale lines, reported as medians
-	Repositories  int   // repositories (of 10 tags) of the many-repositories lines (0: skip them)
+	BlobSize       int64  // bytes of the push/pull blob
+	ManifestGETs   int    // requests in the manifest GET test
+	TokenRequests  int    // requests in the token test
+	Assignments    int    // role assignments in the directory for the token-at-scale line (0: skip it)
+	Rounds         int    // alternating rounds of the at-scale lines, reported as medians
+	Repositories   int    // repositories (of 10 tags) of the many-repositories lines (0: skip them)
+	Concurrency    int    // parallel clients for request-rate tests
+	Drydock        string // path of the drydock binary
+	DockerRegistry string // path of docker-registry
+	Out            io.Writer
+
 	// ConcurrentPushes is the number of 20 MiB pushes run at once for the
 	// concurrent-push line (0: skip it).
 	ConcurrentPushes int
-	Concurrency      int    // parallel clients for request-rate tests
-	Drydock          string // path of the drydock binary
-	DockerRegistry   string // path of docker-registry
-	Out              io.Writer
 }
 
 // Result is one measured metric for both registries.
