@@ -47,6 +47,10 @@ type Options struct {
 	Drydock        string // path of the drydock binary
 	DockerRegistry string // path of docker-registry
 	Out            io.Writer
+
+	// ConcurrentPushes is the number of 20 MiB pushes run at once for the
+	// concurrent-push line (0: skip it).
+	ConcurrentPushes int
 }
 
 // Result is one measured metric for both registries.
@@ -159,6 +163,13 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	serveMBs, ddPull, peerPull := pull[0], pull[1], pull[2]
 	add(Result{Name: "blob push (monolithic PUT)", Unit: "MB/s", Drydock: ddPush, Peer: peerPush})
 	add(Result{Name: "blob pull", Unit: "MB/s", Drydock: ddPull, Peer: peerPull})
+	var conc *concurrentPush
+	if opts.ConcurrentPushes > 0 {
+		if conc, err = concurrentPushes(ctx, opts, sink, filepath.Join(dir, "sink"), dd, peer); err != nil {
+			return nil, err
+		}
+		add(Result{Name: fmt.Sprintf("%d concurrent 20 MiB pushes", conc.n), Unit: "MB/s", Drydock: conc.drydock, Peer: conc.peer})
+	}
 
 	// Manifest GETs.
 	for _, c := range []*regClient{dd.client, peer.client} {
@@ -223,6 +234,9 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	fmt.Fprintf(w, "  %% of push ceiling (sink), medians of %d rounds\t%.0f%%\t%.0f%%\t\t\n", len(pushes), 100*push[3], 100*push[4])
 	fmt.Fprintf(w, "blob pull (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 1x peer, >= 95%% of ServeFile\n", ddPull, peerPull, ddPull/peerPull)
 	fmt.Fprintf(w, "  %% of pull ceiling (ServeFile), medians of %d rounds\t%.0f%%\t%.0f%%\t\t\n", len(pulls), 100*pull[3], 100*pull[4])
+	if conc != nil {
+		conc.report(w)
+	}
 	fmt.Fprintf(w, "manifest GET (req/s)\t%.0f\t%.0f\t%.2fx\t>= 10x peer\n", ddMan, peerMan, ddMan/peerMan)
 	fmt.Fprintf(w, "token issuance (tokens/s)\t%.0f\t-\t-\t>= 5000\n", tokens)
 	if opts.Assignments > 0 {

@@ -19,8 +19,8 @@ import (
 // repositories of tagsPerRepo tags each with the benchmark's small one (its
 // "bench" repository and one repository of the same shape) on the same
 // requests about a repository of that shape: manifest GET by tag, tag
-// list, and a catalog page of 100 (which the small registry fills with its
-// 2 names). The repositories are written straight into the running
+// list, a catalog page of 100 (which the small registry fills with its 2
+// names) and one of 2 (a page as long from both). The repositories are written straight into the running
 // drydock's store (a second SQLite connection; the server reads registry
 // metadata from the store and has cached none of these), since pushing
 // them one by one would take minutes.
@@ -112,6 +112,14 @@ func repoLines() []repoLine {
 				return "/v2/_catalog?n=100"
 			}
 			return "/v2/_catalog?n=100&last=" + url.QueryEscape(scaleRepoName(i))
+		}},
+		// Pages of the same length from both registries: what the
+		// registry's size costs, apart from the names a page carries.
+		{"catalog, 2 a page", func(i int) string {
+			if i == 0 {
+				return "/v2/_catalog?n=2"
+			}
+			return "/v2/_catalog?n=2&last=" + url.QueryEscape(scaleRepoName(i))
 		}},
 	}
 }

@@ -3,15 +3,21 @@ package bench
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/access"
@@ -182,4 +188,86 @@ func medians(rows [][]float64) []float64 {
 func median(xs []float64) float64 {
 	slices.Sort(xs)
 	return xs[len(xs)/2]
+}
+
+// concurrentPushSize is the size of each blob of the concurrent-push line.
+const concurrentPushSize = 20 << 20
+
+// concurrentPush is what the concurrent-push line measured: aggregate MB/s
+// of the sink, drydock and docker-registry (medians of the rounds), and
+// each registry's median share of its round's sink.
+type concurrentPush struct {
+	n                       int
+	sink, drydock, peer     float64
+	drydockShare, peerShare float64
+	drydockPerPeer          float64 // median of each round's drydock ÷ docker-registry
+	rounds                  int
+}
+
+// concurrentPushes runs opts.ConcurrentPushes pushes of 20 MiB at once to
+// the sink, then drydock, then docker-registry, in rounds, each push with
+// content of its own (so that no registry finds a blob it already has):
+// the aggregate rate is all the bytes over the time from the first request
+// to the last answer.
+func concurrentPushes(ctx context.Context, opts Options, sink *sinkProc, sinkDir string, dd, peer *proc) (*concurrentPush, error) {
+	n := opts.ConcurrentPushes
+	blobs := make([][]byte, n)
+	for i := range blobs {
+		blobs[i] = make([]byte, concurrentPushSize)
+		if _, err := crand.Read(blobs[i]); err != nil {
+			return nil, err
+		}
+	}
+	targets := []func(context.Context, []byte, string) (float64, error){sink.push, dd.client.push, peer.client.push}
+	var rows [][]float64
+	for r := range max(1, opts.Rounds) {
+		var row []float64
+		for t, push := range targets {
+			digests := make([]string, n)
+			for i, b := range blobs {
+				binary.BigEndian.PutUint32(b, uint32(r<<8|t)) // fresh content for each round and server
+				sum := sha256.Sum256(b)
+				digests[i] = "sha256:" + hex.EncodeToString(sum[:])
+			}
+			mbs, err := pushAll(ctx, blobs, digests, push)
+			if err != nil {
+				return nil, fmt.Errorf("%d concurrent pushes to %s: %w", n, [...]string{"the sink", "drydock", "docker-registry"}[t], err)
+			}
+			if t == 0 {
+				for _, d := range digests {
+					os.Remove(filepath.Join(sinkDir, strings.TrimPrefix(d, "sha256:")))
+				}
+			}
+			row = append(row, mbs)
+		}
+		rows = append(rows, append(row, row[1]/row[0], row[2]/row[0], row[1]/row[2]))
+	}
+	m := medians(rows)
+	return &concurrentPush{n: n, sink: m[0], drydock: m[1], peer: m[2], drydockShare: m[3], peerShare: m[4], drydockPerPeer: m[5], rounds: len(rows)}, nil
+}
+
+// pushAll pushes every blob at once and returns the aggregate MB/s.
+func pushAll(ctx context.Context, blobs [][]byte, digests []string, push func(context.Context, []byte, string) (float64, error)) (float64, error) {
+	errs := make([]error, len(blobs))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range blobs {
+		wg.Go(func() { _, errs[i] = push(ctx, blobs[i], digests[i]) })
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	return mbps(int64(len(blobs))*concurrentPushSize, took), nil
+}
+
+// report writes the concurrent-push lines of the summary table.
+func (c *concurrentPush) report(w io.Writer) {
+	fmt.Fprintf(w, "%d concurrent %d MiB pushes, aggregate (MB/s)\t%.0f\t%.0f\t%.2fx\t>= 1x peer\n",
+		c.n, concurrentPushSize>>20, c.drydock, c.peer, c.drydock/c.peer)
+	fmt.Fprintf(w, "  %% of the sink's %d concurrent pushes, medians of %d rounds\t%.0f%%\t%.0f%%\t\t\n",
+		c.n, c.rounds, 100*c.drydockShare, 100*c.peerShare)
+	fmt.Fprintf(w, "  drydock / docker-registry in each round, median\t\t\t%.2fx\t\n", c.drydockPerPeer)
+	fmt.Fprintf(w, "  the sink, same rounds (MB/s)\t%.0f\t\t\t\n", c.sink)
 }

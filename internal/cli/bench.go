@@ -19,6 +19,7 @@ func newBenchCommand() *cobra.Command {
 	reg := tool(spec{use: "registry", short: "Benchmark the registry data plane against Debian's docker-registry.",
 		long: `Starts drydock and Debian's docker-registry (CNCF Distribution) on loopback, both over TLS with the
 same certificate, and prints, as ratios from one run: blob push (monolithic PUT) and pull throughput,
+the aggregate throughput of many 20 MiB pushes at once (--concurrent-pushes),
 manifest GETs per second (drydock with a bearer token), /oauth2/token issuance per second, drydock's
 memory growth while a blob streams in, and the machine's limits measured in the same run: Go's
 SHA-256 speed, and the push and pull ceilings, each in a second process over the same TLS (a sink
@@ -67,6 +68,7 @@ server binaries ('apt-get install postgresql'), haproxy ('apt-get install haprox
 	reg.Flags().IntVar(&opts.TokenRequests, "token-requests", 20000, "/oauth2/token requests")
 	reg.Flags().IntVar(&opts.Assignments, "assignments", 100000, "role assignments seeded in a second drydock for the token-at-scale line (0 skips it)")
 	reg.Flags().IntVar(&opts.Repositories, "repositories", 10000, "repositories of 10 tags seeded in a third drydock for the many-repositories lines (0 skips them)")
+	reg.Flags().IntVar(&opts.ConcurrentPushes, "concurrent-pushes", 50, "20 MiB pushes run at once for the concurrent-push line, to each of the sink, drydock and docker-registry (0 skips it)")
 	reg.Flags().IntVar(&opts.Rounds, "rounds", 3, "rounds of every push, pull and at-scale measure, alternating between the compared servers (medians are reported)")
 	reg.Flags().IntVar(&opts.Concurrency, "concurrency", 16, "parallel clients for the request-rate tests")
 	reg.Flags().StringVar(&opts.DockerRegistry, "docker-registry", "", "path of the docker-registry binary (default: from PATH)")

@@ -85,14 +85,10 @@ func (t *Tx) GetRegistryRepository(registry, repo string) (RegistryRepository, e
 // ListRegistryRepositories returns, in byte order, the names after last of
 // the repositories that hold at least one manifest; at most n (n < 0: all).
 func (t *Tx) ListRegistryRepositories(registry, last string, n int) ([]string, error) {
-	rows, err := t.Query(`SELECT r.name FROM registry_repositories r
+	return queryAll(t, scanString, `SELECT r.name FROM registry_repositories r
 		WHERE r.registry = ? AND r.name > ?
 		AND EXISTS(SELECT 1 FROM registry_manifests m WHERE m.registry = r.registry AND m.repository = r.name)
 		ORDER BY r.name LIMIT ?`, regKey(registry), last, limit(n))
-	if err != nil {
-		return nil, err
-	}
-	return scanStrings(rows)
 }
 
 // DeleteRegistryRepository removes a repository with its manifests, tags,
@@ -553,10 +549,13 @@ func limit(n int) int64 {
 
 // scanStrings reads and closes rows of one string column.
 func scanStrings(rows *sql.Rows) ([]string, error) {
-	return collectRows(rows, func(sc rowScanner) (s string, err error) {
-		err = sc.Scan(&s)
-		return s, err
-	})
+	return collectRows(rows, scanString)
+}
+
+// scanString reads a row of one string column.
+func scanString(sc rowScanner) (s string, err error) {
+	err = sc.Scan(&s)
+	return s, err
 }
 
 // ---- hot-path reads ----

@@ -48,6 +48,8 @@ type Store struct {
 	url string
 	// onListenError is told why ListenChanges lost its connection.
 	onListenError func(error)
+	// stmts holds the statements transactions run, prepared (SQLite only).
+	stmts *stmtCache
 }
 
 // Options selects the database.
@@ -145,6 +147,9 @@ func (s *Store) own(ctx context.Context, where string) error {
 	return nil
 }
 
+// sqliteConns is the size of the SQLite connection pool.
+const sqliteConns = 4
+
 func openSQLite(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
@@ -158,9 +163,13 @@ func openSQLite(path string) (*Store, error) {
 		return nil, err
 	}
 	// One writer at a time is what SQLite allows anyway; a small pool lets
-	// readers proceed in parallel under WAL.
-	db.SetMaxOpenConns(4)
-	return &Store{db: db, d: sqliteDialect{}}, nil
+	// readers proceed in parallel under WAL. Every connection stays open:
+	// a new one reads the schema again and prepares every cached statement
+	// again, which under load (the pool's default keeps two idle) would
+	// happen on every burst of more than two requests.
+	db.SetMaxOpenConns(sqliteConns)
+	db.SetMaxIdleConns(sqliteConns)
+	return &Store{db: db, d: sqliteDialect{}, stmts: newStmtCache(db)}, nil
 }
 
 // redact hides the password of a connection URL, for messages.
@@ -197,6 +206,7 @@ func (s *Store) Close() error {
 	if s.owner != nil {
 		s.owner.Close() // ends the session, and its lock
 	}
+	s.stmts.close()
 	return s.db.Close()
 }
 
@@ -216,7 +226,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 		tx.Rollback()
 		return classify(err)
 	}
-	t := &Tx{tx: tx, d: s.d}
+	t := &Tx{tx: tx, d: s.d, stmts: s.stmts}
 	if err := fn(t); err != nil {
 		tx.Rollback()
 		return classify(err)
@@ -237,7 +247,7 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 		return classify(err)
 	}
 	defer tx.Rollback()
-	return classify(fn(&Tx{tx: tx, d: s.d}))
+	return classify(fn(&Tx{tx: tx, d: s.d, stmts: s.stmts}))
 }
 
 // Viewer runs read transactions: a *Store, or an interface narrowed from
@@ -260,6 +270,7 @@ func Read[T any](ctx context.Context, s Viewer, fn func(*Tx) (T, error)) (T, err
 type Tx struct {
 	tx          *sql.Tx
 	d           dialect
+	stmts       *stmtCache // nil: statements run unprepared
 	afterCommit []func()
 }
 
@@ -280,7 +291,12 @@ func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
 		}
 		return driver.RowsAffected(0), nil
 	}
-	return t.tx.Exec(t.d.rebind(q), args...)
+	q = t.d.rebind(q)
+	if st := t.stmts.stmt(context.Background(), t.tx, q); st != nil {
+		defer st.Close()
+		return st.Exec(args...)
+	}
+	return t.tx.Exec(q, args...)
 }
 
 // Query runs a query written with '?' placeholders in the transaction. A
@@ -295,10 +311,23 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 // rowScanner is what a scan function reads one row from: *sql.Rows or *Row.
 type rowScanner = interface{ Scan(...any) error }
 
-// queryAll runs a query through Query and returns its rows in order, each
-// read by scan.
+// queryAll runs a query as Query does and returns its rows in order, each
+// read by scan. The rows are closed before it returns, so the query runs
+// as a cached statement (see stmtCache).
 func queryAll[T any](t *Tx, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
-	rows, err := t.Query(q, args...)
+	if !t.d.representable(args) {
+		return nil, nil
+	}
+	q = t.d.rebind(q)
+	if st := t.stmts.stmt(context.Background(), t.tx, q); st != nil {
+		defer st.Close()
+		rows, err := st.Query(args...)
+		if err != nil {
+			return nil, err
+		}
+		return collectRows(rows, scan)
+	}
+	rows, err := t.tx.Query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -338,18 +367,26 @@ func (t *Tx) QueryRow(q string, args ...any) *Row {
 	if !t.d.representable(args) {
 		return &Row{}
 	}
-	return &Row{row: t.tx.QueryRow(t.d.rebind(q), args...)}
+	q = t.d.rebind(q)
+	if st := t.stmts.stmt(context.Background(), t.tx, q); st != nil {
+		return &Row{row: st.QueryRow(args...), stmt: st}
+	}
+	return &Row{row: t.tx.QueryRow(q, args...)}
 }
 
 // Row is the result of QueryRow.
 type Row struct {
-	row *sql.Row // nil: no row
+	row  *sql.Row  // nil: no row
+	stmt *sql.Stmt // the transaction's copy of a cached statement, closed by Scan
 }
 
 // Scan copies the row's columns into dest; sql.ErrNoRows if there is none.
 func (r *Row) Scan(dest ...any) error {
 	if r.row == nil {
 		return sql.ErrNoRows
+	}
+	if r.stmt != nil {
+		defer r.stmt.Close()
 	}
 	return r.row.Scan(dest...)
 }

@@ -419,6 +419,29 @@ func (t *Tx) DeleteRoleAssignmentsBelow(scope string) ([]string, error) {
 	return names, nil
 }
 
+// EachRoleAssignment calls fn with every assignment's name and body, in no
+// particular order, reading one row at a time: loading 100,000 at start
+// holds one in memory at a time rather than all. body is valid only until
+// fn returns. An error from fn ends the walk and is returned.
+func (t *Tx) EachRoleAssignment(fn func(name string, body []byte) error) error {
+	rows, err := t.Query(`SELECT name_key, body FROM role_assignments`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var name string
+	var body sql.RawBytes // one buffer, reused for every row
+	for rows.Next() {
+		if err := rows.Scan(&name, &body); err != nil {
+			return err
+		}
+		if err := fn(name, body); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // ListRoleAssignments returns every assignment.
 func (t *Tx) ListRoleAssignments() ([]RoleAssignment, error) {
 	return queryAll(t, scanRoleAssignment, `SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)

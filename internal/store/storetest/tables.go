@@ -377,8 +377,26 @@ func testRoleAssignments(t *testing.T, open Opener) {
 		if err != nil || a.Scope != strings.ToLower(rg+"/providers/Microsoft.ContainerRegistry/registries/r1") || a.PrincipalID != spID {
 			t.Errorf("get: %+v %v", a, err)
 		}
-		if list, err := tx.ListRoleAssignments(); err != nil || len(list) != 4 || list[0].Name != assignments[0].Name {
+		list, err := tx.ListRoleAssignments()
+		if err != nil || len(list) != 4 || list[0].Name != assignments[0].Name {
 			t.Errorf("list: %+v %v", list, err)
+		}
+		// The walk sees what the list holds: each name with its body.
+		bodies := map[string]string{}
+		for _, a := range list {
+			bodies[a.Name] = string(a.Body)
+		}
+		walked := map[string]string{}
+		if err := tx.EachRoleAssignment(func(name string, body []byte) error {
+			walked[name] = string(body)
+			return nil
+		}); err != nil || !reflect.DeepEqual(walked, bodies) {
+			t.Errorf("each: %v %v, want %v", walked, err, bodies)
+		}
+		stop := errors.New("stop")
+		calls := 0
+		if err := tx.EachRoleAssignment(func(string, []byte) error { calls++; return stop }); err != stop || calls != 1 {
+			t.Errorf("each, stopped by fn: %v after %d calls", err, calls)
 		}
 		return nil
 	})
