@@ -67,7 +67,8 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: go tool not found:", err)
 		return 1
 	}
-	build := exec.Command(gobin, "build", "-o", bin, "./cmd/drydock")
+	// The flags of scripts/setup.sh's build, so the tests drive what it builds.
+	build := exec.Command(gobin, "build", "-tags", "kustomize_disable_go_plugin_support", "-ldflags=-s -w", "-o", bin, "./cmd/drydock")
 	build.Dir = ".." // the module root
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building drydock: %v\n%s", err, out)

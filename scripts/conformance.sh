@@ -92,7 +92,8 @@ fi
 echo "== OCI conformance: building drydock"
 bin=${DRYDOCK_BIN:+$(abspath "$DRYDOCK_BIN")}
 if [[ -z $bin ]]; then
-	go build -o "$work/drydock" ./cmd/drydock
+	# The flags of scripts/setup.sh's build.
+	go build -tags kustomize_disable_go_plugin_support -ldflags='-s -w' -o "$work/drydock" ./cmd/drydock
 	bin=$work/drydock
 fi
 suite=${OCI_CONFORMANCE_BIN:+$(abspath "$OCI_CONFORMANCE_BIN")}

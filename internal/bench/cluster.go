@@ -33,6 +33,7 @@ type ClusterOptions struct {
 	Drydock   string // the drydock binary
 	ImageSize int64  // bytes of the test image (approximately)
 	Nodes     int
+	Density   int // one-node clusters of the density test (0: skip it)
 	Out       io.Writer
 }
 
@@ -41,7 +42,9 @@ type ClusterOptions struct {
 // document's Deployment (2 replicas) until both pods run an image of
 // ImageSize pulled from a drydock registry with the kubelet identity, and
 // `aks update --attach-acr` until a pod waiting in ImagePullBackOff runs;
-// then the memory of each node agent and of its containerd. It runs its
+// then the memory of the control plane, of each node agent and of its
+// containerd; then, with Density > 0, how many idle one-node clusters fit
+// in 8 GiB (see density). It runs its
 // own drydock server in a temporary directory and removes it at the end.
 func Cluster(ctx context.Context, o ClusterOptions) ([]Result, error) {
 	if err := containerd.Requirements(); err != nil {
@@ -162,16 +165,31 @@ func Cluster(ctx context.Context, o ClusterOptions) ([]Result, error) {
 	}
 	add("--attach-acr → waiting pod Running", time.Since(start), "bounded by the pull back-off (10 s, doubling)")
 
-	// Memory per node agent and per node containerd.
-	// RssAnon is what each process costs on its own; the rest of RSS is
-	// the executable's pages, shared by every process running it.
-	agents, ctrds := nodeProcesses(data)
-	for _, p := range agents {
-		results = append(results, Result{Name: "node agent RSS (private)", Drydock: mib(p.anon), Unit: "MiB",
-			Note: fmt.Sprintf("RSS %.0f MiB, of which %.0f MiB shared executable pages", mib(p.rss), mib(p.rss-p.anon))})
+	// Memory of the control plane, each node agent and each node's
+	// containerd (see clusterMemory for what each number counts).
+	mem := clusterMemory(data)
+	for _, p := range mem.controlPlanes {
+		results = append(results, Result{Name: "control plane RSS", Drydock: mib(p.rss), Unit: "MiB",
+			Note: fmt.Sprintf("private %.0f MiB, PSS %.0f MiB; after the apply and the attach", mib(p.private), mib(p.pss))})
 	}
-	for _, p := range ctrds {
-		results = append(results, Result{Name: "node containerd RSS (private)", Drydock: mib(p.anon), Unit: "MiB", Note: fmt.Sprintf("RSS %.0f MiB", mib(p.rss))})
+	for i, p := range mem.agents {
+		results = append(results, Result{Name: "node agent private", Drydock: mib(p.private), Unit: "MiB",
+			Note: fmt.Sprintf("RSS %.0f MiB, the rest shared executable pages", mib(p.rss))})
+		if i < len(mem.containerds) {
+			c := mem.containerds[i]
+			results = append(results, Result{Name: "node containerd private", Drydock: mib(c.private), Unit: "MiB", Note: fmt.Sprintf("RSS %.0f MiB", mib(c.rss))})
+			results = append(results, Result{Name: "node agent + containerd private", Drydock: mib(p.private + c.private), Unit: "MiB", Note: "one node, its pods' shims not counted"})
+		}
+	}
+	if o.Density > 0 {
+		if _, err := run("aks", "delete", "-n", "bench", "-g", "bench", "--yes"); err != nil {
+			return nil, err
+		}
+		d, err := density(ctx, run, data, o.Density)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, d...)
 	}
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, "%-40s %12s  %s\n", "metric", "drydock", "note")
@@ -286,32 +304,152 @@ func layer(files map[string][]byte, mode int64) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
-type memory struct{ rss, anon int64 }
-
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
-// nodeProcesses returns the memory of the node agents and node containerds
-// under data.
-func nodeProcesses(data string) (agents, ctrds []memory) {
+// procMemory is one process's memory from /proc/<pid>/smaps_rollup: its
+// RSS, its proportional set size (each shared page divided among the
+// processes mapping it, so the PSS of all processes adds up to the memory
+// they use) and its private pages (Private_Clean + Private_Dirty: what
+// ending it would free).
+type procMemory struct{ rss, pss, private int64 }
+
+func readMemory(pid string) (procMemory, bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "smaps_rollup"))
+	if err != nil {
+		return procMemory{}, false
+	}
+	var m procMemory
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var kb int64
+		fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+		switch k {
+		case "Rss":
+			m.rss = kb << 10
+		case "Pss":
+			m.pss = kb << 10
+		case "Private_Clean", "Private_Dirty":
+			m.private += kb << 10
+		}
+	}
+	return m, true
+}
+
+// serverMemory is the memory of the processes of one drydock data
+// directory.
+type serverMemory struct {
+	servers, controlPlanes, agents, containerds []procMemory
+}
+
+// total is the PSS of every process counted.
+func (m serverMemory) total() int64 {
+	var n int64
+	for _, l := range [][]procMemory{m.servers, m.controlPlanes, m.agents, m.containerds} {
+		for _, p := range l {
+			n += p.pss
+		}
+	}
+	return n
+}
+
+// clusterMemory finds the processes whose command line names data: the
+// drydock server, the control planes, the node agents and the nodes'
+// containerds (by pid order, so agent i and containerd i are usually the
+// same node's).
+func clusterMemory(data string) serverMemory {
+	var m serverMemory
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil || !bytes.Contains(cmdline, []byte(data)) {
 			continue
 		}
+		p, ok := readMemory(e.Name())
+		if !ok {
+			continue
+		}
 		args := strings.Split(string(cmdline), "\x00")
-		status := filepath.Join("/proc", e.Name(), "status")
-		m := memory{rss: statusField(status, "VmRSS"), anon: statusField(status, "RssAnon")}
 		switch {
 		case len(args) > 1 && args[1] == "cluster-node":
-			agents = append(agents, m)
+			m.agents = append(m.agents, p)
+		case len(args) > 1 && args[1] == "cluster-controlplane":
+			m.controlPlanes = append(m.controlPlanes, p)
+		case len(args) > 1 && args[1] == "server":
+			m.servers = append(m.servers, p)
 		case filepath.Base(args[0]) == "containerd":
-			ctrds = append(ctrds, m)
+			m.containerds = append(m.containerds, p)
 		}
 	}
-	return agents, ctrds
+	return m
 }
 
+// densityBudget is the memory the density test fills, by extrapolation.
+const densityBudget = 8 << 30
+
+// density creates n idle one-node clusters one after the other and
+// measures, after each, the PSS of every process of the server's data
+// directory (server, control planes, node agents, containerds). The
+// least-squares line through those n+1 totals gives the memory each more
+// cluster costs (its slope) and what the server costs without clusters
+// (its intercept); the clusters that fit in densityBudget are
+// (budget - intercept) / slope. PSS shares the executable's pages among the
+// processes mapping them, so the slope counts each cluster's private
+// memory plus its share of what it maps, and the kernel's own memory
+// (page tables, sockets, page cache) is not counted.
+func density(ctx context.Context, run func(...string) (string, error), data string, n int) ([]Result, error) {
+	// Let the server settle after the previous cluster's deletion.
+	var xs, ys []float64
+	measure := func(k int) {
+		time.Sleep(densitySettle)
+		xs = append(xs, float64(k))
+		ys = append(ys, float64(clusterMemory(data).total()))
+	}
+	measure(0)
+	var results []Result
+	for k := 1; k <= n; k++ {
+		name := fmt.Sprintf("density%d", k)
+		if _, err := run("aks", "create", "-n", name, "-g", "bench", "--node-count", "1", "--generate-ssh-keys", "-o", "none"); err != nil {
+			return nil, err
+		}
+		defer run("aks", "delete", "-n", name, "-g", "bench", "--yes")
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		measure(k)
+		results = append(results, Result{Name: fmt.Sprintf("density: PSS with %d clusters", k), Drydock: mib(int64(ys[k])), Unit: "MiB",
+			Note: "server, control planes, node agents, containerds"})
+	}
+	slope, intercept := leastSquares(xs, ys)
+	results = append(results,
+		Result{Name: "density: memory per one-node cluster", Drydock: slope / (1 << 20), Unit: "MiB",
+			Note: fmt.Sprintf("slope of PSS over 0..%d idle clusters; server alone %.0f MiB", n, intercept/(1<<20))},
+		Result{Name: "density: one-node clusters in 8 GiB", Drydock: float64(int((densityBudget - intercept) / slope)), Unit: "",
+			Note: fmt.Sprintf("extrapolated from %d clusters", n)})
+	return results, nil
+}
+
+// densitySettle is how long density waits before each measurement: the
+// components' start-up garbage is collected by then.
+const densitySettle = 10 * time.Second
+
+// leastSquares fits y = slope·x + intercept.
+func leastSquares(xs, ys []float64) (slope, intercept float64) {
+	n := float64(len(xs))
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		sx += xs[i]
+		sy += ys[i]
+		sxx += xs[i] * xs[i]
+		sxy += xs[i] * ys[i]
+	}
+	slope = (n*sxy - sx*sy) / (n*sxx - sx*sx)
+	return slope, (sy - slope*sx) / n
+}
+
+// statusField is a memory field of /proc/<pid>/status, in bytes.
 func statusField(path, field string) int64 {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -94,7 +94,10 @@ server binaries ('apt-get install postgresql'), haproxy ('apt-get install haprox
 measures what the document's reader waits for: 'aks create' until the nodes are Ready, 'kubectl apply'
 of a 2-replica Deployment until both pods run an image pulled from the registry with the kubelet
 identity, and 'aks update --attach-acr' until a pod waiting in ImagePullBackOff runs; then the memory
-of each node agent and of each node's containerd. Needs root, containerd, runc and the CNI plugins.`}, func(cmd *cobra.Command) error {
+of the control plane, of each node agent and of each node's containerd. Then a density test: it creates
+--density idle one-node clusters one after the other, measures the PSS of all of the server's processes
+after each, and extrapolates the line through them to the clusters that fit in 8 GiB. Needs root,
+containerd, runc and the CNI plugins.`}, func(cmd *cobra.Command) error {
 		exe, err := os.Executable()
 		if err != nil {
 			return err
@@ -105,6 +108,7 @@ of each node agent and of each node's containerd. Needs root, containerd, runc a
 	})
 	cl.Flags().Int64Var(&imageMiB, "image-mib", 10, "size of the test image in MiB")
 	cl.Flags().IntVar(&copts.Nodes, "node-count", 2, "nodes of the benchmark cluster")
+	cl.Flags().IntVar(&copts.Density, "density", 3, "idle one-node clusters the density test creates (0: skip it)")
 	cmd.AddCommand(cl)
 	return cmd
 }

@@ -165,6 +165,34 @@ func TestChildEnv(t *testing.T) {
 	}
 }
 
+func TestChildEnvGOGC(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		caller string // the caller's GOGC; "-" for none
+		want   string
+	}{
+		{"unset", "-", "GOGC=" + gcPercent},
+		{"the caller's", "200", "GOGC=200"},
+		{"the caller's off", "off", "GOGC=off"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOGC", tc.caller)
+			if tc.caller == "-" {
+				os.Unsetenv("GOGC")
+			}
+			var got []string
+			for _, kv := range childEnv("/n1/ca-bundle.pem") {
+				if strings.HasPrefix(kv, "GOGC=") {
+					got = append(got, kv)
+				}
+			}
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("GOGC in the environment: %q, want [%s]", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestUnescapeMountinfo(t *testing.T) {
 	for in, want := range map[string]string{
 		`/a/b`:          "/a/b",

@@ -25,11 +25,23 @@ import (
 	controllermanageroptions "k8s.io/kubernetes/cmd/kube-controller-manager/app/options"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 	scheduleroptions "k8s.io/kubernetes/cmd/kube-scheduler/app/options"
+
+	"github.com/drydock-dev/drydock/internal/gctune"
 )
 
 // flexVolumeDir is the controller manager's FlexVolume plugin directory in
 // the data directory.
 const flexVolumeDir = "flexvolume"
+
+// Once the controllers have started and filled their caches (steadyAfter
+// after the apiserver is ready), the process collects garbage at
+// steadyGCPercent (see gctune): measured with a Deployment of 2 replicas on
+// 2 nodes, the control plane's heap then peaks at ~1.3× its ~115 MiB live
+// data instead of ~2×, for about one more collection a minute at idle.
+const (
+	steadyAfter     = 10 * time.Second
+	steadyGCPercent = 30
+)
 
 // Shutdown bounds: past them Run returns anyway (the process then exits).
 const (
@@ -116,6 +128,7 @@ func run(ctx context.Context, s *settings) error {
 	go func() { ctrlDone <- result{"kube-controller-manager", runControllerManager(ctrlCtx, cmOpts)} }()
 	go func() { ctrlDone <- result{"kube-scheduler", runScheduler(ctrlCtx, schedOpts)} }()
 	active := 2
+	gctune.Steady(ctrlCtx, steadyAfter, steadyGCPercent)
 
 	var failure error
 	select {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/containerd"
+	"github.com/drydock-dev/drydock/internal/gctune"
 )
 
 // Main is `drydock cluster-node --config <file> [--teardown]`, the process
@@ -105,8 +106,17 @@ func Run(ctx context.Context, cfg *agentconfig.Node, log *slog.Logger) error {
 	if err := rt.waitReady(ctx); err != nil {
 		return err
 	}
+	gctune.Steady(ctx, steadyAfter, steadyGCPercent)
 	return runNode(ctx, cfg, kube, rt, d, log)
 }
+
+// Once the node has registered and adopted its pods (steadyAfter), the
+// agent collects garbage at steadyGCPercent (see gctune): its heap is a few
+// MiB of informer caches and pod workers, allocated slowly.
+const (
+	steadyAfter     = 10 * time.Second
+	steadyGCPercent = 30
+)
 
 // Teardown removes the node's pods and runtime.
 func Teardown(ctx context.Context, cfg *agentconfig.Node, log *slog.Logger) error {
