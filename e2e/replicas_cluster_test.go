@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReplicasClusterFailover: a cluster created through the load balancer
+// of a replica set runs on one replica only (the holder of its lease), with
+// its objects in the set's PostgreSQL database. Killed with SIGKILL, the
+// holder's cluster restarts on another replica: the ConfigMap written
+// before is read with the kubeconfig az aks get-credentials wrote before
+// (same CA, same client certificate), and the node is Ready again. The
+// killed replica, restarted, does not take the cluster back; deleting the
+// cluster drops its schema and its sealed files.
+func TestReplicasClusterFailover(t *testing.T) {
+	needContainerRuntime(t)
+	rs := startReplicaSet(t)
+	az := rs.replicas[0].admin(t)
+	az.ok("group", "create", "-n", "failover", "-l", "eastus", "-o", "none")
+	const cluster = "failover"
+	mc := az.obj("aks", "create", "-n", cluster, "-g", "failover", "--node-count", "1", "--generate-ssh-keys")
+	if str(mc, "provisioningState") != "Succeeded" {
+		t.Fatalf("aks create through the load balancer: %v", mc)
+	}
+	deleted := deleteClusterAtCleanup(t, az, "failover", cluster)
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	az.ok("aks", "get-credentials", "-g", "failover", "-n", cluster, "--file", kubeconfig)
+
+	holder := rs.clusterHolder(t)
+	k := &podsKubectl{t: t, az: az, kubeconfig: kubeconfig, s: holder.server, clusterDir: filepath.Join(holder.dataDir, "clusters")}
+	k.eventually("1 node Ready", podsDeadline, func() string { return k.checkNodesReady(1) })
+	k.ok("create", "configmap", "survivor", "--from-literal=state=kept")
+	// Its objects are in PostgreSQL (kine's table in a schema of the
+	// cluster's), not in a SQLite file of the holder's.
+	db, err := sql.Open("pgx", rs.database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var kineTables int
+	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM information_schema.tables WHERE table_schema LIKE 'kine\_%' AND table_name = 'kine'`).Scan(&kineTables); err != nil {
+		t.Fatal(err)
+	}
+	if kineTables != 1 {
+		t.Errorf("%d kine tables in the database, want the cluster's one", kineTables)
+	}
+	if files, _ := filepath.Glob(filepath.Join(holder.dataDir, "clusters", "*", "controlplane", "state.db")); len(files) != 0 {
+		t.Errorf("the holder keeps the cluster's objects in %v, want them in PostgreSQL", files)
+	}
+
+	// kill -9 the holder: its control plane and node agents get SIGTERM
+	// from the kernel (their parent died); its lease expires.
+	killed := time.Now()
+	holder.kill9()
+	t.Logf("killed the holder %s", holder.name)
+	var took time.Duration
+	k.eventually("the ConfigMap, read with the same kubeconfig after the failover", podsDeadline, func() string {
+		r := k.run("get", "configmap", "survivor", "-o", "jsonpath={.data.state}")
+		if r.Code != 0 || r.Stdout != "kept" {
+			return r.String()
+		}
+		took = time.Since(killed)
+		return ""
+	})
+	successor := rs.clusterHolder(t)
+	if successor == holder {
+		t.Fatalf("the killed replica %s still runs the cluster", holder.name)
+	}
+	t.Logf("timing: %s serves the cluster's API %v after %s was killed", successor.name, took.Round(time.Millisecond), holder.name)
+	k.s, k.clusterDir = successor.server, filepath.Join(successor.dataDir, "clusters")
+	k.eventually("1 node Ready on "+successor.name, podsDeadline, func() string { return k.checkNodesReady(1) })
+	agents := 0
+	for _, cmdline := range clusterProcesses(rs)[successor] {
+		if strings.Contains(cmdline, " cluster-node ") {
+			agents++
+		}
+	}
+	if agents != 1 {
+		t.Errorf("%s runs %d node agents of the cluster, want 1", successor.name, agents)
+	}
+	t.Logf("timing: the node is Ready again %v after the kill", time.Since(killed).Round(time.Millisecond))
+	if got := az.tsv("aks", "show", "-g", "failover", "-n", cluster, "--query", "powerState.code"); got != "Running" {
+		t.Errorf("aks show after the failover: powerState %q, want Running", got)
+	}
+
+	// The killed replica comes back; the cluster stays where it is.
+	if err := rs.launchReplica(holder); err != nil {
+		t.Fatal(err)
+	}
+	if again := rs.clusterHolder(t); again != successor {
+		t.Errorf("after %s restarted, %s runs the cluster, want %s", holder.name, again.name, successor.name)
+	}
+	// The old holder's node left its containers on this machine (its
+	// machine survived); it removes them once the cluster is deleted.
+	az.ok("aks", "delete", "-g", "failover", "-n", cluster, "--yes")
+	*deleted = true
+	var schemas, files, leases int
+	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'kine\_%'`).Scan(&schemas); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM shared_secrets WHERE name LIKE 'cluster/%'`).Scan(&files); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM leases WHERE name LIKE 'cluster/%'`).Scan(&leases); err != nil {
+		t.Fatal(err)
+	}
+	if schemas != 0 || files != 0 || leases != 0 {
+		t.Errorf("after aks delete: %d kine schemas, %d sealed cluster files, %d cluster leases left in the database, want none", schemas, files, leases)
+	}
+	// Every replica's processes of the cluster are gone, and the old
+	// holder removes its directory of the deleted cluster.
+	ctx, cancel := context.WithTimeout(t.Context(), podsDeadline)
+	defer cancel()
+	for {
+		left := clusterProcesses(rs)
+		dirs, _ := filepath.Glob(filepath.Join(holder.dataDir, "clusters", "*", "nodes"))
+		if len(left) == 0 && len(dirs) == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("after aks delete: processes %v, directories %v remain", left, dirs)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// clusterHolder returns the one replica running a cluster's control plane
+// (a `drydock cluster-controlplane` whose configuration is in its data
+// directory), waiting while none does; it fails the test if several do.
+func (rs *replicaSet) clusterHolder(t *testing.T) *replica {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), podsDeadline)
+	defer cancel()
+	for {
+		byReplica := clusterProcesses(rs)
+		var running []*replica
+		for _, r := range rs.replicas {
+			for _, cmdline := range byReplica[r] {
+				if strings.Contains(cmdline, "cluster-controlplane") {
+					running = append(running, r)
+					break
+				}
+			}
+		}
+		switch {
+		case len(running) == 1:
+			return running[0]
+		case len(running) > 1:
+			t.Fatalf("several replicas run the cluster's control plane: %v", byReplica)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no replica runs the cluster's control plane")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// clusterProcesses lists, by replica, the command lines of the cluster
+// processes (control planes, node agents) whose configuration is in the
+// replica's data directory.
+func clusterProcesses(rs *replicaSet) map[*replica][]string {
+	out := map[*replica][]string{}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		cmdline := strings.ReplaceAll(string(b), "\x00", " ")
+		if !strings.Contains(cmdline, " cluster-controlplane ") && !strings.Contains(cmdline, " cluster-node ") {
+			continue
+		}
+		for _, r := range rs.replicas {
+			if strings.Contains(cmdline, " "+filepath.Join(rs.root, r.name)+string(filepath.Separator)) {
+				out[r] = append(out[r], cmdline)
+			}
+		}
+	}
+	return out
+}
