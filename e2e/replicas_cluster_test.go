@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
 )
 
 // TestReplicasClusterFailover: a cluster created through the load balancer
@@ -74,16 +77,24 @@ func TestReplicasClusterFailover(t *testing.T) {
 	}
 	t.Logf("timing: %s serves the cluster's API %v after %s was killed", successor.name, took.Round(time.Millisecond), holder.name)
 	k.s, k.clusterDir = successor.server, filepath.Join(successor.dataDir, "clusters")
-	k.eventually("1 node Ready on "+successor.name, podsDeadline, func() string { return k.checkNodesReady(1) })
-	agents := 0
-	for _, cmdline := range clusterProcesses(rs)[successor] {
-		if strings.Contains(cmdline, " cluster-node ") {
-			agents++
+	// The node is Ready again, registered by an agent on the new holder
+	// (its ready file, written once its Node is registered, in the new
+	// holder's data directory).
+	k.eventually("1 node Ready, run by "+successor.name, podsDeadline, func() string {
+		agents := 0
+		for _, cmdline := range clusterProcesses(rs)[successor] {
+			if strings.Contains(cmdline, " cluster-node ") {
+				agents++
+			}
 		}
-	}
-	if agents != 1 {
-		t.Errorf("%s runs %d node agents of the cluster, want 1", successor.name, agents)
-	}
+		if agents != 1 {
+			return fmt.Sprintf("%s runs %d node agents of the cluster, want 1", successor.name, agents)
+		}
+		if ready, _ := filepath.Glob(filepath.Join(successor.dataDir, "clusters", "*", "nodes", "*", agentconfig.ReadyFile)); len(ready) != 1 {
+			return fmt.Sprintf("ready files of nodes on %s: %v", successor.name, ready)
+		}
+		return k.checkNodesReady(1)
+	})
 	t.Logf("timing: the node is Ready again %v after the kill", time.Since(killed).Round(time.Millisecond))
 	if got := az.tsv("aks", "show", "-g", "failover", "-n", cluster, "--query", "powerState.code"); got != "Running" {
 		t.Errorf("aks show after the failover: powerState %q, want Running", got)
