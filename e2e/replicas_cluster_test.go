@@ -18,7 +18,8 @@ import (
 // its objects in the set's PostgreSQL database. Killed with SIGKILL, the
 // holder's cluster restarts on another replica: the ConfigMap written
 // before is read with the kubeconfig az aks get-credentials wrote before
-// (same CA, same client certificate), and the node is Ready again. The
+// (same CA, same client certificate), the node is Ready again and its pod
+// runs again, in a container of the new holder's node. The
 // killed replica, restarted, does not take the cluster back; deleting the
 // cluster drops its schema and its sealed files.
 func TestReplicasClusterFailover(t *testing.T) {
@@ -39,6 +40,9 @@ func TestReplicasClusterFailover(t *testing.T) {
 	k := &podsKubectl{t: t, az: az, kubeconfig: kubeconfig, s: holder.server, clusterDir: filepath.Join(holder.dataDir, "clusters")}
 	k.eventually("1 node Ready", podsDeadline, func() string { return k.checkNodesReady(1) })
 	k.ok("create", "configmap", "survivor", "--from-literal=state=kept")
+	// A pod that needs no registry: the node's own sandbox image.
+	k.ok("run", "sleeper", "--image=drydock.local/pause:3.10", "--image-pull-policy=Never", "--restart=Never")
+	before := waitContainer(t, az, kubeconfig, "sleeper")
 	// Its objects are in PostgreSQL (kine's table in a schema of the
 	// cluster's), not in a SQLite file of the holder's.
 	db, err := sql.Open("pgx", rs.database)
@@ -94,6 +98,15 @@ func TestReplicasClusterFailover(t *testing.T) {
 			return fmt.Sprintf("ready files of nodes on %s: %v", successor.name, ready)
 		}
 		return k.checkNodesReady(1)
+	})
+	// The pod runs again, in a new container on the new holder's node
+	// (containers are local to a machine's containerd).
+	k.eventually("pod sleeper running in a container of the new holder's node", podsDeadline, func() string {
+		r := k.run("get", "pod", "sleeper", "-o", "jsonpath={.status.phase} {.status.containerStatuses[0].containerID}")
+		if f := strings.Fields(r.Stdout); r.Code != 0 || len(f) != 2 || f[0] != "Running" || strings.HasPrefix(before, f[1]+" ") {
+			return fmt.Sprintf("pod sleeper: %s (before the kill: %s)", r, before)
+		}
+		return ""
 	})
 	t.Logf("timing: the node is Ready again %v after the kill", time.Since(killed).Round(time.Millisecond))
 	if got := az.tsv("aks", "show", "-g", "failover", "-n", cluster, "--query", "powerState.code"); got != "Running" {
