@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/cluster/agentconfig"
+	"github.com/drydock-dev/drydock/internal/store/storetest"
 )
 
 // TestReplicasClusterFailover: a cluster created through the load balancer
@@ -50,16 +51,7 @@ func TestReplicasClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var kineTables int
-	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM information_schema.tables WHERE table_schema LIKE 'kine\_%' AND table_name = 'kine'`).Scan(&kineTables); err != nil {
-		t.Fatal(err)
-	}
-	if kineTables != 1 {
-		t.Errorf("%d kine tables in the database, want the cluster's one", kineTables)
-	}
-	if files, _ := filepath.Glob(filepath.Join(holder.dataDir, "clusters", "*", "controlplane", "state.db")); len(files) != 0 {
-		t.Errorf("the holder keeps the cluster's objects in %v, want them in PostgreSQL", files)
-	}
+	checkKineOnPostgres(t, db, holder.server)
 
 	// kill -9 the holder: its control plane and node agents get SIGTERM
 	// from the kernel (their parent died); its lease expires.
@@ -124,19 +116,7 @@ func TestReplicasClusterFailover(t *testing.T) {
 	// machine survived); it removes them once the cluster is deleted.
 	az.ok("aks", "delete", "-g", "failover", "-n", cluster, "--yes")
 	*deleted = true
-	var schemas, files, leases int
-	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'kine\_%'`).Scan(&schemas); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM shared_secrets WHERE name LIKE 'cluster/%'`).Scan(&files); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM leases WHERE name LIKE 'cluster/%'`).Scan(&leases); err != nil {
-		t.Fatal(err)
-	}
-	if schemas != 0 || files != 0 || leases != 0 {
-		t.Errorf("after aks delete: %d kine schemas, %d sealed cluster files, %d cluster leases left in the database, want none", schemas, files, leases)
-	}
+	checkClusterDataDropped(t, db)
 	// Every replica's processes of the cluster are gone, and the old
 	// holder removes its directory of the deleted cluster.
 	ctx, cancel := context.WithTimeout(t.Context(), podsDeadline)
@@ -207,4 +187,89 @@ func clusterProcesses(rs *replicaSet) map[*replica][]string {
 		}
 	}
 	return out
+}
+
+// kineTables counts the clusters' kine tables in the database.
+const kineTables = `SELECT count(*) FROM information_schema.tables WHERE table_schema LIKE 'kine\_%' AND table_name = 'kine'`
+
+// pgCount runs a query of one count.
+func pgCount(t *testing.T, db *sql.DB, query string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(t.Context(), query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// checkKineOnPostgres checks that the one cluster of a server on
+// PostgreSQL keeps its objects there (kine's table in a schema of the
+// cluster's), not in a SQLite file of the server's data directory.
+func checkKineOnPostgres(t *testing.T, db *sql.DB, s *server) {
+	t.Helper()
+	if n := pgCount(t, db, kineTables); n != 1 {
+		t.Errorf("%d kine tables in the database, want the cluster's one", n)
+	}
+	if files, _ := filepath.Glob(filepath.Join(s.dataDir, "clusters", "*", "controlplane", "state.db")); len(files) != 0 {
+		t.Errorf("the server keeps the cluster's objects in %v, want them in PostgreSQL", files)
+	}
+}
+
+// checkClusterDataDropped checks that nothing of deleted clusters is left
+// in the database: kine schemas, sealed files, leases.
+func checkClusterDataDropped(t *testing.T, db *sql.DB) {
+	t.Helper()
+	schemas := pgCount(t, db, `SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'kine\_%'`)
+	files := pgCount(t, db, `SELECT count(*) FROM shared_secrets WHERE name LIKE 'cluster/%'`)
+	leases := pgCount(t, db, `SELECT count(*) FROM leases WHERE name LIKE 'cluster/%'`)
+	if schemas != 0 || files != 0 || leases != 0 {
+		t.Errorf("after aks delete: %d kine schemas, %d sealed cluster files, %d cluster leases left in the database, want none", schemas, files, leases)
+	}
+}
+
+// TestAKSOnPostgres: a single server on PostgreSQL (not a replica set)
+// keeps its clusters' objects there; killed and restarted, it brings the
+// cluster back with them; deleting the cluster drops its schema.
+func TestAKSOnPostgres(t *testing.T) {
+	needContainerRuntime(t)
+	pg := storetest.StartPostgres(t)
+	database := pg.NewDatabase(t)
+	regAddr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	env := append(isolationEnv(root), "DRYDOCK_REGISTRY_LISTEN="+regAddr, "DRYDOCK_DATABASE="+database)
+	s, err := launchServer(root, env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	az := s.admin(t)
+	az.ok("group", "create", "-n", "rg", "-l", "eastus", "-o", "none")
+	az.ok("aks", "create", "-n", "onpg", "-g", "rg", "--node-count", "1", "--generate-ssh-keys", "-o", "none")
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	az.ok("aks", "get-credentials", "-g", "rg", "-n", "onpg", "--file", kubeconfig)
+	k := &podsKubectl{t: t, az: az, kubeconfig: kubeconfig, s: s, clusterDir: filepath.Join(s.dataDir, "clusters")}
+	k.ok("create", "configmap", "survivor", "--from-literal=state=kept")
+	db, err := sql.Open("pgx", database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkKineOnPostgres(t, db, s)
+
+	s.kill9()
+	s2 := relaunch(t, s, env)
+	az2 := s2.admin(t)
+	deleted := deleteClusterAtCleanup(t, az2, "rg", "onpg")
+	k.az, k.s = az2, s2
+	k.eventually("the ConfigMap after the restart", podsDeadline, func() string {
+		if r := k.run("get", "configmap", "survivor", "-o", "jsonpath={.data.state}"); r.Code != 0 || r.Stdout != "kept" {
+			return r.String()
+		}
+		return ""
+	})
+	az2.ok("aks", "delete", "-g", "rg", "-n", "onpg", "--yes")
+	*deleted = true
+	checkClusterDataDropped(t, db)
 }
