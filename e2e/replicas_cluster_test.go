@@ -234,16 +234,7 @@ func TestAKSOnPostgres(t *testing.T) {
 	needContainerRuntime(t)
 	pg := storetest.StartPostgres(t)
 	database := pg.NewDatabase(t)
-	regAddr, err := freeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	env := append(isolationEnv(root), "DRYDOCK_REGISTRY_LISTEN="+regAddr, "DRYDOCK_DATABASE="+database)
-	s, err := launchServer(root, env...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startServer(t, "DRYDOCK_DATABASE="+database)
 	az := s.admin(t)
 	az.ok("group", "create", "-n", "rg", "-l", "eastus", "-o", "none")
 	az.ok("aks", "create", "-n", "onpg", "-g", "rg", "--node-count", "1", "--generate-ssh-keys", "-o", "none")
@@ -259,7 +250,7 @@ func TestAKSOnPostgres(t *testing.T) {
 	checkKineOnPostgres(t, db, s)
 
 	s.kill9()
-	s2 := relaunch(t, s, env)
+	s2 := relaunch(t, s, append(isolationEnv(t.TempDir()), "DRYDOCK_DATABASE="+database))
 	az2 := s2.admin(t)
 	deleted := deleteClusterAtCleanup(t, az2, "rg", "onpg")
 	k.az, k.s = az2, s2
