@@ -21,8 +21,10 @@ import (
 // before is read with the kubeconfig az aks get-credentials wrote before
 // (same CA, same client certificate), the node is Ready again and its pod
 // runs again, in a container of the new holder's node. The
-// killed replica, restarted, does not take the cluster back; deleting the
-// cluster drops its schema and its sealed files.
+// killed replica, restarted, does not take the cluster back. Scaled,
+// stopped and started through the load balancer, it is scaled, stopped
+// and started by its holder; deleting it drops its schema, its sealed
+// files and its lease.
 func TestReplicasClusterFailover(t *testing.T) {
 	needContainerRuntime(t)
 	rs := startReplicaSet(t)
@@ -112,6 +114,27 @@ func TestReplicasClusterFailover(t *testing.T) {
 	if again := rs.clusterHolder(t); again != successor {
 		t.Errorf("after %s restarted, %s runs the cluster, want %s", holder.name, again.name, successor.name)
 	}
+
+	// Whichever replica the load balancer gives them to, a scale, a stop
+	// and a start are carried out by the cluster's holder.
+	az.ok("aks", "nodepool", "scale", "-g", "failover", "--cluster-name", cluster, "-n", "nodepool1", "--node-count", "2", "-o", "none")
+	k.eventually("2 nodes Ready", podsDeadline, func() string {
+		if n := len(clusterProcesses(rs)[successor]); n != 3 {
+			return fmt.Sprintf("%s runs %d processes of the cluster, want its control plane and 2 node agents", successor.name, n)
+		}
+		return k.checkNodesReady(2)
+	})
+	az.ok("aks", "stop", "-g", "failover", "-n", cluster)
+	if left := clusterProcesses(rs); len(left) != 0 {
+		t.Errorf("processes of the stopped cluster: %v", left)
+	}
+	az.ok("aks", "start", "-g", "failover", "-n", cluster)
+	started := rs.clusterHolder(t)
+	k.s, k.clusterDir = started.server, filepath.Join(started.dataDir, "clusters")
+	if r := k.run("get", "configmap", "survivor", "-o", "jsonpath={.data.state}"); r.Code != 0 || r.Stdout != "kept" {
+		t.Errorf("the ConfigMap after aks stop and start (on %s): %s", started.name, r)
+	}
+	k.eventually("2 nodes Ready after aks start", podsDeadline, func() string { return k.checkNodesReady(2) })
 	// The old holder's node left its containers on this machine (its
 	// machine survived); it removes them once the cluster is deleted.
 	az.ok("aks", "delete", "-g", "failover", "-n", cluster, "--yes")
