@@ -23,8 +23,8 @@ import (
 // runs again, in a container of the new holder's node. The
 // killed replica, restarted, does not take the cluster back. Scaled,
 // stopped and started through the load balancer, it is scaled, stopped
-// and started by its holder; deleting it drops its schema, its sealed
-// files and its lease.
+// and started by its holder. A replica stopped gracefully hands it over
+// at once. Deleting it drops its schema, its sealed files and its lease.
 func TestReplicasClusterFailover(t *testing.T) {
 	needContainerRuntime(t)
 	rs := startReplicaSet(t)
@@ -135,6 +135,26 @@ func TestReplicasClusterFailover(t *testing.T) {
 		t.Errorf("the ConfigMap after aks stop and start (on %s): %s", started.name, r)
 	}
 	k.eventually("2 nodes Ready after aks start", podsDeadline, func() string { return k.checkNodesReady(2) })
+
+	// A replica stopped gracefully hands its cluster over at once, its
+	// nodes torn down (their pods start again on the next holder's).
+	if err := started.stop(); err != nil {
+		t.Fatal(err)
+	}
+	next := rs.clusterHolder(t)
+	k.s, k.clusterDir = next.server, filepath.Join(next.dataDir, "clusters")
+	k.eventually("2 nodes Ready, run by "+next.name, podsDeadline, func() string {
+		if n := len(clusterProcesses(rs)[next]); n != 3 {
+			return fmt.Sprintf("%s runs %d processes of the cluster, want its control plane and 2 node agents", next.name, n)
+		}
+		return k.checkNodesReady(2)
+	})
+	if runtimes, _ := filepath.Glob(filepath.Join(started.dataDir, "clusters", "*", "nodes", "*", agentconfig.RuntimeDir)); len(runtimes) != 0 {
+		t.Errorf("%s stopped gracefully but left its nodes' runtimes: %v", started.name, runtimes)
+	}
+	if err := rs.launchReplica(started); err != nil {
+		t.Fatal(err)
+	}
 	// The old holder's node left its containers on this machine (its
 	// machine survived); it removes them once the cluster is deleted.
 	az.ok("aks", "delete", "-g", "failover", "-n", cluster, "--yes")

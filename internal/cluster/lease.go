@@ -331,9 +331,7 @@ func (r *leaseRunner) lease(key string) *replica.Lease {
 }
 
 // run looks at the clusters every LeaseTTL/3 (and when poked) until ctx
-// ends; then it stops the clusters it runs (leaving their containers, as
-// a server's shutdown does) and gives their leases up, so that another
-// replica takes them over at once.
+// ends; then it hands the clusters it runs over (shutdown).
 func (r *leaseRunner) run(ctx context.Context) {
 	r.running.Store(true)
 	defer close(r.done)
@@ -351,6 +349,12 @@ func (r *leaseRunner) run(ctx context.Context) {
 	}
 }
 
+// shutdown stops the clusters this replica runs, tears their nodes down
+// and gives their leases up, so that another replica takes them over at
+// once. Unlike a single server's shutdown, which leaves the containers
+// for its next start to adopt, a replica hands its clusters to another
+// one, whose nodes start their pods again: containers left here would
+// run twice.
 func (r *leaseRunner) shutdown() {
 	r.mu.Lock()
 	held := r.held
@@ -363,6 +367,9 @@ func (r *leaseRunner) shutdown() {
 			defer wg.Done()
 			h.cancel()
 			r.p.sup.Stop(key)
+			if st, err := r.p.viewState(context.Background(), h.id.String()); err == nil {
+				r.p.teardownNodes(st)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := r.lease(key).Release(ctx); err != nil {
