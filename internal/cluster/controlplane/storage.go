@@ -157,6 +157,11 @@ func openPostgres(ctx context.Context, wg *sync.WaitGroup, cfg *drivers.Config, 
 		return nil, fmt.Errorf("datastore: %v", err)
 	}
 	shown := u.Redacted()
+	// kine lower-cases the database's name (and creates the database it
+	// names if it is missing): another name than the one given.
+	if db := strings.TrimPrefix(u.Path, "/"); db != strings.ToLower(db) {
+		return nil, fmt.Errorf("datastore %s: the database's name %q has upper-case letters, which kine does not keep; use a database with a lower-case name", shown, db)
+	}
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("kine: connecting to %s: %w", shown, err)
