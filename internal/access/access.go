@@ -60,11 +60,8 @@ func New(ctx context.Context, st arm.Store, engine *authz.Engine, auth arm.Autho
 // Reload replaces the engine's assignments with those stored: when
 // another replica of the set changed them (see internal/replica).
 func (s *Service) Reload(ctx context.Context) error {
-	var rows []store.RoleAssignment
-	if err := s.st.View(ctx, func(tx *store.Tx) (err error) {
-		rows, err = tx.ListRoleAssignments()
-		return err
-	}); err != nil {
+	rows, err := store.Read(ctx, s.st, (*store.Tx).ListRoleAssignments)
+	if err != nil {
 		return err
 	}
 	as := make([]authz.Assignment, 0, len(rows))
@@ -296,10 +293,8 @@ func (s *Service) get(r *arm.Request) (int, any, error) {
 	if _, err := s.lookup(r); err != nil {
 		return 0, nil, err
 	}
-	var a Assignment
-	err := s.st.View(r.Context(), func(tx *store.Tx) (err error) {
-		a, err = s.stored(tx, r.ID.Name())
-		return err
+	a, err := store.Read(r.Context(), s.st, func(tx *store.Tx) (Assignment, error) {
+		return s.stored(tx, r.ID.Name())
 	})
 	return http.StatusOK, a, err
 }

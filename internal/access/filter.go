@@ -37,22 +37,42 @@ func clauses(s string) []string {
 	return parts
 }
 
+// clauseForm is one form of clause a $filter may hold: its pattern, and
+// what a match sets from the pattern's group ("" when it has none).
+type clauseForm struct {
+	re  *regexp.Regexp
+	set func(value string)
+}
+
+// parseClauses matches each 'and' clause of s against forms, the first
+// that matches winning; a clause of no form fails, naming the supported
+// ones.
+func parseClauses(s, supported string, forms ...clauseForm) error {
+next:
+	for _, part := range clauses(s) {
+		for _, f := range forms {
+			if m := f.re.FindStringSubmatch(part); m != nil {
+				v := ""
+				if len(m) > 1 {
+					v = m[1]
+				}
+				f.set(v)
+				continue next
+			}
+		}
+		return fmt.Errorf("the filter '%s' is not supported. Supported filters are %s", part, supported)
+	}
+	return nil
+}
+
 // parseListFilter parses a role assignment list filter.
 func parseListFilter(s string) (listFilter, error) {
 	var f listFilter
-	for _, part := range clauses(s) {
-		switch {
-		case atScopeRE.MatchString(part):
-			f.atScope = true
-		case principalEqRE.MatchString(part):
-			f.principalID = strings.ToLower(principalEqRE.FindStringSubmatch(part)[1])
-		case assignedToRE.MatchString(part):
-			f.assignedTo = strings.ToLower(assignedToRE.FindStringSubmatch(part)[1])
-		default:
-			return f, fmt.Errorf("the filter '%s' is not supported. Supported filters are 'atScope()', 'principalId eq '{value}'' and 'assignedTo('{value}')'", part)
-		}
-	}
-	return f, nil
+	err := parseClauses(s, `'atScope()', 'principalId eq '{value}'' and 'assignedTo('{value}')'`,
+		clauseForm{atScopeRE, func(string) { f.atScope = true }},
+		clauseForm{principalEqRE, func(v string) { f.principalID = strings.ToLower(v) }},
+		clauseForm{assignedToRE, func(v string) { f.assignedTo = strings.ToLower(v) }})
+	return f, err
 }
 
 // roleFilter is a parsed roleDefinitions $filter.
@@ -61,17 +81,11 @@ type roleFilter struct {
 	roleType string
 }
 
+// parseRoleFilter parses a role definition list filter.
 func parseRoleFilter(s string) (roleFilter, error) {
 	var f roleFilter
-	for _, part := range clauses(s) {
-		switch {
-		case roleNameRE.MatchString(part):
-			f.roleName = roleNameRE.FindStringSubmatch(part)[1]
-		case roleTypeRE.MatchString(part):
-			f.roleType = roleTypeRE.FindStringSubmatch(part)[1]
-		default:
-			return f, fmt.Errorf("the filter '%s' is not supported. Supported filters are 'roleName eq '{value}'' and 'type eq 'BuiltInRole|CustomRole''", part)
-		}
-	}
-	return f, nil
+	err := parseClauses(s, `'roleName eq '{value}'' and 'type eq 'BuiltInRole|CustomRole''`,
+		clauseForm{roleNameRE, func(v string) { f.roleName = v }},
+		clauseForm{roleTypeRE, func(v string) { f.roleType = v }})
+	return f, err
 }

@@ -195,10 +195,8 @@ func (k *Kit) CanRead(c Caller, typ, id string) bool {
 
 // Row reads one stored resource; a missing one is errdefs.ErrNotFound.
 func (k *Kit) Row(ctx context.Context, id string) (store.Resource, error) {
-	var row store.Resource
-	err := k.Store.View(ctx, func(tx *store.Tx) (err error) {
-		row, err = tx.GetResource(id)
-		return err
+	row, err := store.Read(ctx, k.Store, func(tx *store.Tx) (store.Resource, error) {
+		return tx.GetResource(id)
 	})
 	return row, err
 }

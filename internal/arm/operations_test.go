@@ -10,14 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
-	"github.com/drydock-dev/drydock/internal/store"
+	"github.com/drydock-dev/drydock/internal/store/storetest"
 )
 
 const testSub = "00000000-0000-0000-0000-0000000000aa"
@@ -50,11 +49,7 @@ func pollStatus(t *testing.T, o *Operations, name string) Operation {
 // InProgress, then its outcome. A failure because the disk is full reads
 // as InsufficientStorage.
 func TestOperationsAcrossRestart(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "drydock.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	before := newOperations(st, "https://drydock.test", log)
 	release := make(chan error)
@@ -136,11 +131,7 @@ func TestWriteErrorDiskFull(t *testing.T) {
 // InProgress on this one while that replica is alive, and as interrupted
 // once it is not; a single server's operations (no runner) read as before.
 func TestOperationsAcrossReplicas(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "drydock.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	alive := map[string]bool{}
 	replica := func(id string) *Operations {

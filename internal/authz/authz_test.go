@@ -6,6 +6,15 @@ import (
 	"testing"
 )
 
+// roleActionCase is a built-in role, an action or data action, and
+// whether the role grants it.
+type roleActionCase struct {
+	role   string
+	action string
+	data   bool
+	want   bool
+}
+
 func TestActionMatches(t *testing.T) {
 	tests := []struct {
 		pattern, action string
@@ -185,12 +194,7 @@ func TestRoleAllows(t *testing.T) {
 		ctl  = false
 		data = true
 	)
-	tests := []struct {
-		role   string
-		action string
-		data   bool
-		want   bool
-	}{
+	tests := []roleActionCase{
 		// Owner
 		{"Owner", ActionRoleAssignmentsWrite, ctl, true},
 		{"Owner", ActionRoleAssignmentsDelete, ctl, true},

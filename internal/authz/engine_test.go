@@ -88,12 +88,7 @@ func TestDecideInheritance(t *testing.T) {
 }
 
 func TestDecideRoleSemantics(t *testing.T) {
-	tests := []struct {
-		role   string
-		action string
-		data   bool
-		want   bool
-	}{
+	tests := []roleActionCase{
 		{"Contributor", ActionRoleAssignmentsWrite, false, false},
 		{"Contributor", ActionRoleAssignmentsDelete, false, false},
 		{"Contributor", ActionRegistryWrite, false, true},

@@ -542,6 +542,18 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// freePorts returns n free loopback addresses.
+func freePorts(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		var err error
+		if out[i], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func waitFor(ctx context.Context, check func() error) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -26,29 +26,44 @@ const benchThrottlingOff = "DRYDOCK_REGISTRY_THROTTLING=false"
 // startDrydock runs `drydock server` in dir with the registry listener on
 // a free loopback port, creates a registry and returns a client holding a
 // push+pull token for its repository "bench".
-func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
-	api, err := freePort()
+func startDrydock(ctx context.Context, bin, dir string, env ...string) (*proc, error) {
+	addrs, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	reg, err := freePort()
+	api, reg := addrs[0], addrs[1]
+	p, state, err := launchDrydock(ctx, bin, dir, api, reg, env...)
 	if err != nil {
 		return nil, err
 	}
+	if p.client, err = p.signIn(ctx, dir, state, reg); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// serverState is what `drydock server` writes to <data-dir>/server.json.
+type serverState struct {
+	Endpoint, CAFile, TenantID, AdminUser string
+}
+
+// launchDrydock runs `drydock server` in dir with its API listener on api
+// and its registry listener on reg, plus env, and waits until it answers
+// /readyz on its own API listener.
+func launchDrydock(ctx context.Context, bin, dir, api, reg string, env ...string) (*proc, serverState, error) {
+	var state serverState
 	logf, err := os.Create(dir + ".log")
 	if err != nil {
-		return nil, err
+		return nil, state, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "server", "--data-dir", dir, "--listen", api, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "DRYDOCK_REGISTRY_LISTEN="+reg, "DRYDOCK_MANAGE_HOSTS_FILE=false", benchThrottlingOff)
+	cmd.Env = append(append(os.Environ(), "DRYDOCK_REGISTRY_LISTEN="+reg, "DRYDOCK_MANAGE_HOSTS_FILE=false", benchThrottlingOff), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, state, err
 	}
 	p := &proc{cmd: cmd, certFile: filepath.Join(dir, "pki", "registry.crt"), keyFile: filepath.Join(dir, "pki", "registry.key")}
-	var state struct {
-		Endpoint, CAFile, TenantID, AdminUser string
-	}
 	err = waitFor(ctx, func() error {
 		b, err := os.ReadFile(filepath.Join(dir, "server.json"))
 		if err != nil {
@@ -58,23 +73,36 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	})
 	if err != nil {
 		p.stop()
-		return nil, fmt.Errorf("drydock did not start (see %s): %w", logf.Name(), err)
+		return nil, state, fmt.Errorf("drydock did not start (see %s): %w", logf.Name(), err)
 	}
 	pem, err := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
 	if err != nil {
 		p.stop()
-		return nil, err
+		return nil, state, err
 	}
 	p.pool = x509.NewCertPool()
 	p.pool.AppendCertsFromPEM(pem)
-	api2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}}
-	if err := waitFor(ctx, answers200(api2, state.Endpoint+"/readyz")); err != nil {
+	if err := waitFor(ctx, answers200(p.apiClient(), "https://"+api+"/readyz")); err != nil {
 		p.stop()
-		return nil, err
+		return nil, state, fmt.Errorf("drydock did not get ready (see %s): %w", logf.Name(), err)
 	}
+	return p, state, nil
+}
+
+// apiClient is an HTTP client trusting the server's CA.
+func (p *proc) apiClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}}
+}
+
+// signIn signs the bootstrap admin in (with the password in dir) through
+// the server's public endpoint, creates (or updates) the resource group
+// "bench" and its registry "benchacr", and returns a registry client that
+// reaches the login server at regAddr, holding a push+pull token for the
+// repository "bench".
+func (p *proc) signIn(ctx context.Context, dir string, state serverState, regAddr string) (*regClient, error) {
+	api2 := p.apiClient()
 	pw, err := os.ReadFile(filepath.Join(dir, "admin-password"))
 	if err != nil {
-		p.stop()
 		return nil, err
 	}
 	var tok struct {
@@ -84,7 +112,6 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 		"grant_type": {"password"}, "username": {state.AdminUser}, "password": {strings.TrimSpace(string(pw))},
 		"scope": {"https://management.core.windows.net//.default"},
 	}, &tok); err != nil {
-		p.stop()
 		return nil, err
 	}
 	var subs struct {
@@ -93,13 +120,11 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 		} `json:"value"`
 	}
 	if err := armCall(api2, tok.AccessToken, "GET", state.Endpoint+"/subscriptions?api-version=2022-12-01", nil, &subs); err != nil || len(subs.Value) == 0 {
-		p.stop()
 		return nil, fmt.Errorf("listing subscriptions: %v", err)
 	}
 	rg := state.Endpoint + "/subscriptions/" + subs.Value[0].SubscriptionID + "/resourceGroups/bench"
 	p.registryID = strings.TrimPrefix(rg, state.Endpoint) + "/providers/Microsoft.ContainerRegistry/registries/benchacr"
 	if err := armCall(api2, tok.AccessToken, "PUT", rg+"?api-version=2022-09-01", map[string]any{"location": "eastus"}, nil); err != nil {
-		p.stop()
 		return nil, err
 	}
 	var acr struct {
@@ -109,24 +134,22 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	}
 	if err := armCall(api2, tok.AccessToken, "PUT", rg+"/providers/Microsoft.ContainerRegistry/registries/benchacr?api-version=2023-07-01",
 		map[string]any{"location": "eastus", "sku": map[string]any{"name": "Standard"}}, &acr); err != nil {
-		p.stop()
 		return nil, err
 	}
 	login := acr.Properties.LoginServer
 	host, _, _ := net.SplitHostPort(login)
-	c := &regClient{base: "https://" + reg, host: login,
+	c := &regClient{base: "https://" + regAddr, host: login,
 		http: &http.Client{Transport: transport(&tls.Config{RootCAs: p.pool, ServerName: host})}}
-	// The token client reaches the login server at the registry listener.
+	// The token client reaches the login server at regAddr.
 	var d net.Dialer
 	tokenTransport := transport(&tls.Config{RootCAs: p.pool})
 	tokenTransport.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return d.DialContext(ctx, network, reg)
+		return d.DialContext(ctx, network, regAddr)
 	}
 	tokens := &acrtoken.Client{HTTP: &http.Client{Transport: tokenTransport}}
 	origin := "https://" + login
 	refresh, err := tokens.Exchange(ctx, acrtoken.ExchangeRequest{Origin: origin, Service: login, Tenant: state.TenantID, AccessToken: tok.AccessToken})
 	if err != nil {
-		p.stop()
 		return nil, fmt.Errorf("token exchange: %w", err)
 	}
 	c.scoped = func(ctx context.Context, scope string) (string, error) {
@@ -134,11 +157,9 @@ func startDrydock(ctx context.Context, bin, dir string) (*proc, error) {
 	}
 	c.token = func(ctx context.Context) (string, error) { return c.scoped(ctx, "repository:bench:pull,push") }
 	if c.bearer, err = c.token(ctx); err != nil {
-		p.stop()
 		return nil, fmt.Errorf("access token: %w", err)
 	}
-	p.client = c
-	return p, nil
+	return c, nil
 }
 
 // answers200 is a readiness probe: GET u answers 200.

@@ -117,19 +117,32 @@ func (p *proc) cpu() time.Duration {
 	return time.Duration(u+sy) * 10 * time.Millisecond
 }
 
-// rateWithCPU runs n calls of f over conc clients against the server p:
-// the rate, and the server's CPU time per call, which says what it needs
-// of the machine whatever else runs there.
-func rateWithCPU(ctx context.Context, p *proc, n, conc int, f func(context.Context) error) (perSec float64, cpuPer time.Duration, err error) {
-	before := p.cpu()
+// rateWithCPU runs n calls of f over conc clients against the servers ps:
+// the rate, and the servers' CPU time per call (all of them together),
+// which says what they need of the machine whatever else runs there.
+func rateWithCPU(ctx context.Context, ps []*proc, n, conc int, f func(context.Context) error) (perSec float64, cpuPer time.Duration, err error) {
+	cpu := func() (t time.Duration) {
+		for _, p := range ps {
+			t += p.cpu()
+		}
+		return t
+	}
+	before := cpu()
 	perSec, err = rate(ctx, n, conc, f)
-	return perSec, (p.cpu() - before) / time.Duration(n), err
+	return perSec, (cpu() - before) / time.Duration(n), err
 }
 
-// measureWithCPU is rateWithCPU for alternate: [rate, µs of server CPU].
+// measureWithCPU is rateWithCPU of one server for alternate: [rate, µs of
+// server CPU].
 func measureWithCPU(ctx context.Context, p *proc, n, conc int, f func(context.Context) error) func() ([]float64, error) {
+	return measureSetWithCPU(ctx, []*proc{p}, n, conc, f)
+}
+
+// measureSetWithCPU is measureWithCPU of several servers serving together
+// (a replica set), their CPU summed.
+func measureSetWithCPU(ctx context.Context, ps []*proc, n, conc int, f func(context.Context) error) func() ([]float64, error) {
 	return func() ([]float64, error) {
-		r, c, err := rateWithCPU(ctx, p, n, conc, f)
+		r, c, err := rateWithCPU(ctx, ps, n, conc, f)
 		return []float64{r, float64(c.Nanoseconds()) / 1e3}, err
 	}
 }

@@ -14,17 +14,6 @@ import (
 // cloudName is the name drydock's cloud goes by in az's account output.
 const cloudName = "drydock"
 
-func newAccountCommand(a *app) *cobra.Command {
-	return group("account", "Manage drydock subscription information.",
-		newAccountShowCommand(a),
-		newAccountListCommand(a),
-		newAccountSetCommand(a),
-		newAccountCreateCommand(a),
-		newAccountClearCommand(a),
-		newGetAccessTokenCommand(a),
-	)
-}
-
 // accountJSON is a subscription as az account show prints it.
 func accountJSON(s client.Subscription) map[string]any {
 	return map[string]any{
@@ -137,11 +126,9 @@ func newAccountCreateCommand(a *app) *cobra.Command {
 		}
 		return nil
 	}}, func(x *call) error {
-		c := x.c
-		var err error
-		ctx := x.ctx
+		ctx, c := x.ctx, x.c
 		var alias map[string]any
-		err = c.ARM(ctx, client.Request{
+		err := c.ARM(ctx, client.Request{
 			Method:     http.MethodPut,
 			Path:       "/providers/Microsoft.Subscription/aliases/" + uuid.NewString(),
 			APIVersion: client.APIVersionSubscriptionAlias,

@@ -12,58 +12,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-const (
-	acrProvider = "Microsoft.ContainerRegistry"
-	acrType     = "registries"
-	acrTable    = `{NAME:name, "RESOURCE GROUP":resourceGroup, LOCATION:location, SKU:sku.name, "LOGIN SERVER":loginServer, "CREATION DATE":creationDate, "ADMIN ENABLED":adminUserEnabled}`
-)
-
 var acrSKUs = []string{"Basic", "Standard", "Premium"}
-
-// registries declares Microsoft.ContainerRegistry/registries.
-var registries = declare(&armResource{
-	help:     verbs{show: "Get the details of an Azure Container Registry.", list: "List container registries.", del: "Delete an Azure Container Registry."},
-	provider: acrProvider, typ: acrType, apiVersion: client.APIVersionContainerRegistry,
-	nameHelp:       "The name of the container registry.",
-	groupHelp:      "Name of resource group. Found by the registry's name when omitted.",
-	byName:         true,
-	required:       []string{"name"},
-	render:         renderRegistry,
-	table:          acrTable,
-	deleteQuestion: "Are you sure you want to delete the registry '%s'?",
-	sdk: sdkOf(armcontainerregistry.NewRegistriesClient, (*armcontainerregistry.RegistriesClient).Get,
-		(*armcontainerregistry.RegistriesClient).NewListPager, (*armcontainerregistry.RegistriesClient).NewListByResourceGroupPager,
-		func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, noWait bool) error {
-			p, err := c.BeginDelete(ctx, group, name, nil)
-			return done(ctx, p, err, noWait)
-		},
-		func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, body map[string]any) error {
-			m, err := model[armcontainerregistry.Registry](body)
-			if err != nil {
-				return err
-			}
-			p, err := c.BeginCreate(ctx, group, name, m, nil)
-			return done(ctx, p, err, false)
-		}).with(map[string]sdkAction{
-		// No PATCH: the SDK's RegistryUpdateParameters has no
-		// anonymousPullEnabled, so acr update sends its own request.
-		"POST/listCredentials": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any, _ bool) error {
-			_, err := c.ListCredentials(ctx, group, name, nil)
-			return err
-		}),
-		"POST/regenerateCredential": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, body map[string]any, _ bool) error {
-			m, err := model[armcontainerregistry.RegenerateCredentialParameters](body)
-			if err == nil {
-				_, err = c.RegenerateCredential(ctx, group, name, m, nil)
-			}
-			return err
-		}),
-		"GET/listUsages": sdkActionOf(armcontainerregistry.NewRegistriesClient, func(ctx context.Context, c *armcontainerregistry.RegistriesClient, group, name string, _ map[string]any, _ bool) error {
-			_, err := c.ListUsages(ctx, group, name, nil)
-			return err
-		}),
-	}),
-})
 
 // renderRegistry renders a registry as az does.
 func renderRegistry(a *app, reg map[string]any) map[string]any {
@@ -82,21 +31,6 @@ func (a *app) acrTableDate(reg map[string]any) {
 	if s, ok := reg["creationDate"].(string); ok && len(s) >= 19 && s[10] == 'T' {
 		reg["creationDate"] = s[:19] + "Z"
 	}
-}
-
-func newACRCommand(a *app) *cobra.Command {
-	return group("acr", "Manage private registries with Azure Container Registries.", registries.commands(a,
-		newACRCreateCommand(a),
-		newACRUpdateCommand(a),
-		newACRCheckNameCommand(a),
-		group("credential", "Manage login credentials for Azure Container Registries.",
-			newACRCredentialShowCommand(a), newACRCredentialRenewCommand(a)),
-		newACRLoginCommand(a),
-		newACRRepositoryCommand(a),
-		newACRImportCommand(a),
-		newACRCheckHealthCommand(a),
-		newACRShowUsageCommand(a),
-	)...)
 }
 
 // registryRef is a registry named on the command line; group may be empty.
@@ -202,7 +136,7 @@ func newACRCheckNameCommand(a *app) *cobra.Command {
 			return err
 		}
 		res, err := x.c.Raw(x.ctx, func(ctx context.Context) error {
-			_, err := rc.CheckNameAvailability(ctx, armcontainerregistry.RegistryNameCheckRequest{Name: &name, Type: to.Ptr(acrProvider + "/" + acrType)}, nil)
+			_, err := rc.CheckNameAvailability(ctx, armcontainerregistry.RegistryNameCheckRequest{Name: &name, Type: to.Ptr(registries.typeName())}, nil)
 			return err
 		})
 		if err != nil {

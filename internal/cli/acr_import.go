@@ -40,10 +40,8 @@ func newACRImportCommand(a *app) *cobra.Command {
 		}
 		return nil
 	}}, func(x *call) error {
-		c, sub := x.c, x.sub
-		var err error
+		ctx, c, sub := x.ctx, x.c, x.sub
 		r.name = a.registryName(r.name)
-		ctx := x.ctx
 		path, _, err := r.resolve(ctx, c, sub)
 		if err != nil {
 			return err

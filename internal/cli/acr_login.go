@@ -183,8 +183,8 @@ func (a *app) registryAccess(ctx context.Context, f registryAccessFlags, scope s
 	case !adminEnabled(t.resource):
 		a.warn("Unable to get admin user credentials with message: Admin user is disabled.")
 	default:
-		var cred map[string]any
-		if err := c.ARM(ctx, registries.request(http.MethodPost, t.path+"/listCredentials", nil), &cred); err != nil {
+		cred, err := registries.act(ctx, c, sub.ID, t.path, targetAt(t.path, "", "", t.name), http.MethodPost, "/listCredentials", nil, false)
+		if err != nil {
 			a.warn("Unable to get admin user credentials with message: %s", err.Error())
 			break
 		}

@@ -15,17 +15,6 @@ import (
 // orderbyParams maps --orderby to the registry's orderby parameter.
 var orderbyParams = map[string]string{"time_asc": "timeasc", "time_desc": "timedesc"}
 
-func newACRRepositoryCommand(a *app) *cobra.Command {
-	return group("repository", "Manage repositories (image names) for Azure Container Registries.",
-		newACRRepositoryListCommand(a),
-		newACRRepositoryShowTagsCommand(a),
-		newACRRepositoryShowManifestsCommand(a),
-		newACRRepositoryShowCommand(a),
-		newACRRepositoryDeleteCommand(a),
-		newACRRepositoryUntagCommand(a),
-	)
-}
-
 // listOptions are --top and --orderby.
 type listOptions struct {
 	top     int

@@ -141,31 +141,19 @@ func rawsOf[T any](items []*T) []json.RawMessage {
 	return out
 }
 
-// users declares the directory's users.
-var users = &directoryType[client.User]{
-	help:       verbs{show: "Get the details of a user.", list: "List users.", del: "Delete a user."},
-	collection: (*client.Client).Users,
-	flag:       "id", flagHelp: "User's object id or principal name.",
-	filters:    []listFilter{{"upn", "User principal name.", func(q string) string { return "userPrincipalName eq " + q }}},
-	filterHelp: "OData filter, e.g. --filter \"displayname eq 'test' and servicePrincipalType eq 'Application'\".",
+func newADSignedInUserShowCommand(a *app) *cobra.Command {
+	return a.command(spec{use: "show", short: "Get the details for the currently logged-in user.", needs: signedIn}, func(x *call) error {
+		return a.printObject(x.c.Me(x.ctx))
+	})
 }
 
-func newADCommand(a *app) *cobra.Command {
-	return group("ad", "Manage Microsoft Entra ID (drydock's directory) entities needed for role-based access control.",
-		group("user", "Manage Microsoft Entra users.", users.commands(a,
-			newADUserCreateCommand(a),
-		)...),
-		group("signed-in-user", "Show graph information about the currently logged-in user.",
-			a.command(spec{use: "show", short: "Get the details for the currently logged-in user.", needs: signedIn}, func(x *call) error {
-				me, err := x.c.Me(x.ctx)
-				if err != nil {
-					return err
-				}
-				return a.print(me.Raw(), "")
-			})),
-		newADSPCommand(a),
-		newADGroupCommand(a),
-	)
+// printObject prints a directory object as az does (its raw JSON) unless
+// err.
+func (a *app) printObject(o interface{ Raw() json.RawMessage }, err error) error {
+	if err != nil {
+		return err
+	}
+	return a.print(o.Raw(), "")
 }
 
 func newADUserCreateCommand(a *app) *cobra.Command {
@@ -179,11 +167,7 @@ func newADUserCreateCommand(a *app) *cobra.Command {
 		}
 		u.AccountEnabled = true
 		u.PasswordProfile.ForceChangePasswordNextSignIn = forceChange.set && forceChange.val
-		user, err := x.c.Users().Create(x.ctx, u)
-		if err != nil {
-			return err
-		}
-		return a.print(user.Raw(), "")
+		return a.printObject(x.c.Users().Create(x.ctx, u))
 	})
 	f := cmd.Flags()
 	f.StringVar(&u.DisplayName, "display-name", "", "Object's display name or its prefix.")

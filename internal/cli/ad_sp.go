@@ -8,26 +8,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// servicePrincipals declares the directory's service principals.
-var servicePrincipals = &directoryType[client.ServicePrincipal]{
-	help:       verbs{show: "Get the details of a service principal.", list: "List service principals.", del: "Delete a service principal."},
-	collection: (*client.Client).ServicePrincipals,
-	flag:       "id", flagHelp: "Service principal name, or object id.",
-	resolve: resolveServicePrincipal,
-	filters: []listFilter{{"spn", "Service principal name.", func(q string) string {
-		return "servicePrincipalNames/any(c:c eq " + q + ")"
-	}}},
-	filterHelp: "OData filter.",
-	paged:      true,
-}
-
-func newADSPCommand(a *app) *cobra.Command {
-	return group("sp", "Manage Microsoft Entra service principals.", servicePrincipals.commands(a,
-		newADSPCreateForRBACCommand(a),
-		newADSPCreateCommand(a),
-	)...)
-}
-
 // credentialWarning is what az prints after showing a new secret.
 const credentialWarning = "The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control. For more information, see https://aka.ms/azadsp-cli"
 
@@ -49,9 +29,7 @@ func newADSPCreateForRBACCommand(a *app) *cobra.Command {
 		}
 		return nil
 	}}, func(x *call) error {
-		c := x.c
-		var err error
-		ctx := x.ctx
+		ctx, c := x.ctx, x.c
 		if name == "" {
 			name = "azure-cli-" + time.Now().UTC().Format("2006-01-02-15-04-05")
 		}
@@ -153,11 +131,7 @@ func (a *app) assignWithRetry(ctx context.Context, c *client.Client, scope, role
 func newADSPCreateCommand(a *app) *cobra.Command {
 	var id string
 	cmd := a.command(spec{use: "create", short: "Create a service principal for an application.", needs: signedIn, required: []string{"id"}}, func(x *call) error {
-		sp, err := x.c.ServicePrincipals().Create(x.ctx, map[string]string{"appId": id})
-		if err != nil {
-			return err
-		}
-		return a.print(sp.Raw(), "")
+		return a.printObject(x.c.ServicePrincipals().Create(x.ctx, map[string]string{"appId": id}))
 	})
 	cmd.Flags().StringVar(&id, "id", "", "Identifier uri, application id, or object id of the associated application.")
 	return cmd

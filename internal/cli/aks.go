@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/errdefs"
@@ -15,71 +14,13 @@ import (
 
 // drydock's managed clusters run a real Kubernetes control plane each; the
 // CLI only drives their ARM resources, as az aks does.
+// Defaults of az aks create.
 const (
-	aksProvider = "Microsoft.ContainerService"
-	aksType     = "managedClusters"
-	aksTable    = `{Name:name, Location:location, ResourceGroup:resourceGroup, KubernetesVersion:kubernetesVersion, CurrentKubernetesVersion:currentKubernetesVersion, ProvisioningState:provisioningState, Fqdn:fqdn || privateFqdn}`
-
-	// Defaults of az aks create.
 	aksDefaultNodeCount    = 3
 	aksDefaultVMSize       = "Standard_DS2_v2"
 	aksDefaultNodepoolName = "nodepool1"
 	aksDefaultAdminUser    = "azureuser"
 )
-
-// managedClusters declares Microsoft.ContainerService/managedClusters.
-var managedClusters = declare(&armResource{
-	help:     verbs{show: "Show the details for a managed Kubernetes cluster.", list: "List managed Kubernetes clusters.", del: "Delete a managed Kubernetes cluster."},
-	provider: aksProvider, typ: aksType, apiVersion: client.APIVersionContainerService,
-	nameHelp:       "Name of the managed cluster.",
-	render:         func(_ *app, mc map[string]any) map[string]any { return aksShowJSON(mc) },
-	table:          aksTable,
-	deleteQuestion: confirmOperation,
-	deleteNoWait:   true,
-	sdk: sdkOf(armcontainerservice.NewManagedClustersClient, (*armcontainerservice.ManagedClustersClient).Get,
-		(*armcontainerservice.ManagedClustersClient).NewListPager, (*armcontainerservice.ManagedClustersClient).NewListByResourceGroupPager,
-		func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, noWait bool) error {
-			p, err := c.BeginDelete(ctx, group, name, nil)
-			return done(ctx, p, err, noWait)
-		}, nil).with(map[string]sdkAction{
-		"PUT": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, body map[string]any, noWait bool) error {
-			m, err := model[armcontainerservice.ManagedCluster](body)
-			if err != nil {
-				return err
-			}
-			p, err := c.BeginCreateOrUpdate(ctx, group, name, m, nil)
-			return done(ctx, p, err, noWait)
-		}),
-		"POST/stop": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
-			p, err := c.BeginStop(ctx, group, name, nil)
-			return done(ctx, p, err, noWait)
-		}),
-		"POST/start": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, noWait bool) error {
-			p, err := c.BeginStart(ctx, group, name, nil)
-			return done(ctx, p, err, noWait)
-		}),
-		"POST/listClusterUserCredential": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, _ bool) error {
-			_, err := c.ListClusterUserCredentials(ctx, group, name, nil)
-			return err
-		}),
-		"POST/listClusterAdminCredential": sdkActionOf(armcontainerservice.NewManagedClustersClient, func(ctx context.Context, c *armcontainerservice.ManagedClustersClient, group, name string, _ map[string]any, _ bool) error {
-			_, err := c.ListClusterAdminCredentials(ctx, group, name, nil)
-			return err
-		}),
-	}),
-})
-
-func newAKSCommand(a *app) *cobra.Command {
-	return group("aks", "Manage Azure Kubernetes Services.", managedClusters.commands(a,
-		newAKSCreateCommand(a),
-		newAKSUpdateCommand(a),
-		newAKSPowerCommand(a, "stop", "Stop a managed cluster."),
-		newAKSPowerCommand(a, "start", "Start a previously stopped managed cluster."),
-		newAKSGetCredentialsCommand(a),
-		newAKSCheckACRCommand(a),
-		newAKSNodepoolCommand(a),
-	)...)
-}
 
 // kubeletObjectID is the object ID of a cluster's kubelet identity, the
 // principal that pulls images (and so the one --attach-acr grants AcrPull).
@@ -331,7 +272,7 @@ func (a *app) createCluster(x *call, o *aksCreateOptions, tags map[string]string
 			return err
 		}
 	}
-	return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
+	return a.print(azmodel.Render(azmodel.ManagedCluster, mc), managedClusters.table)
 }
 
 // aksShowJSON is what az aks show and list print: the cluster as az renders
@@ -410,7 +351,7 @@ func newAKSUpdateCommand(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return a.print(azmodel.Render(azmodel.ManagedCluster, mc), aksTable)
+		return a.print(azmodel.Render(azmodel.ManagedCluster, mc), managedClusters.table)
 	})
 	r = managedClusters.ref(cmd)
 	cmd.Flags().StringVar(&attach, "attach-acr", "", "Grant the 'acrpull' role assignment to the ACR specified by name or resource ID.")

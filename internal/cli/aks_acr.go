@@ -25,7 +25,7 @@ type aksRegistry struct {
 // (which is how a registry of another subscription is attached); a name is
 // looked up among the registries of the current subscription only.
 func resolveAKSRegistry(ctx context.Context, c *client.Client, sub client.Subscription, nameOrID string) (aksRegistry, error) {
-	typ := acrProvider + "/" + acrType
+	typ := registries.typeName()
 	if strings.HasPrefix(nameOrID, "/") {
 		id, err := resourceid.Parse(nameOrID)
 		if err != nil || !id.IsResource() || id.Scope != nil || id.ResourceGroup == "" || !strings.EqualFold(id.Type(), typ) {
@@ -51,13 +51,15 @@ func resolveAKSRegistry(ctx context.Context, c *client.Client, sub client.Subscr
 			found = append(found, it)
 		}
 	}
-	switch len(found) {
-	case 0:
-		return aksRegistry{}, &cliError{fmt.Sprintf("The resource with name '%s' and type '%s' could not be found in subscription '%s'.", nameOrID, typ, subDisplay(sub))}
-	case 1:
-		return aksRegistry{id: str(found[0], "id"), sub: sub.ID}, nil
+	reg, err := single(found,
+		&cliError{fmt.Sprintf("The resource with name '%s' and type '%s' could not be found in subscription '%s'.", nameOrID, typ, subDisplay(sub))},
+		func() error {
+			return &cliError{fmt.Sprintf("More than one resources with type '%s' are found with name '%s'.", typ, nameOrID)}
+		})
+	if err != nil {
+		return aksRegistry{}, err
 	}
-	return aksRegistry{}, &cliError{fmt.Sprintf("More than one resources with type '%s' are found with name '%s'.", typ, nameOrID)}
+	return aksRegistry{id: str(reg, "id"), sub: sub.ID}, nil
 }
 
 // attachACR grants the kubelet identity AcrPull on the registry, with the

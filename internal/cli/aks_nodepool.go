@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
-	"github.com/drydock-dev/drydock/internal/cli/azmodel"
 	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/spf13/cobra"
@@ -17,57 +15,6 @@ const nodepoolTable = `{Name:name, OsType:osType, KubernetesVersion:currentOrche
 // agentPoolReadOnly are the properties of an agent pool the service sets;
 // they are left out when a read pool is written back.
 var agentPoolReadOnly = []string{"provisioningState", "powerState", "currentOrchestratorVersion", "nodeImageVersion"}
-
-// agentPools declares Microsoft.ContainerService/managedClusters/agentPools.
-var agentPools = declare(&armResource{
-	help:   verbs{show: "Show the details for a node pool in the managed Kubernetes cluster.", list: "List node pools in the managed Kubernetes cluster.", del: "Delete the agent pool in the managed Kubernetes cluster."},
-	parent: managedClusters, typ: "agentPools", apiVersion: client.APIVersionContainerService,
-	parentFlag: "cluster-name", parentHelp: "The cluster name.",
-	nameHelp:     "The node pool name.",
-	required:     []string{"resource-group", "cluster-name", "name"},
-	render:       renderModel(azmodel.AgentPool),
-	table:        nodepoolTable,
-	deleteNoWait: true,
-	sdk: (&sdkCalls{
-		get: func(ctx context.Context, s client.SDK, t target) error {
-			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
-				_, err := c.Get(ctx, t.group, t.parent, t.name, nil)
-				return err
-			})
-		},
-		list: func(ctx context.Context, api *client.Client, s client.SDK, t target) (items []map[string]any, err error) {
-			err = agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
-				items, err = client.RawPages(ctx, api, c.NewListPager(t.group, t.parent, nil))
-				return err
-			})
-			return items, err
-		},
-		del: func(ctx context.Context, s client.SDK, t target, noWait bool) error {
-			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
-				p, err := c.BeginDelete(ctx, t.group, t.parent, t.name, nil)
-				return done(ctx, p, err, noWait)
-			})
-		},
-	}).with(map[string]sdkAction{
-		"PUT": func(ctx context.Context, s client.SDK, t target, body map[string]any, noWait bool) error {
-			m, err := model[armcontainerservice.AgentPool](body)
-			if err != nil {
-				return err
-			}
-			return agentPoolsCall(s, func(c *armcontainerservice.AgentPoolsClient) error {
-				p, err := c.BeginCreateOrUpdate(ctx, t.group, t.parent, t.name, m, nil)
-				return done(ctx, p, err, noWait)
-			})
-		},
-	}),
-})
-
-func newAKSNodepoolCommand(a *app) *cobra.Command {
-	return group("nodepool", "Commands to manage node pools in Kubernetes cluster.", agentPools.commands(a,
-		newNodepoolAddCommand(a),
-		newNodepoolScaleCommand(a),
-	)...)
-}
 
 // putPool writes a node pool and prints it unless noWait.
 func putPool(x *call, r *ref, props map[string]any, noWait bool) error {

@@ -181,13 +181,26 @@ func resolveGroup(ctx context.Context, g graphAPI, identifier string) (string, e
 	if err != nil {
 		return "", err
 	}
+	group, err := single(items, fmt.Errorf("Group %s is not found in Graph", identifier), func() error {
+		return fmt.Errorf("More than 1 group objects has the display name of %s", identifier)
+	})
+	if err != nil {
+		return "", err
+	}
+	return group.ID, nil
+}
+
+// single is the one item a lookup found; none is the error when there is
+// none, several makes the error when there are more.
+func single[T any](items []T, none error, several func() error) (T, error) {
+	var zero T
 	switch len(items) {
 	case 0:
-		return "", fmt.Errorf("Group %s is not found in Graph", identifier)
+		return zero, none
 	case 1:
-		return items[0].ID, nil
+		return items[0], nil
 	}
-	return "", fmt.Errorf("More than 1 group objects has the display name of %s", identifier)
+	return zero, several()
 }
 
 // resolveServicePrincipal turns an appId, service principal name or object

@@ -6,10 +6,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCloudCommand(a *app) *cobra.Command {
-	return group("cloud", "Manage registered clouds (drydock has one: itself).", newCloudShowCommand(a))
-}
-
 func newCloudShowCommand(a *app) *cobra.Command {
 	var name string
 	cmd := a.command(spec{use: "show", short: "Get the details of the drydock cloud: its endpoints as read from the server's metadata.", needs: noClient}, func(x *call) error {

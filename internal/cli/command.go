@@ -25,9 +25,11 @@ const (
 // (require's syntax) and the usage checks made before signing in.
 type spec struct {
 	use, short, long, example string
-	needs                     needs
-	required                  []string
-	check                     func() error
+	// hidden leaves the command out of help (drydock's internal commands).
+	hidden   bool
+	needs    needs
+	required []string
+	check    func() error
 }
 
 // call is what a command's run function receives: the app (its printer and
@@ -69,6 +71,13 @@ func (a *app) command(s spec, fn func(r *call) error) *cobra.Command {
 			return fn(x)
 		},
 	}
+}
+
+// tool builds a command of drydock's own (server, up, down, bench), which
+// is no az command: it takes no positional arguments and runs as is.
+func tool(s spec, run func(cmd *cobra.Command) error) *cobra.Command {
+	return &cobra.Command{Use: s.use, Short: s.short, Long: s.long, Hidden: s.hidden, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd) }}
 }
 
 // group is a command group.

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/drydock-dev/drydock/internal/config"
 	"github.com/drydock-dev/drydock/internal/server"
 )
@@ -65,34 +64,29 @@ func (f *serverFlags) load() (config.Config, error) {
 
 func newServerCommand() *cobra.Command {
 	var f serverFlags
-	cmd := &cobra.Command{
-		Use:   "server",
-		Short: "Run the drydock server in the foreground.",
-		Long: `Run the drydock server in the foreground: the resource manager, directory, token service and
+	cmd := tool(spec{use: "server", short: "Run the drydock server in the foreground.",
+		long: `Run the drydock server in the foreground: the resource manager, directory, token service and
 managed-identity endpoint on one HTTPS listener (loopback by default). Stops gracefully on SIGINT/SIGTERM.
 
 Configuration comes from embedded defaults, then --config (or <data-dir>/config.yaml), then DRYDOCK_*
-environment variables (DRYDOCK_LISTEN, DRYDOCK_DATA_DIR, DRYDOCK_GROUP_PROPAGATION_DELAY, ...), then flags.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := f.load()
-			if err != nil {
-				return err
-			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-				return fmt.Errorf("log level %q: use debug, info, warn or error", cfg.LogLevel)
-			}
-			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			srv, err := server.New(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
-			return srv.Run(ctx)
-		},
-	}
+environment variables (DRYDOCK_LISTEN, DRYDOCK_DATA_DIR, DRYDOCK_GROUP_PROPAGATION_DELAY, ...), then flags.`}, func(cmd *cobra.Command) error {
+		cfg, err := f.load()
+		if err != nil {
+			return err
+		}
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+			return fmt.Errorf("log level %q: use debug, info, warn or error", cfg.LogLevel)
+		}
+		log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		srv, err := server.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		return srv.Run(ctx)
+	})
 	f.register(cmd)
 	return cmd
 }
@@ -108,13 +102,12 @@ func readState(dataDir string) (server.State, error) {
 
 // ready polls /readyz until it answers 200 or the deadline passes.
 func ready(st server.State, deadline time.Time) error {
-	pem, err := os.ReadFile(st.CAFile)
+	c, err := client.New(client.Config{Endpoint: st.Endpoint, CAFile: st.CAFile})
 	if err != nil {
 		return err
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hc := c.HTTP
+	hc.Timeout = 2 * time.Second
 	for {
 		resp, err := hc.Get(st.Endpoint + "/readyz")
 		if err == nil {
@@ -133,36 +126,31 @@ func ready(st server.State, deadline time.Time) error {
 
 func newUpCommand() *cobra.Command {
 	var f serverFlags
-	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Start drydock in the background and log the CLI in as the bootstrap admin.",
-		Long: `Start the drydock server in the background (unless it already runs for this data dir), wait until it
+	cmd := tool(spec{use: "up", short: "Start drydock in the background and log the CLI in as the bootstrap admin.",
+		long: `Start the drydock server in the background (unless it already runs for this data dir), wait until it
 is ready, and log this CLI in as the bootstrap admin (admin@<tenant domain>, whose password the server
-keeps in <data-dir>/admin-password, mode 0600). Logs go to <data-dir>/drydock.log.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := f.load()
-			if err != nil {
+keeps in <data-dir>/admin-password, mode 0600). Logs go to <data-dir>/drydock.log.`}, func(cmd *cobra.Command) error {
+		cfg, err := f.load()
+		if err != nil {
+			return err
+		}
+		st, err := readState(cfg.DataDir)
+		if err != nil || ready(st, time.Now()) != nil {
+			if st, err = startBackground(cfg, f); err != nil {
 				return err
 			}
-			st, err := readState(cfg.DataDir)
-			if err != nil || ready(st, time.Now()) != nil {
-				if st, err = startBackground(cfg, f); err != nil {
-					return err
-				}
-			}
-			pw, err := os.ReadFile(filepath.Join(cfg.DataDir, server.AdminPasswordFile))
-			if err != nil {
-				return fmt.Errorf("reading the bootstrap admin password: %w", err)
-			}
-			if err := loginWithPassword(cmd.Context(), st.Endpoint, st.CAFile, st.TenantID, st.Admin, strings.TrimSpace(string(pw))); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "drydock is up.\n  endpoint:  %s\n  CA:        %s (trust it in clients)\n  tenant:    %s\n  signed in: %s\n  data dir:  %s\n  log:       %s\n",
-				st.Endpoint, st.CAFile, st.TenantID, st.Admin, cfg.DataDir, filepath.Join(cfg.DataDir, "drydock.log"))
-			return newApp(nil, io.Discard, io.Discard).printRealAzSetup(cmd.Context(), cmd.OutOrStdout(), st.Endpoint, st.CAFile, cfg.DataDir, st.Admin, filepath.Join(cfg.DataDir, server.AdminPasswordFile))
-		},
-	}
+		}
+		pw, err := os.ReadFile(filepath.Join(cfg.DataDir, server.AdminPasswordFile))
+		if err != nil {
+			return fmt.Errorf("reading the bootstrap admin password: %w", err)
+		}
+		if err := loginWithPassword(cmd.Context(), st.Endpoint, st.CAFile, st.TenantID, st.Admin, strings.TrimSpace(string(pw))); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "drydock is up.\n  endpoint:  %s\n  CA:        %s (trust it in clients)\n  tenant:    %s\n  signed in: %s\n  data dir:  %s\n  log:       %s\n",
+			st.Endpoint, st.CAFile, st.TenantID, st.Admin, cfg.DataDir, filepath.Join(cfg.DataDir, "drydock.log"))
+		return newApp(nil, io.Discard, io.Discard).printRealAzSetup(cmd.Context(), cmd.OutOrStdout(), st.Endpoint, st.CAFile, cfg.DataDir, st.Admin, filepath.Join(cfg.DataDir, server.AdminPasswordFile))
+	})
 	f.register(cmd)
 	return cmd
 }
@@ -216,44 +204,39 @@ func startBackground(cfg config.Config, f serverFlags) (server.State, error) {
 
 func newDownCommand() *cobra.Command {
 	var dataDir string
-	cmd := &cobra.Command{
-		Use:   "down",
-		Short: "Stop the drydock server started by 'drydock up'.",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dataDir == "" {
-				dataDir = config.DefaultDataDir()
-			}
-			st, err := readState(dataDir)
-			if errors.Is(err, os.ErrNotExist) {
-				fmt.Fprintln(cmd.OutOrStdout(), "drydock is not running.")
+	cmd := tool(spec{use: "down", short: "Stop the drydock server started by 'drydock up'."}, func(cmd *cobra.Command) error {
+		if dataDir == "" {
+			dataDir = config.DefaultDataDir()
+		}
+		st, err := readState(dataDir)
+		if errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintln(cmd.OutOrStdout(), "drydock is not running.")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		proc, err := os.FindProcess(st.PID)
+		if err == nil {
+			err = proc.Signal(syscall.SIGTERM)
+		}
+		if err != nil {
+			os.Remove(filepath.Join(dataDir, server.StateFile))
+			fmt.Fprintln(cmd.OutOrStdout(), "drydock is not running.")
+			return nil
+		}
+		for i := 0; i < 300; i++ {
+			// The server removes its state file as the last step of a
+			// graceful stop; an exited process no longer takes signals.
+			_, statErr := os.Stat(filepath.Join(dataDir, server.StateFile))
+			if errors.Is(statErr, os.ErrNotExist) || proc.Signal(syscall.Signal(0)) != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), "drydock stopped.")
 				return nil
 			}
-			if err != nil {
-				return err
-			}
-			proc, err := os.FindProcess(st.PID)
-			if err == nil {
-				err = proc.Signal(syscall.SIGTERM)
-			}
-			if err != nil {
-				os.Remove(filepath.Join(dataDir, server.StateFile))
-				fmt.Fprintln(cmd.OutOrStdout(), "drydock is not running.")
-				return nil
-			}
-			for i := 0; i < 300; i++ {
-				// The server removes its state file as the last step of a
-				// graceful stop; an exited process no longer takes signals.
-				_, statErr := os.Stat(filepath.Join(dataDir, server.StateFile))
-				if errors.Is(statErr, os.ErrNotExist) || proc.Signal(syscall.Signal(0)) != nil {
-					fmt.Fprintln(cmd.OutOrStdout(), "drydock stopped.")
-					return nil
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			return fmt.Errorf("drydock (pid %d) did not stop within 30s", st.PID)
-		},
-	}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return fmt.Errorf("drydock (pid %d) did not stop within 30s", st.PID)
+	})
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the server to stop (default $DRYDOCK_DATA_DIR or ~/.drydock/server)")
 	return cmd
 }

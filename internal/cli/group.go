@@ -4,60 +4,18 @@ import (
 	"context"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
-	"github.com/drydock-dev/drydock/internal/cli/azmodel"
-	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
 
 const groupTable = "{Name:name, Location:location, Status:properties.provisioningState}"
 
-// resourceGroups declares resource groups.
-var resourceGroups = declare(&armResource{
-	help:       verbs{show: "Gets a resource group.", del: "Delete a resource group."},
-	apiVersion: client.APIVersionResources,
-	required:   []string{"name|resource-group"},
-	flags: func(cmd *cobra.Command, r *ref) {
-		cmd.Flags().StringVarP(&r.name, "name", "n", "", "Name of the resource group.")
-		cmd.Flags().StringVarP(&r.name, "resource-group", "g", "", "Name of the resource group (alias of --name).")
-	},
-	path:           func(sub string, r *ref) string { return groupPath(sub, r.name) },
-	listPath:       func(sub, _ string) string { return subscriptionPath(sub) + "/resourcegroups" },
-	render:         renderModel(azmodel.ResourceGroup),
-	table:          groupTable,
-	deleteQuestion: confirmOperation,
-	deleteNoWait:   true,
-	sdk: sdkOf(armresources.NewResourceGroupsClient,
-		func(c *armresources.ResourceGroupsClient, ctx context.Context, _, name string, o *armresources.ResourceGroupsClientGetOptions) (armresources.ResourceGroupsClientGetResponse, error) {
-			return c.Get(ctx, name, o)
-		},
-		(*armresources.ResourceGroupsClient).NewListPager,
-		func(c *armresources.ResourceGroupsClient, _ string, o *armresources.ResourceGroupsClientListOptions) *runtime.Pager[armresources.ResourceGroupsClientListResponse] {
-			return c.NewListPager(o)
-		},
-		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, noWait bool) error {
-			p, err := c.BeginDelete(ctx, name, nil)
-			return done(ctx, p, err, noWait)
-		},
-		func(ctx context.Context, c *armresources.ResourceGroupsClient, _, name string, body map[string]any) error {
-			m, err := model[armresources.ResourceGroup](body)
-			if err == nil {
-				_, err = c.CreateOrUpdate(ctx, name, m, nil)
-			}
-			return err
-		}),
-})
-
-func newGroupCommand(a *app) *cobra.Command {
+// newGroupListCommand is the derived list with --tag.
+func newGroupListCommand(a *app) *cobra.Command {
 	var tag string
 	list := resourceGroups.listCmd(a, "List resource groups.", func(rg map[string]any) bool { return tag == "" || hasTag(rg, tag) })
 	list.Flags().StringVar(&tag, "tag", "", "A single tag in 'key[=value]' format to filter by.")
-	return group("group", "Manage resource groups.", resourceGroups.commands(a,
-		newGroupCreateCommand(a),
-		list,
-		newGroupExistsCommand(a),
-	)...)
+	return list
 }
 
 func newGroupCreateCommand(a *app) *cobra.Command {

@@ -1,49 +1,13 @@
 package cli
 
 import (
-	"context"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/drydock-dev/drydock/internal/cli/azmodel"
-	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
-
-const (
-	identityProvider = "Microsoft.ManagedIdentity"
-	identityType     = "userAssignedIdentities"
-)
-
-// identities declares Microsoft.ManagedIdentity/userAssignedIdentities.
-var identities = declare(&armResource{
-	help:     verbs{show: "Show an identity.", list: "List identities.", del: "Delete an identity."},
-	provider: identityProvider, typ: identityType, apiVersion: client.APIVersionManagedIdentity,
-	nameHelp: "The name of the identity resource.",
-	render:   renderModel(azmodel.Identity),
-	sdk: sdkOf(armmsi.NewUserAssignedIdentitiesClient, (*armmsi.UserAssignedIdentitiesClient).Get,
-		(*armmsi.UserAssignedIdentitiesClient).NewListBySubscriptionPager, (*armmsi.UserAssignedIdentitiesClient).NewListByResourceGroupPager,
-		func(ctx context.Context, c *armmsi.UserAssignedIdentitiesClient, group, name string, _ bool) error {
-			_, err := c.Delete(ctx, group, name, nil)
-			return err
-		},
-		func(ctx context.Context, c *armmsi.UserAssignedIdentitiesClient, group, name string, body map[string]any) error {
-			m, err := model[armmsi.Identity](body)
-			if err == nil {
-				_, err = c.CreateOrUpdate(ctx, group, name, m, nil)
-			}
-			return err
-		}),
-})
 
 // renderModel renders with one of az's models.
 func renderModel(m string) func(*app, map[string]any) map[string]any {
 	return func(_ *app, v map[string]any) map[string]any { return azmodel.Render(m, v) }
-}
-
-func newIdentityCommand(a *app) *cobra.Command {
-	return group("identity", "Manage Managed Identities.", identities.commands(a,
-		createCmd(a, identities, creation{spec: spec{short: "Create an identity.", example: "  az identity create -n MyIdentity -g MyResourceGroup"}}),
-	)...)
 }
 
 // creation declares a create command of a tracked resource beyond its

@@ -100,18 +100,6 @@ func (c *sdkCalls) action(key string) sdkAction {
 	return c.actions[key]
 }
 
-// sdkActionOf makes an action of a client's call.
-func sdkActionOf[C any](newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (*C, error),
-	fn func(ctx context.Context, c *C, group, name string, body map[string]any, noWait bool) error) sdkAction {
-	return func(ctx context.Context, s client.SDK, t target, body map[string]any, noWait bool) error {
-		c, err := newClient(s.Sub, s.Cred, s.Options)
-		if err != nil {
-			return err
-		}
-		return fn(ctx, c, t.group, t.name, body, noWait)
-	}
-}
-
 // put creates or replaces the resource a ref names with body (its JSON),
 // through the SDK when the type has one, and returns it as read after.
 func (r *ref) put(x *call, body map[string]any) (map[string]any, error) {
@@ -171,6 +159,10 @@ func derive(h verbs, show, list, del func() *cobra.Command, more []*cobra.Comman
 	}
 	return more
 }
+
+// typeName is the full type of a top-level resource type
+// ("Microsoft.ContainerRegistry/registries").
+func (res *armResource) typeName() string { return res.provider + "/" + res.typ }
 
 // ref is a resource named on the command line.
 type ref struct {
@@ -240,7 +232,7 @@ func (res *armResource) resolve(ctx context.Context, c *client.Client, sub clien
 			return str(it, "id"), it, nil
 		}
 	}
-	return "", nil, resourceNotFound(name, res.provider+"/"+res.typ, sub)
+	return "", nil, resourceNotFound(name, res.typeName(), sub)
 }
 
 // list lists the resources of a resource group, or of the subscription
@@ -261,7 +253,7 @@ func (r *ref) fetch(x *call, path string) (map[string]any, error) {
 // ID names.
 func (res *armResource) fetchID(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
 	rid, err := resourceid.Parse(id)
-	if err != nil || res.parent != nil || !rid.IsResource() || rid.Scope != nil || !strings.EqualFold(rid.Type(), res.provider+"/"+res.typ) {
+	if err != nil || res.parent != nil || !rid.IsResource() || rid.Scope != nil || !strings.EqualFold(rid.Type(), res.typeName()) {
 		return res.get(ctx, c, id)
 	}
 	return res.fetch(ctx, c, rid.SubscriptionID, rid.ResourceGroup, "", rid.Name(), id)
@@ -279,27 +271,29 @@ func (res *armResource) fetch(ctx context.Context, c *client.Client, sub, group,
 }
 
 // act resolves the resource and sends method to it (or to its action,
-// "/name"), through the SDK when the type has that action, then hands the
-// result to done; with noWait a long-running operation is only started.
+// "/name") as armResource.act does, then hands the result to done.
 func (r *ref) act(x *call, method, action string, body map[string]any, noWait bool, done func(map[string]any) error) error {
 	path, _, err := r.resolve(x)
 	if err != nil {
 		return err
 	}
-	var m map[string]any
-	if f := r.res.sdk.action(method + action); f != nil {
-		m, err = x.c.Raw(x.ctx, func(ctx context.Context) error {
-			return f(ctx, x.c.SDK(x.sub.ID, r.res.apiVersion), targetAt(path, r.group, r.parent, r.name), body, noWait)
-		})
-	} else {
-		req := r.res.request(method, path+action, body)
-		req.NoWait = noWait
-		m, err = r.res.call(x.ctx, x.c, req)
-	}
+	m, err := r.res.act(x.ctx, x.c, x.sub.ID, path, targetAt(path, r.group, r.parent, r.name), method, action, body, noWait)
 	if err != nil {
 		return err
 	}
 	return done(m)
+}
+
+// act sends method to the resource at path, t for the SDK (or to its
+// action, "/name"), through the SDK when the type has that action, and
+// returns the result; with noWait a long-running operation is only started.
+func (res *armResource) act(ctx context.Context, c *client.Client, sub, path string, t target, method, action string, body map[string]any, noWait bool) (map[string]any, error) {
+	if f := res.sdk.action(method + action); f != nil {
+		return c.Raw(ctx, func(ctx context.Context) error { return f(ctx, c.SDK(sub, res.apiVersion), t, body, noWait) })
+	}
+	req := res.request(method, path+action, body)
+	req.NoWait = noWait
+	return res.call(ctx, c, req)
 }
 
 // request is one call on a resource of this type (path is the resource's
@@ -435,16 +429,63 @@ func done[T any](ctx context.Context, p *runtime.Poller[T], err error, noWait bo
 	return err
 }
 
+// sdkOp is a call of an SDK client on a named resource, with the
+// request's JSON body; noWait leaves a long-running operation running.
+type sdkOp[C any] func(ctx context.Context, c *C, group, name string, body map[string]any, noWait bool) error
+
+// lro adapts a client's long-running method without a body (BeginDelete,
+// BeginStop, ...): the operation is finished unless noWait.
+func lro[C, O, R any](begin func(*C, context.Context, string, string, *O) (*runtime.Poller[R], error)) sdkOp[C] {
+	return func(ctx context.Context, c *C, group, name string, _ map[string]any, noWait bool) error {
+		p, err := begin(c, ctx, group, name, nil)
+		return done(ctx, p, err, noWait)
+	}
+}
+
+// lroWith adapts a client's long-running method taking a model (BeginCreate,
+// BeginCreateOrUpdate), made of the request's body.
+func lroWith[C, M, O, R any](begin func(*C, context.Context, string, string, M, *O) (*runtime.Poller[R], error)) sdkOp[C] {
+	return func(ctx context.Context, c *C, group, name string, body map[string]any, noWait bool) error {
+		m, err := model[M](body)
+		if err != nil {
+			return err
+		}
+		p, err := begin(c, ctx, group, name, m, nil)
+		return done(ctx, p, err, noWait)
+	}
+}
+
+// plain adapts a client's method without a body (Delete, ListCredentials, ...).
+func plain[C, O, R any](fn func(*C, context.Context, string, string, *O) (R, error)) sdkOp[C] {
+	return func(ctx context.Context, c *C, group, name string, _ map[string]any, _ bool) error {
+		_, err := fn(c, ctx, group, name, nil)
+		return err
+	}
+}
+
+// plainWith adapts a client's method taking a model made of the request's
+// body (CreateOrUpdate, RegenerateCredential).
+func plainWith[C, M, O, R any](fn func(*C, context.Context, string, string, M, *O) (R, error)) sdkOp[C] {
+	return func(ctx context.Context, c *C, group, name string, body map[string]any, _ bool) error {
+		m, err := model[M](body)
+		if err == nil {
+			_, err = fn(c, ctx, group, name, m, nil)
+		}
+		return err
+	}
+}
+
 // sdkOf builds a type's SDK calls from its client's constructor and
-// methods: get, the subscription's and a resource group's list pagers, and
-// delete (which finishes the operation unless noWait).
+// methods: get, the subscription's and a resource group's list pagers,
+// delete, create (nil when the client has none) and the other actions, by
+// method and action path ("POST/stop").
 func sdkOf[C, GO, GR, SO, SR, RO, RR any](
 	newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (*C, error),
 	get func(*C, context.Context, string, string, *GO) (GR, error),
 	listSub func(*C, *SO) *runtime.Pager[SR],
 	listGroup func(*C, string, *RO) *runtime.Pager[RR],
-	del func(ctx context.Context, c *C, group, name string, noWait bool) error,
-	put func(ctx context.Context, c *C, group, name string, body map[string]any) error,
+	del, put sdkOp[C],
+	actions map[string]sdkOp[C],
 ) *sdkCalls {
 	with := func(s client.SDK, fn func(c *C) error) error {
 		c, err := newClient(s.Sub, s.Cred, s.Options)
@@ -453,7 +494,12 @@ func sdkOf[C, GO, GR, SO, SR, RO, RR any](
 		}
 		return fn(c)
 	}
-	return &sdkCalls{
+	bind := func(op sdkOp[C]) sdkAction {
+		return func(ctx context.Context, s client.SDK, t target, body map[string]any, noWait bool) error {
+			return with(s, func(c *C) error { return op(ctx, c, t.group, t.name, body, noWait) })
+		}
+	}
+	calls := &sdkCalls{
 		get: func(ctx context.Context, s client.SDK, t target) error {
 			return with(s, func(c *C) error { _, err := get(c, ctx, t.group, t.name, nil); return err })
 		},
@@ -469,10 +515,17 @@ func sdkOf[C, GO, GR, SO, SR, RO, RR any](
 			return items, err
 		},
 		del: func(ctx context.Context, s client.SDK, t target, noWait bool) error {
-			return with(s, func(c *C) error { return del(ctx, c, t.group, t.name, noWait) })
+			return bind(del)(ctx, s, t, nil, noWait)
 		},
-		put: func(ctx context.Context, s client.SDK, t target, body map[string]any) error {
-			return with(s, func(c *C) error { return put(ctx, c, t.group, t.name, body) })
-		},
+		actions: map[string]sdkAction{},
 	}
+	if put != nil {
+		calls.put = func(ctx context.Context, s client.SDK, t target, body map[string]any) error {
+			return bind(put)(ctx, s, t, body, false)
+		}
+	}
+	for k, op := range actions {
+		calls.actions[k] = bind(op)
+	}
+	return calls
 }

@@ -18,11 +18,6 @@ const (
 	roleDefinitionTable   = "[].{Name:roleName, Type:type, Description:description}"
 )
 
-func newRoleCommand(a *app) *cobra.Command {
-	return group("role", "Manage Azure role-based access control (Azure RBAC).",
-		group("definition", "Manage role definitions.", newRoleDefinitionListCommand(a)), newRoleAssignmentCommand(a))
-}
-
 // scopePrefix turns a scope into the path prefix extension resources hang
 // below ("/" becomes "").
 func scopePrefix(scope string) string { return strings.TrimRight(scope, "/") }
@@ -64,30 +59,26 @@ func resolveRoleID(ctx context.Context, c *client.Client, role, scope, sub strin
 	if err != nil {
 		return "", err
 	}
-	switch len(defs) {
-	case 0:
-		return "", fmt.Errorf("Role '%s' doesn't exist.", role)
-	case 1:
-		return str(defs[0], "id"), nil
-	}
-	ids := make([]string, 0, len(defs))
-	for _, d := range defs {
-		ids = append(ids, str(d, "id"))
-	}
-	return "", fmt.Errorf("More than one role matches the given name '%s'. Please pick an id from '%s'", role, strings.Join(ids, "', '"))
+	def, err := single(defs, fmt.Errorf("Role '%s' doesn't exist.", role), func() error {
+		ids := make([]string, 0, len(defs))
+		for _, d := range defs {
+			ids = append(ids, str(d, "id"))
+		}
+		return fmt.Errorf("More than one role matches the given name '%s'. Please pick an id from '%s'", role, strings.Join(ids, "', '"))
+	})
+	return str(def, "id"), err
 }
 
 func newRoleDefinitionListCommand(a *app) *cobra.Command {
 	var name, scope string
 	var customOnly triBool
 	cmd := a.command(spec{use: "list", short: "List role definitions.", needs: inSubscription}, func(x *call) error {
-		c, sub := x.c, x.sub
-		var err error
+		ctx, c, sub := x.ctx, x.c, x.sub
 		if scope == "" {
 			scope = subscriptionPath(sub.ID)
 		}
-		ctx := x.ctx
 		var defs []map[string]any
+		var err error
 		switch {
 		case isGUID(name):
 			d, err := getRoleDefinition(ctx, c, scope, name)

@@ -13,15 +13,6 @@ import (
 
 const roleAssignmentTable = "[].{Principal:principalName, Role:roleDefinitionName, Scope:scope}"
 
-func newRoleAssignmentCommand(a *app) *cobra.Command {
-	return group("assignment", "Manage role assignments.",
-		newRoleAssignmentCreateCommand(a),
-		newRoleAssignmentListCommand(a),
-		newRoleAssignmentDeleteCommand(a),
-		newRoleAssignmentExplainCommand(a),
-	)
-}
-
 // scopeFlags adds --scope and --resource-group/-g.
 func scopeFlags(cmd *cobra.Command, scope, group *string) {
 	cmd.Flags().StringVar(scope, "scope", "", "Scope at which the role assignment applies to, e.g. /subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/myGroup. Defaults to the subscription.")
@@ -224,14 +215,12 @@ func newRoleAssignmentListCommand(a *app) *cobra.Command {
 	var assignee, role, scope, group string
 	var all, inherited, groups, classic bool
 	cmd := a.command(spec{use: "list", short: "List role assignments.", long: "List role assignments. By default, only assignments scoped to the subscription are displayed. To view assignments scoped by resource or group, use `--all`.", needs: inSubscription}, func(x *call) error {
-		c, sub := x.c, x.sub
-		var err error
-		ctx := x.ctx
+		ctx, c, sub := x.ctx, x.c, x.sub
 		s := assignmentSearch{sub: sub.ID, role: role, includeInherited: inherited, includeGroups: groups}
 		if all && (group != "" || scope != "") {
 			return usageErrorf("group or scope are not required when --all is used")
 		}
-		if err = s.narrow(ctx, c, all, group, scope, assignee); err != nil {
+		if err := s.narrow(ctx, c, all, group, scope, assignee); err != nil {
 			return err
 		}
 		items, err := s.run(ctx, c)

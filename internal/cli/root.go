@@ -107,20 +107,7 @@ func newRootCommand(a *app) *cobra.Command {
 	pf.BoolVar(&a.verbose, "verbose", false, "Increase logging verbosity. Use --debug for full debug logs.")
 	root.Flags().BoolVar(&showVersion, "version", false, "Show the versions of drydock and of the az grammar it mirrors.")
 
-	root.AddCommand(
-		newLoginCommand(a),
-		newLogoutCommand(a),
-		newAccountCommand(a),
-		newGroupCommand(a),
-		newACRCommand(a),
-		newAKSCommand(a),
-		newIdentityCommand(a),
-		newVMCommand(a),
-		newADCommand(a),
-		newRoleCommand(a),
-		newCloudCommand(a),
-		newVersionCommand(a),
-	)
+	root.AddCommand(a.commandTree()...)
 	applyDefaults(root)
 	addDaemonCommands(root)
 	return root

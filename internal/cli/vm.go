@@ -4,34 +4,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/drydock-dev/drydock/internal/client"
 	"github.com/spf13/cobra"
 )
-
-// drydock's virtual machines are hosts that carry managed identities and
-// serve them through an IMDS endpoint; nothing runs on them.
-const (
-	vmProvider = "Microsoft.Compute"
-	vmType     = "virtualMachines"
-	vmTable    = "[].{Name:name, ResourceGroup:resourceGroup, Location:location}"
-)
-
-// virtualMachines declares Microsoft.Compute/virtualMachines.
-var virtualMachines = declare(&armResource{
-	help:     verbs{show: "Get the details of a virtual machine.", list: "List details of virtual machines.", del: "Delete a virtual machine."},
-	provider: vmProvider, typ: vmType, apiVersion: client.APIVersionCompute,
-	nameHelp:       "The name of the Virtual Machine.",
-	render:         func(_ *app, m map[string]any) map[string]any { return flatten(m) },
-	listTable:      vmTable,
-	deleteQuestion: confirmOperation,
-})
-
-func newVMCommand(a *app) *cobra.Command {
-	return group("vm", "Manage virtual machines (drydock: identity hosts with an IMDS endpoint).", virtualMachines.commands(a,
-		newVMCreateCommand(a),
-		newVMHostCredentialCommand(a),
-	)...)
-}
 
 // vmIdentity builds the identity block of a VM from --assign-identity
 // values: "[system]", identity resource IDs, or identity names in group.
@@ -45,7 +19,7 @@ func vmIdentity(sub, group string, values []string) map[string]any {
 		case strings.HasPrefix(v, "/"):
 			user[v] = map[string]any{}
 		default:
-			user[resourcePath(sub, group, identityProvider, identityType, v)] = map[string]any{}
+			user[identities.itemPath(sub, group, "", v)] = map[string]any{}
 		}
 	}
 	var types []string

@@ -194,12 +194,6 @@ func (c *Client) Credentials() *Credentials {
 // that bearer tokens are never sent elsewhere.
 func (c *Client) sameOrigin(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	base, err := url.Parse(c.Endpoint)
-	if err != nil {
-		return false
-	}
-	return strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(u.Host, base.Host)
+	base, berr := url.Parse(c.Endpoint)
+	return err == nil && berr == nil && strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(u.Host, base.Host)
 }

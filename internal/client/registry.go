@@ -355,15 +355,44 @@ func (d *registryDialer) dialByName(ctx context.Context, network, host, port str
 // DialContext dials addr (host:port) by name, falling back to the listener
 // address when the name is unknown or none of its addresses answers.
 func (d *registryDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d.dial(ctx, network, addr, func(conn net.Conn, _ string, _ bool) (net.Conn, error) { return conn, nil })
+}
+
+// DialTLSContext opens a verified TLS connection to addr with host as the
+// server name: by name first; at the listener address when the name does
+// not resolve, nothing answers there, or what answers is not drydock.
+func (d *registryDialer) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d.dial(ctx, network, addr, func(conn net.Conn, host string, byName bool) (net.Conn, error) {
+		tc, err := d.handshake(ctx, conn, host)
+		if err != nil {
+			return nil, err
+		}
+		if !byName || d.isDrydock(tc.ConnectionState()) {
+			return tc, nil
+		}
+		tc.Close()
+		return nil, fmt.Errorf("tls: the certificate of %s does not chain to drydock's CA (the name resolves to another server)", addr)
+	})
+}
+
+// dial dials addr by name and hands the connection to open; when that
+// fails, it dials the listener address (see dialFallback) and hands that
+// connection to open, byName false.
+func (d *registryDialer) dial(ctx context.Context, network, addr string, open func(conn net.Conn, host string, byName bool) (net.Conn, error)) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
 	conn, err := d.dialByName(ctx, network, host, port)
 	if err == nil {
-		return conn, nil
+		if conn, err = open(conn, host, true); err == nil {
+			return conn, nil
+		}
 	}
-	return d.dialFallback(ctx, network, host, err)
+	if conn, err = d.dialFallback(ctx, network, host, err); err != nil {
+		return nil, err
+	}
+	return open(conn, host, false)
 }
 
 // dialFallback dials the listener address after dialing host by name failed
@@ -382,36 +411,6 @@ func (d *registryDialer) dialFallback(ctx context.Context, network, host string,
 		return nil, err
 	}
 	return conn, nil
-}
-
-// DialTLSContext opens a verified TLS connection to addr with host as the
-// server name: by name first; at the listener address when the name does
-// not resolve, nothing answers there, or what answers is not drydock.
-func (d *registryDialer) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := d.dialByName(ctx, network, host, port)
-	if err == nil {
-		var tc *tls.Conn
-		if tc, err = d.handshake(ctx, conn, host); err == nil {
-			if d.isDrydock(tc.ConnectionState()) {
-				return tc, nil
-			}
-			tc.Close()
-			err = fmt.Errorf("tls: the certificate of %s does not chain to drydock's CA (the name resolves to another server)", addr)
-		}
-	}
-	fconn, err := d.dialFallback(ctx, network, host, err)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := d.handshake(ctx, fconn, host)
-	if err != nil {
-		return nil, err
-	}
-	return tc, nil
 }
 
 func (d *registryDialer) handshake(ctx context.Context, conn net.Conn, host string) (*tls.Conn, error) {
@@ -928,15 +927,8 @@ var registryFormSecrets = []string{"password", "refresh_token", "access_token"}
 var registrySecretJSON = regexp.MustCompile(`"(access_token|refresh_token|token|password|accessToken|refreshToken)"\s*:\s*"[^"]*"`)
 
 func registryRedact(b []byte, contentType string) string {
-	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
-		if v, err := url.ParseQuery(string(b)); err == nil {
-			for _, f := range registryFormSecrets {
-				if v.Has(f) {
-					v.Set(f, "*****")
-				}
-			}
-			return v.Encode()
-		}
+	if form, ok := redactForm(b, contentType, registryFormSecrets); ok {
+		return form
 	}
 	if ct := strings.ToLower(contentType); ct != "" && !strings.Contains(ct, "json") && !strings.HasPrefix(ct, "text/") {
 		return fmt.Sprintf("<%d bytes of %s>", len(b), contentType)

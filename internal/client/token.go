@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -179,43 +180,41 @@ func (c *Client) LoginPassword(ctx context.Context, tenant, username, password s
 		"password":   {password},
 		"scope":      {ARMScope + " offline_access"},
 	}
-	tr, err := c.RequestToken(ctx, tenant, form)
-	if err != nil {
-		return nil, err
-	}
-	cr := &Credentials{
-		TenantID:     tenantOf(tr.AccessToken, tenant),
-		RefreshToken: tr.RefreshToken,
-		AccessTokens: map[string]AccessToken{ARMScope: c.accessToken(tr)},
-	}
-	c.SetCredentials(cr)
-	return cr, nil
+	return c.login(ctx, tenant, form, func(tr *TokenResponse) *Credentials {
+		return &Credentials{TenantID: tenantOf(tr.AccessToken, tenant), RefreshToken: tr.RefreshToken}
+	})
 }
 
 // LoginServicePrincipal signs an application in with the client credentials
 // grant and installs the resulting credentials.
 func (c *Client) LoginServicePrincipal(ctx context.Context, tenant, appID, secret string) (*Credentials, error) {
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {appID},
-		"client_secret": {secret},
-		"scope":         {ARMScope},
-	}
+	sp := &ServicePrincipalSecret{AppID: appID, Secret: secret}
+	return c.login(ctx, tenant, sp.form(ARMScope), func(tr *TokenResponse) *Credentials {
+		return &Credentials{TenantID: cmp.Or(tenantOf(tr.AccessToken, tenant), tenant), ServicePrincipal: sp}
+	})
+}
+
+// login requests an ARM token with form and installs the credentials
+// creds makes of the answer, with that token cached.
+func (c *Client) login(ctx context.Context, tenant string, form url.Values, creds func(*TokenResponse) *Credentials) (*Credentials, error) {
 	tr, err := c.RequestToken(ctx, tenant, form)
 	if err != nil {
 		return nil, err
 	}
-	tid := tenantOf(tr.AccessToken, tenant)
-	if tid == "" {
-		tid = tenant
-	}
-	cr := &Credentials{
-		TenantID:         tid,
-		ServicePrincipal: &ServicePrincipalSecret{AppID: appID, Secret: secret},
-		AccessTokens:     map[string]AccessToken{ARMScope: c.accessToken(tr)},
-	}
+	cr := creds(tr)
+	cr.AccessTokens = map[string]AccessToken{ARMScope: c.accessToken(tr)}
 	c.SetCredentials(cr)
 	return cr, nil
+}
+
+// form is the client credentials grant of the application, for scope.
+func (sp *ServicePrincipalSecret) form(scope string) url.Values {
+	return url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {sp.AppID},
+		"client_secret": {sp.Secret},
+		"scope":         {scope},
+	}
 }
 
 // Token returns a valid access token for scope, from the cache or freshly
@@ -234,12 +233,7 @@ func (c *Client) Token(ctx context.Context, scope string) (AccessToken, error) {
 	var form url.Values
 	switch {
 	case cr.ServicePrincipal != nil:
-		form = url.Values{
-			"grant_type":    {"client_credentials"},
-			"client_id":     {cr.ServicePrincipal.AppID},
-			"client_secret": {cr.ServicePrincipal.Secret},
-			"scope":         {scope},
-		}
+		form = cr.ServicePrincipal.form(scope)
 	case cr.RefreshToken != "":
 		form = url.Values{
 			"grant_type":    {"refresh_token"},

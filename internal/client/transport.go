@@ -123,21 +123,32 @@ var passwordValue = regexp.MustCompile(`"value"\s*:\s*"[^"]*"`)
 
 // redactBody hides credentials in form and JSON bodies.
 func redactBody(b []byte, contentType string) string {
-	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
-		if v, err := url.ParseQuery(string(b)); err == nil {
-			for _, f := range formSecrets {
-				if v.Has(f) {
-					v.Set(f, "*****")
-				}
-			}
-			return v.Encode()
-		}
+	if form, ok := redactForm(b, contentType, formSecrets); ok {
+		return form
 	}
 	s := secretJSON.ReplaceAllString(string(b), `"$1": "*****"`)
 	if strings.Contains(s, `"passwords"`) {
 		s = passwordValue.ReplaceAllString(s, `"value": "*****"`)
 	}
 	return s
+}
+
+// redactForm hides the fields of a form body (ok is false when the body is
+// not a form).
+func redactForm(b []byte, contentType string, fields []string) (form string, ok bool) {
+	if !strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
+		return "", false
+	}
+	v, err := url.ParseQuery(string(b))
+	if err != nil {
+		return "", false
+	}
+	for _, f := range fields {
+		if v.Has(f) {
+			v.Set(f, "*****")
+		}
+	}
+	return v.Encode(), true
 }
 
 func redactURL(u *url.URL) string {

@@ -370,10 +370,8 @@ func (d *Directory) forgetMemberships(objectID string) {
 
 // AuthenticateUser checks a user's password by UPN.
 func (d *Directory) AuthenticateUser(ctx context.Context, upn, password string) (Principal, error) {
-	var sp store.Principal
-	err := d.st.View(ctx, func(tx *store.Tx) (err error) {
-		sp, err = tx.PrincipalByUPN(upn)
-		return err
+	sp, err := store.Read(ctx, d.st, func(tx *store.Tx) (store.Principal, error) {
+		return tx.PrincipalByUPN(upn)
 	})
 	if err != nil || sp.Kind != KindUser || sp.PasswordHash == "" {
 		// Spend the same time as a real check so user names cannot be probed.
@@ -509,10 +507,8 @@ func (d *Directory) RemoveMember(ctx context.Context, groupID, memberID string) 
 
 // Members lists a group's direct members.
 func (d *Directory) Members(ctx context.Context, groupID string) ([]store.Member, error) {
-	var out []store.Member
-	err := d.st.View(ctx, func(tx *store.Tx) (err error) {
-		out, err = tx.GroupMembers(groupID)
-		return err
+	out, err := store.Read(ctx, d.st, func(tx *store.Tx) ([]store.Member, error) {
+		return tx.GroupMembers(groupID)
 	})
 	return out, err
 }
@@ -523,11 +519,8 @@ func (d *Directory) Members(ctx context.Context, groupID string) ([]store.Member
 func (d *Directory) Reload(ctx context.Context) error { return d.reloadMemberships(ctx) }
 
 func (d *Directory) reloadMemberships(ctx context.Context) error {
-	var all []store.Member
-	if err := d.st.View(ctx, func(tx *store.Tx) (err error) {
-		all, err = tx.AllMemberships()
-		return err
-	}); err != nil {
+	all, err := store.Read(ctx, d.st, (*store.Tx).AllMemberships)
+	if err != nil {
 		return err
 	}
 	idx := make(map[string][]store.Member, len(all))
@@ -631,10 +624,6 @@ func (d *Directory) hadToken(ctx context.Context, objectID string) bool {
 	if seen {
 		return true
 	}
-	var v string
-	d.st.View(ctx, func(tx *store.Tx) (err error) {
-		v, err = tx.Meta("firsttoken/" + key)
-		return err
-	})
+	v, _ := store.Read(ctx, d.st, func(tx *store.Tx) (string, error) { return tx.Meta("firsttoken/" + key) })
 	return v != ""
 }

@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/store"
+	"github.com/drydock-dev/drydock/internal/store/storetest"
 	"github.com/drydock-dev/drydock/internal/tokens"
 )
 
@@ -161,11 +161,7 @@ func FuzzTokenRequest(f *testing.F) {
 // ends.
 func newTestDirectory(tb testing.TB) (*Directory, *store.Store) {
 	tb.Helper()
-	st, err := store.Open(filepath.Join(tb.TempDir(), "drydock.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := storetest.Open(tb)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		tb.Fatal(err)

@@ -235,19 +235,28 @@ func (d *Directory) createUser(w http.ResponseWriter, r *http.Request, caller Pr
 		graphErr(w, errdefs.ErrPermissionDenied)
 		return
 	}
-	var body struct {
+	createObject(d, w, r, func(tx *store.Tx, body struct {
 		DisplayName       string `json:"displayName"`
 		UserPrincipalName string `json:"userPrincipalName"`
 		PasswordProfile   struct {
 			Password string `json:"password"`
 		} `json:"passwordProfile"`
-	}
+	}) (Principal, error) {
+		return d.CreateUser(r.Context(), tx, body.UserPrincipalName, body.DisplayName, body.PasswordProfile.Password, nil)
+	})
+}
+
+// createObject answers a Graph create request: it decodes the body into a
+// B, creates the object with create in a write transaction, and writes 201
+// with the object, or Graph's error.
+func createObject[B any](d *Directory, w http.ResponseWriter, r *http.Request, create func(tx *store.Tx, body B) (Principal, error)) {
+	var body B
 	if !decodeBody(w, r, &body, true) {
 		return
 	}
 	var p Principal
 	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
-		p, err = d.CreateUser(r.Context(), tx, body.UserPrincipalName, body.DisplayName, body.PasswordProfile.Password, nil)
+		p, err = create(tx, body)
 		return err
 	})
 	if err != nil {
@@ -258,22 +267,11 @@ func (d *Directory) createUser(w http.ResponseWriter, r *http.Request, caller Pr
 }
 
 func (d *Directory) createApplication(w http.ResponseWriter, r *http.Request, caller Principal) {
-	var body struct {
+	createObject(d, w, r, func(tx *store.Tx, body struct {
 		DisplayName string `json:"displayName"`
-	}
-	if !decodeBody(w, r, &body, true) {
-		return
-	}
-	var p Principal
-	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
-		p, err = d.CreateApplication(tx, body.DisplayName, caller.ObjectID)
-		return err
+	}) (Principal, error) {
+		return d.CreateApplication(tx, body.DisplayName, caller.ObjectID)
 	})
-	if err != nil {
-		graphErr(w, err)
-		return
-	}
-	httpjson.Write(w, http.StatusCreated, d.graphObject(r.Context(), p))
 }
 
 // ownedApplication is the application the path's {id} names, when the
@@ -409,42 +407,20 @@ func (d *Directory) removePassword(w http.ResponseWriter, r *http.Request, calle
 }
 
 func (d *Directory) createServicePrincipal(w http.ResponseWriter, r *http.Request, caller Principal) {
-	var body struct {
+	createObject(d, w, r, func(tx *store.Tx, body struct {
 		AppID string `json:"appId"`
-	}
-	if !decodeBody(w, r, &body, true) {
-		return
-	}
-	var p Principal
-	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
-		p, err = d.CreateServicePrincipal(tx, body.AppID, caller.ObjectID)
-		return err
+	}) (Principal, error) {
+		return d.CreateServicePrincipal(tx, body.AppID, caller.ObjectID)
 	})
-	if err != nil {
-		graphErr(w, err)
-		return
-	}
-	httpjson.Write(w, http.StatusCreated, d.graphObject(r.Context(), p))
 }
 
 func (d *Directory) createGroup(w http.ResponseWriter, r *http.Request, caller Principal) {
-	var body struct {
+	createObject(d, w, r, func(tx *store.Tx, body struct {
 		DisplayName  string `json:"displayName"`
 		MailNickname string `json:"mailNickname"`
-	}
-	if !decodeBody(w, r, &body, true) {
-		return
-	}
-	var p Principal
-	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
-		p, err = d.CreateGroup(tx, body.DisplayName, body.MailNickname, caller.ObjectID)
-		return err
+	}) (Principal, error) {
+		return d.CreateGroup(tx, body.DisplayName, body.MailNickname, caller.ObjectID)
 	})
-	if err != nil {
-		graphErr(w, err)
-		return
-	}
-	httpjson.Write(w, http.StatusCreated, d.graphObject(r.Context(), p))
 }
 
 func (d *Directory) groupForChange(ctx context.Context, id string, caller Principal) (Principal, error) {

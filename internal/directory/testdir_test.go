@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/store"
+	"github.com/drydock-dev/drydock/internal/store/storetest"
 	"github.com/drydock-dev/drydock/internal/tokens"
 )
 
@@ -58,13 +59,8 @@ func (c *testClock) Advance(d time.Duration) {
 
 func newTestDir(t *testing.T, mutate func(*Config)) *testDir {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "drydock.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	signer, err := tokens.LoadOrCreate(filepath.Join(dir, "keys"))
+	st := storetest.Open(t)
+	signer, err := tokens.LoadOrCreate(filepath.Join(t.TempDir(), "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -365,11 +365,10 @@ func (p *Provider) AdminCredentials(ctx context.Context, registryID string) (str
 		return "", nil, arm.BadRequest("AdminUserDisabled",
 			"Admin user is disabled for registry '%s'. Enable it with 'az acr update --name %s --admin-enabled true'.", res.Name, res.Name)
 	}
-	var secrets []store.Secret
-	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
-		secrets, err = tx.Secrets(registryID)
-		return err
-	}); err != nil {
+	secrets, err := store.Read(ctx, p.kit.Store, func(tx *store.Tx) ([]store.Secret, error) {
+		return tx.Secrets(registryID)
+	})
+	if err != nil {
 		return "", nil, err
 	}
 	var out []string

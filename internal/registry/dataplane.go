@@ -118,11 +118,10 @@ func (c storageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- storageDe
 
 func (c storageCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx := context.Background()
-	var rows []store.Resource
-	if err := c.dp.p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
-		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType})
-		return err
-	}); err != nil {
+	rows, err := store.Read(ctx, c.dp.p.kit.Store, func(tx *store.Tx) ([]store.Resource, error) {
+		return tx.ListResources(store.ResourceFilter{Type: registryType})
+	})
+	if err != nil {
 		return
 	}
 	for _, row := range rows {
@@ -179,11 +178,10 @@ func (dp *DataPlane) lookupStore(ctx context.Context, host string) cachedRegistr
 	if !ok || name == "" || strings.Contains(name, ".") {
 		return cachedRegistry{}
 	}
-	var rows []store.Resource
-	if err := dp.p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
-		rows, err = tx.ListResources(store.ResourceFilter{Type: registryType, Name: name})
-		return err
-	}); err != nil || len(rows) != 1 {
+	rows, err := store.Read(ctx, dp.p.kit.Store, func(tx *store.Tx) ([]store.Resource, error) {
+		return tx.ListResources(store.ResourceFilter{Type: registryType, Name: name})
+	})
+	if err != nil || len(rows) != 1 {
 		return cachedRegistry{}
 	}
 	reg, gate, err := dp.view(rows[0])
@@ -306,11 +304,10 @@ func (dp *DataPlane) SyncHosts(ctx context.Context) error {
 		return nil
 	}
 	return dp.hosts.SyncFrom(func() ([]string, error) {
-		var rows []store.Resource
-		if err := dp.p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
-			rows, err = tx.ListResources(store.ResourceFilter{Type: registryType})
-			return err
-		}); err != nil {
+		rows, err := store.Read(ctx, dp.p.kit.Store, func(tx *store.Tx) ([]store.Resource, error) {
+			return tx.ListResources(store.ResourceFilter{Type: registryType})
+		})
+		if err != nil {
 			return nil, err
 		}
 		var hosts []string

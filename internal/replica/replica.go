@@ -205,20 +205,12 @@ func (l *Lease) runHeld(ctx context.Context, job func(context.Context)) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(l.TTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-jctx.Done():
-				return
-			case <-t.C:
-				if ok, err := l.Acquire(jctx); err == nil && !ok {
-					l.Log.Warn("lost a lease while its job ran; stopping the job", "lease", l.Name)
-					cancel()
-					return
-				}
+		Every(jctx, l.TTL/3, func() {
+			if ok, err := l.Acquire(jctx); err == nil && !ok {
+				l.Log.Warn("lost a lease while its job ran; stopping the job", "lease", l.Name)
+				cancel()
 			}
-		}
+		})
 	}()
 	job(jctx)
 	cancel()
@@ -256,11 +248,7 @@ func Every(ctx context.Context, interval time.Duration, f func()) {
 // unreadable database counts as alive: an operation is not declared
 // interrupted for want of an answer.
 func Alive(ctx context.Context, st *store.Store, id string, maxAge time.Duration) bool {
-	var at time.Time
-	err := st.View(ctx, func(tx *store.Tx) (err error) {
-		at, err = tx.ReplicaHeartbeat(id)
-		return err
-	})
+	at, err := store.Read(ctx, st, func(tx *store.Tx) (time.Time, error) { return tx.ReplicaHeartbeat(id) })
 	if errdefs.IsNotFound(err) {
 		return false
 	}

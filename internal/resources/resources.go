@@ -205,10 +205,8 @@ func (p *Provider) getSubscription(r *arm.Request) (int, any, error) {
 	if !p.visible(r.Caller, r.ID.SubscriptionID) {
 		return 0, nil, arm.AuthorizationFailed(r.Caller, "Microsoft.Resources/subscriptions/read", "/subscriptions/"+r.ID.SubscriptionID)
 	}
-	var s store.Subscription
-	err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) {
-		s, err = tx.GetSubscription(r.ID.SubscriptionID)
-		return err
+	s, err := store.Read(r.Context(), p.kit.Store, func(tx *store.Tx) (store.Subscription, error) {
+		return tx.GetSubscription(r.ID.SubscriptionID)
 	})
 	return http.StatusOK, subscriptionView(s), err
 }
@@ -279,10 +277,8 @@ func (p *Provider) putAlias(r *arm.Request) (int, any, error) {
 
 func (p *Provider) loadAlias(r *arm.Request) (alias, bool, error) {
 	var a alias
-	var row store.Resource
-	err := p.kit.Store.View(r.Context(), func(tx *store.Tx) (err error) {
-		row, err = tx.GetResource(r.ID.String())
-		return err
+	row, err := store.Read(r.Context(), p.kit.Store, func(tx *store.Tx) (store.Resource, error) {
+		return tx.GetResource(r.ID.String())
 	})
 	if errdefs.IsNotFound(err) {
 		return a, false, nil

@@ -32,11 +32,7 @@ func (s *Server) shareIdentity(ctx context.Context, keys string) error {
 	if !s.cfg.Replicated() {
 		return nil
 	}
-	key, err := s.cfg.SecretKeyBytes()
-	if err != nil {
-		return err
-	}
-	box, err := secretbox.New(key)
+	box, err := s.replicaBox()
 	if err != nil {
 		return err
 	}
@@ -53,6 +49,16 @@ func (s *Server) shareIdentity(ctx context.Context, keys string) error {
 		_, err := secretbox.LoadOrCreate(keys)
 		return err
 	})
+}
+
+// replicaBox returns the box that seals what a replica set keeps in the
+// database (shared_secrets), with the configured secretKey.
+func (s *Server) replicaBox() (*secretbox.Box, error) {
+	key, err := s.cfg.SecretKeyBytes()
+	if err != nil {
+		return nil, err
+	}
+	return secretbox.New(key)
 }
 
 // replicateOperations, for a replica of a set, lets it read the

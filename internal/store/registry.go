@@ -100,12 +100,8 @@ func (t *Tx) ListRegistryRepositories(registry, last string, n int) ([]string, e
 // sessions' IDs are returned so that their data can be dropped.
 func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
 	reg := regKey(registry)
-	res, err := t.Exec(`DELETE FROM registry_repositories WHERE registry = ? AND name = ?`, reg, repo)
-	if err != nil {
+	if err := t.execFound(`DELETE FROM registry_repositories WHERE registry = ? AND name = ?`, reg, repo); err != nil {
 		return nil, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, errdefs.ErrNotFound
 	}
 	rows, err := t.Query(`SELECT id FROM registry_uploads WHERE registry = ? AND repository = ?`, reg, repo)
 	if err != nil {
@@ -344,7 +340,7 @@ func (t *Tx) PutRegistryManifest(m RegistryManifest, refs []ManifestRef) (bool, 
 
 const regManifestCols = `m.digest, m.media_type, m.artifact_type, m.subject, m.annotations, m.size, m.created_at`
 
-func scanRegManifest(sc interface{ Scan(...any) error }, withBody bool) (RegistryManifest, error) {
+func scanRegManifest(sc rowScanner, withBody bool) (RegistryManifest, error) {
 	var m RegistryManifest
 	var ann, created string
 	dst := []any{&m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &ann, &m.Size, &created}
@@ -390,12 +386,8 @@ func (t *Tx) GetRegistryManifest(registry, repo, reference string, byTag, withBo
 // that points to it, and returns the tags removed; errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteRegistryManifest(registry, repo, digest string) ([]string, error) {
 	reg := regKey(registry)
-	res, err := t.Exec(`DELETE FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, reg, repo, digest)
-	if err != nil {
+	if err := t.execFound(`DELETE FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, reg, repo, digest); err != nil {
 		return nil, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, errdefs.ErrNotFound
 	}
 	rows, err := t.Query(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND digest = ? RETURNING tag`, reg, repo, digest)
 	if err != nil {
@@ -438,21 +430,11 @@ func (t *Tx) ListRegistryManifests(registry, repo string) ([]RegistryManifest, e
 }
 
 func (t *Tx) regManifests(registry, repo, q string, args ...any) ([]RegistryManifest, error) {
-	rows, err := t.Query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []RegistryManifest
-	for rows.Next() {
-		m, err := scanRegManifest(rows, false)
-		if err != nil {
-			return nil, err
-		}
+	return queryAll(t, func(sc rowScanner) (RegistryManifest, error) {
+		m, err := scanRegManifest(sc, false)
 		m.Registry, m.Repository = regKey(registry), repo
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	}, q, args...)
 }
 
 // RegistryManifestBlobSize sums the sizes of the blobs a manifest refers to
@@ -498,23 +480,16 @@ func (t *Tx) DeleteRegistryTag(registry, repo, tag string) (string, error) {
 // ListRegistryTags returns, in byte order, the tags of a repository after
 // last; at most n (n < 0: all).
 func (t *Tx) ListRegistryTags(registry, repo, last string, n int) ([]RegistryTag, error) {
-	rows, err := t.Query(`SELECT tag, digest, created_at, updated_at FROM registry_tags
+	return queryAll(t, scanRegistryTag, `SELECT tag, digest, created_at, updated_at FROM registry_tags
 		WHERE registry = ? AND repository = ? AND tag > ? ORDER BY tag LIMIT ?`, regKey(registry), repo, last, limit(n))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []RegistryTag
-	for rows.Next() {
-		var g RegistryTag
-		var c, u string
-		if err := rows.Scan(&g.Name, &g.Digest, &c, &u); err != nil {
-			return nil, err
-		}
-		g.CreatedAt, g.UpdatedAt = parseTime(c), parseTime(u)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+}
+
+func scanRegistryTag(sc rowScanner) (RegistryTag, error) {
+	var g RegistryTag
+	var c, u string
+	err := sc.Scan(&g.Name, &g.Digest, &c, &u)
+	g.CreatedAt, g.UpdatedAt = parseTime(c), parseTime(u)
+	return g, err
 }
 
 // ---- upload sessions ----
@@ -525,12 +500,8 @@ func (t *Tx) PutRegistryUpload(u RegistryUpload) error {
 	if started.IsZero() {
 		started = time.Now()
 	}
-	_, err := t.execUnique(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
 		strings.ToLower(u.ID), regKey(u.Registry), u.Repository, fmtTime(started))
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // GetRegistryUpload returns an upload session; errdefs.ErrNotFound if unknown.
@@ -548,14 +519,7 @@ func (t *Tx) GetRegistryUpload(id string) (RegistryUpload, error) {
 
 // DeleteRegistryUpload removes an upload session; errdefs.ErrNotFound if unknown.
 func (t *Tx) DeleteRegistryUpload(id string) error {
-	res, err := t.Exec(`DELETE FROM registry_uploads WHERE id = ?`, strings.ToLower(id))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errdefs.ErrNotFound
-	}
-	return nil
+	return t.execFound(`DELETE FROM registry_uploads WHERE id = ?`, strings.ToLower(id))
 }
 
 // RegistryUploadsStartedBefore lists the upload sessions started before t0.
@@ -567,22 +531,15 @@ func (t *Tx) RegistryUploadsStartedBefore(t0 time.Time) ([]RegistryUpload, error
 func (t *Tx) RegistryUploads() ([]RegistryUpload, error) { return t.registryUploads("") }
 
 func (t *Tx) registryUploads(where string, args ...any) ([]RegistryUpload, error) {
-	rows, err := t.Query(`SELECT id, registry, repository, started_at FROM registry_uploads `+where+` ORDER BY started_at`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []RegistryUpload
-	for rows.Next() {
-		var u RegistryUpload
-		var s string
-		if err := rows.Scan(&u.ID, &u.Registry, &u.Repository, &s); err != nil {
-			return nil, err
-		}
-		u.StartedAt = parseTime(s)
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(t, scanRegistryUpload, `SELECT id, registry, repository, started_at FROM registry_uploads `+where+` ORDER BY started_at`, args...)
+}
+
+func scanRegistryUpload(sc rowScanner) (RegistryUpload, error) {
+	var u RegistryUpload
+	var s string
+	err := sc.Scan(&u.ID, &u.Registry, &u.Repository, &s)
+	u.StartedAt = parseTime(s)
+	return u, err
 }
 
 // limit is n as a LIMIT both engines accept: PostgreSQL refuses a
@@ -594,17 +551,12 @@ func limit(n int) int64 {
 	return int64(n)
 }
 
+// scanStrings reads and closes rows of one string column.
 func scanStrings(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return collectRows(rows, func(sc rowScanner) (s string, err error) {
+		err = sc.Scan(&s)
+		return s, err
+	})
 }
 
 // ---- hot-path reads ----

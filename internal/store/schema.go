@@ -30,6 +30,7 @@ func Migrations() []Migration {
 			})
 		}},
 		{Domain: "replica", Version: 1, Name: "shared identity, leases, heartbeats and change notifications", SQL: replicaSchema, Up: installChangeTriggers},
+		{Domain: "registry", Version: 2, Name: "blob deletions shared by garbage collection and pushes", SQL: registryBlobDeletionsSchema},
 	}
 }
 

@@ -240,6 +240,22 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 	return classify(fn(&Tx{tx: tx, d: s.d}))
 }
 
+// Viewer runs read transactions: a *Store, or an interface narrowed from
+// one.
+type Viewer interface {
+	View(ctx context.Context, fn func(*Tx) error) error
+}
+
+// Read runs fn in a read transaction of s and returns what it read.
+func Read[T any](ctx context.Context, s Viewer, fn func(*Tx) (T, error)) (T, error) {
+	var v T
+	err := s.View(ctx, func(tx *Tx) (err error) {
+		v, err = fn(tx)
+		return err
+	})
+	return v, err
+}
+
 // Tx is a transaction with typed accessors for each table.
 type Tx struct {
 	tx          *sql.Tx
@@ -274,6 +290,46 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 		return t.tx.Query(`SELECT NULL WHERE 1 = 0`)
 	}
 	return t.tx.Query(t.d.rebind(q), args...)
+}
+
+// rowScanner is what a scan function reads one row from: *sql.Rows or *Row.
+type rowScanner = interface{ Scan(...any) error }
+
+// queryAll runs a query through Query and returns its rows in order, each
+// read by scan.
+func queryAll[T any](t *Tx, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectRows(rows, scan)
+}
+
+// collectRows reads every row of rows with scan and closes rows.
+func collectRows[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// execFound runs an UPDATE or DELETE through Exec; errdefs.ErrNotFound
+// when it changes no row.
+func (t *Tx) execFound(q string, args ...any) error {
+	res, err := t.Exec(q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errdefs.ErrNotFound
+	}
+	return nil
 }
 
 // QueryRow runs a query written with '?' placeholders that returns at most
@@ -325,6 +381,16 @@ func (t *Tx) ExecUnique(q string, args ...any) (sql.Result, error) {
 		return nil, errdefs.Wrap(err, errdefs.ErrAlreadyExists, "", "")
 	}
 	return res, err
+}
+
+// insertUnique runs an INSERT (or an upsert) through execUnique;
+// errdefs.ErrAlreadyExists when it violates a unique constraint.
+func (t *Tx) insertUnique(q string, args ...any) error {
+	_, err := t.execUnique(q, args...)
+	if t.d.unique(err) {
+		return errdefs.ErrAlreadyExists
+	}
+	return err
 }
 
 func (t *Tx) execUnique(q string, args ...any) (sql.Result, error) {

@@ -41,45 +41,32 @@ type Subscription struct {
 
 // CreateSubscription inserts a subscription; errdefs.ErrAlreadyExists if the ID exists.
 func (t *Tx) CreateSubscription(s Subscription) error {
-	_, err := t.execUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
 		strings.ToLower(s.ID), s.DisplayName, s.TenantID, s.State, now())
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // GetSubscription returns a subscription by ID (case-insensitive).
 func (t *Tx) GetSubscription(id string) (Subscription, error) {
-	var s Subscription
-	var created string
-	err := t.QueryRow(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions WHERE id = ?`, strings.ToLower(id)).
-		Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created)
+	s, err := scanSubscription(t.QueryRow(`SELECT `+subscriptionCols+` FROM subscriptions WHERE id = ?`, strings.ToLower(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errdefs.ErrNotFound
 	}
+	return s, err
+}
+
+const subscriptionCols = `id, display_name, tenant_id, state, created_at`
+
+func scanSubscription(sc rowScanner) (Subscription, error) {
+	var s Subscription
+	var created string
+	err := sc.Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created)
 	s.CreatedAt = parseTime(created)
 	return s, err
 }
 
 // ListSubscriptions returns all subscriptions ordered by creation.
 func (t *Tx) ListSubscriptions() ([]Subscription, error) {
-	rows, err := t.Query(`SELECT id, display_name, tenant_id, state, created_at FROM subscriptions ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Subscription
-	for rows.Next() {
-		var s Subscription
-		var created string
-		if err := rows.Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created); err != nil {
-			return nil, err
-		}
-		s.CreatedAt = parseTime(created)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryAll(t, scanSubscription, `SELECT `+subscriptionCols+` FROM subscriptions ORDER BY created_at, id`)
 }
 
 // ---- resources ----
@@ -102,19 +89,15 @@ type Resource struct {
 func (t *Tx) PutResource(r Resource) error {
 	key := strings.ToLower(r.ID)
 	ts := now()
-	_, err := t.execUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
+	return t.insertUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
 		VALUES(?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
 		key, r.ID, strings.ToLower(r.Type), strings.ToLower(r.Subscription), strings.ToLower(r.ResourceGroup), strings.ToLower(r.Name), string(r.Body), ts, ts)
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 const resourceCols = `id, type, subscription, resource_group, name_key, body, created_at, updated_at`
 
-func scanResource(sc interface{ Scan(...any) error }) (Resource, error) {
+func scanResource(sc rowScanner) (Resource, error) {
 	var r Resource
 	var body, created, updated string
 	if err := sc.Scan(&r.ID, &r.Type, &r.Subscription, &r.ResourceGroup, &r.Name, &body, &created, &updated); err != nil {
@@ -140,14 +123,7 @@ func (t *Tx) GetResource(id string) (Resource, error) {
 
 // DeleteResource removes one resource; errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteResource(id string) error {
-	res, err := t.Exec(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errdefs.ErrNotFound
-	}
-	return nil
+	return t.execFound(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
 }
 
 // ResourceFilter selects resources; empty fields match anything.
@@ -179,20 +155,7 @@ func (t *Tx) ListResources(f ResourceFilter) ([]Resource, error) {
 		args = append(args, strings.ToLower(f.Name))
 	}
 	q += ` ORDER BY key`
-	rows, err := t.Query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Resource
-	for rows.Next() {
-		r, err := scanResource(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(t, scanResource, q, args...)
 }
 
 // ---- principals ----
@@ -220,12 +183,8 @@ func (t *Tx) CreatePrincipal(p Principal) error {
 	if !p.CreatedAt.IsZero() {
 		ts = fmtTime(p.CreatedAt)
 	}
-	_, err := t.execUnique(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
 		strings.ToLower(p.ObjectID), p.Kind, p.AppID, p.UPN, p.DisplayName, p.ResourceID, p.PasswordHash, string(p.Body), ts)
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // UpdatePrincipalPassword replaces a user's password hash.
@@ -236,19 +195,12 @@ func (t *Tx) UpdatePrincipalPassword(objectID, hash string) error {
 
 // RenamePrincipal changes a principal's display name.
 func (t *Tx) RenamePrincipal(objectID, displayName string) error {
-	res, err := t.Exec(`UPDATE principals SET display_name = ? WHERE object_id = ?`, displayName, strings.ToLower(objectID))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errdefs.ErrNotFound
-	}
-	return nil
+	return t.execFound(`UPDATE principals SET display_name = ? WHERE object_id = ?`, displayName, strings.ToLower(objectID))
 }
 
 const principalCols = `object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at`
 
-func scanPrincipal(sc interface{ Scan(...any) error }) (Principal, error) {
+func scanPrincipal(sc rowScanner) (Principal, error) {
 	var p Principal
 	var body, created string
 	err := sc.Scan(&p.ObjectID, &p.Kind, &p.AppID, &p.UPN, &p.DisplayName, &p.ResourceID, &p.PasswordHash, &body, &created)
@@ -302,31 +254,14 @@ func (t *Tx) ListPrincipals(kinds ...string) ([]Principal, error) {
 		}
 	}
 	q += ` ORDER BY lower(display_name), object_id`
-	rows, err := t.Query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Principal
-	for rows.Next() {
-		p, err := scanPrincipal(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(t, scanPrincipal, q, args...)
 }
 
 // DeletePrincipal removes a principal with its secrets and memberships.
 func (t *Tx) DeletePrincipal(objectID string) error {
 	id := strings.ToLower(objectID)
-	res, err := t.Exec(`DELETE FROM principals WHERE object_id = ?`, id)
-	if err != nil {
+	if err := t.execFound(`DELETE FROM principals WHERE object_id = ?`, id); err != nil {
 		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errdefs.ErrNotFound
 	}
 	for _, q := range []string{
 		`DELETE FROM secrets WHERE owner_id = ?`,
@@ -361,33 +296,22 @@ type Secret struct {
 
 // AddSecret stores a hashed secret, replacing one with the same key ID.
 func (t *Tx) AddSecret(s Secret) error {
-	_, err := t.execUnique(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
+	return t.insertUnique(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
 		ON CONFLICT(key_id) DO UPDATE SET hash = excluded.hash, hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at, sealed = excluded.sealed`,
 		strings.ToLower(s.KeyID), strings.ToLower(s.OwnerID), s.Hash, s.Hint, s.DisplayName, fmtTime(s.StartAt), fmtTime(s.EndAt), s.Sealed)
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // Secrets returns the secrets of an owner.
 func (t *Tx) Secrets(ownerID string) ([]Secret, error) {
-	rows, err := t.Query(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed FROM secrets WHERE owner_id = ? ORDER BY key_id`, strings.ToLower(ownerID))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Secret
-	for rows.Next() {
-		var s Secret
-		var st, en string
-		if err := rows.Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en, &s.Sealed); err != nil {
-			return nil, err
-		}
-		s.StartAt, s.EndAt = parseTime(st), parseTime(en)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryAll(t, scanSecret, `SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed FROM secrets WHERE owner_id = ? ORDER BY key_id`, strings.ToLower(ownerID))
+}
+
+func scanSecret(sc rowScanner) (Secret, error) {
+	var s Secret
+	var st, en string
+	err := sc.Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en, &s.Sealed)
+	s.StartAt, s.EndAt = parseTime(st), parseTime(en)
+	return s, err
 }
 
 // DeleteSecrets removes every secret of an owner (or just keyID when given).
@@ -412,43 +336,25 @@ type Member struct {
 
 // AddMember adds member to group; errdefs.ErrAlreadyExists if already a member.
 func (t *Tx) AddMember(m Member) error {
-	_, err := t.execUnique(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
 		strings.ToLower(m.GroupID), strings.ToLower(m.MemberID), fmtTime(m.AddedAt), fmtTime(m.EffectiveAt))
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // RemoveMember removes a membership; errdefs.ErrNotFound if absent.
 func (t *Tx) RemoveMember(groupID, memberID string) error {
-	res, err := t.Exec(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errdefs.ErrNotFound
-	}
-	return nil
+	return t.execFound(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
 }
 
 func (t *Tx) members(where string, args ...any) ([]Member, error) {
-	rows, err := t.Query(`SELECT group_id, member_id, added_at, effective_at FROM group_members WHERE `+where+` ORDER BY added_at`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Member
-	for rows.Next() {
-		var m Member
-		var a, e string
-		if err := rows.Scan(&m.GroupID, &m.MemberID, &a, &e); err != nil {
-			return nil, err
-		}
-		m.AddedAt, m.EffectiveAt = parseTime(a), parseTime(e)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(t, scanMember, `SELECT group_id, member_id, added_at, effective_at FROM group_members WHERE `+where+` ORDER BY added_at`, args...)
+}
+
+func scanMember(sc rowScanner) (Member, error) {
+	var m Member
+	var a, e string
+	err := sc.Scan(&m.GroupID, &m.MemberID, &a, &e)
+	m.AddedAt, m.EffectiveAt = parseTime(a), parseTime(e)
+	return m, err
 }
 
 // GroupMembers lists the direct members of a group.
@@ -478,24 +384,13 @@ type RoleAssignment struct {
 // CreateRoleAssignment inserts an assignment. errdefs.ErrAlreadyExists when the name
 // exists or when the same principal already holds the role at the scope.
 func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
-	_, err := t.execUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
+	return t.insertUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
 		strings.ToLower(a.Name), string(a.Body), normScope(a.Scope), strings.ToLower(a.RoleGUID), strings.ToLower(a.PrincipalID))
-	if t.d.unique(err) {
-		return errdefs.ErrAlreadyExists
-	}
-	return err
 }
 
 // DeleteRoleAssignment removes an assignment by name.
 func (t *Tx) DeleteRoleAssignment(name string) error {
-	res, err := t.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errdefs.ErrNotFound
-	}
-	return nil
+	return t.execFound(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
 }
 
 // DeleteRoleAssignmentsBelow removes every assignment at or below scope and
@@ -526,22 +421,15 @@ func (t *Tx) DeleteRoleAssignmentsBelow(scope string) ([]string, error) {
 
 // ListRoleAssignments returns every assignment.
 func (t *Tx) ListRoleAssignments() ([]RoleAssignment, error) {
-	rows, err := t.Query(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []RoleAssignment
-	for rows.Next() {
-		var a RoleAssignment
-		var body string
-		if err := rows.Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID); err != nil {
-			return nil, err
-		}
-		a.Body = json.RawMessage(body)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return queryAll(t, scanRoleAssignment, `SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
+}
+
+func scanRoleAssignment(sc rowScanner) (RoleAssignment, error) {
+	var a RoleAssignment
+	var body string
+	err := sc.Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
+	a.Body = json.RawMessage(body)
+	return a, err
 }
 
 func normScope(s string) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/directory"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
+	"github.com/drydock-dev/drydock/internal/store/storetest"
 	"github.com/drydock-dev/drydock/internal/tokens"
 )
 
@@ -47,13 +48,8 @@ type Env struct {
 // the test ends.
 func New(t testing.TB) *Env {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "drydock.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	signer, err := tokens.LoadOrCreate(filepath.Join(dir, "keys"))
+	st := storetest.Open(t)
+	signer, err := tokens.LoadOrCreate(filepath.Join(t.TempDir(), "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,6 +98,15 @@ type converter struct {
 
 func mapPointer(m map[string]any) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
 
+// each is f of every element of s.
+func each(s []any, f func(any) any) []any {
+	out := make([]any, len(s))
+	for i, x := range s {
+		out[i] = f(x)
+	}
+	return out
+}
+
 func (c *converter) toPlain(v any) any {
 	switch t := v.(type) {
 	case *object:
@@ -108,11 +117,7 @@ func (c *converter) toPlain(v any) any {
 		c.origin[mapPointer(m)] = t
 		return m
 	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = c.toPlain(x)
-		}
-		return out
+		return each(t, c.toPlain)
 	case json.Number:
 		f, err := strconv.ParseFloat(string(t), 64)
 		if err != nil && !math.IsInf(f, 0) {
@@ -157,11 +162,7 @@ func (c *converter) fromPlain(v any) any {
 		}
 		return obj
 	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = c.fromPlain(x)
-		}
-		return out
+		return each(t, c.fromPlain)
 	}
 	// Anything else a function might produce: go through encoding/json.
 	data, err := json.Marshal(v)

@@ -18,6 +18,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/directory"
 	"github.com/drydock-dev/drydock/internal/store"
+	"github.com/drydock-dev/drydock/internal/store/storetest"
 	"github.com/drydock-dev/drydock/internal/tokens"
 )
 
@@ -36,11 +37,7 @@ func newTokenWorld(b *testing.B, n int) *tokenWorld {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := store.Open(filepath.Join(dir, "drydock.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := storetest.Open(b)
 	dirSigner, err := tokens.LoadOrCreate(filepath.Join(dir, "keys"))
 	if err != nil {
 		b.Fatal(err)

@@ -41,9 +41,11 @@ type GCStats struct {
 // The grace period protects a blob pushed but not yet referenced by the
 // manifest being pushed after it. Step 1 is one transaction, so a manifest
 // push that checked its blobs cannot lose them to it; in step 4 each blob
-// is deleted under its digest's write lock after checking again that no
-// link exists, and every push or mount holds that lock's read side from
-// storing (or finding) the blob until its link is committed.
+// is deleted only after a transaction that found no link to it marked it
+// deleting in the database, and a push links a blob only if no deletion
+// started since it stored (or found) it (see linkStored), whichever
+// server of a replica set runs either. Step 1 also forgets the deletion
+// records older than deletionRecordsKept.
 func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCStats, error) {
 	var stats GCStats
 	now := h.now()
@@ -52,6 +54,10 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 	err := h.st.Update(ctx, func(tx *store.Tx) error {
 		n, err := tx.UnlinkUnreferencedBlobs(cutoff)
 		stats.LinksRemoved = n
+		if err != nil {
+			return err
+		}
+		_, err = tx.PruneBlobDeletions(now.Add(-deletionRecordsKept))
 		return err
 	})
 	if err != nil {
@@ -185,22 +191,4 @@ func (h *Handler) SweepUploads(ctx context.Context) (GCStats, error) {
 		stats.SessionsRemoved = len(gone)
 	}
 	return stats, err
-}
-
-// deleteUnlinked deletes a blob if, under its write lock, nothing links it.
-func (h *Handler) deleteUnlinked(ctx context.Context, digest string) (bool, error) {
-	unlock := h.locks.Lock(digest)
-	defer unlock()
-	linked, err := viewValue(ctx, h.st, func(tx *store.Tx) (bool, error) { return tx.BlobLinked(digest) })
-	if err != nil {
-		return false, err
-	}
-	if linked {
-		return false, nil
-	}
-	err = h.blobs.Delete(ctx, digest)
-	if errors.Is(err, storage.ErrBlobUnknown) {
-		return false, nil
-	}
-	return err == nil, err
 }

@@ -81,6 +81,7 @@ type Handler struct {
 	log   *slog.Logger
 	locks keyedLocks
 	now   func() time.Time
+	hooks testHooks
 	// manifests caches manifest lookups; every write below goes through
 	// h.update, which invalidates it.
 	manifests manifestCache

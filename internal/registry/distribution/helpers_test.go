@@ -21,6 +21,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/registry/storage/filesystem"
 	"github.com/drydock-dev/drydock/internal/registry/storage/inmemory"
 	"github.com/drydock-dev/drydock/internal/store"
+	"github.com/drydock-dev/drydock/internal/store/storetest"
 )
 
 // testAuthorizer allows everything (recording what was asked) unless deny
@@ -111,11 +112,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	e := &env{t: t, az: &testAuthorizer{}, ev: &testEvents{pulled: map[string]int64{}, pushed: map[string]int64{}}}
 	e.st = o.st
 	if e.st == nil {
-		st, err := store.Open(filepath.Join(t.TempDir(), "drydock.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
+		st := storetest.Open(t)
 		e.st = st
 	}
 	e.blobs = o.blobs

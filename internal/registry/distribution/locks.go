@@ -4,9 +4,11 @@ import "sync"
 
 // keyedLocks holds a read-write lock per blob digest, only while someone
 // uses it. Pushes and mounts hold a digest's read lock from the moment they
-// store or find the blob until its link is committed; garbage collection
-// holds the write lock while it checks that no link exists and deletes the
-// blob. So a blob is never deleted under a link being made.
+// read its generation until its link is committed; garbage collection
+// holds the write lock from marking the blob deleting until the mark is
+// cleared. So within one process a push never has to start again because
+// of a deletion; across processes the database's generations (linkStored)
+// keep a blob from being deleted under a link being made.
 type keyedLocks struct {
 	mu sync.Mutex
 	m  map[string]*keyedLock

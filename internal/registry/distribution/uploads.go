@@ -52,8 +52,36 @@ func (q *request) startUpload() {
 // reports whether it answered; when the blob cannot be mounted the caller
 // falls back to an upload, as the spec says.
 func (q *request) mount(digest, from string) bool {
-	unlock := q.h.locks.RLock(digest)
-	defer unlock()
+	_, err := q.h.linkStored(q.ctx, digest, func() (storage.Descriptor, error) {
+		found, err := q.mountable(digest, from)
+		if err == nil && !found {
+			err = errNotMountable
+		}
+		if err != nil {
+			return storage.Descriptor{}, err
+		}
+		return q.h.blobs.Stat(q.ctx, digest)
+	}, func(tx *store.Tx, desc storage.Descriptor) error {
+		return tx.LinkBlob(q.reg.Key, q.name, digest, desc.Size)
+	})
+	switch {
+	case errors.Is(err, errNotMountable), errors.Is(err, storage.ErrBlobUnknown), errors.Is(err, errBlobDeleted), errors.Is(err, errBlobBusy):
+		return false
+	case err != nil:
+		q.internal("blob mount", err)
+		return true
+	}
+	q.blobCreated(digest)
+	return true
+}
+
+// errNotMountable says that no repository a mount may mount from links
+// the blob.
+var errNotMountable = errors.New("no repository to mount from links the blob")
+
+// mountable reports whether from (or, with no from, a repository of this
+// registry the caller may pull) links the blob.
+func (q *request) mountable(digest, from string) (bool, error) {
 	found := false
 	err := q.view(func(tx *store.Tx) error {
 		var candidates []string
@@ -83,27 +111,7 @@ func (q *request) mount(digest, from string) bool {
 		}
 		return nil
 	})
-	if err != nil {
-		q.internal("blob mount", err)
-		return true
-	}
-	if !found {
-		return false
-	}
-	desc, err := q.h.blobs.Stat(q.ctx, digest)
-	if errors.Is(err, storage.ErrBlobUnknown) {
-		return false
-	}
-	if err != nil {
-		q.internal("blob mount", err)
-		return true
-	}
-	if err := q.update(func(tx *store.Tx) error { return tx.LinkBlob(q.reg.Key, q.name, digest, desc.Size) }); err != nil {
-		q.internal("blob mount", err)
-		return true
-	}
-	q.blobCreated(digest)
-	return true
+	return found, err
 }
 
 // monolithic stores the request body as the blob digest in one request.
@@ -113,16 +121,14 @@ func (q *request) monolithic(d string) {
 		q.fail(derr)
 		return
 	}
-	unlock := q.h.locks.RLock(digest)
-	defer unlock()
 	body := &bodyReader{r: q.r.Body}
-	desc, err := q.h.blobs.Put(q.ctx, digest, body)
+	desc, err := q.h.linkStored(q.ctx, digest, func() (storage.Descriptor, error) {
+		return q.h.blobs.Put(q.ctx, digest, body)
+	}, func(tx *store.Tx, desc storage.Descriptor) error {
+		return tx.LinkBlob(q.reg.Key, q.name, desc.Digest, desc.Size)
+	})
 	if err != nil {
-		q.storageError("blob upload", err, body, "")
-		return
-	}
-	if err := q.update(func(tx *store.Tx) error { return tx.LinkBlob(q.reg.Key, q.name, desc.Digest, desc.Size) }); err != nil {
-		q.internal("blob upload", err)
+		q.linkFailed("blob upload", digest, err, body, "")
 		return
 	}
 	q.h.pushed(q.reg, q.name, desc.Size)
@@ -344,29 +350,23 @@ func (q *request) putUpload() {
 	if !ok {
 		return
 	}
-	unlock := q.h.locks.RLock(digest)
-	defer unlock()
-	var final io.Reader = body
-	if offset >= 0 {
-		if _, err := q.h.blobs.Append(q.ctx, u.ID, offset, body); err != nil {
-			q.storageError("upload", err, body, u.ID)
-			return
+	desc, err := q.h.linkStored(q.ctx, digest, func() (storage.Descriptor, error) {
+		var final io.Reader = body
+		if offset >= 0 {
+			if _, err := q.h.blobs.Append(q.ctx, u.ID, offset, body); err != nil {
+				return storage.Descriptor{}, err
+			}
+			final = nil
 		}
-		final = nil
-	}
-	desc, err := q.h.blobs.Commit(q.ctx, u.ID, digest, final)
-	if err != nil {
-		q.storageError("upload", err, body, u.ID)
-		return
-	}
-	err = q.update(func(tx *store.Tx) error {
+		return q.h.blobs.Commit(q.ctx, u.ID, digest, final)
+	}, func(tx *store.Tx, desc storage.Descriptor) error {
 		if err := tx.DeleteRegistryUpload(u.ID); err != nil && !errdefs.IsNotFound(err) {
 			return err
 		}
 		return tx.LinkBlob(q.reg.Key, q.name, desc.Digest, desc.Size)
 	})
 	if err != nil {
-		q.internal("upload", err)
+		q.linkFailed("upload", digest, err, body, u.ID)
 		return
 	}
 	q.h.pushed(q.reg, q.name, desc.Size)

@@ -366,3 +366,87 @@ func testRegistryPaging(t *testing.T, open Opener) {
 		return nil
 	})
 }
+
+// Garbage collection's deletion records: a linked blob cannot be marked,
+// every start bumps the generation, an end only closes its own
+// generation, and a link made after a start is seen by the generation it
+// changed.
+func testRegistryBlobDeletions(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	t0 := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
+	state := func() store.BlobDeletion {
+		t.Helper()
+		var d store.BlobDeletion
+		view(t, s, func(tx *store.Tx) (err error) { d, err = tx.BlobDeletion(dg1); return err })
+		return d
+	}
+	start := func(at time.Time) (gen int64, ok bool) {
+		t.Helper()
+		update(t, s, func(tx *store.Tx) (err error) { gen, ok, err = tx.StartBlobDeletion(dg1, at); return err })
+		return gen, ok
+	}
+	if d := state(); d != (store.BlobDeletion{}) {
+		t.Fatalf("never collected: %+v", d)
+	}
+	update(t, s, func(tx *store.Tx) error { return tx.LinkBlob(regA, "app", dg1, 1) })
+	if gen, ok := start(t0); ok || gen != 0 {
+		t.Fatalf("linked blob marked for deletion: %d %v", gen, ok)
+	}
+	if d := state(); d.Generation != 0 || d.Deleting {
+		t.Fatalf("refused start changed the state: %+v", d)
+	}
+	update(t, s, func(tx *store.Tx) error { return tx.UnlinkBlob(regA, "app", dg1) })
+
+	tests := []struct {
+		name string
+		do   func()
+		want store.BlobDeletion
+	}{
+		{"first start", func() {
+			if gen, ok := start(t0); !ok || gen != 1 {
+				t.Errorf("start: %d %v", gen, ok)
+			}
+		}, store.BlobDeletion{Generation: 1, Deleting: true, UpdatedAt: t0}},
+		{"its end", func() {
+			update(t, s, func(tx *store.Tx) error { return tx.EndBlobDeletion(dg1, 1, t0.Add(time.Second)) })
+		}, store.BlobDeletion{Generation: 1, UpdatedAt: t0.Add(time.Second)}},
+		{"second start", func() {
+			if gen, ok := start(t0.Add(2 * time.Second)); !ok || gen != 2 {
+				t.Errorf("start: %d %v", gen, ok)
+			}
+		}, store.BlobDeletion{Generation: 2, Deleting: true, UpdatedAt: t0.Add(2 * time.Second)}},
+		{"a stale end changes nothing", func() {
+			update(t, s, func(tx *store.Tx) error { return tx.EndBlobDeletion(dg1, 1, t0.Add(3*time.Second)) })
+		}, store.BlobDeletion{Generation: 2, Deleting: true, UpdatedAt: t0.Add(2 * time.Second)}},
+		{"pruning younger records changes nothing", func() {
+			update(t, s, func(tx *store.Tx) error {
+				n, err := tx.PruneBlobDeletions(t0.Add(2 * time.Second))
+				if n != 0 {
+					t.Errorf("pruned %d", n)
+				}
+				return err
+			})
+		}, store.BlobDeletion{Generation: 2, Deleting: true, UpdatedAt: t0.Add(2 * time.Second)}},
+		{"pruning forgets", func() {
+			update(t, s, func(tx *store.Tx) error {
+				n, err := tx.PruneBlobDeletions(t0.Add(time.Hour))
+				if n != 1 {
+					t.Errorf("pruned %d", n)
+				}
+				return err
+			})
+		}, store.BlobDeletion{}},
+	}
+	for _, tc := range tests {
+		tc.do()
+		if got := state(); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	// Other digests are untouched.
+	var other store.BlobDeletion
+	view(t, s, func(tx *store.Tx) (err error) { other, err = tx.BlobDeletion(dg2); return err })
+	if other != (store.BlobDeletion{}) {
+		t.Errorf("other digest: %+v", other)
+	}
+}

@@ -9,6 +9,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/drydock-dev/drydock/internal/store"
@@ -40,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"RegistryUploadsAndDeletion", testRegistryUploadsAndDeletion},
 		{"RegistryLookups", testRegistryLookups},
 		{"RegistryPaging", testRegistryPaging},
+		{"RegistryBlobDeletions", testRegistryBlobDeletions},
 		{"MigrationsFresh", testMigrationsFresh},
 		{"MigrationsSchemaTooNew", testMigrationsSchemaTooNew},
 		{"MigrationsAtomic", testMigrationsAtomic},
@@ -93,3 +95,15 @@ func wantKind(t *testing.T, what string, err, kind error) {
 
 // errOf is the error of a call that returns a value and an error.
 func errOf[T any](_ T, err error) error { return err }
+
+// Open opens a fresh SQLite store in a temporary directory of tb, closed
+// when tb ends: the store a test of another package runs against.
+func Open(tb testing.TB) *store.Store {
+	tb.Helper()
+	st, err := store.Open(filepath.Join(tb.TempDir(), "drydock.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}

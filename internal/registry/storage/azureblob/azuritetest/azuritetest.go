@@ -10,84 +10,40 @@
 package azuritetest
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"regexp"
-	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/drydock-dev/drydock/internal/localengine"
 	"github.com/drydock-dev/drydock/internal/registry/storage/azureblob"
 )
 
-// The development account every Azurite accepts (published in Azurite's
-// documentation; not a secret).
+// The development account every Azurite accepts (localengine's).
 const (
-	Account = "devstoreaccount1"
-	Key     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+	Account = localengine.AzuriteAccount
+	Key     = localengine.AzuriteKey
 )
 
 // EnvURL, when set in a test process, names a running Azurite's account
 // URL to use instead of starting one (crash tests hand it to their child).
-const EnvURL = "DRYDOCK_AZURITE_URL"
-
-// Server is a running azurite-blob.
-type Server struct {
-	// AccountURL is the blob endpoint of devstoreaccount1, e.g.
-	// http://127.0.0.1:41234/devstoreaccount1.
-	AccountURL string
-}
-
-var listening = regexp.MustCompile(`successfully listens on (http://\S+)`)
+const EnvURL = localengine.EnvAzuriteURL
 
 // ErrNotInstalled is returned by Run when azurite-blob is not on PATH.
-var ErrNotInstalled = errors.New("azurite-blob not found: install Azurite (npm install -g azurite) to test the Azure Blob storage driver")
+var ErrNotInstalled = localengine.ErrNoAzurite
+
+// Server is a running azurite-blob (localengine.Azurite), with the
+// helpers tests use.
+type Server struct{ *localengine.Azurite }
 
 // Run starts azurite-blob, keeping what it needs in dir, and returns it
-// with the function that stops it. With EnvURL set it starts nothing.
+// with the function that stops it (localengine.RunAzurite).
 func Run(dir string) (*Server, func(), error) {
-	if u := os.Getenv(EnvURL); u != "" {
-		return &Server{AccountURL: u}, func() {}, nil
-	}
-	bin, err := exec.LookPath("azurite-blob")
-	if err != nil {
-		return nil, nil, ErrNotInstalled
-	}
-	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", "0",
-		"--skipApiVersionCheck", "--disableTelemetry", "--silent", "--loose", "--location", dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
+	s, stop, err := localengine.RunAzurite(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("starting azurite-blob: %w", err)
-	}
-	stop := func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-	}
-	// Read its output until it says where it listens (or exits).
-	var seen strings.Builder
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		seen.WriteString(line + "\n")
-		if m := listening.FindStringSubmatch(line); m != nil {
-			go io.Copy(io.Discard, out)
-			return &Server{AccountURL: m[1] + "/" + Account}, stop, nil
-		}
-	}
-	stop()
-	return nil, nil, fmt.Errorf("azurite-blob exited before listening:\n%s", seen.String())
+	return &Server{s}, stop, nil
 }
 
 // Start runs azurite-blob until the test (or benchmark) ends. It skips the
@@ -135,8 +91,4 @@ func (s *Server) Open(tb testing.TB, o azureblob.Options) *azureblob.Driver {
 }
 
 // NewContainerName returns a random valid container name.
-func NewContainerName() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("t%s", hex.EncodeToString(b[:]))
-}
+func NewContainerName() string { return localengine.NewContainerName() }
