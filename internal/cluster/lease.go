@@ -94,11 +94,8 @@ var controlPlaneFiles = []string{
 // restoreControlPlane writes the sealed files of cluster key into the
 // control plane's data directory dir, replacing what is there.
 func (p *Provider) restoreControlPlane(ctx context.Context, key, dir string) error {
-	var sealed map[string]string
-	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
-		sealed, err = tx.SharedSecretsUnder(filesPrefix(key))
-		return err
-	}); err != nil {
+	sealed, err := store.Read(ctx, p.kit.Store, func(tx *store.Tx) (map[string]string, error) { return tx.SharedSecretsUnder(filesPrefix(key)) })
+	if err != nil {
 		return err
 	}
 	for name, v := range sealed {
@@ -161,11 +158,8 @@ func (p *Provider) saveControlPlane(ctx context.Context, key, dir string) error 
 // errdefs.ErrNotFound before its control plane first started.
 func (p *Provider) sealedKubeconfig(ctx context.Context, id resourceid.ID, file string) ([]byte, error) {
 	name := filesPrefix(strings.ToLower(id.String())) + file
-	var sealed string
-	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
-		sealed, err = tx.SharedSecret(name)
-		return err
-	}); err != nil {
+	sealed, err := store.Read(ctx, p.kit.Store, func(tx *store.Tx) (string, error) { return tx.SharedSecret(name) })
+	if err != nil {
 		return nil, err
 	}
 	v, err := p.cfg.Replication.Box.Open(sealed, "replica/"+name)
@@ -232,11 +226,7 @@ func (p *Provider) awaitSettled(ctx context.Context, id resourceid.ID) error {
 		switch props.ProvisioningState {
 		case "Creating", "Starting", "Stopping", "Updating":
 		case "Failed":
-			var msg string
-			p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
-				msg, err = tx.Meta(errorKey(id.String()))
-				return err
-			})
+			msg, _ := store.Read(ctx, p.kit.Store, func(tx *store.Tx) (string, error) { return tx.Meta(errorKey(id.String())) })
 			if msg == "" {
 				msg = "see the log of the replica that ran it"
 			}
@@ -382,10 +372,8 @@ func (r *leaseRunner) shutdown() {
 
 // tick brings the clusters of this replica in line with the database.
 func (r *leaseRunner) tick(ctx context.Context) {
-	var rows []store.Resource
-	err := r.p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
-		rows, err = tx.ListResources(store.ResourceFilter{Type: clusterType})
-		return err
+	rows, err := store.Read(ctx, r.p.kit.Store, func(tx *store.Tx) ([]store.Resource, error) {
+		return tx.ListResources(store.ResourceFilter{Type: clusterType})
 	})
 	if err != nil {
 		if ctx.Err() == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/secretbox"
 	"github.com/drydock-dev/drydock/internal/store"
+	"github.com/drydock-dev/drydock/internal/store/storetest"
 )
 
 // testClusterID is a cluster's ID.
@@ -38,11 +39,7 @@ func replicatedProvider(t *testing.T, st *store.Store, key byte) *Provider {
 // other files stay on the machine; another secretKey does not open them.
 func TestControlPlaneFiles(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenDatabase(ctx, store.Options{SQLitePath: filepath.Join(t.TempDir(), "db")}, store.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t)
 	id := testClusterID
 	key := strings.ToLower(id.String())
 	holder, next := replicatedProvider(t, st, 1), replicatedProvider(t, st, 1)

@@ -220,20 +220,19 @@ func (t *Tx) PutSharedSecret(name, sealed string) error {
 func (t *Tx) SharedSecretsUnder(prefix string) (map[string]string, error) {
 	// substr rather than LIKE: names hold '_', which LIKE would match
 	// as any character.
-	rows, err := t.Query(`SELECT name, sealed FROM shared_secrets WHERE substr(name, 1, ?) = ?`, len([]rune(prefix)), prefix)
+	type pair struct{ name, sealed string }
+	pairs, err := queryAll(t, func(r rowScanner) (p pair, err error) {
+		err = r.Scan(&p.name, &p.sealed)
+		return p, err
+	}, `SELECT name, sealed FROM shared_secrets WHERE substr(name, 1, ?) = ?`, len([]rune(prefix)), prefix)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var name, sealed string
-		if err := rows.Scan(&name, &sealed); err != nil {
-			return nil, err
-		}
-		out[name] = sealed
+	out := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		out[p.name] = p.sealed
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeleteSharedSecretsUnder deletes the values whose names start with
