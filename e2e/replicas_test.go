@@ -42,6 +42,7 @@ type replicaSet struct {
 	regFront string // haproxy's registry frontend, host:port
 	caPool   *x509.CertPool
 	caFile   string
+	database string // the PostgreSQL database's URL
 }
 
 // replica is one `drydock server` of the set, with its own listeners and
@@ -179,7 +180,11 @@ func (rs *replicaSet) pullTokenStatus(ctx context.Context, addr, login, repo str
 	return resp.StatusCode, nil
 }
 
-func TestReplicas(t *testing.T) {
+// startReplicaSet starts PostgreSQL, Azurite, three replicas sharing them
+// (stopped gracefully, and checked for it, when the test ends) and
+// haproxy in front of them.
+func startReplicaSet(t *testing.T) *replicaSet {
+	t.Helper()
 	haproxy := "/usr/sbin/haproxy" // Debian's, outside a user's PATH
 	if _, err := os.Stat(haproxy); err != nil {
 		haproxy = needCommand(t, "haproxy", "haproxy")
@@ -197,8 +202,9 @@ func TestReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, regPort, _ := net.SplitHostPort(rs.regFront)
+	rs.database = pg.NewDatabase(t)
 	rs.env = []string{
-		"DRYDOCK_DATABASE=" + pg.NewDatabase(t),
+		"DRYDOCK_DATABASE=" + rs.database,
 		"DRYDOCK_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
 		"DRYDOCK_PUBLIC_URL=https://" + rs.apiFront,
 		"DRYDOCK_REGISTRY_PUBLIC_PORT=" + regPort,
@@ -254,6 +260,12 @@ func TestReplicas(t *testing.T) {
 		}
 	}
 	rs.startHAProxy(t, haproxy)
+	return rs
+}
+
+func TestReplicas(t *testing.T) {
+	rs := startReplicaSet(t)
+	_, regPort, _ := net.SplitHostPort(rs.regFront)
 
 	// Every client goes through haproxy; the admin's token, issued by
 	// whichever replica answered, works on every replica.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/drydock-dev/drydock/internal/arm"
@@ -47,6 +48,10 @@ func (p *Provider) checkAcr(r *arm.Request) (int, any, error) {
 			return 0, nil, arm.BadRequest("InvalidParameter", "The cluster has no node named '%s'.", b.NodeName)
 		}
 		return 0, nil, arm.BadRequest("InvalidParameter", "The cluster has no nodes to check from; add one with 'az aks nodepool scale'.")
+	}
+	if _, err := os.Stat(agentconfig.AzureJSON(node.Dir)); err != nil && p.leases != nil {
+		return 0, nil, arm.Errorf(http.StatusConflict, "NodeNotOnThisReplica",
+			"The nodes of %s run on another replica of this drydock set; run the check again (the load balancer may send it to that replica), or ask that replica directly.", r.ID.Name())
 	}
 	if err := upgradeNodeFiles(node.Dir, r.ID); err != nil {
 		p.log.Warn("giving a node its /etc/kubernetes", "node", node.Name, "err", err)

@@ -28,6 +28,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/cluster/cpconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/identity"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -50,6 +51,20 @@ type Config struct {
 	LoginServerSuffix string
 	LoginServerPort   string // "" or "443" when login servers carry no port
 	RegistryAddress   string
+	// Database is the metadata database's postgres:// URL when the server
+	// runs on PostgreSQL, "" on SQLite. Clusters created on PostgreSQL
+	// keep their objects there (kine) rather than in a SQLite file of
+	// their data directory: each in a schema of its own of that database,
+	// "kine_<16 hex digits of its ID's hash>". A schema rather than a
+	// database per cluster: drydock's user, which owns its database, may
+	// create schemas there but need not be allowed to create databases;
+	// one pg_dump backs up the tenant and its clusters together,
+	// consistently; and deleting a cluster drops its schema in the
+	// deletion's transaction.
+	Database string
+	// Replication, on a replica of a set, runs each cluster on the
+	// replica holding its lease (see lease.go); nil on a single server.
+	Replication *Replication
 }
 
 // Directory is what clusters need of the directory: the service principal
@@ -71,12 +86,18 @@ type Provider struct {
 	sup     *Supervisor
 	cfg     Config
 	log     *slog.Logger
+	// leases runs clusters under leases on a replica of a set (nil on a
+	// single server).
+	leases *leaseRunner
 }
 
 // Register adds the provider's routes: the kit serves a cluster's read,
 // list and delete (a long-running operation that stops it first).
 func Register(rt arm.Routes, kit *arm.Kit, dir Directory, ids *identity.Provider, sup *Supervisor, cfg Config, log *slog.Logger) *Provider {
 	p := &Provider{kit: kit, dir: dir, ids: ids, sup: sup, cfg: cfg, log: log}
+	if cfg.Replication != nil {
+		p.leases = newLeaseRunner(p, *cfg.Replication)
+	}
 	p.tracked = arm.Tracked{Type: clusterType, View: p.viewRow, AsyncDelete: true, BeforeDelete: p.beforeDelete, OnDelete: p.onDelete}
 	kit.Serve(rt, p.tracked)
 	rt.Handle("PUT", clusterType, p.put)
@@ -151,6 +172,11 @@ type state struct {
 	Port                  int    `json:"port"`
 	ControlPlanePrincipal string `json:"controlPlanePrincipal"`
 	Nodes                 []Node `json:"nodes"`
+	// Datastore is where kine keeps the cluster's objects: "" for SQLite
+	// in its control plane's directory, "postgres" for the schema
+	// DatastoreSchema of the metadata database (Config.Database).
+	Datastore       string `json:"datastore,omitempty"`
+	DatastoreSchema string `json:"datastoreSchema,omitempty"`
 }
 
 // Node is one node of an agent pool: a host registered with the directory.
@@ -175,13 +201,27 @@ func loadState(tx *store.Tx, id string) (state, error) {
 	return st, json.Unmarshal([]byte(s), &st)
 }
 
-// viewState reads the state of cluster id in a read transaction of its own.
+// viewState reads the state of cluster id in a read transaction of its
+// own, with this machine's paths (localState).
 func (p *Provider) viewState(ctx context.Context, id string) (st state, err error) {
 	err = p.kit.Store.View(ctx, func(tx *store.Tx) error {
 		st, err = loadState(tx, id)
 		return err
 	})
-	return st, err
+	if err != nil {
+		return st, err
+	}
+	rid, err := resourceid.Parse(id)
+	if err != nil {
+		return st, err
+	}
+	return p.localState(rid, st), nil
+}
+
+// clusterDir is the directory of cluster id on this machine.
+func (p *Provider) clusterDir(id resourceid.ID) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(id.String())))
+	return filepath.Join(p.cfg.DataDir, hex.EncodeToString(sum[:8]))
 }
 
 func saveState(tx *store.Tx, id string, st state) error {
@@ -367,7 +407,10 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	st := state{Dir: filepath.Join(p.cfg.DataDir, hex.EncodeToString(sum[:8])), Port: port}
+	st := state{Dir: p.clusterDir(id), Port: port}
+	if p.cfg.Database != "" {
+		st.Datastore, st.DatastoreSchema = "postgres", "kine_"+hex.EncodeToString(sum[:8])
+	}
 	res := arm.Resource{ID: id.String(), Name: id.Name(), Type: clusterType, Location: loc, Tags: b.Tags}
 	props := Properties{
 		ProvisioningState: "Creating", PowerState: Power{"Running"}, KubernetesVersion: k8sVersion, CurrentKubernetesVersion: k8sVersion,
@@ -452,6 +495,11 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if _, err := p.kit.Ops.Start(r, func(ctx context.Context) (any, error) {
+		if p.leases != nil {
+			// The replica that takes its lease starts it.
+			p.leases.poke()
+			return nil, p.awaitSettled(ctx, id)
+		}
 		err := p.sup.Start(ctx, strings.ToLower(id.String()), p.controlPlaneConfig(id, props, st), p.nodeConfigs(id, res.Location, props, st))
 		if err != nil {
 			p.setStatus(context.Background(), id, "Failed", "")
@@ -531,6 +579,13 @@ func (p *Provider) addNodes(tx *store.Tx, id resourceid.ID, loc string, st *stat
 			return err
 		}
 		dir := filepath.Join(st.Dir, "nodes", name)
+		if p.leases != nil {
+			// On a replica, the holder of the cluster's lease gives the
+			// node its files, credential and subnet on its machine
+			// (prepareNodes).
+			st.Nodes = append(st.Nodes, Node{Name: name, Pool: pool, HostID: hostID, Dir: dir})
+			continue
+		}
 		if err := writeNodeFiles(dir, cred, p.cfg.CAFile, p.azureJSON(id, loc, props, kubelet)); err != nil {
 			return err
 		}
@@ -559,8 +614,10 @@ func (p *Provider) removeNodes(tx *store.Tx, st *state, pool string, count int) 
 		if err := p.dir.UnregisterHost(tx, n.HostID); err != nil {
 			return err
 		}
-		if err := releaseSubnet(n.Dir); err != nil {
-			return err
+		if p.leases == nil {
+			if err := releaseSubnet(n.Dir); err != nil {
+				return err
+			}
 		}
 		// The node's directory goes once its agent tore the node down
 		// (reconcileNodes).
@@ -640,6 +697,9 @@ func upgradeNodeFiles(dir string, cluster resourceid.ID) error {
 func (p *Provider) controlPlaneConfig(id resourceid.ID, props Properties, st state) cpconfig.Config {
 	cfg := cpconfig.Default(id.Name(), filepath.Join(st.Dir, "controlplane"), st.Port)
 	cfg.FQDN = props.FQDN
+	if st.Datastore == "postgres" {
+		cfg.Datastore, cfg.DatastoreSchema = p.cfg.Database, st.DatastoreSchema
+	}
 	return cfg
 }
 
@@ -741,6 +801,17 @@ func (p *Provider) resizePool(tx *store.Tx, id resourceid.ID, loc string, st *st
 // beforeDelete stops a cluster being deleted and tears its nodes down,
 // outside the deletion's transaction, so the store is not held meanwhile.
 func (p *Provider) beforeDelete(ctx context.Context, id resourceid.ID) {
+	if p.leases != nil {
+		// Its holder stops it and tears its nodes down, then gives its
+		// lease up (or the lease expires, if the holder is dead).
+		if err := p.setStatus(ctx, id, "Deleting", ""); err != nil && !errdefs.IsNotFound(err) {
+			p.log.Warn("marking a cluster being deleted", "cluster", id.String(), "err", err)
+		}
+		p.leases.poke()
+		if err := p.awaitLeaseFree(ctx, id); err != nil {
+			p.log.Warn("waiting for a deleted cluster's holder to stop it", "cluster", id.String(), "err", err)
+		}
+	}
 	p.sup.Stop(strings.ToLower(id.String()))
 	st, err := p.viewState(ctx, id.String())
 	if err == nil {
@@ -763,6 +834,8 @@ func (p *Provider) onDelete(tx *store.Tx, row store.Resource) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
+	id, _ := resourceid.Parse(row.ID)
+	st = p.localState(id, st)
 	p.teardownNodes(st)
 	for _, n := range st.Nodes {
 		if err := p.dir.UnregisterHost(tx, n.HostID); err != nil {
@@ -775,7 +848,21 @@ func (p *Provider) onDelete(tx *store.Tx, row store.Resource) ([]string, error) 
 	if err := p.dir.DeleteResourcePrincipal(tx, row.ID); err != nil {
 		return nil, err
 	}
-	id, _ := resourceid.Parse(row.ID)
+	if st.Datastore == "postgres" {
+		if err := tx.DropSchema(st.DatastoreSchema); err != nil {
+			return nil, err
+		}
+	}
+	key := strings.ToLower(row.ID)
+	if err := tx.DeleteSharedSecretsUnder(filesPrefix(key)); err != nil {
+		return nil, err
+	}
+	if err := tx.DeleteLease(leaseName(key)); err != nil {
+		return nil, err
+	}
+	if err := tx.SetMeta(errorKey(row.ID), ""); err != nil {
+		return nil, err
+	}
 	var removed []string
 	if props.NodeResourceGroup != "" {
 		nodeRG := resourceid.ResourceGroupID(id.SubscriptionID, props.NodeResourceGroup)
@@ -811,6 +898,19 @@ func (p *Provider) power(on bool) arm.Handler {
 		id := r.ID
 		key := strings.ToLower(id.String())
 		if _, err := p.kit.Ops.Start(r, func(ctx context.Context) (any, error) {
+			if p.leases != nil {
+				// The cluster's holder stops or starts it (a stopped
+				// cluster, the replica that takes its lease).
+				prov := "Stopping"
+				if on {
+					prov = "Starting"
+				}
+				if err := p.setStatus(ctx, id, prov, ""); err != nil {
+					return nil, err
+				}
+				p.leases.poke()
+				return nil, p.awaitSettled(ctx, id)
+			}
 			if !on {
 				p.setStatus(ctx, id, "Stopping", "")
 				// Like deallocated VMs, stopped nodes keep no containers.
@@ -838,14 +938,24 @@ func (p *Provider) credential(kind string) arm.Handler {
 			action, file, name = "/listClusterAdminCredential/action", "admin.kubeconfig", "clusterAdmin"
 		}
 		cluster := r.ID
-		if _, _, err := p.authorizeLoad(r, clusterType+action, cluster); err != nil {
-			return 0, nil, err
-		}
-		st, err := p.viewState(r.Context(), cluster.String())
+		_, _, err := p.authorizeLoad(r, clusterType+action, cluster)
 		if err != nil {
 			return 0, nil, err
 		}
-		b, err := os.ReadFile(filepath.Join(st.Dir, "controlplane", file))
+		var b []byte
+		if p.leases != nil {
+			// The holder seals it into the database once its control
+			// plane first started.
+			if b, err = p.sealedKubeconfig(r.Context(), cluster, file); errdefs.IsNotFound(err) {
+				err = os.ErrNotExist
+			}
+		} else {
+			var st state
+			if st, err = p.viewState(r.Context(), cluster.String()); err != nil {
+				return 0, nil, err
+			}
+			b, err = os.ReadFile(filepath.Join(st.Dir, "controlplane", file))
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			return 0, nil, arm.Errorf(http.StatusConflict, "ControlPlaneNotReady", "The credentials of %s are not ready yet: the control plane is still being created.", cluster.Name())
 		}
@@ -888,7 +998,16 @@ func resumeFor(props Properties) resumeAction {
 // Resume restarts, in the background, the control planes of clusters that
 // were running when the server stopped, and finishes the creates, starts
 // and stops it interrupted (resumeFor).
+//
+// On a replica of a set, it starts instead the loop that runs, until ctx
+// ends, the clusters whose leases this replica holds (see lease.go); Stop
+// waits for that loop to stop them.
 func (p *Provider) Resume(ctx context.Context) {
+	if p.leases != nil {
+		p.leases.running.Store(true)
+		go p.leases.run(ctx)
+		return
+	}
 	var rows []store.Resource
 	if err := p.kit.Store.View(ctx, func(tx *store.Tx) (err error) {
 		rows, err = tx.ListResources(store.ResourceFilter{Type: clusterType})
@@ -938,5 +1057,14 @@ func (p *Provider) Resume(ctx context.Context) {
 				p.log.Error("settling a resumed cluster's state", "cluster", row.ID, "err", err)
 			}
 		}()
+	}
+}
+
+// Stop waits, once Resume's context ended, until a replica stopped the
+// clusters it held and gave their leases up. A single server returns at
+// once (its supervisor's StopAll stops its clusters).
+func (p *Provider) Stop() {
+	if p.leases != nil && p.leases.running.Load() {
+		<-p.leases.done
 	}
 }

@@ -182,6 +182,13 @@ func (p *Provider) reconcileNodes(ctx context.Context, id resourceid.ID) error {
 	}
 	key := strings.ToLower(id.String())
 	if p.sup.Running(key) {
+		if p.leases != nil {
+			// Nodes added through another replica get their files and
+			// subnet on this one, which runs them.
+			if err := p.prepareNodes(ctx, id, res.Location, props, &st, false); err != nil {
+				return clusterStartError(id, err)
+			}
+		}
 		if err := p.sup.SetNodes(ctx, key, p.nodeConfigs(id, res.Location, props, st)); err != nil {
 			return clusterStartError(id, err)
 		}

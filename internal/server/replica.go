@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/cluster"
 	"github.com/drydock-dev/drydock/internal/pki"
 	"github.com/drydock-dev/drydock/internal/replica"
 	"github.com/drydock-dev/drydock/internal/secretbox"
@@ -19,6 +20,10 @@ const (
 	heartbeatInterval = 2 * time.Second
 	replicaMaxAge     = 10 * time.Second
 	resyncInterval    = 30 * time.Second
+	// clusterLeaseTTL is how long a replica holds a cluster without
+	// renewing its lease: a dead replica's clusters restart elsewhere
+	// after it (plus up to a third of it, the others' polling).
+	clusterLeaseTTL = 15 * time.Second
 )
 
 // shareIdentity, for a replica of a set, makes the data dir's keys and CA
@@ -94,4 +99,22 @@ func (s *Server) reloadCaches(ctx context.Context, table string) error {
 		return err
 	}
 	return s.access.Reload(ctx)
+}
+
+// clusterReplication is how a replica of a set runs clusters: each on the
+// replica holding its lease, its control plane's files sealed with the
+// set's secretKey; nil for a single server.
+func (s *Server) clusterReplication() (*cluster.Replication, error) {
+	if !s.cfg.Replicated() {
+		return nil, nil
+	}
+	key, err := s.cfg.SecretKeyBytes()
+	if err != nil {
+		return nil, err
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	return &cluster.Replication{ReplicaID: s.replicaID, Store: s.st, Box: box, LeaseTTL: clusterLeaseTTL}, nil
 }

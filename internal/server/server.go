@@ -185,10 +185,17 @@ func (s *Server) assemble(ctx context.Context) error {
 		return err
 	}
 	s.supervisor = cluster.NewSupervisor(exe, s.log)
-	s.clusters = cluster.Register(s.router, kit, s.dir, ids, s.supervisor, cluster.Config{
+	clusterCfg := cluster.Config{
 		DataDir: filepath.Join(cfg.DataDir, "clusters"), BaseURL: cfg.PublicURL, CAFile: filepath.Join(cfg.DataDir, "pki", "ca.crt"),
 		LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, RegistryAddress: s.regLn.Addr().String(),
-	}, s.log)
+	}
+	if s.st.Shared() {
+		clusterCfg.Database = cfg.Database
+	}
+	if clusterCfg.Replication, err = s.clusterReplication(); err != nil {
+		return err
+	}
+	s.clusters = cluster.Register(s.router, kit, s.dir, ids, s.supervisor, clusterCfg, s.log)
 	admin, err := s.bootstrap(ctx, rp)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -273,6 +280,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := stopRegistry(shutCtx); err != nil {
 		s.log.Warn("registry shutdown", "err", err)
 	}
+	s.clusters.Stop()
 	s.supervisor.StopAll()
 	if err := s.dataPlane.Close(); err != nil {
 		s.log.Warn("removing the hosts file block", "err", err)

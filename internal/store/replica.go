@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 
@@ -205,3 +206,63 @@ func (s *Store) listenOnce(ctx context.Context, fn func(string)) error {
 // OnListenError sets what ListenChanges does with a lost connection before
 // it reconnects (e.g. log it).
 func (s *Store) OnListenError(f func(error)) { s.onListenError = f }
+
+// PutSharedSecret stores a sealed value under name, replacing the one
+// stored there (for values one writer owns, such as the files of a
+// cluster's control plane, which only its lease holder writes).
+func (t *Tx) PutSharedSecret(name, sealed string) error {
+	_, err := t.Exec(`INSERT INTO shared_secrets(name, sealed, created_at) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE SET sealed = excluded.sealed`, name, sealed, now())
+	return err
+}
+
+// SharedSecretsUnder returns the sealed values whose names start with
+// prefix, by name.
+func (t *Tx) SharedSecretsUnder(prefix string) (map[string]string, error) {
+	// substr rather than LIKE: names hold '_', which LIKE would match
+	// as any character.
+	type pair struct{ name, sealed string }
+	pairs, err := queryAll(t, func(r rowScanner) (p pair, err error) {
+		err = r.Scan(&p.name, &p.sealed)
+		return p, err
+	}, `SELECT name, sealed FROM shared_secrets WHERE substr(name, 1, ?) = ?`, len([]rune(prefix)), prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		out[p.name] = p.sealed
+	}
+	return out, nil
+}
+
+// DeleteSharedSecretsUnder deletes the values whose names start with
+// prefix.
+func (t *Tx) DeleteSharedSecretsUnder(prefix string) error {
+	_, err := t.Exec(`DELETE FROM shared_secrets WHERE substr(name, 1, ?) = ?`, len([]rune(prefix)), prefix)
+	return err
+}
+
+// DeleteLease forgets the lease name (its job is gone for good).
+func (t *Tx) DeleteLease(name string) error {
+	_, err := t.Exec(`DELETE FROM leases WHERE name = ?`, name)
+	return err
+}
+
+// schemaName is what DropSchema accepts: a lower-case PostgreSQL
+// identifier that needs no quoting.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// DropSchema drops the PostgreSQL schema name and everything in it (a
+// cluster's datastore), if it exists; on SQLite, which has no schemas, it
+// does nothing. name must be a lower-case identifier (letters, digits,
+// '_'); the public schema is refused.
+func (t *Tx) DropSchema(name string) error {
+	if !schemaName.MatchString(name) || name == "public" || strings.HasPrefix(name, "pg_") {
+		return errdefs.New(errdefs.ErrInvalidArgument, "", "%q is not a schema drydock may drop", name)
+	}
+	if t.d.name() != "postgres" {
+		return nil
+	}
+	_, err := t.tx.Exec(`DROP SCHEMA IF EXISTS ` + name + ` CASCADE`)
+	return err
+}

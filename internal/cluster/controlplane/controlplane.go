@@ -1,7 +1,7 @@
 // Package controlplane runs one cluster's upstream Kubernetes control plane
 // in the current process: kube-apiserver, kube-controller-manager and
 // kube-scheduler (k8s.io/kubernetes, KubernetesVersion), with kine keeping
-// the cluster state in SQLite in place of etcd.
+// the cluster state in SQLite (or PostgreSQL) in place of etcd.
 //
 // It is the only package of drydock that imports Kubernetes' server code.
 // Kubernetes keeps much of its state in globals (feature gates, metrics,
@@ -15,7 +15,9 @@
 //	                     serving and client certificates, the components' kubeconfigs
 //	admin.kubeconfig     cluster-admin credentials (system:masters)
 //	user.kubeconfig      user credentials (the same for a local-accounts cluster)
-//	state.db             kine's SQLite database (WAL)
+//	state.db             kine's SQLite database (WAL), unless Config.Datastore
+//	                     names a PostgreSQL database (then kine's table is
+//	                     there, in schema Config.DatastoreSchema)
 //	kine.sock            kine's endpoint for the apiserver (mode 0600)
 //	controlplane.log     the components' logs (errors also go to stderr)
 //	flexvolume/          the controller manager's (empty) FlexVolume plugin directory
@@ -33,6 +35,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -126,12 +129,24 @@ func complete(c Config) (*settings, error) {
 	if v := strings.TrimPrefix(c.KubernetesVersion, "v"); v != KubernetesVersion && v != majorMinor(KubernetesVersion) {
 		bad("kubernetesVersion %s is not available: this drydock runs Kubernetes %s", c.KubernetesVersion, KubernetesVersion)
 	}
+	switch {
+	case c.Datastore == "" && c.DatastoreSchema != "":
+		bad("datastoreSchema is set without a datastore")
+	case c.Datastore == "":
+	case !strings.HasPrefix(c.Datastore, "postgres://") && !strings.HasPrefix(c.Datastore, "postgresql://"):
+		bad("datastore: want \"\" (SQLite in dataDir) or a postgres:// URL")
+	case !schemaRE.MatchString(c.DatastoreSchema) || c.DatastoreSchema == "public" || strings.HasPrefix(c.DatastoreSchema, "pg_"):
+		bad("datastoreSchema %q: want a lower-case identifier of letters, digits and '_' (not public)", c.DatastoreSchema)
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("control plane configuration: %w", errors.Join(errs...))
 	}
 	s.KubernetesVersion = KubernetesVersion
 	return s, nil
 }
+
+// schemaRE is a PostgreSQL schema name that needs no quoting.
+var schemaRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 func majorMinor(v string) string {
 	if i := strings.LastIndexByte(v, '.'); i > 0 {

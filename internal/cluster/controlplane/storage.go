@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/k3s-io/kine/pkg/drivers"
 	"github.com/k3s-io/kine/pkg/drivers/generic"
+	"github.com/k3s-io/kine/pkg/drivers/pgsql"
 	"github.com/k3s-io/kine/pkg/drivers/sqlite"
 	"github.com/k3s-io/kine/pkg/server"
 	"google.golang.org/grpc"
@@ -24,7 +28,7 @@ const kineSocket = "kine.sock"
 // maxUnixPath is the longest path a unix socket address holds on Linux.
 const maxUnixPath = 107
 
-// storage is kine serving the etcd API from SQLite.
+// storage is kine serving the etcd API from SQLite or PostgreSQL.
 type storage struct {
 	// endpoint is the etcd endpoint for the apiserver (unix:///… or http://127.0.0.1:…).
 	endpoint string
@@ -34,16 +38,14 @@ type storage struct {
 	served   chan struct{}
 }
 
-// startStorage opens dataDir/state.db and serves the etcd API on a unix
-// socket in dataDir (mode 0600), or on a loopback port when the socket's
-// path would be too long. It is kine's endpoint.Listen with only the SQLite
-// driver linked in.
+// startStorage opens the cluster's datastore (dataDir/state.db, or the
+// schema DatastoreSchema of the PostgreSQL database Datastore) and serves
+// the etcd API on a unix socket in dataDir (mode 0600), or on a loopback
+// port when the socket's path would be too long. It is kine's
+// endpoint.Listen with only the SQLite and PostgreSQL drivers linked in.
 func startStorage(s *settings) (_ *storage, rerr error) {
 	// kine's own options, with the defaults of its command line.
 	cfg := &drivers.Config{
-		Endpoint:       "sqlite://" + s.path(StateDB) + "?" + sqlite.DefaultParams,
-		DataSourceName: s.path(StateDB) + "?" + sqlite.DefaultParams,
-		Scheme:         "sqlite",
 		ConnectionPoolConfig: generic.ConnectionPoolConfig{
 			MaxIdle:     20,
 			MaxIdleTime: 2 * time.Minute,
@@ -69,9 +71,17 @@ func startStorage(s *settings) (_ *storage, rerr error) {
 			wg.Wait()
 		}
 	}()
-	_, backend, err := sqlite.New(ctx, wg, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kine: opening %s: %w", s.path(StateDB), err)
+	var backend server.Backend
+	var err error
+	if s.Datastore == "" {
+		cfg.Endpoint = "sqlite://" + s.path(StateDB) + "?" + sqlite.DefaultParams
+		cfg.DataSourceName = s.path(StateDB) + "?" + sqlite.DefaultParams
+		cfg.Scheme = "sqlite"
+		if _, backend, err = sqlite.New(ctx, wg, cfg); err != nil {
+			return nil, fmt.Errorf("kine: opening %s: %w", s.path(StateDB), err)
+		}
+	} else if backend, err = openPostgres(ctx, wg, cfg, s.Datastore, s.DatastoreSchema); err != nil {
+		return nil, err
 	}
 	if err := backend.Start(ctx); err != nil {
 		return nil, fmt.Errorf("kine: starting: %w", err)
@@ -132,4 +142,48 @@ func (st *storage) stop() {
 	<-st.served
 	st.cancel()
 	st.wg.Wait()
+}
+
+// openPostgres opens kine's backend on the PostgreSQL database at
+// databaseURL, its table in schema (created if missing; kine creates its
+// table and indexes there). The schema is selected per connection through
+// search_path, so kine's unqualified statements find the cluster's own
+// table. Several kine instances may serve one schema at once (as k3s
+// servers share an external datastore): a control plane starting on a new
+// lease holder while the old one has not stopped yet loses no write.
+func openPostgres(ctx context.Context, wg *sync.WaitGroup, cfg *drivers.Config, databaseURL, schema string) (server.Backend, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("datastore: %v", err)
+	}
+	shown := u.Redacted()
+	// kine lower-cases the database's name (and creates the database it
+	// names if it is missing): another name than the one given.
+	if db := strings.TrimPrefix(u.Path, "/"); db != strings.ToLower(db) {
+		return nil, fmt.Errorf("datastore %s: the database's name %q has upper-case letters, which kine does not keep; use a database with a lower-case name", shown, db)
+	}
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("kine: connecting to %s: %w", shown, err)
+	}
+	_, err = conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema)
+	conn.Close(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("kine: creating schema %s in %s: %w", schema, shown, err)
+	}
+	// kine's driver takes the URL without its scheme, and connections
+	// of at most the pool's size (its own default is unbounded).
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	cfg.Scheme = "postgres"
+	cfg.Endpoint = u.String()
+	cfg.DataSourceName = strings.TrimPrefix(strings.TrimPrefix(u.String(), u.Scheme+"://"), "//")
+	cfg.ConnectionPoolConfig.MaxOpen = 10
+	cfg.ConnectionPoolConfig.MaxIdle = 5
+	_, backend, err := pgsql.New(ctx, wg, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kine: opening schema %s of %s: %w", schema, shown, err)
+	}
+	return backend, nil
 }

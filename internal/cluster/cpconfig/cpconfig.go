@@ -52,6 +52,12 @@ type Config struct {
 	DNSServiceIP string `json:"dnsServiceIP"`
 	// KubernetesVersion must be KubernetesVersion (or its major.minor).
 	KubernetesVersion string `json:"kubernetesVersion"`
+	// Datastore is where kine keeps the cluster's objects: "" for SQLite
+	// (state.db in DataDir), or a postgres:// URL (the drydock server's
+	// metadata database), with DatastoreSchema the schema of the cluster's
+	// tables there, which the control plane creates if it is missing.
+	Datastore       string `json:"datastore,omitempty"`
+	DatastoreSchema string `json:"datastoreSchema,omitempty"`
 }
 
 // Default returns the configuration of a cluster named name whose

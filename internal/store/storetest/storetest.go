@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"RoleAssignments", testRoleAssignments},
 		{"Operations", testOperations},
 		{"Hosts", testHosts},
+		{"ClusterFiles", testClusterFiles},
 		{"Rollback", testRollback},
 		{"SerializedWrites", testSerializedWrites},
 		{"RegistryManifestsTagsAndLinks", testRegistryManifestsTagsAndLinks},
