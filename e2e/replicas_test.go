@@ -22,13 +22,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/drydock-dev/drydock/internal/localengine"
 	"github.com/drydock-dev/drydock/internal/registry/storage/azureblob/azuritetest"
 	"github.com/drydock-dev/drydock/internal/store/storetest"
 )
@@ -88,60 +88,25 @@ func (rs *replicaSet) launchReplica(r *replica) error {
 	return nil
 }
 
-// startHAProxy runs haproxy in the foreground with one TCP frontend and
-// backend for each listener, round robin over the replicas, checking them
-// every 200ms and sending a connection a dead replica refuses to another.
+// startHAProxy runs haproxy (localengine.HAProxy) with one TCP frontend
+// and backend for each listener, round robin over the replicas, checking
+// them every 200ms and sending a connection a dead replica refuses to
+// another.
 func (rs *replicaSet) startHAProxy(t *testing.T, haproxy string) {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("global\n  maxconn 2000\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10m\n  timeout server 10m\n  retries 3\n  option redispatch\n")
-	for _, fe := range []struct {
-		name, bind string
-		addr       func(*replica) string
-	}{
-		{"api", rs.apiFront, func(r *replica) string { return r.listen }},
-		{"registry", rs.regFront, func(r *replica) string { return r.regListen }},
-	} {
-		fmt.Fprintf(&b, "frontend %s\n  bind %s\n  default_backend %s\nbackend %s\n  balance roundrobin\n", fe.name, fe.bind, fe.name, fe.name)
-		for _, r := range rs.replicas {
-			fmt.Fprintf(&b, "  server %s %s check inter 200ms fall 1 rise 1\n", r.name, fe.addr(r))
-		}
+	h := localengine.HAProxy{Bin: haproxy, Dir: rs.root, Check: "inter 200ms fall 1 rise 1",
+		Frontends: []localengine.Frontend{{Name: "api", Bind: rs.apiFront}, {Name: "registry", Bind: rs.regFront}}}
+	for _, r := range rs.replicas {
+		h.Frontends[0].Servers = append(h.Frontends[0].Servers, r.listen)
+		h.Frontends[1].Servers = append(h.Frontends[1].Servers, r.regListen)
 	}
-	cfg := filepath.Join(rs.root, "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	log, err := os.Create(filepath.Join(rs.root, "haproxy.log"))
+	ctx, cancel := context.WithTimeout(t.Context(), readinessTimeout) // a safety net
+	defer cancel()
+	stop, err := h.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(haproxy, "-db", "-f", cfg)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		log.Close()
-	})
-	ctx, cancel := context.WithTimeout(t.Context(), readinessTimeout) // a safety net
-	defer cancel()
-	for _, addr := range []string{rs.apiFront, rs.regFront} {
-		for {
-			if c, err := net.Dial("tcp", addr); err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-ctx.Done():
-				out, _ := os.ReadFile(filepath.Join(rs.root, "haproxy.log"))
-				t.Fatalf("haproxy does not listen on %s:\n%s", addr, out)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
+	t.Cleanup(stop)
 }
 
 // transport dials addr (a replica's registry listener, or haproxy's
@@ -185,8 +150,8 @@ func (rs *replicaSet) pullTokenStatus(ctx context.Context, addr, login, repo str
 // haproxy in front of them.
 func startReplicaSet(t *testing.T) *replicaSet {
 	t.Helper()
-	haproxy := "/usr/sbin/haproxy" // Debian's, outside a user's PATH
-	if _, err := os.Stat(haproxy); err != nil {
+	haproxy, err := localengine.HAProxyPath()
+	if err != nil {
 		haproxy = needCommand(t, "haproxy", "haproxy")
 	}
 	pg := storetest.StartPostgres(t)
@@ -194,7 +159,6 @@ func startReplicaSet(t *testing.T) *replicaSet {
 	key := make([]byte, 32)
 	rand.Read(key)
 	rs := &replicaSet{root: t.TempDir()}
-	var err error
 	if rs.apiFront, err = freeAddr(); err != nil {
 		t.Fatal(err)
 	}

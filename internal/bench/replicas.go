@@ -11,10 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -41,17 +38,6 @@ type SetOptions struct {
 	Out           io.Writer
 }
 
-// haproxyPath finds haproxy (Debian installs it outside a user's PATH).
-func haproxyPath() (string, error) {
-	if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
-		return "/usr/sbin/haproxy", nil
-	}
-	if p, err := exec.LookPath("haproxy"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("haproxy not found: install it with 'apt-get install haproxy'")
-}
-
 // Set runs the replica-set lines and the storage lines that opts asks
 // for, and writes a report to opts.Out.
 func Set(ctx context.Context, opts SetOptions) ([]Result, error) {
@@ -63,7 +49,7 @@ func Set(ctx context.Context, opts SetOptions) ([]Result, error) {
 	// Check every prerequisite before starting anything.
 	var haproxy string
 	if opts.Replicas > 0 {
-		if haproxy, err = haproxyPath(); err != nil {
+		if haproxy, err = localengine.HAProxyPath(); err != nil {
 			return nil, err
 		}
 	}
@@ -163,15 +149,17 @@ func replicaLines(ctx context.Context, opts SetOptions, dir, haproxy string, sto
 		}
 		set = append(set, m)
 	}
-	frontends := []haproxyFrontend{{name: "api", bind: apiFront}, {name: "registry_one", bind: regOne}, {name: "registry_all", bind: regAll}}
+	frontends := []localengine.Frontend{{Name: "api", Bind: apiFront}, {Name: "registry_one", Bind: regOne}, {Name: "registry_all", Bind: regAll}}
 	for i, m := range set {
-		frontends[0].servers = append(frontends[0].servers, m.api)
+		frontends[0].Servers = append(frontends[0].Servers, m.api)
 		if i == 0 {
-			frontends[1].servers = append(frontends[1].servers, m.reg)
+			frontends[1].Servers = append(frontends[1].Servers, m.reg)
 		}
-		frontends[2].servers = append(frontends[2].servers, m.reg)
+		frontends[2].Servers = append(frontends[2].Servers, m.reg)
 	}
-	stopHAProxy, err := startHAProxy(ctx, haproxy, filepath.Join(dir, "haproxy"), frontends)
+	hctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	stopHAProxy, err := localengine.HAProxy{Bin: haproxy, Dir: dir, Check: "inter 1s", MaxConn: 4000, Frontends: frontends}.Start(hctx)
 	if err != nil {
 		return nil, err
 	}
@@ -273,54 +261,4 @@ func storageLines(ctx context.Context, opts SetOptions, dir string, azure []stri
 		fmt.Fprintf(opts.Out, "  %-44s %10.0f %s (filesystem: %.0f)\n", r.Name, r.Drydock, r.Unit, r.Peer)
 	}
 	return results, nil
-}
-
-// haproxyFrontend is one TCP frontend of haproxy, round robin over
-// servers (host:port).
-type haproxyFrontend struct {
-	name, bind string
-	servers    []string
-}
-
-// startHAProxy runs haproxy in the foreground with a TCP frontend and
-// backend for each of frontends (TLS passes through), its configuration
-// and log beside dir's name, and returns what stops it once every
-// frontend accepts connections.
-func startHAProxy(ctx context.Context, bin, dir string, frontends []haproxyFrontend) (func(), error) {
-	var b strings.Builder
-	b.WriteString("global\n  maxconn 4000\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10m\n  timeout server 10m\n  retries 3\n  option redispatch\n")
-	for _, fe := range frontends {
-		fmt.Fprintf(&b, "frontend %s\n  bind %s\n  default_backend %s\nbackend %s\n  balance roundrobin\n", fe.name, fe.bind, fe.name, fe.name)
-		for i, s := range fe.servers {
-			fmt.Fprintf(&b, "  server s%d %s check inter 1s\n", i, s)
-		}
-	}
-	if err := os.WriteFile(dir+".cfg", []byte(b.String()), 0o600); err != nil {
-		return nil, err
-	}
-	logf, err := os.Create(dir + ".log")
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "-db", "-f", dir+".cfg")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop := func() { cmd.Process.Kill(); cmd.Wait() }
-	for _, fe := range frontends {
-		if err := waitFor(ctx, func() error {
-			c, err := net.DialTimeout("tcp", fe.bind, time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		}); err != nil {
-			stop()
-			return nil, fmt.Errorf("haproxy does not listen on %s (see %s.log): %w", fe.bind, dir, err)
-		}
-	}
-	return stop, nil
 }
