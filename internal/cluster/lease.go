@@ -288,8 +288,9 @@ type leaseRunner struct {
 	// running is set once run started (done closes when it ends).
 	running atomic.Bool
 
-	mu   sync.Mutex
-	held map[string]*heldCluster // by lower-cased cluster ID
+	mu     sync.Mutex
+	held   map[string]*heldCluster // by lower-cased cluster ID
+	pinned map[string]bool         // clusters runsHere refused, by ID (logged once)
 }
 
 // heldCluster is a cluster whose lease this replica holds.
@@ -304,7 +305,7 @@ type heldCluster struct {
 }
 
 func newLeaseRunner(p *Provider, rep Replication) *leaseRunner {
-	return &leaseRunner{p: p, rep: rep, kick: make(chan struct{}, 1), done: make(chan struct{}), held: map[string]*heldCluster{}}
+	return &leaseRunner{p: p, rep: rep, kick: make(chan struct{}, 1), done: make(chan struct{}), held: map[string]*heldCluster{}, pinned: map[string]bool{}}
 }
 
 // poke makes the runner look at the clusters now rather than at its next
@@ -417,6 +418,9 @@ func (r *leaseRunner) tick(ctx context.Context) {
 			}
 			continue
 		}
+		if h == nil && !r.runsHere(ctx, row.ID, id) {
+			continue
+		}
 		ok, err := r.lease(key).Acquire(ctx)
 		if ctx.Err() != nil {
 			return
@@ -453,6 +457,34 @@ func (r *leaseRunner) tick(ctx context.Context) {
 		r.leave(key, h, "Deleting")
 	}
 }
+
+// runsHere reports whether this replica may take the cluster's lease: a
+// cluster keeps its objects in PostgreSQL (any replica can run it), or, if
+// it was created before clusters did, in a SQLite file of one machine's
+// data directory, and then only the replica that has that file may run it.
+// Another one would start its control plane on an empty datastore, and
+// its nodes would register into a cluster that lost every object.
+func (r *leaseRunner) runsHere(ctx context.Context, name string, id resourceid.ID) bool {
+	st, err := store.Read(ctx, r.p.kit.Store, func(tx *store.Tx) (state, error) { return loadState(tx, id.String()) })
+	if err != nil || st.Dir == "" || st.Datastore == "postgres" {
+		return err == nil && st.Dir != "" // no state yet: the create's transaction is not visible
+	}
+	if _, err := os.Stat(filepath.Join(r.p.clusterDir(id), "controlplane", localDatastore)); err == nil {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.pinned[name] {
+		r.pinned[name] = true
+		r.p.log.Warn("not taking over a cluster whose objects are in another machine's data directory (created before clusters kept them in PostgreSQL); it runs on that machine's replica only",
+			"cluster", name)
+	}
+	return false
+}
+
+// localDatastore is the control plane's SQLite file, in its directory, of
+// a cluster that keeps its objects on its machine (controlplane.StateDB).
+const localDatastore = "state.db"
 
 // renewed handles a held cluster's renewal: ok and err are the lease's.
 func (r *leaseRunner) renewed(key string, h *heldCluster, id resourceid.ID, loc string, props Properties, ok bool, err error) {

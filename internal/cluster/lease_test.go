@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,48 @@ func TestLocalState(t *testing.T) {
 	}
 	if stored.Nodes[0].Dir != "/elsewhere/clusters/x/nodes/n0" {
 		t.Error("localState changed the stored state's nodes")
+	}
+}
+
+// TestRunsHere: a replica takes over a cluster whose objects are in
+// PostgreSQL, and one kept in a SQLite file only where that file is (a
+// cluster created before clusters moved to PostgreSQL); a cluster without
+// state yet is left for the next look.
+func TestRunsHere(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		state     *state
+		localFile bool
+		want      bool
+	}{
+		{"no state yet", nil, false, false},
+		{"objects in PostgreSQL", &state{Dir: "d", Datastore: "postgres", DatastoreSchema: "kine_0"}, false, true},
+		{"objects in this machine's SQLite file", &state{Dir: "d"}, true, true},
+		{"objects in another machine's SQLite file", &state{Dir: "d"}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := storetest.Open(t)
+			p := replicatedProvider(t, st, 1)
+			p.log = slog.New(slog.DiscardHandler)
+			if tc.state != nil {
+				if err := st.Update(ctx, func(tx *store.Tx) error { return saveState(tx, testClusterID.String(), *tc.state) }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.localFile {
+				dir := filepath.Join(p.clusterDir(testClusterID), "controlplane")
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, localDatastore), nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := newLeaseRunner(p, *p.cfg.Replication)
+			if got := r.runsHere(ctx, testClusterID.String(), testClusterID); got != tc.want {
+				t.Errorf("runsHere = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
