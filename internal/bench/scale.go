@@ -22,6 +22,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/access"
 	"github.com/drydock-dev/drydock/internal/authz"
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -39,7 +40,7 @@ import (
 // benchmark's own principal, whose decisions the engine answers from its
 // own assignments whatever the directory holds.
 func seedAssignments(ctx context.Context, dir string, n int) error {
-	st, err := store.Open(filepath.Join(dir, "drydock.db"))
+	st, err := store.Open(filepath.Join(dir, "drydock.db"), domains.Migrations())
 	if err != nil {
 		return err
 	}

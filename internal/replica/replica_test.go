@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/secretbox"
 	"github.com/drydock-dev/drydock/internal/store"
 	"github.com/drydock-dev/drydock/internal/store/storetest"
@@ -17,7 +18,7 @@ import (
 
 func openShared(t *testing.T, url string) *store.Store {
 	t.Helper()
-	st, err := store.OpenDatabase(t.Context(), store.Options{Database: url}, store.Migrations())
+	st, err := store.OpenDatabase(t.Context(), store.Options{Database: url}, domains.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/cluster"
 	"github.com/drydock-dev/drydock/internal/config"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/identity"
 	"github.com/drydock-dev/drydock/internal/pki"
 	"github.com/drydock-dev/drydock/internal/registry"
@@ -99,7 +100,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	// A replica shares its database with the other replicas of its set.
-	st, err := store.OpenDatabase(ctx, store.Options{Database: cfg.Database, SQLitePath: filepath.Join(cfg.DataDir, dbFile), Exclusive: !cfg.Replicated()}, store.Migrations())
+	st, err := store.OpenDatabase(ctx, store.Options{Database: cfg.Database, SQLitePath: filepath.Join(cfg.DataDir, dbFile), Exclusive: !cfg.Replicated()}, domains.Migrations())
 	if err != nil {
 		lock.Close()
 		return nil, err

@@ -5,16 +5,18 @@ import (
 	"time"
 )
 
-// Migrations returns the schema of every table the store's accessors use,
-// by domain, in the order Open applies them. The server passes it to Open
-// explicitly; a later migration is appended to its domain's list with the
-// next version number.
+// Migrations returns the migrations of the tables the store's own
+// accessors use (the core domain's, the directory's and access's), in the
+// order Open applies them. The domains that own the rest of the schema
+// declare theirs (the registry's in internal/registry/metadata), and the
+// server passes them all to OpenDatabase explicitly, the replica domain's
+// last (see ReplicaMigrations). A later migration is appended to its
+// domain's list with the next version number.
 func Migrations() []Migration {
 	return []Migration{
 		{Domain: "core", Version: 1, Name: "subscriptions, resources, operations and settings", SQL: coreSchema},
 		{Domain: "directory", Version: 1, Name: "principals, secrets, group memberships and managed-identity hosts", SQL: directorySchema},
 		{Domain: "access", Version: 1, Name: "role assignments", SQL: accessSchema},
-		{Domain: "registry", Version: 1, Name: "container registry metadata", SQL: registrySchema},
 		{Domain: "core", Version: 2, Name: "one time encoding", Up: func(tx *Tx) error {
 			return tx.rewriteTimes([]timeColumns{
 				{"subscriptions", "id", []string{"created_at"}},
@@ -29,8 +31,16 @@ func Migrations() []Migration {
 				{"group_members", "group_id || ' ' || member_id", []string{"added_at", "effective_at"}},
 			})
 		}},
+	}
+}
+
+// ReplicaMigrations returns the migrations of the tables replicas share
+// (identity, leases, heartbeats) and of the change notifications. They
+// come after every other domain's: on PostgreSQL they install triggers
+// on the watched tables (WatchedTables), which must exist by then.
+func ReplicaMigrations() []Migration {
+	return []Migration{
 		{Domain: "replica", Version: 1, Name: "shared identity, leases, heartbeats and change notifications", SQL: replicaSchema, Up: installChangeTriggers},
-		{Domain: "registry", Version: 2, Name: "blob deletions shared by garbage collection and pushes", SQL: registryBlobDeletionsSchema},
 	}
 }
 
@@ -115,69 +125,6 @@ CREATE TABLE IF NOT EXISTS role_assignments(
 CREATE UNIQUE INDEX IF NOT EXISTS role_assignments_unique ON role_assignments(scope_key, role_guid, principal_id);
 `
 
-// ---- container registry data plane (OCI distribution metadata) ----
-//
-// Every table is partitioned by the registry's key: its lower-cased ARM
-// resource ID. Repository names are lower-case by grammar, digests are
-// lower-case hex; tags are case-sensitive and stored as given. Manifest
-// bodies live here (they are at most a few MiB); blob content lives in the
-// blob store, and a blob is readable through a repository only while a row
-// of registry_blobs links it there.
-
-const registrySchema = `
-CREATE TABLE IF NOT EXISTS registry_repositories(
-  registry TEXT NOT NULL,
-  name TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  PRIMARY KEY(registry, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS registry_manifests(
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  media_type TEXT NOT NULL,
-  artifact_type TEXT NOT NULL DEFAULT '',
-  subject TEXT NOT NULL DEFAULT '',
-  annotations TEXT NOT NULL DEFAULT '',
-  size INTEGER NOT NULL,
-  body BLOB NOT NULL,
-  created_at TEXT NOT NULL,
-  PRIMARY KEY(registry, repository, digest));
-CREATE INDEX IF NOT EXISTS registry_manifests_subject ON registry_manifests(registry, repository, subject) WHERE subject != '';
-CREATE TABLE IF NOT EXISTS registry_tags(
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  tag TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  PRIMARY KEY(registry, repository, tag)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registry_tags_digest ON registry_tags(registry, repository, digest);
-CREATE TABLE IF NOT EXISTS registry_blobs(
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  linked_at TEXT NOT NULL,
-  PRIMARY KEY(registry, repository, digest)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registry_blobs_digest ON registry_blobs(digest);
-CREATE TABLE IF NOT EXISTS registry_manifest_refs(
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  manifest TEXT NOT NULL,
-  ref TEXT NOT NULL,
-  is_manifest INTEGER NOT NULL,
-  PRIMARY KEY(registry, repository, manifest, ref)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registry_manifest_refs_ref ON registry_manifest_refs(registry, repository, ref);
-CREATE TABLE IF NOT EXISTS registry_uploads(
-  id TEXT PRIMARY KEY,
-  registry TEXT NOT NULL,
-  repository TEXT NOT NULL,
-  started_at TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS registry_uploads_registry ON registry_uploads(registry, repository);
-CREATE INDEX IF NOT EXISTS registry_uploads_started ON registry_uploads(started_at);
-`
-
 // timeColumns names a table's time columns and an expression that
 // identifies its rows.
 type timeColumns struct {
@@ -187,7 +134,7 @@ type timeColumns struct {
 
 // rewriteTimes rewrites times stored before there was one time encoding
 // (RFC 3339 with trailing zeros of the fraction dropped, so that they did
-// not sort as text) in the fixed-width encoding of fmtTime. The instants
+// not sort as text) in the fixed-width encoding of FormatTime. The instants
 // are unchanged.
 func (t *Tx) rewriteTimes(tables []timeColumns) error {
 	for _, tc := range tables {
@@ -228,7 +175,7 @@ func (t *Tx) rewriteTimes(tables []timeColumns) error {
 			for _, v := range r.vals {
 				nv := v
 				if p, err := time.Parse(time.RFC3339Nano, v); err == nil {
-					nv = fmtTime(p)
+					nv = FormatTime(p)
 				}
 				changed = changed || nv != v
 				args = append(args, nv)

@@ -41,7 +41,7 @@ type Subscription struct {
 
 // CreateSubscription inserts a subscription; errdefs.ErrAlreadyExists if the ID exists.
 func (t *Tx) CreateSubscription(s Subscription) error {
-	return t.insertUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
+	return t.InsertUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
 		strings.ToLower(s.ID), s.DisplayName, s.TenantID, s.State, now())
 }
 
@@ -56,17 +56,17 @@ func (t *Tx) GetSubscription(id string) (Subscription, error) {
 
 const subscriptionCols = `id, display_name, tenant_id, state, created_at`
 
-func scanSubscription(sc rowScanner) (Subscription, error) {
+func scanSubscription(sc RowScanner) (Subscription, error) {
 	var s Subscription
 	var created string
 	err := sc.Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created)
-	s.CreatedAt = parseTime(created)
+	s.CreatedAt = ParseTime(created)
 	return s, err
 }
 
 // ListSubscriptions returns all subscriptions ordered by creation.
 func (t *Tx) ListSubscriptions() ([]Subscription, error) {
-	return queryAll(t, scanSubscription, `SELECT `+subscriptionCols+` FROM subscriptions ORDER BY created_at, id`)
+	return QueryAll(t, scanSubscription, `SELECT `+subscriptionCols+` FROM subscriptions ORDER BY created_at, id`)
 }
 
 // ---- resources ----
@@ -89,7 +89,7 @@ type Resource struct {
 func (t *Tx) PutResource(r Resource) error {
 	key := strings.ToLower(r.ID)
 	ts := now()
-	return t.insertUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
+	return t.InsertUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
 		VALUES(?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
 		key, r.ID, strings.ToLower(r.Type), strings.ToLower(r.Subscription), strings.ToLower(r.ResourceGroup), strings.ToLower(r.Name), string(r.Body), ts, ts)
@@ -97,7 +97,7 @@ func (t *Tx) PutResource(r Resource) error {
 
 const resourceCols = `id, type, subscription, resource_group, name_key, body, created_at, updated_at`
 
-func scanResource(sc rowScanner) (Resource, error) {
+func scanResource(sc RowScanner) (Resource, error) {
 	var r Resource
 	var body, created, updated string
 	if err := sc.Scan(&r.ID, &r.Type, &r.Subscription, &r.ResourceGroup, &r.Name, &body, &created, &updated); err != nil {
@@ -108,7 +108,7 @@ func scanResource(sc rowScanner) (Resource, error) {
 		r.Name = r.ID[i+1:]
 	}
 	r.Body = json.RawMessage(body)
-	r.CreatedAt, r.UpdatedAt = parseTime(created), parseTime(updated)
+	r.CreatedAt, r.UpdatedAt = ParseTime(created), ParseTime(updated)
 	return r, nil
 }
 
@@ -123,7 +123,7 @@ func (t *Tx) GetResource(id string) (Resource, error) {
 
 // DeleteResource removes one resource; errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteResource(id string) error {
-	return t.execFound(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
+	return t.ExecFound(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
 }
 
 // ResourceFilter selects resources; empty fields match anything.
@@ -155,7 +155,7 @@ func (t *Tx) ListResources(f ResourceFilter) ([]Resource, error) {
 		args = append(args, strings.ToLower(f.Name))
 	}
 	q += ` ORDER BY key`
-	return queryAll(t, scanResource, q, args...)
+	return QueryAll(t, scanResource, q, args...)
 }
 
 // ---- principals ----
@@ -181,9 +181,9 @@ func (t *Tx) CreatePrincipal(p Principal) error {
 	}
 	ts := now()
 	if !p.CreatedAt.IsZero() {
-		ts = fmtTime(p.CreatedAt)
+		ts = FormatTime(p.CreatedAt)
 	}
-	return t.insertUnique(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
+	return t.InsertUnique(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
 		strings.ToLower(p.ObjectID), p.Kind, p.AppID, p.UPN, p.DisplayName, p.ResourceID, p.PasswordHash, string(p.Body), ts)
 }
 
@@ -195,17 +195,17 @@ func (t *Tx) UpdatePrincipalPassword(objectID, hash string) error {
 
 // RenamePrincipal changes a principal's display name.
 func (t *Tx) RenamePrincipal(objectID, displayName string) error {
-	return t.execFound(`UPDATE principals SET display_name = ? WHERE object_id = ?`, displayName, strings.ToLower(objectID))
+	return t.ExecFound(`UPDATE principals SET display_name = ? WHERE object_id = ?`, displayName, strings.ToLower(objectID))
 }
 
 const principalCols = `object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at`
 
-func scanPrincipal(sc rowScanner) (Principal, error) {
+func scanPrincipal(sc RowScanner) (Principal, error) {
 	var p Principal
 	var body, created string
 	err := sc.Scan(&p.ObjectID, &p.Kind, &p.AppID, &p.UPN, &p.DisplayName, &p.ResourceID, &p.PasswordHash, &body, &created)
 	p.Body = json.RawMessage(body)
-	p.CreatedAt = parseTime(created)
+	p.CreatedAt = ParseTime(created)
 	return p, err
 }
 
@@ -254,13 +254,13 @@ func (t *Tx) ListPrincipals(kinds ...string) ([]Principal, error) {
 		}
 	}
 	q += ` ORDER BY lower(display_name), object_id`
-	return queryAll(t, scanPrincipal, q, args...)
+	return QueryAll(t, scanPrincipal, q, args...)
 }
 
 // DeletePrincipal removes a principal with its secrets and memberships.
 func (t *Tx) DeletePrincipal(objectID string) error {
 	id := strings.ToLower(objectID)
-	if err := t.execFound(`DELETE FROM principals WHERE object_id = ?`, id); err != nil {
+	if err := t.ExecFound(`DELETE FROM principals WHERE object_id = ?`, id); err != nil {
 		return err
 	}
 	for _, q := range []string{
@@ -296,21 +296,21 @@ type Secret struct {
 
 // AddSecret stores a hashed secret, replacing one with the same key ID.
 func (t *Tx) AddSecret(s Secret) error {
-	return t.insertUnique(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
+	return t.InsertUnique(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
 		ON CONFLICT(key_id) DO UPDATE SET hash = excluded.hash, hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at, sealed = excluded.sealed`,
-		strings.ToLower(s.KeyID), strings.ToLower(s.OwnerID), s.Hash, s.Hint, s.DisplayName, fmtTime(s.StartAt), fmtTime(s.EndAt), s.Sealed)
+		strings.ToLower(s.KeyID), strings.ToLower(s.OwnerID), s.Hash, s.Hint, s.DisplayName, FormatTime(s.StartAt), FormatTime(s.EndAt), s.Sealed)
 }
 
 // Secrets returns the secrets of an owner.
 func (t *Tx) Secrets(ownerID string) ([]Secret, error) {
-	return queryAll(t, scanSecret, `SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed FROM secrets WHERE owner_id = ? ORDER BY key_id`, strings.ToLower(ownerID))
+	return QueryAll(t, scanSecret, `SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed FROM secrets WHERE owner_id = ? ORDER BY key_id`, strings.ToLower(ownerID))
 }
 
-func scanSecret(sc rowScanner) (Secret, error) {
+func scanSecret(sc RowScanner) (Secret, error) {
 	var s Secret
 	var st, en string
 	err := sc.Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en, &s.Sealed)
-	s.StartAt, s.EndAt = parseTime(st), parseTime(en)
+	s.StartAt, s.EndAt = ParseTime(st), ParseTime(en)
 	return s, err
 }
 
@@ -336,24 +336,24 @@ type Member struct {
 
 // AddMember adds member to group; errdefs.ErrAlreadyExists if already a member.
 func (t *Tx) AddMember(m Member) error {
-	return t.insertUnique(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
-		strings.ToLower(m.GroupID), strings.ToLower(m.MemberID), fmtTime(m.AddedAt), fmtTime(m.EffectiveAt))
+	return t.InsertUnique(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
+		strings.ToLower(m.GroupID), strings.ToLower(m.MemberID), FormatTime(m.AddedAt), FormatTime(m.EffectiveAt))
 }
 
 // RemoveMember removes a membership; errdefs.ErrNotFound if absent.
 func (t *Tx) RemoveMember(groupID, memberID string) error {
-	return t.execFound(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
+	return t.ExecFound(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
 }
 
 func (t *Tx) members(where string, args ...any) ([]Member, error) {
-	return queryAll(t, scanMember, `SELECT group_id, member_id, added_at, effective_at FROM group_members WHERE `+where+` ORDER BY added_at`, args...)
+	return QueryAll(t, scanMember, `SELECT group_id, member_id, added_at, effective_at FROM group_members WHERE `+where+` ORDER BY added_at`, args...)
 }
 
-func scanMember(sc rowScanner) (Member, error) {
+func scanMember(sc RowScanner) (Member, error) {
 	var m Member
 	var a, e string
 	err := sc.Scan(&m.GroupID, &m.MemberID, &a, &e)
-	m.AddedAt, m.EffectiveAt = parseTime(a), parseTime(e)
+	m.AddedAt, m.EffectiveAt = ParseTime(a), ParseTime(e)
 	return m, err
 }
 
@@ -384,13 +384,13 @@ type RoleAssignment struct {
 // CreateRoleAssignment inserts an assignment. errdefs.ErrAlreadyExists when the name
 // exists or when the same principal already holds the role at the scope.
 func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
-	return t.insertUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
+	return t.InsertUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
 		strings.ToLower(a.Name), string(a.Body), normScope(a.Scope), strings.ToLower(a.RoleGUID), strings.ToLower(a.PrincipalID))
 }
 
 // DeleteRoleAssignment removes an assignment by name.
 func (t *Tx) DeleteRoleAssignment(name string) error {
-	return t.execFound(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
+	return t.ExecFound(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
 }
 
 // DeleteRoleAssignmentsBelow removes every assignment at or below scope and
@@ -444,10 +444,10 @@ func (t *Tx) EachRoleAssignment(fn func(name string, body []byte) error) error {
 
 // ListRoleAssignments returns every assignment.
 func (t *Tx) ListRoleAssignments() ([]RoleAssignment, error) {
-	return queryAll(t, scanRoleAssignment, `SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
+	return QueryAll(t, scanRoleAssignment, `SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
 }
 
-func scanRoleAssignment(sc rowScanner) (RoleAssignment, error) {
+func scanRoleAssignment(sc RowScanner) (RoleAssignment, error) {
 	var a RoleAssignment
 	var body string
 	err := sc.Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
@@ -526,7 +526,7 @@ func (t *Tx) SecretByKeyID(keyID string) (Secret, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errdefs.ErrNotFound
 	}
-	s.StartAt, s.EndAt = parseTime(st), parseTime(en)
+	s.StartAt, s.EndAt = ParseTime(st), ParseTime(en)
 	return s, err
 }
 

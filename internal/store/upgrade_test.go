@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/domains"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -28,7 +30,7 @@ func TestUpgradeLegacyDatabase(t *testing.T) {
 	}
 	ctx := context.Background()
 	for round := range 2 { // the second open finds nothing to do
-		s, err := store.Open(path)
+		s, err := store.Open(path, domains.Migrations())
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -81,11 +83,11 @@ func checkLegacyRows(t *testing.T, s *store.Store) {
 		check("operation", string(op) == `{"status":"Succeeded"}` && err == nil, string(op), err)
 		ids, err := tx.HostIdentities("/subscriptions/" + sub + "/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/vm1")
 		check("host", reflect.DeepEqual(ids, []string{sp}) && err == nil, ids, err)
-		m, err := tx.GetRegistryManifest(reg, "app/web", "v1", true, true)
+		m, err := metadata.GetRegistryManifest(tx, reg, "app/web", "v1", true, true)
 		check("manifest by tag", m.Digest == man && string(m.Body) == `{"schemaVersion":2}` && err == nil, m, err)
-		size, err := tx.RegistryManifestBlobSize(reg, "app/web", man)
+		size, err := metadata.RegistryManifestBlobSize(tx, reg, "app/web", man)
 		check("image size", size == 1234+56 && err == nil, size, err)
-		u, err := tx.GetRegistryUpload("99999999-9999-9999-9999-999999999999")
+		u, err := metadata.GetRegistryUpload(tx, "99999999-9999-9999-9999-999999999999")
 		check("upload", u.StartedAt.Equal(t0) && err == nil, u, err)
 		var ann json.RawMessage = m.Annotations
 		check("annotations", ann == nil, string(ann))
