@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/directory"
 	"github.com/drydock-dev/drydock/internal/errdefs"
@@ -145,7 +146,7 @@ func (s *Scopes) Delete(tx *store.Tx, scope resourceid.ID) ([]string, error) {
 			return nil, err
 		}
 	}
-	names, err := tx.DeleteRoleAssignmentsBelow(scope.String())
+	names, err := accessdb.DeleteRoleAssignmentsBelow(tx, scope.String())
 	return append(removed, names...), err
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/access"
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/errdefs"
@@ -76,7 +77,7 @@ func seedAssignments(ctx context.Context, dir string, n int) error {
 			if err != nil {
 				return err
 			}
-			err = tx.CreateRoleAssignment(store.RoleAssignment{Name: name, Scope: scope, RoleGUID: role, PrincipalID: a.Properties.PrincipalID, Body: body})
+			err = accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: name, Scope: scope, RoleGUID: role, PrincipalID: a.Properties.PrincipalID, Body: body})
 			switch {
 			case err == nil:
 				made++

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/drydock-dev/drydock/internal/access"
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -24,9 +25,9 @@ func TestSeedAssignments(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var rows []store.RoleAssignment
+	var rows []accessdb.RoleAssignment
 	if err := st.View(context.Background(), func(tx *store.Tx) (err error) {
-		rows, err = tx.ListRoleAssignments()
+		rows, err = accessdb.ListRoleAssignments(tx)
 		return err
 	}); err != nil {
 		t.Fatal(err)

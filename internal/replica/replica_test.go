@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/secretbox"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -139,7 +140,7 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("first reload %q, want a full one after connecting", got)
 	}
 	if err := writer.Update(t.Context(), func(tx *store.Tx) error {
-		return tx.CreateRoleAssignment(store.RoleAssignment{Name: "n", Scope: "/subscriptions/s", RoleGUID: "g", PrincipalID: "p", Body: []byte("{}")})
+		return accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: "n", Scope: "/subscriptions/s", RoleGUID: "g", PrincipalID: "p", Body: []byte("{}")})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestWatch(t *testing.T) {
 	}
 	// A rolled-back change announces nothing; the next committed one does.
 	writer.Update(t.Context(), func(tx *store.Tx) error {
-		tx.DeleteRoleAssignment("n")
+		accessdb.DeleteRoleAssignment(tx, "n")
 		return os.ErrInvalid
 	})
 	if err := writer.Update(t.Context(), func(tx *store.Tx) error {

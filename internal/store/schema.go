@@ -6,17 +6,17 @@ import (
 )
 
 // Migrations returns the migrations of the tables the store's own
-// accessors use (the core domain's, the directory's and access's), in the
-// order Open applies them. The domains that own the rest of the schema
-// declare theirs (the registry's in internal/registry/metadata), and the
-// server passes them all to OpenDatabase explicitly, the replica domain's
-// last (see ReplicaMigrations). A later migration is appended to its
-// domain's list with the next version number.
+// accessors use (the core domain's and the directory's), in the order
+// Open applies them. The domains that own the rest of the schema declare
+// theirs (access's in internal/access/accessdb, the registry's in
+// internal/registry/metadata), and the server passes them all to
+// OpenDatabase explicitly (internal/domains), the replica domain's last
+// (see ReplicaMigrations). A later migration is appended to its domain's
+// list with the next version number.
 func Migrations() []Migration {
 	return []Migration{
 		{Domain: "core", Version: 1, Name: "subscriptions, resources, operations and settings", SQL: coreSchema},
 		{Domain: "directory", Version: 1, Name: "principals, secrets, group memberships and managed-identity hosts", SQL: directorySchema},
-		{Domain: "access", Version: 1, Name: "role assignments", SQL: accessSchema},
 		{Domain: "core", Version: 2, Name: "one time encoding", Up: func(tx *Tx) error {
 			return tx.rewriteTimes([]timeColumns{
 				{"subscriptions", "id", []string{"created_at"}},
@@ -113,16 +113,6 @@ CREATE INDEX IF NOT EXISTS group_members_member ON group_members(member_id);
 CREATE TABLE IF NOT EXISTS hosts(
   host_id TEXT PRIMARY KEY,
   identities TEXT NOT NULL);
-`
-
-const accessSchema = `
-CREATE TABLE IF NOT EXISTS role_assignments(
-  name_key TEXT PRIMARY KEY,
-  body TEXT NOT NULL,
-  scope_key TEXT NOT NULL,
-  role_guid TEXT NOT NULL,
-  principal_id TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS role_assignments_unique ON role_assignments(scope_key, role_guid, principal_id);
 `
 
 // timeColumns names a table's time columns and an expression that

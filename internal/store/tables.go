@@ -370,99 +370,6 @@ func (t *Tx) MemberOf(memberID string) ([]Member, error) {
 // AllMemberships returns every membership edge (to build the in-memory index).
 func (t *Tx) AllMemberships() ([]Member, error) { return t.members(`1 = 1`) }
 
-// ---- role assignments ----
-
-// RoleAssignment is a stored assignment; Body is its ARM JSON.
-type RoleAssignment struct {
-	Name        string
-	Scope       string
-	RoleGUID    string
-	PrincipalID string
-	Body        json.RawMessage
-}
-
-// CreateRoleAssignment inserts an assignment. errdefs.ErrAlreadyExists when the name
-// exists or when the same principal already holds the role at the scope.
-func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
-	return t.InsertUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
-		strings.ToLower(a.Name), string(a.Body), normScope(a.Scope), strings.ToLower(a.RoleGUID), strings.ToLower(a.PrincipalID))
-}
-
-// DeleteRoleAssignment removes an assignment by name.
-func (t *Tx) DeleteRoleAssignment(name string) error {
-	return t.ExecFound(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
-}
-
-// DeleteRoleAssignmentsBelow removes every assignment at or below scope and
-// returns their names (used when a resource or resource group is deleted).
-func (t *Tx) DeleteRoleAssignmentsBelow(scope string) ([]string, error) {
-	s := normScope(scope)
-	rows, err := t.Query(`SELECT name_key FROM role_assignments WHERE scope_key = ? OR substr(scope_key, 1, ?) = ?`, s, len(s)+1, s+"/")
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	for _, n := range names {
-		if _, err := t.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, n); err != nil {
-			return nil, err
-		}
-	}
-	return names, nil
-}
-
-// EachRoleAssignment calls fn with every assignment's name and body, in no
-// particular order, reading one row at a time: loading 100,000 at start
-// holds one in memory at a time rather than all. body is valid only until
-// fn returns. An error from fn ends the walk and is returned.
-func (t *Tx) EachRoleAssignment(fn func(name string, body []byte) error) error {
-	rows, err := t.Query(`SELECT name_key, body FROM role_assignments`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var name string
-	var body sql.RawBytes // one buffer, reused for every row
-	for rows.Next() {
-		if err := rows.Scan(&name, &body); err != nil {
-			return err
-		}
-		if err := fn(name, body); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// ListRoleAssignments returns every assignment.
-func (t *Tx) ListRoleAssignments() ([]RoleAssignment, error) {
-	return QueryAll(t, scanRoleAssignment, `SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
-}
-
-func scanRoleAssignment(sc RowScanner) (RoleAssignment, error) {
-	var a RoleAssignment
-	var body string
-	err := sc.Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
-	a.Body = json.RawMessage(body)
-	return a, err
-}
-
-func normScope(s string) string {
-	s = strings.ToLower(strings.TrimSuffix(s, "/"))
-	if s == "" {
-		return "/"
-	}
-	return s
-}
-
 // ---- long-running operations ----
 
 // PutOperation stores an operation's status document.
@@ -528,17 +435,4 @@ func (t *Tx) SecretByKeyID(keyID string) (Secret, error) {
 	}
 	s.StartAt, s.EndAt = ParseTime(st), ParseTime(en)
 	return s, err
-}
-
-// GetRoleAssignment returns one assignment by name.
-func (t *Tx) GetRoleAssignment(name string) (RoleAssignment, error) {
-	var a RoleAssignment
-	var body string
-	err := t.QueryRow(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments WHERE name_key = ?`, strings.ToLower(name)).
-		Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, errdefs.ErrNotFound
-	}
-	a.Body = json.RawMessage(body)
-	return a, err
 }

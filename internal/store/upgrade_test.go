@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -77,7 +78,7 @@ func checkLegacyRows(t *testing.T, s *store.Store) {
 		check("secret times", len(secs) == 1 && secs[0].StartAt.Equal(t0) && secs[0].EndAt.Equal(t0.AddDate(1, 0, 0)) && err == nil, secs, err)
 		ms, err := tx.GroupMembers(group)
 		check("membership times", len(ms) == 1 && ms[0].MemberID == alice && ms[0].AddedAt.Equal(t0) && ms[0].EffectiveAt.Equal(t0.Add(time.Second/2)) && err == nil, ms, err)
-		ras, err := tx.ListRoleAssignments()
+		ras, err := accessdb.ListRoleAssignments(tx)
 		check("role assignments", len(ras) == 1 && ras[0].PrincipalID == sp && err == nil, ras, err)
 		op, err := tx.GetOperation("88888888-8888-8888-8888-888888888888")
 		check("operation", string(op) == `{"status":"Succeeded"}` && err == nil, string(op), err)

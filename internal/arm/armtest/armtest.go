@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/directory"
@@ -106,7 +107,7 @@ func (e *Env) Grant(t testing.TB, principalID, roleGUID, scope string) {
 	t.Helper()
 	a := authz.Assignment{Name: uuid.NewString(), Scope: scope, RoleDefinitionID: roleGUID, PrincipalID: principalID, PrincipalType: "User"}
 	if err := e.Store.Update(context.Background(), func(tx *store.Tx) error {
-		return tx.CreateRoleAssignment(store.RoleAssignment{Name: a.Name, Scope: scope, RoleGUID: roleGUID, PrincipalID: principalID, Body: []byte("{}")})
+		return accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: a.Name, Scope: scope, RoleGUID: roleGUID, PrincipalID: principalID, Body: []byte("{}")})
 	}); err != nil {
 		t.Fatal(err)
 	}

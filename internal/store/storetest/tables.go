@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -348,7 +349,7 @@ func testMembers(t *testing.T, open Opener) {
 func testRoleAssignments(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	rg := "/subscriptions/" + sub1 + "/resourceGroups/rg"
-	assignments := []store.RoleAssignment{
+	assignments := []accessdb.RoleAssignment{
 		{Name: "9a9a9a9a-0000-4000-8000-00000000009a", Scope: "/subscriptions/" + sub1, RoleGUID: "acdd72a7", PrincipalID: userID},
 		{Name: "9b9b9b9b-0000-4000-8000-00000000009b", Scope: rg, RoleGUID: "7f951dda", PrincipalID: userID},
 		{Name: "9c9c9c9c-0000-4000-8000-00000000009c", Scope: rg + "/providers/Microsoft.ContainerRegistry/registries/r1/", RoleGUID: "7f951dda", PrincipalID: spID},
@@ -357,27 +358,27 @@ func testRoleAssignments(t *testing.T, open Opener) {
 	update(t, s, func(tx *store.Tx) error {
 		for _, a := range assignments {
 			a.Body = json.RawMessage(`{"name":"` + a.Name + `"}`)
-			if err := tx.CreateRoleAssignment(a); err != nil {
+			if err := accessdb.CreateRoleAssignment(tx, a); err != nil {
 				return err
 			}
 		}
-		dups := []store.RoleAssignment{
+		dups := []accessdb.RoleAssignment{
 			{Name: "9A9A9A9A-0000-4000-8000-00000000009A", Scope: "/", RoleGUID: "x", PrincipalID: "y"},
 			{Name: "9e9e9e9e-0000-4000-8000-00000000009e", Scope: strings.ToUpper(rg), RoleGUID: "7F951DDA", PrincipalID: userID},
 		}
 		for _, a := range dups {
-			if err := tx.CreateRoleAssignment(a); !errors.Is(err, errdefs.ErrAlreadyExists) {
+			if err := accessdb.CreateRoleAssignment(tx, a); !errors.Is(err, errdefs.ErrAlreadyExists) {
 				t.Errorf("duplicate %s: %v", a.Name, err)
 			}
 		}
 		return nil
 	})
 	view(t, s, func(tx *store.Tx) error {
-		a, err := tx.GetRoleAssignment("9C9C9C9C-0000-4000-8000-00000000009C")
+		a, err := accessdb.GetRoleAssignment(tx, "9C9C9C9C-0000-4000-8000-00000000009C")
 		if err != nil || a.Scope != strings.ToLower(rg+"/providers/Microsoft.ContainerRegistry/registries/r1") || a.PrincipalID != spID {
 			t.Errorf("get: %+v %v", a, err)
 		}
-		list, err := tx.ListRoleAssignments()
+		list, err := accessdb.ListRoleAssignments(tx)
 		if err != nil || len(list) != 4 || list[0].Name != assignments[0].Name {
 			t.Errorf("list: %+v %v", list, err)
 		}
@@ -387,7 +388,7 @@ func testRoleAssignments(t *testing.T, open Opener) {
 			bodies[a.Name] = string(a.Body)
 		}
 		walked := map[string]string{}
-		if err := tx.EachRoleAssignment(func(name string, body []byte) error {
+		if err := accessdb.EachRoleAssignment(tx, func(name string, body []byte) error {
 			walked[name] = string(body)
 			return nil
 		}); err != nil || !reflect.DeepEqual(walked, bodies) {
@@ -395,22 +396,22 @@ func testRoleAssignments(t *testing.T, open Opener) {
 		}
 		stop := errors.New("stop")
 		calls := 0
-		if err := tx.EachRoleAssignment(func(string, []byte) error { calls++; return stop }); err != stop || calls != 1 {
+		if err := accessdb.EachRoleAssignment(tx, func(string, []byte) error { calls++; return stop }); err != stop || calls != 1 {
 			t.Errorf("each, stopped by fn: %v after %d calls", err, calls)
 		}
 		return nil
 	})
 	update(t, s, func(tx *store.Tx) error {
 		// At or below the group: not the subscription's, not rg2's.
-		names, err := tx.DeleteRoleAssignmentsBelow(strings.ToUpper(rg) + "/")
+		names, err := accessdb.DeleteRoleAssignmentsBelow(tx, strings.ToUpper(rg)+"/")
 		if err != nil || !reflect.DeepEqual(slices.Sorted(slices.Values(names)), []string{assignments[1].Name, assignments[2].Name}) {
 			t.Errorf("delete below: %v %v", names, err)
 		}
-		if err := tx.DeleteRoleAssignment(assignments[3].Name); err != nil {
+		if err := accessdb.DeleteRoleAssignment(tx, assignments[3].Name); err != nil {
 			return err
 		}
-		wantKind(t, "delete again", tx.DeleteRoleAssignment(assignments[3].Name), errdefs.ErrNotFound)
-		if list, _ := tx.ListRoleAssignments(); len(list) != 1 {
+		wantKind(t, "delete again", accessdb.DeleteRoleAssignment(tx, assignments[3].Name), errdefs.ErrNotFound)
+		if list, _ := accessdb.ListRoleAssignments(tx); len(list) != 1 {
 			t.Errorf("left: %+v", list)
 		}
 		return nil
