@@ -7,16 +7,18 @@ package domains
 
 import (
 	"github.com/drydock-dev/drydock/internal/access/accessdb"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
-// Migrations returns every domain's migrations: the store's own (core,
-// directory), access's, the registry's, then the replica domain's, whose
+// Migrations returns every domain's migrations: the store's own (the
+// core domain's), the directory's, access's, the registry's, then the replica domain's, whose
 // change triggers need the other domains' tables.
 func Migrations() []store.Migration {
 	var ms []store.Migration
 	ms = append(ms, store.Migrations()...)
+	ms = append(ms, directorydb.Migrations()...)
 	ms = append(ms, accessdb.Migrations()...)
 	ms = append(ms, metadata.Migrations()...)
 	return append(ms, store.ReplicaMigrations()...)

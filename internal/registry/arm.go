@@ -15,6 +15,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/secretbox"
@@ -78,7 +79,7 @@ func (p *Provider) onDelete(tx *store.Tx, r store.Resource) ([]string, error) {
 		}
 		p.dataPlane.throttle.Forget(strings.ToLower(r.ID))
 	}
-	return nil, tx.DeleteSecrets(r.ID, "")
+	return nil, directorydb.DeleteSecrets(tx, r.ID, "")
 }
 
 // Properties of a registry, as ARM returns them.
@@ -301,7 +302,7 @@ var passwordNames = []string{"password", "password2"}
 func adminKey(registryID, name string) string { return strings.ToLower(registryID) + "#" + name }
 
 func (p *Provider) ensureAdminPasswords(tx *store.Tx, registryID string) error {
-	have, err := tx.Secrets(registryID)
+	have, err := directorydb.Secrets(tx, registryID)
 	if err != nil {
 		return err
 	}
@@ -319,7 +320,7 @@ func (p *Provider) ensureAdminPasswords(tx *store.Tx, registryID string) error {
 func (p *Provider) setAdminPassword(tx *store.Tx, registryID, name string) error {
 	secret := newAdminPassword()
 	now := time.Now().UTC()
-	return tx.AddSecret(store.Secret{
+	return directorydb.AddSecret(tx, directorydb.Secret{
 		KeyID: adminKey(registryID, name), OwnerID: registryID, Hash: directory.HashSecret(secret), Hint: secret[:3],
 		DisplayName: name, StartAt: now, EndAt: now.AddDate(100, 0, 0), Sealed: p.box.Seal(secret, adminKey(registryID, name)),
 	})
@@ -365,8 +366,8 @@ func (p *Provider) AdminCredentials(ctx context.Context, registryID string) (str
 		return "", nil, arm.BadRequest("AdminUserDisabled",
 			"Admin user is disabled for registry '%s'. Enable it with 'az acr update --name %s --admin-enabled true'.", res.Name, res.Name)
 	}
-	secrets, err := store.Read(ctx, p.kit.Store, func(tx *store.Tx) ([]store.Secret, error) {
-		return tx.Secrets(registryID)
+	secrets, err := store.Read(ctx, p.kit.Store, func(tx *store.Tx) ([]directorydb.Secret, error) {
+		return directorydb.Secrets(tx, registryID)
 	})
 	if err != nil {
 		return "", nil, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/access/accessdb"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/secretbox"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -153,7 +154,7 @@ func TestWatch(t *testing.T) {
 		return os.ErrInvalid
 	})
 	if err := writer.Update(t.Context(), func(tx *store.Tx) error {
-		return tx.AddMember(store.Member{GroupID: "g", MemberID: "m", AddedAt: time.Now(), EffectiveAt: time.Now()})
+		return directorydb.AddMember(tx, directorydb.Member{GroupID: "g", MemberID: "m", AddedAt: time.Now(), EffectiveAt: time.Now()})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/access/accessdb"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -70,19 +71,19 @@ func checkLegacyRows(t *testing.T, s *store.Store) {
 		check("resources", len(res) == 2 && err == nil, res, err)
 		r, err := tx.GetResource(reg)
 		check("registry resource", r.Name == "Legacy1" && string(r.Body) == `{"sku":{"name":"Basic"}}` && err == nil, r, err)
-		p, err := tx.PrincipalByUPN("alice@DRYDOCK.local")
+		p, err := directorydb.PrincipalByUPN(tx, "alice@DRYDOCK.local")
 		check("user by UPN", p.ObjectID == alice && p.PasswordHash == "hash" && !p.CreatedAt.IsZero() && err == nil, p, err)
-		p, err = tx.PrincipalByAppID("55555555-5555-5555-5555-555555555555")
+		p, err = directorydb.PrincipalByAppID(tx, "55555555-5555-5555-5555-555555555555")
 		check("service principal", p.ObjectID == sp && err == nil, p, err)
-		secs, err := tx.Secrets(sp)
+		secs, err := directorydb.Secrets(tx, sp)
 		check("secret times", len(secs) == 1 && secs[0].StartAt.Equal(t0) && secs[0].EndAt.Equal(t0.AddDate(1, 0, 0)) && err == nil, secs, err)
-		ms, err := tx.GroupMembers(group)
+		ms, err := directorydb.GroupMembers(tx, group)
 		check("membership times", len(ms) == 1 && ms[0].MemberID == alice && ms[0].AddedAt.Equal(t0) && ms[0].EffectiveAt.Equal(t0.Add(time.Second/2)) && err == nil, ms, err)
 		ras, err := accessdb.ListRoleAssignments(tx)
 		check("role assignments", len(ras) == 1 && ras[0].PrincipalID == sp && err == nil, ras, err)
 		op, err := tx.GetOperation("88888888-8888-8888-8888-888888888888")
 		check("operation", string(op) == `{"status":"Succeeded"}` && err == nil, string(op), err)
-		ids, err := tx.HostIdentities("/subscriptions/" + sub + "/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/vm1")
+		ids, err := directorydb.HostIdentities(tx, "/subscriptions/"+sub+"/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/vm1")
 		check("host", reflect.DeepEqual(ids, []string{sp}) && err == nil, ids, err)
 		m, err := metadata.GetRegistryManifest(tx, reg, "app/web", "v1", true, true)
 		check("manifest by tag", m.Digest == man && string(m.Body) == `{"schemaVersion":2}` && err == nil, m, err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -248,7 +249,7 @@ func testRegistryLookups(t *testing.T, open Opener) {
 		wantKind(t, "manifest "+strconv.Quote(bad), errOf(metadata.LookupRegistryManifest(ctx, s, regA, "lib/app", bad, true, false)), errdefs.ErrNotFound)
 		wantKind(t, "blob link "+strconv.Quote(bad), errOf(metadata.LookupBlobLink(ctx, s, regA, bad, dg1)), errdefs.ErrNotFound)
 		view(t, s, func(tx *store.Tx) error {
-			wantKind(t, "principal "+strconv.Quote(bad), errOf(tx.PrincipalByUPN(bad)), errdefs.ErrNotFound)
+			wantKind(t, "principal "+strconv.Quote(bad), errOf(directorydb.PrincipalByUPN(tx, bad)), errdefs.ErrNotFound)
 			if ok, err := metadata.RegistryRepositoryExists(ctx, s, regA, bad); ok || err != nil {
 				t.Errorf("repository %q exists: %v %v", bad, ok, err)
 			}
