@@ -256,6 +256,22 @@ func (s *Service) stored(tx *store.Tx, name string) (Assignment, error) {
 	return a, json.Unmarshal(row.Body, &a)
 }
 
+// DeleteBelow deletes, inside tx, every role assignment at or below scope
+// (a deleted resource's or resource group's) and returns their names, for
+// Forget once tx committed. It is how other domains delete assignments
+// (arm.Scopes).
+func (s *Service) DeleteBelow(tx *store.Tx, scope string) ([]string, error) {
+	return accessdb.DeleteRoleAssignmentsBelow(tx, scope)
+}
+
+// Forget drops assignments whose deletion committed from the
+// authorization engine.
+func (s *Service) Forget(names ...string) {
+	for _, n := range names {
+		s.engine.Remove(n)
+	}
+}
+
 // Commit mirrors committed assignments into the authorization engine.
 func (s *Service) Commit(as ...Assignment) {
 	for _, a := range as {

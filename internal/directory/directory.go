@@ -343,6 +343,20 @@ func (d *Directory) DeleteResourcePrincipal(tx *store.Tx, resourceID string) err
 	return nil
 }
 
+// SetResourceSecret stores, in the caller's transaction, a secret that an
+// ARM resource owns rather than a principal (a registry's admin
+// passwords), replacing the one with the same key ID. Other domains write
+// secrets only through it and DeleteResourceSecrets.
+func (d *Directory) SetResourceSecret(tx *store.Tx, s directorydb.Secret) error {
+	return directorydb.AddSecret(tx, s)
+}
+
+// DeleteResourceSecrets removes, in the caller's transaction, every secret
+// an ARM resource owns (when the resource is deleted).
+func (d *Directory) DeleteResourceSecrets(tx *store.Tx, resourceID string) error {
+	return directorydb.DeleteSecrets(tx, resourceID, "")
+}
+
 // forgetMemberships drops a deleted principal's edges, as a member and as
 // a group, from the membership index.
 func (d *Directory) forgetMemberships(objectID string) {

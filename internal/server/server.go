@@ -162,10 +162,10 @@ func (s *Server) assemble(ctx context.Context) error {
 	s.rbac = arm.NewRBAC(engine, s.dir)
 	s.router = arm.NewRouter(s.st, s.dir, cfg.PublicURL, s.log)
 	s.replicateOperations()
-	kit := &arm.Kit{Store: s.st, Auth: s.rbac, Ops: s.router.Ops, Scopes: arm.NewScopes(engine)}
 	if s.access, err = access.New(ctx, s.st, engine, s.rbac, s.dir); err != nil {
 		return err
 	}
+	kit := &arm.Kit{Store: s.st, Auth: s.rbac, Ops: s.router.Ops, Scopes: arm.NewScopes(s.access)}
 	s.access.Register(s.router)
 	rp := resources.Register(s.router, kit, s.dir, engine, s.access)
 	var port string
@@ -175,7 +175,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	if cfg.RegistryPublicPort != "" {
 		port = cfg.RegistryPublicPort // clients come through a load balancer
 	}
-	prov := registry.Register(s.router, kit, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation,
+	prov := registry.Register(s.router, kit, s.dir, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation,
 		Throttling: cfg.RegistryThrottling})
 	ids := identity.Register(s.router, kit, s.dir)
 	if err := s.assembleRegistry(ctx, prov, keys); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/drydock-dev/drydock/internal/access"
 	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
@@ -41,6 +42,9 @@ type Env struct {
 	RBAC   *arm.RBAC
 	Router *arm.Router
 	Kit    *arm.Kit
+	// Access owns the role assignments (the kit deletes a scope's
+	// through it).
+	Access *access.Service
 	// Sub is a subscription that exists.
 	Sub string
 }
@@ -63,7 +67,10 @@ func New(t testing.TB) *Env {
 	e := &Env{Store: st, Dir: d, Engine: authz.NewEngine(authz.BuiltInRoles()), Sub: uuid.NewString()}
 	e.RBAC = arm.NewRBAC(e.Engine, d)
 	e.Router = arm.NewRouter(st, d, BaseURL, log)
-	e.Kit = &arm.Kit{Store: st, Auth: e.RBAC, Ops: e.Router.Ops, Scopes: arm.NewScopes(e.Engine)}
+	if e.Access, err = access.New(ctx, st, e.Engine, e.RBAC, d); err != nil {
+		t.Fatal(err)
+	}
+	e.Kit = &arm.Kit{Store: st, Auth: e.RBAC, Ops: e.Router.Ops, Scopes: arm.NewScopes(e.Access)}
 	t.Cleanup(e.Router.Ops.Wait)
 	if err := st.Update(ctx, func(tx *store.Tx) error {
 		return tx.CreateSubscription(store.Subscription{ID: e.Sub, DisplayName: "test", TenantID: d.TenantID(), State: "Enabled"})
