@@ -1,12 +1,15 @@
-// Package store owns drydock's metadata: resources, subscriptions, the
-// directory's principals and credentials, group memberships, role
-// assignments, long-running operations and the registries' repositories,
-// manifests, tags and blob links. It has two backends behind one API:
-// SQLite (pure Go, WAL mode) in the data directory, the embedded default,
-// and PostgreSQL (pgx), selected by a postgres:// URL (Options.Database).
-// The accessors are written once; the dialect maps placeholders, column
-// types and errors for each engine, and every time is stored in one
-// fixed-width text encoding. Every change runs in one transaction through
+// Package store is drydock's metadata database: the engine every domain
+// keeps its tables in, and the core domain's own tables (settings,
+// subscriptions, resources, long-running operations) and the replica
+// set's. The other domains own theirs, with their migrations and SQL
+// (internal/directory/directorydb, internal/access/accessdb,
+// internal/registry/metadata), written as functions over a Tx. It has two
+// backends behind one API: SQLite (pure Go, WAL mode) in the data
+// directory, the embedded default, and PostgreSQL (pgx), selected by a
+// postgres:// URL (Options.Database). Statements are written once, in
+// SQLite's dialect; the dialect maps placeholders, column types and
+// errors for each engine, and every time is stored in one fixed-width
+// text encoding (FormatTime). Every change runs in one transaction through
 // Update, and write transactions run one at a time on both engines, so a
 // failed request leaves nothing half-written.
 //
@@ -267,7 +270,9 @@ func Read[T any](ctx context.Context, s Viewer, fn func(*Tx) (T, error)) (T, err
 	return v, err
 }
 
-// Tx is a transaction with typed accessors for each table.
+// Tx is a transaction: the core domain's accessors are its methods, and
+// the other domains' are functions that take it, so that one transaction
+// can span domains.
 type Tx struct {
 	tx          *sql.Tx
 	d           dialect
