@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/directory"
@@ -71,7 +72,7 @@ func (s *Service) Reload(ctx context.Context) error {
 	var as []authz.Assignment
 	in := interner{}
 	err := s.st.View(ctx, func(tx *store.Tx) error {
-		return tx.EachRoleAssignment(func(name string, body []byte) error {
+		return accessdb.EachRoleAssignment(tx, func(name string, body []byte) error {
 			var a engineFields
 			if err := json.Unmarshal(body, &a); err != nil {
 				return fmt.Errorf("role assignment %s: %w", name, err)
@@ -236,7 +237,7 @@ func (s *Service) Create(tx *store.Tx, n NewAssignment) (Assignment, error) {
 		},
 	}
 	body, _ := json.Marshal(a)
-	err = tx.CreateRoleAssignment(store.RoleAssignment{Name: a.Name, Scope: a.Properties.Scope, RoleGUID: role.GUID, PrincipalID: p.ObjectID, Body: body})
+	err = accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: a.Name, Scope: a.Properties.Scope, RoleGUID: role.GUID, PrincipalID: p.ObjectID, Body: body})
 	if errdefs.IsAlreadyExists(err) {
 		if _, ok := s.engine.Get(n.Name); ok {
 			return s.stored(tx, n.Name)
@@ -247,12 +248,28 @@ func (s *Service) Create(tx *store.Tx, n NewAssignment) (Assignment, error) {
 }
 
 func (s *Service) stored(tx *store.Tx, name string) (Assignment, error) {
-	row, err := tx.GetRoleAssignment(name)
+	row, err := accessdb.GetRoleAssignment(tx, name)
 	if err != nil {
 		return Assignment{}, arm.Errorf(http.StatusNotFound, "RoleAssignmentNotFound", "The role assignment '%s' is not found.", name)
 	}
 	var a Assignment
 	return a, json.Unmarshal(row.Body, &a)
+}
+
+// DeleteBelow deletes, inside tx, every role assignment at or below scope
+// (a deleted resource's or resource group's) and returns their names, for
+// Forget once tx committed. It is how other domains delete assignments
+// (arm.Scopes).
+func (s *Service) DeleteBelow(tx *store.Tx, scope string) ([]string, error) {
+	return accessdb.DeleteRoleAssignmentsBelow(tx, scope)
+}
+
+// Forget drops assignments whose deletion committed from the
+// authorization engine.
+func (s *Service) Forget(names ...string) {
+	for _, n := range names {
+		s.engine.Remove(n)
+	}
 }
 
 // Commit mirrors committed assignments into the authorization engine.
@@ -359,7 +376,7 @@ func (s *Service) delete(r *arm.Request) (int, any, error) {
 		if a, err = s.stored(tx, r.ID.Name()); err != nil {
 			return err
 		}
-		return tx.DeleteRoleAssignment(r.ID.Name())
+		return accessdb.DeleteRoleAssignment(tx, r.ID.Name())
 	})
 	if err != nil {
 		return 0, nil, err

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/store"
 	"github.com/drydock-dev/drydock/internal/store/storetest"
@@ -54,7 +55,7 @@ func TestReloadLoadsStoredAssignments(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if err := tx.CreateRoleAssignment(store.RoleAssignment{Name: a.Name, Scope: a.Properties.Scope,
+			if err := accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: a.Name, Scope: a.Properties.Scope,
 				RoleGUID: roleGUID(a.Properties.RoleDefinitionID), PrincipalID: a.Properties.PrincipalID, Body: body}); err != nil {
 				return err
 			}
@@ -94,7 +95,7 @@ func TestReloadRefusesUndecodableBody(t *testing.T) {
 	st := storetest.Open(t)
 	const name = "10000000-0000-4000-8000-0000000000ff"
 	err := st.Update(ctx, func(tx *store.Tx) error {
-		return tx.CreateRoleAssignment(store.RoleAssignment{Name: name, Scope: "/", RoleGUID: authz.ReaderGUID,
+		return accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: name, Scope: "/", RoleGUID: authz.ReaderGUID,
 			PrincipalID: "20000000-0000-4000-8000-0000000000ff", Body: json.RawMessage(`{"name": 7}`)})
 	})
 	if err != nil {

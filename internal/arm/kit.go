@@ -95,21 +95,27 @@ type DeleteHook func(tx *store.Tx, r store.Resource) (removedAssignments []strin
 // it drops the assignments from the authorization engine and runs the
 // after-delete callbacks.
 type Scopes struct {
-	engine Assignments
-	hooks  map[string]DeleteHook
-	after  []func(context.Context)
+	assignments Assignments
+	hooks       map[string]DeleteHook
+	after       []func(context.Context)
 }
 
-// Assignments is the authorization engine's index of role assignments,
-// from which deleted ones are removed (*authz.Engine).
+// Assignments is access's part in deleting a scope (*access.Service):
+// role assignments are access's rows, so the scope deleter removes them
+// through it, and access then drops them from the authorization engine.
 type Assignments interface {
-	Remove(name string) bool
+	// DeleteBelow deletes, inside tx, every role assignment at or below
+	// scope and returns their names.
+	DeleteBelow(tx *store.Tx, scope string) ([]string, error)
+	// Forget drops assignments whose deletion committed from the
+	// authorization engine.
+	Forget(names ...string)
 }
 
-// NewScopes returns the scope deleter, which drops removed role
-// assignments from engine.
-func NewScopes(engine Assignments) *Scopes {
-	return &Scopes{engine: engine, hooks: map[string]DeleteHook{}}
+// NewScopes returns the scope deleter, which deletes role assignments
+// through assignments.
+func NewScopes(assignments Assignments) *Scopes {
+	return &Scopes{assignments: assignments, hooks: map[string]DeleteHook{}}
 }
 
 // OnDelete registers the cleanup for resources of a type.
@@ -145,7 +151,7 @@ func (s *Scopes) Delete(tx *store.Tx, scope resourceid.ID) ([]string, error) {
 			return nil, err
 		}
 	}
-	names, err := tx.DeleteRoleAssignmentsBelow(scope.String())
+	names, err := s.assignments.DeleteBelow(tx, scope.String())
 	return append(removed, names...), err
 }
 
@@ -153,9 +159,7 @@ func (s *Scopes) Delete(tx *store.Tx, scope resourceid.ID) ([]string, error) {
 // from the authorization engine and runs the after-delete callbacks
 // (e.g. name resolution for deleted registries).
 func (s *Scopes) Deleted(ctx context.Context, removedAssignments []string) {
-	for _, n := range removedAssignments {
-		s.engine.Remove(n)
-	}
+	s.assignments.Forget(removedAssignments...)
 	for _, f := range s.after {
 		f(ctx)
 	}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/domains"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -34,7 +36,7 @@ func scaleRepoName(i int) string { return fmt.Sprintf("scale/r%05d", i) }
 // drydock whose data directory is dir: each links the benchmark's config
 // and a layer and holds one image manifest tagged v0…v9.
 func seedRepositories(ctx context.Context, dir, regID string, n int, layer string, layerSize int64) error {
-	st, err := store.Open(filepath.Join(dir, "drydock.db"))
+	st, err := store.Open(filepath.Join(dir, "drydock.db"), domains.Migrations())
 	if err != nil {
 		return err
 	}
@@ -47,19 +49,19 @@ func seedRepositories(ctx context.Context, dir, regID string, n int, layer strin
 	return st.Update(ctx, func(tx *store.Tx) error {
 		for i := range n {
 			repo := scaleRepoName(i)
-			if err := tx.LinkBlob(regID, repo, cfg, int64(len(benchConfig))); err != nil {
+			if err := metadata.LinkBlob(tx, regID, repo, cfg, int64(len(benchConfig))); err != nil {
 				return err
 			}
-			if err := tx.LinkBlob(regID, repo, layer, layerSize); err != nil {
+			if err := metadata.LinkBlob(tx, regID, repo, layer, layerSize); err != nil {
 				return err
 			}
-			if _, err := tx.PutRegistryManifest(store.RegistryManifest{Registry: regID, Repository: repo, Digest: digest,
+			if _, err := metadata.PutRegistryManifest(tx, metadata.Manifest{Registry: regID, Repository: repo, Digest: digest,
 				MediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/vnd.oci.image.config.v1+json", Body: body},
-				[]store.ManifestRef{{Digest: cfg}, {Digest: layer}}); err != nil {
+				[]metadata.ManifestRef{{Digest: cfg}, {Digest: layer}}); err != nil {
 				return err
 			}
 			for t := range tagsPerRepo {
-				if err := tx.PutRegistryTag(regID, repo, fmt.Sprintf("v%d", t), digest); err != nil {
+				if err := metadata.PutRegistryTag(tx, regID, repo, fmt.Sprintf("v%d", t), digest); err != nil {
 					return err
 				}
 			}

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/access"
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/authz"
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -39,7 +41,7 @@ import (
 // benchmark's own principal, whose decisions the engine answers from its
 // own assignments whatever the directory holds.
 func seedAssignments(ctx context.Context, dir string, n int) error {
-	st, err := store.Open(filepath.Join(dir, "drydock.db"))
+	st, err := store.Open(filepath.Join(dir, "drydock.db"), domains.Migrations())
 	if err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func seedAssignments(ctx context.Context, dir string, n int) error {
 			if err != nil {
 				return err
 			}
-			err = tx.CreateRoleAssignment(store.RoleAssignment{Name: name, Scope: scope, RoleGUID: role, PrincipalID: a.Properties.PrincipalID, Body: body})
+			err = accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: name, Scope: scope, RoleGUID: role, PrincipalID: a.Properties.PrincipalID, Body: body})
 			switch {
 			case err == nil:
 				made++

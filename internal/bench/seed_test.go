@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/drydock-dev/drydock/internal/access"
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
+	"github.com/drydock-dev/drydock/internal/domains"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -17,14 +20,14 @@ func TestSeedAssignments(t *testing.T) {
 	if err := seedAssignments(context.Background(), dir, 2000); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(dir, "drydock.db"))
+	st, err := store.Open(filepath.Join(dir, "drydock.db"), domains.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var rows []store.RoleAssignment
+	var rows []accessdb.RoleAssignment
 	if err := st.View(context.Background(), func(tx *store.Tx) (err error) {
-		rows, err = tx.ListRoleAssignments()
+		rows, err = accessdb.ListRoleAssignments(tx)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -49,22 +52,22 @@ func TestSeedRepositories(t *testing.T) {
 	if err := seedRepositories(context.Background(), dir, reg, 3, layer, 4096); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(dir, "drydock.db"))
+	st, err := store.Open(filepath.Join(dir, "drydock.db"), domains.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	err = st.View(context.Background(), func(tx *store.Tx) error {
-		repos, err := tx.ListRegistryRepositories(reg, "", 10)
+		repos, err := metadata.ListRegistryRepositories(tx, reg, "", 10)
 		if err != nil || len(repos) != 3 {
 			t.Fatalf("repositories %v (%v), want 3", repos, err)
 		}
 		for _, r := range repos {
-			tags, err := tx.ListRegistryTags(reg, r, "", 100)
+			tags, err := metadata.ListRegistryTags(tx, reg, r, "", 100)
 			if err != nil || len(tags) != tagsPerRepo {
 				t.Fatalf("%s: tags %v (%v)", r, tags, err)
 			}
-			m, err := tx.GetRegistryManifest(reg, r, "v9", true, true)
+			m, err := metadata.GetRegistryManifest(tx, reg, r, "v9", true, true)
 			if err != nil || m.Digest != tags[0].Digest || len(m.Body) == 0 {
 				t.Fatalf("%s:v9: %+v %v", r, m, err)
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/cluster/cpconfig"
 	"github.com/drydock-dev/drydock/internal/cluster/credprovider"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/identity"
 	"github.com/drydock-dev/drydock/internal/resourceid"
@@ -430,7 +431,7 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 			ident.PrincipalID, ident.TenantID = sp.ObjectID, p.dir.TenantID()
 			st.ControlPlanePrincipal = sp.ObjectID
 		default:
-			sp, err := tx.PrincipalByResourceID(userCP)
+			sp, err := directorydb.PrincipalByResourceID(tx, userCP)
 			if err != nil {
 				return arm.BadRequest("InvalidParameter", "The user-assigned identity '%s' was not found.", userCP)
 			}
@@ -455,7 +456,7 @@ func (p *Provider) put(r *arm.Request) (int, any, error) {
 		// Kubelet identity.
 		var kubelet KubeletIdentity
 		if byoKubelet != "" {
-			sp, err := tx.PrincipalByResourceID(byoKubelet)
+			sp, err := directorydb.PrincipalByResourceID(tx, byoKubelet)
 			if err != nil {
 				return arm.BadRequest("InvalidParameter", "The kubelet identity '%s' was not found.", byoKubelet)
 			}

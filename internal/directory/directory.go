@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/drydock-dev/drydock/internal/authz"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 	"github.com/drydock-dev/drydock/internal/tokens"
@@ -64,8 +65,8 @@ type Directory struct {
 	cfg    Config
 
 	mu       sync.RWMutex
-	memberOf map[string][]store.Member // member object ID (lower) → direct groups
-	tokened  map[string]bool           // principals known to have been issued a token
+	memberOf map[string][]directorydb.Member // member object ID (lower) → direct groups
+	tokened  map[string]bool                 // principals known to have been issued a token
 }
 
 // New opens the directory over the store and loads the membership index.
@@ -158,7 +159,7 @@ type principalBody struct {
 	OwnerID string   `json:"ownerId,omitempty"`
 }
 
-func fromStore(sp store.Principal) Principal {
+func fromStore(sp directorydb.Principal) Principal {
 	var b principalBody
 	_ = json.Unmarshal(nonEmpty(sp.Body), &b)
 	return Principal{
@@ -167,9 +168,9 @@ func fromStore(sp store.Principal) Principal {
 	}
 }
 
-func toStore(p Principal, passwordHash string) store.Principal {
+func toStore(p Principal, passwordHash string) directorydb.Principal {
 	body, _ := json.Marshal(principalBody{Roles: p.Roles, OwnerID: p.OwnerID})
-	return store.Principal{
+	return directorydb.Principal{
 		ObjectID: p.ObjectID, Kind: p.Kind, AppID: p.AppID, UPN: p.UPN, DisplayName: p.DisplayName,
 		ResourceID: p.ResourceID, PasswordHash: passwordHash, Body: body, CreatedAt: p.CreatedAt,
 	}
@@ -192,7 +193,7 @@ func (d *Directory) CreateUser(ctx context.Context, tx *store.Tx, upn, displayNa
 		return Principal{}, err
 	}
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindUser, UPN: upn, DisplayName: displayName, Roles: roles, CreatedAt: d.Now().UTC()}
-	if err := tx.CreatePrincipal(toStore(p, string(hash))); err != nil {
+	if err := directorydb.CreatePrincipal(tx, toStore(p, string(hash))); err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			return Principal{}, exists("another object with the same value for property userPrincipalName already exists")
 		}
@@ -208,27 +209,27 @@ func (d *Directory) CreateApplication(tx *store.Tx, displayName, ownerID string)
 		return Principal{}, invalid("displayName is required")
 	}
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindApplication, AppID: uuid.NewString(), DisplayName: displayName, OwnerID: ownerID, CreatedAt: d.Now().UTC()}
-	return p, tx.CreatePrincipal(toStore(p, ""))
+	return p, directorydb.CreatePrincipal(tx, toStore(p, ""))
 }
 
 // CreateServicePrincipal creates the service principal of an application.
 func (d *Directory) CreateServicePrincipal(tx *store.Tx, appID, ownerID string) (Principal, error) {
-	app, err := tx.ApplicationByAppID(appID)
+	app, err := directorydb.ApplicationByAppID(tx, appID)
 	if err != nil {
 		return Principal{}, notFound("no application with appId '%s'", appID)
 	}
-	if _, err := tx.PrincipalByAppID(appID); err == nil {
+	if _, err := directorydb.PrincipalByAppID(tx, appID); err == nil {
 		return Principal{}, exists("a service principal for appId '%s' already exists", appID)
 	}
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindServicePrincipal, AppID: app.AppID, DisplayName: app.DisplayName, OwnerID: ownerID, CreatedAt: d.Now().UTC()}
-	return p, tx.CreatePrincipal(toStore(p, ""))
+	return p, directorydb.CreatePrincipal(tx, toStore(p, ""))
 }
 
 // CreateManagedIdentity creates the service principal of a managed
 // identity; its clientId is AppID and its principalId is ObjectID.
 func (d *Directory) CreateManagedIdentity(tx *store.Tx, resourceID, displayName string) (Principal, error) {
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindManagedIdentity, AppID: uuid.NewString(), DisplayName: displayName, ResourceID: resourceID, CreatedAt: d.Now().UTC()}
-	return p, tx.CreatePrincipal(toStore(p, ""))
+	return p, directorydb.CreatePrincipal(tx, toStore(p, ""))
 }
 
 // CreateGroup creates a security group.
@@ -240,7 +241,7 @@ func (d *Directory) CreateGroup(tx *store.Tx, displayName, mailNickname, ownerID
 		mailNickname = displayName
 	}
 	p := Principal{ObjectID: uuid.NewString(), Kind: KindGroup, UPN: mailNickname, DisplayName: displayName, OwnerID: ownerID, CreatedAt: d.Now().UTC()}
-	if err := tx.CreatePrincipal(toStore(p, "")); err != nil {
+	if err := directorydb.CreatePrincipal(tx, toStore(p, "")); err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			return Principal{}, exists("another object with the same value for property mailNickname already exists")
 		}
@@ -253,7 +254,7 @@ func (d *Directory) CreateGroup(tx *store.Tx, displayName, mailNickname, ownerID
 func (d *Directory) Get(ctx context.Context, objectID string) (Principal, error) {
 	var p Principal
 	err := d.st.View(ctx, func(tx *store.Tx) error {
-		sp, err := tx.GetPrincipal(objectID)
+		sp, err := directorydb.GetPrincipal(tx, objectID)
 		p = fromStore(sp)
 		return err
 	})
@@ -262,7 +263,7 @@ func (d *Directory) Get(ctx context.Context, objectID string) (Principal, error)
 
 // GetTx is Get inside a transaction.
 func GetTx(tx *store.Tx, objectID string) (Principal, error) {
-	sp, err := tx.GetPrincipal(objectID)
+	sp, err := directorydb.GetPrincipal(tx, objectID)
 	return fromStore(sp), err
 }
 
@@ -270,15 +271,15 @@ func GetTx(tx *store.Tx, objectID string) (Principal, error) {
 func (d *Directory) Lookup(ctx context.Context, key string) (Principal, error) {
 	var p Principal
 	err := d.st.View(ctx, func(tx *store.Tx) error {
-		if sp, err := tx.GetPrincipal(key); err == nil && sp.Kind != KindApplication {
+		if sp, err := directorydb.GetPrincipal(tx, key); err == nil && sp.Kind != KindApplication {
 			p = fromStore(sp)
 			return nil
 		}
-		if sp, err := tx.PrincipalByUPN(key); err == nil {
+		if sp, err := directorydb.PrincipalByUPN(tx, key); err == nil {
 			p = fromStore(sp)
 			return nil
 		}
-		sp, err := tx.PrincipalByAppID(key)
+		sp, err := directorydb.PrincipalByAppID(tx, key)
 		p = fromStore(sp)
 		return err
 	})
@@ -289,7 +290,7 @@ func (d *Directory) Lookup(ctx context.Context, key string) (Principal, error) {
 func (d *Directory) List(ctx context.Context, kinds ...string) ([]Principal, error) {
 	var out []Principal
 	err := d.st.View(ctx, func(tx *store.Tx) error {
-		ps, err := tx.ListPrincipals(kinds...)
+		ps, err := directorydb.ListPrincipals(tx, kinds...)
 		for _, sp := range ps {
 			out = append(out, fromStore(sp))
 		}
@@ -302,18 +303,18 @@ func (d *Directory) List(ctx context.Context, kinds ...string) ([]Principal, err
 // service principal and secrets too.
 func (d *Directory) Delete(ctx context.Context, objectID string) error {
 	err := d.st.Update(ctx, func(tx *store.Tx) error {
-		sp, err := tx.GetPrincipal(objectID)
+		sp, err := directorydb.GetPrincipal(tx, objectID)
 		if err != nil {
 			return err
 		}
 		if sp.Kind == KindApplication {
-			if spn, err := tx.PrincipalByAppID(sp.AppID); err == nil {
-				if err := tx.DeletePrincipal(spn.ObjectID); err != nil {
+			if spn, err := directorydb.PrincipalByAppID(tx, sp.AppID); err == nil {
+				if err := directorydb.DeletePrincipal(tx, spn.ObjectID); err != nil {
 					return err
 				}
 			}
 		}
-		return tx.DeletePrincipal(objectID)
+		return directorydb.DeletePrincipal(tx, objectID)
 	})
 	if err == nil {
 		err = d.reloadMemberships(ctx)
@@ -328,18 +329,32 @@ func (d *Directory) Delete(ctx context.Context, objectID string) error {
 // through it, so that the membership index follows once the transaction
 // commits.
 func (d *Directory) DeleteResourcePrincipal(tx *store.Tx, resourceID string) error {
-	sp, err := tx.PrincipalByResourceID(resourceID)
+	sp, err := directorydb.PrincipalByResourceID(tx, resourceID)
 	if errdefs.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if err := tx.DeletePrincipal(sp.ObjectID); err != nil {
+	if err := directorydb.DeletePrincipal(tx, sp.ObjectID); err != nil {
 		return err
 	}
 	tx.AfterCommit(func() { d.forgetMemberships(sp.ObjectID) })
 	return nil
+}
+
+// SetResourceSecret stores, in the caller's transaction, a secret that an
+// ARM resource owns rather than a principal (a registry's admin
+// passwords), replacing the one with the same key ID. Other domains write
+// secrets only through it and DeleteResourceSecrets.
+func (d *Directory) SetResourceSecret(tx *store.Tx, s directorydb.Secret) error {
+	return directorydb.AddSecret(tx, s)
+}
+
+// DeleteResourceSecrets removes, in the caller's transaction, every secret
+// an ARM resource owns (when the resource is deleted).
+func (d *Directory) DeleteResourceSecrets(tx *store.Tx, resourceID string) error {
+	return directorydb.DeleteSecrets(tx, resourceID, "")
 }
 
 // forgetMemberships drops a deleted principal's edges, as a member and as
@@ -348,12 +363,12 @@ func (d *Directory) forgetMemberships(objectID string) {
 	id := strings.ToLower(objectID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	idx := make(map[string][]store.Member, len(d.memberOf))
+	idx := make(map[string][]directorydb.Member, len(d.memberOf))
 	for member, ms := range d.memberOf {
 		if member == id {
 			continue
 		}
-		var kept []store.Member
+		var kept []directorydb.Member
 		for _, m := range ms {
 			if !strings.EqualFold(m.GroupID, id) {
 				kept = append(kept, m)
@@ -370,8 +385,8 @@ func (d *Directory) forgetMemberships(objectID string) {
 
 // AuthenticateUser checks a user's password by UPN.
 func (d *Directory) AuthenticateUser(ctx context.Context, upn, password string) (Principal, error) {
-	sp, err := store.Read(ctx, d.st, func(tx *store.Tx) (store.Principal, error) {
-		return tx.PrincipalByUPN(upn)
+	sp, err := store.Read(ctx, d.st, func(tx *store.Tx) (directorydb.Principal, error) {
+		return directorydb.PrincipalByUPN(tx, upn)
 	})
 	if err != nil || sp.Kind != KindUser || sp.PasswordHash == "" {
 		// Spend the same time as a real check so user names cannot be probed.
@@ -388,8 +403,8 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("drydock-timing-equaliser"
 
 // AddPassword creates a client secret for an application and returns its
 // text once; only its SHA-256 is stored.
-func (d *Directory) AddPassword(tx *store.Tx, appObjectID, displayName string, end time.Time) (secret string, s store.Secret, err error) {
-	app, err := tx.GetPrincipal(appObjectID)
+func (d *Directory) AddPassword(tx *store.Tx, appObjectID, displayName string, end time.Time) (secret string, s directorydb.Secret, err error) {
+	app, err := directorydb.GetPrincipal(tx, appObjectID)
 	if err != nil || app.Kind != KindApplication {
 		return "", s, notFound("application '%s'", appObjectID)
 	}
@@ -398,20 +413,20 @@ func (d *Directory) AddPassword(tx *store.Tx, appObjectID, displayName string, e
 	if end.IsZero() {
 		end = now.AddDate(1, 0, 0)
 	}
-	s = store.Secret{KeyID: uuid.NewString(), OwnerID: app.ObjectID, Hash: HashSecret(secret), Hint: secret[:3], DisplayName: displayName, StartAt: now, EndAt: end}
-	return secret, s, tx.AddSecret(s)
+	s = directorydb.Secret{KeyID: uuid.NewString(), OwnerID: app.ObjectID, Hash: HashSecret(secret), Hint: secret[:3], DisplayName: displayName, StartAt: now, EndAt: end}
+	return secret, s, directorydb.AddSecret(tx, s)
 }
 
 // AuthenticateClient checks a service principal's appId and secret.
 func (d *Directory) AuthenticateClient(ctx context.Context, appID, secret string) (Principal, error) {
-	var sp store.Principal
+	var sp directorydb.Principal
 	var ok bool
 	err := d.st.View(ctx, func(tx *store.Tx) error {
-		app, err := tx.ApplicationByAppID(appID)
+		app, err := directorydb.ApplicationByAppID(tx, appID)
 		if err != nil {
 			return err
 		}
-		secrets, err := tx.Secrets(app.ObjectID)
+		secrets, err := directorydb.Secrets(tx, app.ObjectID)
 		if err != nil {
 			return err
 		}
@@ -421,7 +436,7 @@ func (d *Directory) AuthenticateClient(ctx context.Context, appID, secret string
 				ok = true
 			}
 		}
-		sp, err = tx.PrincipalByAppID(appID)
+		sp, err = directorydb.PrincipalByAppID(tx, appID)
 		return err
 	})
 	if err != nil || !ok {
@@ -464,25 +479,25 @@ func NewSecret(n int) string {
 // token already carries the membership, so it counts at once. That is why
 // AKS recommends pre-creating a kubelet identity and adding it to the group
 // before the cluster ever uses it.
-func (d *Directory) AddMember(ctx context.Context, groupID, memberID string) (store.Member, error) {
+func (d *Directory) AddMember(ctx context.Context, groupID, memberID string) (directorydb.Member, error) {
 	now := d.Now().UTC()
-	m := store.Member{GroupID: strings.ToLower(groupID), MemberID: strings.ToLower(memberID), AddedAt: now, EffectiveAt: now.Add(d.cfg.GroupPropagationDelay)}
+	m := directorydb.Member{GroupID: strings.ToLower(groupID), MemberID: strings.ToLower(memberID), AddedAt: now, EffectiveAt: now.Add(d.cfg.GroupPropagationDelay)}
 	if !d.hadToken(ctx, memberID) {
 		m.EffectiveAt = now
 	}
 	err := d.st.Update(ctx, func(tx *store.Tx) error {
-		g, err := tx.GetPrincipal(groupID)
+		g, err := directorydb.GetPrincipal(tx, groupID)
 		if err != nil || g.Kind != KindGroup {
 			return notFound("group '%s'", groupID)
 		}
-		mem, err := tx.GetPrincipal(memberID)
+		mem, err := directorydb.GetPrincipal(tx, memberID)
 		if err != nil || mem.Kind == KindApplication {
 			return notFound("directory object '%s'", memberID)
 		}
 		if strings.EqualFold(groupID, memberID) {
 			return invalid("a group cannot be a member of itself")
 		}
-		if err := tx.AddMember(m); err != nil {
+		if err := directorydb.AddMember(tx, m); err != nil {
 			if errdefs.IsAlreadyExists(err) {
 				return exists("One or more added object references already exist for the following modified properties: 'members'.")
 			}
@@ -498,7 +513,7 @@ func (d *Directory) AddMember(ctx context.Context, groupID, memberID string) (st
 
 // RemoveMember removes a principal from a group, effective immediately.
 func (d *Directory) RemoveMember(ctx context.Context, groupID, memberID string) error {
-	err := d.st.Update(ctx, func(tx *store.Tx) error { return tx.RemoveMember(groupID, memberID) })
+	err := d.st.Update(ctx, func(tx *store.Tx) error { return directorydb.RemoveMember(tx, groupID, memberID) })
 	if err != nil {
 		return err
 	}
@@ -506,9 +521,9 @@ func (d *Directory) RemoveMember(ctx context.Context, groupID, memberID string) 
 }
 
 // Members lists a group's direct members.
-func (d *Directory) Members(ctx context.Context, groupID string) ([]store.Member, error) {
-	out, err := store.Read(ctx, d.st, func(tx *store.Tx) ([]store.Member, error) {
-		return tx.GroupMembers(groupID)
+func (d *Directory) Members(ctx context.Context, groupID string) ([]directorydb.Member, error) {
+	out, err := store.Read(ctx, d.st, func(tx *store.Tx) ([]directorydb.Member, error) {
+		return directorydb.GroupMembers(tx, groupID)
 	})
 	return out, err
 }
@@ -519,11 +534,11 @@ func (d *Directory) Members(ctx context.Context, groupID string) ([]store.Member
 func (d *Directory) Reload(ctx context.Context) error { return d.reloadMemberships(ctx) }
 
 func (d *Directory) reloadMemberships(ctx context.Context) error {
-	all, err := store.Read(ctx, d.st, (*store.Tx).AllMemberships)
+	all, err := store.Read(ctx, d.st, directorydb.AllMemberships)
 	if err != nil {
 		return err
 	}
-	idx := make(map[string][]store.Member, len(all))
+	idx := make(map[string][]directorydb.Member, len(all))
 	for _, m := range all {
 		k := strings.ToLower(m.MemberID)
 		idx[k] = append(idx[k], m)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/httpjson"
 	"github.com/drydock-dev/drydock/internal/odata"
@@ -169,15 +170,15 @@ func (d *Directory) listKind(kinds ...string) graphHandler {
 func (d *Directory) find(ctx context.Context, id string, kinds ...string) (Principal, error) {
 	var p Principal
 	err := d.st.View(ctx, func(tx *store.Tx) error {
-		sp, err := tx.GetPrincipal(id)
+		sp, err := directorydb.GetPrincipal(tx, id)
 		if err != nil {
-			sp, err = tx.PrincipalByUPN(id)
+			sp, err = directorydb.PrincipalByUPN(tx, id)
 		}
 		if err != nil {
 			if len(kinds) > 0 && kinds[0] == KindApplication {
-				sp, err = tx.ApplicationByAppID(id)
+				sp, err = directorydb.ApplicationByAppID(tx, id)
 			} else {
-				sp, err = tx.PrincipalByAppID(id)
+				sp, err = directorydb.PrincipalByAppID(tx, id)
 			}
 		}
 		p = fromStore(sp)
@@ -305,7 +306,7 @@ func (d *Directory) addPassword(w http.ResponseWriter, r *http.Request, caller P
 		return
 	}
 	var secret string
-	var s store.Secret
+	var s directorydb.Secret
 	err := d.st.Update(r.Context(), func(tx *store.Tx) (err error) {
 		secret, s, err = d.AddPassword(tx, app.ObjectID, body.PasswordCredential.DisplayName, body.PasswordCredential.EndDateTime)
 		return err
@@ -319,7 +320,7 @@ func (d *Directory) addPassword(w http.ResponseWriter, r *http.Request, caller P
 
 // passwordCredential is Graph's passwordCredential: the secret's text only
 // when it was just made.
-func passwordCredential(s store.Secret, secretText string) map[string]any {
+func passwordCredential(s directorydb.Secret, secretText string) map[string]any {
 	var text any
 	if secretText != "" {
 		text = secretText
@@ -334,7 +335,7 @@ func passwordCredential(s store.Secret, secretText string) map[string]any {
 func (d *Directory) passwordCredentials(ctx context.Context, appObjectID string) []map[string]any {
 	out := []map[string]any{}
 	_ = d.st.View(ctx, func(tx *store.Tx) error {
-		secrets, err := tx.Secrets(appObjectID)
+		secrets, err := directorydb.Secrets(tx, appObjectID)
 		for _, s := range secrets {
 			out = append(out, passwordCredential(s, ""))
 		}
@@ -363,7 +364,7 @@ func (d *Directory) patchApplication(w http.ResponseWriter, r *http.Request, cal
 			graphError(w, http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'displayName' of resource 'Application'.")
 			return
 		}
-		if err := d.st.Update(r.Context(), func(tx *store.Tx) error { return tx.RenamePrincipal(app.ObjectID, *body.DisplayName) }); err != nil {
+		if err := d.st.Update(r.Context(), func(tx *store.Tx) error { return directorydb.RenamePrincipal(tx, app.ObjectID, *body.DisplayName) }); err != nil {
 			graphErr(w, err)
 			return
 		}
@@ -388,13 +389,13 @@ func (d *Directory) removePassword(w http.ResponseWriter, r *http.Request, calle
 		return
 	}
 	err := d.st.Update(r.Context(), func(tx *store.Tx) error {
-		secrets, err := tx.Secrets(app.ObjectID)
+		secrets, err := directorydb.Secrets(tx, app.ObjectID)
 		if err != nil {
 			return err
 		}
 		for _, s := range secrets {
 			if strings.EqualFold(s.KeyID, body.KeyID) {
-				return tx.DeleteSecrets(app.ObjectID, s.KeyID)
+				return directorydb.DeleteSecrets(tx, app.ObjectID, s.KeyID)
 			}
 		}
 		return notFound("no password credential with keyId '%s' on application '%s'", body.KeyID, app.ObjectID)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/httpjson"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -29,26 +30,28 @@ const hostCredentialPrefix = "dhc_"
 // object IDs) assigned to it and returns a new host credential; earlier
 // credentials of the host stop working. Only the credential's hash is kept.
 func (d *Directory) RegisterHost(tx *store.Tx, hostID string, identities []string) (string, error) {
-	if err := tx.PutHost(hostID, identities); err != nil {
+	if err := directorydb.PutHost(tx, hostID, identities); err != nil {
 		return "", err
 	}
-	if err := tx.DeleteSecrets(hostID, ""); err != nil {
+	if err := directorydb.DeleteSecrets(tx, hostID, ""); err != nil {
 		return "", err
 	}
 	keyID := strings.ReplaceAll(uuid.NewString(), "-", "")
 	secret := NewSecret(43)
 	now := d.Now().UTC()
-	err := tx.AddSecret(store.Secret{KeyID: keyID, OwnerID: hostID, Hash: HashSecret(secret), Hint: secret[:3], DisplayName: "host credential", StartAt: now, EndAt: now.AddDate(100, 0, 0)})
+	err := directorydb.AddSecret(tx, directorydb.Secret{KeyID: keyID, OwnerID: hostID, Hash: HashSecret(secret), Hint: secret[:3], DisplayName: "host credential", StartAt: now, EndAt: now.AddDate(100, 0, 0)})
 	return hostCredentialPrefix + keyID + "." + secret, err
 }
 
 // SetHostIdentities replaces the identities assigned to a registered host.
 func (d *Directory) SetHostIdentities(tx *store.Tx, hostID string, identities []string) error {
-	return tx.PutHost(hostID, identities)
+	return directorydb.PutHost(tx, hostID, identities)
 }
 
 // UnregisterHost removes a host and its credential.
-func (d *Directory) UnregisterHost(tx *store.Tx, hostID string) error { return tx.DeleteHost(hostID) }
+func (d *Directory) UnregisterHost(tx *store.Tx, hostID string) error {
+	return directorydb.DeleteHost(tx, hostID)
+}
 
 // AuthenticateHost checks a host credential and returns the host ID and the
 // identities assigned to it.
@@ -61,12 +64,12 @@ func (d *Directory) AuthenticateHost(ctx context.Context, credential string) (st
 	var hostID string
 	var ids []string
 	err := d.st.View(ctx, func(tx *store.Tx) error {
-		s, err := tx.SecretByKeyID(keyID)
+		s, err := directorydb.SecretByKeyID(tx, keyID)
 		if err != nil || !SecretMatches(s.Hash, secret) {
 			return errNoHost
 		}
 		hostID = s.OwnerID
-		ids, err = tx.HostIdentities(hostID)
+		ids, err = directorydb.HostIdentities(tx, hostID)
 		return err
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -200,7 +201,7 @@ func (p *Provider) putVM(r *arm.Request) (int, any, error) {
 		if wantUser {
 			ident.UserAssignedIdentities = map[string]*IdentityProperties{}
 			for _, id := range linked {
-				sp, err := tx.PrincipalByResourceID(id)
+				sp, err := directorydb.PrincipalByResourceID(tx, id)
 				if err != nil {
 					return arm.BadRequest("InvalidIdentity", "The user-assigned identity '%s' was not found.", id)
 				}
@@ -243,7 +244,7 @@ func (p *Provider) issueHostCredential(r *arm.Request) (int, any, error) {
 		if _, err := tx.GetResource(r.ID.String()); err != nil {
 			return arm.NotFound(vmType, r.ID.Name(), r.ID.ResourceGroup)
 		}
-		ids, err := tx.HostIdentities(r.ID.String())
+		ids, err := directorydb.HostIdentities(tx, r.ID.String())
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/resourceid"
 	"github.com/drydock-dev/drydock/internal/secretbox"
@@ -43,9 +44,18 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Secrets is the directory's part in a registry's admin passwords
+// (*directory.Directory): they are rows of the directory's secrets, owned
+// by the registry, and written through it.
+type Secrets interface {
+	SetResourceSecret(tx *store.Tx, s directorydb.Secret) error
+	DeleteResourceSecrets(tx *store.Tx, resourceID string) error
+}
+
 // Provider serves Microsoft.ContainerRegistry.
 type Provider struct {
 	kit       *arm.Kit
+	secrets   Secrets
 	tracked   arm.Tracked // registries, as the kit serves them
 	box       *secretbox.Box
 	cfg       Config
@@ -53,9 +63,10 @@ type Provider struct {
 }
 
 // Register adds the provider's routes and delete hook: the kit serves a
-// registry's read, list and delete.
-func Register(rt arm.Routes, kit *arm.Kit, box *secretbox.Box, cfg Config) *Provider {
-	p := &Provider{kit: kit, box: box, cfg: cfg}
+// registry's read, list and delete. The registries' admin passwords are
+// written through secrets (the directory's).
+func Register(rt arm.Routes, kit *arm.Kit, secrets Secrets, box *secretbox.Box, cfg Config) *Provider {
+	p := &Provider{kit: kit, secrets: secrets, box: box, cfg: cfg}
 	p.tracked = arm.Tracked{Type: registryType, View: p.view, OnDelete: p.onDelete}
 	kit.Serve(rt, p.tracked)
 	kit.Scopes.AfterDelete(p.registriesChanged)
@@ -78,7 +89,7 @@ func (p *Provider) onDelete(tx *store.Tx, r store.Resource) ([]string, error) {
 		}
 		p.dataPlane.throttle.Forget(strings.ToLower(r.ID))
 	}
-	return nil, tx.DeleteSecrets(r.ID, "")
+	return nil, p.secrets.DeleteResourceSecrets(tx, r.ID)
 }
 
 // Properties of a registry, as ARM returns them.
@@ -301,7 +312,7 @@ var passwordNames = []string{"password", "password2"}
 func adminKey(registryID, name string) string { return strings.ToLower(registryID) + "#" + name }
 
 func (p *Provider) ensureAdminPasswords(tx *store.Tx, registryID string) error {
-	have, err := tx.Secrets(registryID)
+	have, err := directorydb.Secrets(tx, registryID)
 	if err != nil {
 		return err
 	}
@@ -319,7 +330,7 @@ func (p *Provider) ensureAdminPasswords(tx *store.Tx, registryID string) error {
 func (p *Provider) setAdminPassword(tx *store.Tx, registryID, name string) error {
 	secret := newAdminPassword()
 	now := time.Now().UTC()
-	return tx.AddSecret(store.Secret{
+	return p.secrets.SetResourceSecret(tx, directorydb.Secret{
 		KeyID: adminKey(registryID, name), OwnerID: registryID, Hash: directory.HashSecret(secret), Hint: secret[:3],
 		DisplayName: name, StartAt: now, EndAt: now.AddDate(100, 0, 0), Sealed: p.box.Seal(secret, adminKey(registryID, name)),
 	})
@@ -365,8 +376,8 @@ func (p *Provider) AdminCredentials(ctx context.Context, registryID string) (str
 		return "", nil, arm.BadRequest("AdminUserDisabled",
 			"Admin user is disabled for registry '%s'. Enable it with 'az acr update --name %s --admin-enabled true'.", res.Name, res.Name)
 	}
-	secrets, err := store.Read(ctx, p.kit.Store, func(tx *store.Tx) ([]store.Secret, error) {
-		return tx.Secrets(registryID)
+	secrets, err := store.Read(ctx, p.kit.Store, func(tx *store.Tx) ([]directorydb.Secret, error) {
+		return directorydb.Secrets(tx, registryID)
 	})
 	if err != nil {
 		return "", nil, err

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/secretbox"
 	"github.com/drydock-dev/drydock/internal/store"
 	"github.com/drydock-dev/drydock/internal/store/storetest"
@@ -17,7 +20,7 @@ import (
 
 func openShared(t *testing.T, url string) *store.Store {
 	t.Helper()
-	st, err := store.OpenDatabase(t.Context(), store.Options{Database: url}, store.Migrations())
+	st, err := store.OpenDatabase(t.Context(), store.Options{Database: url}, domains.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +141,7 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("first reload %q, want a full one after connecting", got)
 	}
 	if err := writer.Update(t.Context(), func(tx *store.Tx) error {
-		return tx.CreateRoleAssignment(store.RoleAssignment{Name: "n", Scope: "/subscriptions/s", RoleGUID: "g", PrincipalID: "p", Body: []byte("{}")})
+		return accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: "n", Scope: "/subscriptions/s", RoleGUID: "g", PrincipalID: "p", Body: []byte("{}")})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +150,11 @@ func TestWatch(t *testing.T) {
 	}
 	// A rolled-back change announces nothing; the next committed one does.
 	writer.Update(t.Context(), func(tx *store.Tx) error {
-		tx.DeleteRoleAssignment("n")
+		accessdb.DeleteRoleAssignment(tx, "n")
 		return os.ErrInvalid
 	})
 	if err := writer.Update(t.Context(), func(tx *store.Tx) error {
-		return tx.AddMember(store.Member{GroupID: "g", MemberID: "m", AddedAt: time.Now(), EffectiveAt: time.Now()})
+		return directorydb.AddMember(tx, directorydb.Member{GroupID: "g", MemberID: "m", AddedAt: time.Now(), EffectiveAt: time.Now()})
 	}); err != nil {
 		t.Fatal(err)
 	}

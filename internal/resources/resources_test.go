@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drydock-dev/drydock/internal/access"
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/arm/armtest"
 	"github.com/drydock-dev/drydock/internal/authz"
@@ -30,10 +29,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	env := armtest.New(t)
-	acc, err := access.New(context.Background(), env.Store, env.Engine, env.RBAC, env.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc := env.Access
 	acc.Register(env.Router)
 	identity.Register(env.Router, env.Kit, env.Dir)
 	return fixture{env: env, p: resources.Register(env.Router, env.Kit, env.Dir, env.Engine, acc), sub: "/subscriptions/" + env.Sub}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -148,5 +149,33 @@ func TestRegistryTokensBoundToRegistry(t *testing.T) {
 	_, access = e.registryTokens(t, rt, login)
 	if code, out := registryDo(t, rt, login, regRequest{method: "GET", path: "/v2/", bearer: access}); code != 200 {
 		t.Errorf("new access token: want 200, got %d %v", code, out)
+	}
+}
+
+// A registry's admin passwords (rows of the directory, which the registry
+// writes through it) die with the registry: a new registry of the same
+// name gets new ones.
+func TestRegistryAdminPasswordsBoundToRegistry(t *testing.T) {
+	e := newEnv(t, nil)
+	reg := e.rg("rg") + "/providers/Microsoft.ContainerRegistry/registries/adminacr"
+	passwords := func() []string {
+		t.Helper()
+		e.createRegistry(t, "rg", "adminacr", map[string]any{"properties": map[string]any{"adminUserEnabled": true}})
+		out := e.mustDo(t, e.arm, "POST", reg+"/listCredentials?api-version=2023-07-01", nil, 200)
+		var ps []string
+		for _, p := range out["passwords"].([]any) {
+			ps = append(ps, p.(map[string]any)["value"].(string))
+		}
+		if len(ps) != 2 {
+			t.Fatalf("listCredentials: %v", out)
+		}
+		return ps
+	}
+	first := passwords()
+	e.mustDo(t, e.arm, "DELETE", reg+"?api-version=2023-07-01", nil, 200)
+	for _, p := range passwords() {
+		if slices.Contains(first, p) {
+			t.Errorf("an admin password of the deleted registry is its successor's: %s...", p[:3])
+		}
 	}
 }

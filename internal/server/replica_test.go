@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/drydock-dev/drydock/internal/config"
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 	"github.com/drydock-dev/drydock/internal/store/storetest"
@@ -143,7 +144,7 @@ func TestSingleServerAdminPasswordNotShared(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, AdminPasswordFile)); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.OpenDatabase(context.Background(), store.Options{Database: db}, store.Migrations())
+	st, err := store.OpenDatabase(context.Background(), store.Options{Database: db}, domains.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/drydock-dev/drydock/internal/cluster"
 	"github.com/drydock-dev/drydock/internal/config"
 	"github.com/drydock-dev/drydock/internal/directory"
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/identity"
 	"github.com/drydock-dev/drydock/internal/pki"
 	"github.com/drydock-dev/drydock/internal/registry"
@@ -99,7 +100,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	// A replica shares its database with the other replicas of its set.
-	st, err := store.OpenDatabase(ctx, store.Options{Database: cfg.Database, SQLitePath: filepath.Join(cfg.DataDir, dbFile), Exclusive: !cfg.Replicated()}, store.Migrations())
+	st, err := store.OpenDatabase(ctx, store.Options{Database: cfg.Database, SQLitePath: filepath.Join(cfg.DataDir, dbFile), Exclusive: !cfg.Replicated()}, domains.Migrations())
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -161,10 +162,10 @@ func (s *Server) assemble(ctx context.Context) error {
 	s.rbac = arm.NewRBAC(engine, s.dir)
 	s.router = arm.NewRouter(s.st, s.dir, cfg.PublicURL, s.log)
 	s.replicateOperations()
-	kit := &arm.Kit{Store: s.st, Auth: s.rbac, Ops: s.router.Ops, Scopes: arm.NewScopes(engine)}
 	if s.access, err = access.New(ctx, s.st, engine, s.rbac, s.dir); err != nil {
 		return err
 	}
+	kit := &arm.Kit{Store: s.st, Auth: s.rbac, Ops: s.router.Ops, Scopes: arm.NewScopes(s.access)}
 	s.access.Register(s.router)
 	rp := resources.Register(s.router, kit, s.dir, engine, s.access)
 	var port string
@@ -174,7 +175,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	if cfg.RegistryPublicPort != "" {
 		port = cfg.RegistryPublicPort // clients come through a load balancer
 	}
-	prov := registry.Register(s.router, kit, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation,
+	prov := registry.Register(s.router, kit, s.dir, box, registry.Config{LoginServerSuffix: cfg.LoginServerSuffix, LoginServerPort: port, DefaultLocation: cfg.DefaultLocation,
 		Throttling: cfg.RegistryThrottling})
 	ids := identity.Register(s.router, kit, s.dir)
 	if err := s.assembleRegistry(ctx, prov, keys); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 	"github.com/drydock-dev/drydock/internal/store/storetest"
@@ -29,16 +30,16 @@ func TestPostgres(t *testing.T) {
 func testExclusive(t *testing.T, pg *storetest.Postgres) {
 	ctx := context.Background()
 	o := store.Options{Database: pg.NewDatabase(t), Exclusive: true}
-	first, err := store.OpenDatabase(ctx, o, store.Migrations())
+	first, err := store.OpenDatabase(ctx, o, domains.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = store.OpenDatabase(ctx, o, store.Migrations())
+	_, err = store.OpenDatabase(ctx, o, domains.Migrations())
 	if !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "in use by another drydock server") {
 		t.Fatalf("second drydock on the database: %v", err)
 	}
 	first.Close()
-	second, err := store.OpenDatabase(ctx, o, store.Migrations())
+	second, err := store.OpenDatabase(ctx, o, domains.Migrations())
 	if err != nil {
 		t.Fatalf("after the first closed: %v", err)
 	}

@@ -22,7 +22,7 @@ import (
 // dialect is everything that differs between the two engines. The
 // accessors write one SQL text: '?' placeholders, ON CONFLICT upserts,
 // RETURNING, lower() for case-insensitive matches and indexes, and times
-// as fixed-width text (fmtTime); the dialect turns that into what its
+// as fixed-width text (FormatTime); the dialect turns that into what its
 // engine runs and classifies its engine's errors.
 type dialect interface {
 	// name is "sqlite" or "postgres", for messages.

@@ -80,7 +80,7 @@ func TestCheckMigrations(t *testing.T) {
 		ms   []Migration
 		want string // "" when valid
 	}{
-		{"store's own", Migrations(), ""},
+		{"store's own", append(Migrations(), ReplicaMigrations()...), ""},
 		{"two domains interleaved", []Migration{ok, {Domain: "b", Version: 1, Name: "b"}, {Domain: "a", Version: 2, Name: "two"}}, ""},
 		{"gap", []Migration{ok, {Domain: "a", Version: 3, Name: "three"}}, "expected version 2"},
 		{"duplicate", []Migration{ok, ok}, "expected version 2"},

@@ -25,7 +25,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal("DiskFull(ENOSPC) = false")
 	}
 
-	s, err := Open(filepath.Join(t.TempDir(), "drydock.db"))
+	s, err := Open(filepath.Join(t.TempDir(), "drydock.db"), Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func TestDatabaseFileModes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "drydock.db")
 			if c.existing != 0 {
-				s, err := Open(path)
+				s, err := Open(path, Migrations())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -38,7 +38,7 @@ func TestDatabaseFileModes(t *testing.T) {
 					}
 				}
 			}
-			s, err := Open(path)
+			s, err := Open(path, Migrations())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -107,17 +107,17 @@ func (t *Tx) AcquireLease(name, holder string, at time.Time, ttl time.Duration) 
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return false, err
-	case cur != holder && until > fmtTime(at):
+	case cur != holder && until > FormatTime(at):
 		return false, nil
 	}
 	_, err = t.Exec(`INSERT INTO leases(name, holder, expires_at) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
-		name, holder, fmtTime(at.Add(ttl)))
+		name, holder, FormatTime(at.Add(ttl)))
 	return err == nil, err
 }
 
 // ReleaseLease ends holder's lease name (nothing when another holds it).
 func (t *Tx) ReleaseLease(name, holder string) error {
-	_, err := t.Exec(`UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?`, fmtTime(time.Time{}), name, holder)
+	_, err := t.Exec(`UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?`, FormatTime(time.Time{}), name, holder)
 	return err
 }
 
@@ -129,7 +129,7 @@ func (t *Tx) LeaseHolder(name string) (string, time.Time, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", time.Time{}, nil
 	}
-	return holder, parseTime(until), err
+	return holder, ParseTime(until), err
 }
 
 // ---- replicas ----
@@ -137,7 +137,7 @@ func (t *Tx) LeaseHolder(name string) (string, time.Time, error) {
 // Heartbeat records that replica id (serving at address) is alive at at.
 func (t *Tx) Heartbeat(id, address string, at time.Time) error {
 	_, err := t.Exec(`INSERT INTO replicas(id, address, started_at, heartbeat_at) VALUES(?,?,?,?) ON CONFLICT(id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at`,
-		id, address, fmtTime(at), fmtTime(at))
+		id, address, FormatTime(at), FormatTime(at))
 	return err
 }
 
@@ -149,7 +149,7 @@ func (t *Tx) ReplicaHeartbeat(id string) (time.Time, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, errdefs.ErrNotFound
 	}
-	return parseTime(at), err
+	return ParseTime(at), err
 }
 
 // ---- change notifications ----
@@ -221,7 +221,7 @@ func (t *Tx) SharedSecretsUnder(prefix string) (map[string]string, error) {
 	// substr rather than LIKE: names hold '_', which LIKE would match
 	// as any character.
 	type pair struct{ name, sealed string }
-	pairs, err := queryAll(t, func(r rowScanner) (p pair, err error) {
+	pairs, err := QueryAll(t, func(r RowScanner) (p pair, err error) {
 		err = r.Scan(&p.name, &p.sealed)
 		return p, err
 	}, `SELECT name, sealed FROM shared_secrets WHERE substr(name, 1, ?) = ?`, len([]rune(prefix)), prefix)

@@ -19,7 +19,7 @@ import (
 // held the same way. Until it is ready, the statement runs unprepared.
 //
 // Only statements that finish before the accessor returns use the cache
-// (Exec, QueryRow, queryAll): a prepared statement is one cursor per
+// (Exec, QueryRow, QueryAll): a prepared statement is one cursor per
 // connection, so a statement whose rows stay open (Tx.Query) while the
 // same text runs again in the same transaction would share it.
 type stmtCache struct {

@@ -10,7 +10,7 @@ import (
 
 func openCacheTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "drydock.db"))
+	s, err := Open(filepath.Join(t.TempDir(), "drydock.db"), Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestStmtCacheRuns(t *testing.T) {
 			return fmt.Sprint(v), err
 		}, "3"},
 		{"query all", func(tx *Tx) (string, error) {
-			ks, err := queryAll(tx, scanString, all, 3)
+			ks, err := QueryAll(tx, ScanString, all, 3)
 			return fmt.Sprint(ks), err
 		}, "[k3 k4]"},
 		{"exec", func(tx *Tx) (string, error) {
@@ -80,7 +80,7 @@ func TestStmtCacheRuns(t *testing.T) {
 				if err := rows.Scan(&k); err != nil {
 					return "", err
 				}
-				inner, err := queryAll(tx, scanString, all, 4)
+				inner, err := QueryAll(tx, ScanString, all, 4)
 				if err != nil {
 					return "", err
 				}

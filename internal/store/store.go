@@ -1,12 +1,15 @@
-// Package store owns drydock's metadata: resources, subscriptions, the
-// directory's principals and credentials, group memberships, role
-// assignments, long-running operations and the registries' repositories,
-// manifests, tags and blob links. It has two backends behind one API:
-// SQLite (pure Go, WAL mode) in the data directory, the embedded default,
-// and PostgreSQL (pgx), selected by a postgres:// URL (Options.Database).
-// The accessors are written once; the dialect maps placeholders, column
-// types and errors for each engine, and every time is stored in one
-// fixed-width text encoding. Every change runs in one transaction through
+// Package store is drydock's metadata database: the engine every domain
+// keeps its tables in, and the core domain's own tables (settings,
+// subscriptions, resources, long-running operations) and the replica
+// set's. The other domains own theirs, with their migrations and SQL
+// (internal/directory/directorydb, internal/access/accessdb,
+// internal/registry/metadata), written as functions over a Tx. It has two
+// backends behind one API: SQLite (pure Go, WAL mode) in the data
+// directory, the embedded default, and PostgreSQL (pgx), selected by a
+// postgres:// URL (Options.Database). Statements are written once, in
+// SQLite's dialect; the dialect maps placeholders, column types and
+// errors for each engine, and every time is stored in one fixed-width
+// text encoding (FormatTime). Every change runs in one transaction through
 // Update, and write transactions run one at a time on both engines, so a
 // failed request leaves nothing half-written.
 //
@@ -25,6 +28,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -67,10 +71,10 @@ type Options struct {
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies
-// the store's Migrations. The database and its -wal and -shm files are
-// readable by their owner only.
-func Open(path string) (*Store, error) {
-	return OpenDatabase(context.Background(), Options{SQLitePath: path}, Migrations())
+// migrations (every domain's: see internal/domains). The database and its
+// -wal and -shm files are readable by their owner only.
+func Open(path string, migrations []Migration) (*Store, error) {
+	return OpenDatabase(context.Background(), Options{SQLitePath: path}, migrations)
 }
 
 // IsPostgres reports whether database names a PostgreSQL server.
@@ -266,7 +270,9 @@ func Read[T any](ctx context.Context, s Viewer, fn func(*Tx) (T, error)) (T, err
 	return v, err
 }
 
-// Tx is a transaction with typed accessors for each table.
+// Tx is a transaction: the core domain's accessors are its methods, and
+// the other domains' are functions that take it, so that one transaction
+// can span domains.
 type Tx struct {
 	tx          *sql.Tx
 	d           dialect
@@ -308,13 +314,13 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 	return t.tx.Query(t.d.rebind(q), args...)
 }
 
-// rowScanner is what a scan function reads one row from: *sql.Rows or *Row.
-type rowScanner = interface{ Scan(...any) error }
+// RowScanner is what a scan function reads one row from: *sql.Rows or *Row.
+type RowScanner = interface{ Scan(...any) error }
 
-// queryAll runs a query as Query does and returns its rows in order, each
+// QueryAll runs a query as Query does and returns its rows in order, each
 // read by scan. The rows are closed before it returns, so the query runs
 // as a cached statement (see stmtCache).
-func queryAll[T any](t *Tx, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+func QueryAll[T any](t *Tx, scan func(RowScanner) (T, error), q string, args ...any) ([]T, error) {
 	if !t.d.representable(args) {
 		return nil, nil
 	}
@@ -325,17 +331,17 @@ func queryAll[T any](t *Tx, scan func(rowScanner) (T, error), q string, args ...
 		if err != nil {
 			return nil, err
 		}
-		return collectRows(rows, scan)
+		return CollectRows(rows, scan)
 	}
 	rows, err := t.tx.Query(q, args...)
 	if err != nil {
 		return nil, err
 	}
-	return collectRows(rows, scan)
+	return CollectRows(rows, scan)
 }
 
-// collectRows reads every row of rows with scan and closes rows.
-func collectRows[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+// CollectRows reads every row of rows with scan and closes rows.
+func CollectRows[T any](rows *sql.Rows, scan func(RowScanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -348,9 +354,9 @@ func collectRows[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, 
 	return out, rows.Err()
 }
 
-// execFound runs an UPDATE or DELETE through Exec; errdefs.ErrNotFound
+// ExecFound runs an UPDATE or DELETE through Exec; errdefs.ErrNotFound
 // when it changes no row.
-func (t *Tx) execFound(q string, args ...any) error {
+func (t *Tx) ExecFound(q string, args ...any) error {
 	res, err := t.Exec(q, args...)
 	if err != nil {
 		return err
@@ -391,6 +397,25 @@ func (r *Row) Scan(dest ...any) error {
 	return r.row.Scan(dest...)
 }
 
+// PrepareShared prepares a statement written with '?' placeholders on
+// the pool, for a domain that runs its hottest reads outside a
+// transaction (see QueryRowShared). The statement lives as long as the
+// store.
+func (s *Store) PrepareShared(q string) (*sql.Stmt, error) {
+	return s.db.Prepare(s.d.rebind(q))
+}
+
+// QueryRowShared runs a statement of PrepareShared that returns at most
+// one row, outside a transaction. A query with an argument PostgreSQL
+// cannot hold matches no row.
+func (s *Store) QueryRowShared(ctx context.Context, st *sql.Stmt, args ...any) *Row {
+	return s.queryRow(ctx, st, args...)
+}
+
+// Representable reports whether the backend can hold every argument (see
+// Exec): a query with an argument it cannot hold matches no row.
+func (t *Tx) Representable(args ...any) bool { return t.d.representable(args) }
+
 // queryRow runs a prepared statement that returns at most one row.
 func (s *Store) queryRow(ctx context.Context, st *sql.Stmt, args ...any) *Row {
 	if !s.d.representable(args) {
@@ -420,9 +445,9 @@ func (t *Tx) ExecUnique(q string, args ...any) (sql.Result, error) {
 	return res, err
 }
 
-// insertUnique runs an INSERT (or an upsert) through execUnique;
+// InsertUnique runs an INSERT (or an upsert) through execUnique;
 // errdefs.ErrAlreadyExists when it violates a unique constraint.
-func (t *Tx) insertUnique(q string, args ...any) error {
+func (t *Tx) InsertUnique(q string, args ...any) error {
 	_, err := t.execUnique(q, args...)
 	if t.d.unique(err) {
 		return errdefs.ErrAlreadyExists
@@ -453,11 +478,38 @@ func (t *Tx) execUnique(q string, args ...any) (sql.Result, error) {
 // lists and the grace-period queries of garbage collection rely on it).
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
-func now() string { return fmtTime(time.Now()) }
+func now() string { return FormatTime(time.Now()) }
 
-func parseTime(s string) time.Time {
+// Now is the current time in the one time encoding.
+func Now() string { return now() }
+
+// ParseTime reads a time of a table, in the encoding of FormatTime (or,
+// in a row that predates it, RFC 3339); the zero time if s is neither.
+func ParseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t
 }
 
-func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+// FormatTime encodes a time for a table: UTC, with nine fraction digits,
+// so that times compare and sort as text.
+func FormatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// Limit is n as a LIMIT both engines accept: PostgreSQL refuses a
+// negative one, which SQLite reads as no limit.
+func Limit(n int) int64 {
+	if n < 0 {
+		return math.MaxInt64
+	}
+	return int64(n)
+}
+
+// ScanStrings reads and closes rows of one string column.
+func ScanStrings(rows *sql.Rows) ([]string, error) {
+	return CollectRows(rows, ScanString)
+}
+
+// ScanString reads a row of one string column.
+func ScanString(sc RowScanner) (s string, err error) {
+	err = sc.Scan(&s)
+	return s, err
+}

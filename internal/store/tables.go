@@ -41,7 +41,7 @@ type Subscription struct {
 
 // CreateSubscription inserts a subscription; errdefs.ErrAlreadyExists if the ID exists.
 func (t *Tx) CreateSubscription(s Subscription) error {
-	return t.insertUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
+	return t.InsertUnique(`INSERT INTO subscriptions(id, display_name, tenant_id, state, created_at) VALUES(?,?,?,?,?)`,
 		strings.ToLower(s.ID), s.DisplayName, s.TenantID, s.State, now())
 }
 
@@ -56,17 +56,17 @@ func (t *Tx) GetSubscription(id string) (Subscription, error) {
 
 const subscriptionCols = `id, display_name, tenant_id, state, created_at`
 
-func scanSubscription(sc rowScanner) (Subscription, error) {
+func scanSubscription(sc RowScanner) (Subscription, error) {
 	var s Subscription
 	var created string
 	err := sc.Scan(&s.ID, &s.DisplayName, &s.TenantID, &s.State, &created)
-	s.CreatedAt = parseTime(created)
+	s.CreatedAt = ParseTime(created)
 	return s, err
 }
 
 // ListSubscriptions returns all subscriptions ordered by creation.
 func (t *Tx) ListSubscriptions() ([]Subscription, error) {
-	return queryAll(t, scanSubscription, `SELECT `+subscriptionCols+` FROM subscriptions ORDER BY created_at, id`)
+	return QueryAll(t, scanSubscription, `SELECT `+subscriptionCols+` FROM subscriptions ORDER BY created_at, id`)
 }
 
 // ---- resources ----
@@ -89,7 +89,7 @@ type Resource struct {
 func (t *Tx) PutResource(r Resource) error {
 	key := strings.ToLower(r.ID)
 	ts := now()
-	return t.insertUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
+	return t.InsertUnique(`INSERT INTO resources(key, id, type, subscription, resource_group, name_key, body, created_at, updated_at)
 		VALUES(?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
 		key, r.ID, strings.ToLower(r.Type), strings.ToLower(r.Subscription), strings.ToLower(r.ResourceGroup), strings.ToLower(r.Name), string(r.Body), ts, ts)
@@ -97,7 +97,7 @@ func (t *Tx) PutResource(r Resource) error {
 
 const resourceCols = `id, type, subscription, resource_group, name_key, body, created_at, updated_at`
 
-func scanResource(sc rowScanner) (Resource, error) {
+func scanResource(sc RowScanner) (Resource, error) {
 	var r Resource
 	var body, created, updated string
 	if err := sc.Scan(&r.ID, &r.Type, &r.Subscription, &r.ResourceGroup, &r.Name, &body, &created, &updated); err != nil {
@@ -108,7 +108,7 @@ func scanResource(sc rowScanner) (Resource, error) {
 		r.Name = r.ID[i+1:]
 	}
 	r.Body = json.RawMessage(body)
-	r.CreatedAt, r.UpdatedAt = parseTime(created), parseTime(updated)
+	r.CreatedAt, r.UpdatedAt = ParseTime(created), ParseTime(updated)
 	return r, nil
 }
 
@@ -123,7 +123,7 @@ func (t *Tx) GetResource(id string) (Resource, error) {
 
 // DeleteResource removes one resource; errdefs.ErrNotFound if absent.
 func (t *Tx) DeleteResource(id string) error {
-	return t.execFound(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
+	return t.ExecFound(`DELETE FROM resources WHERE key = ?`, strings.ToLower(id))
 }
 
 // ResourceFilter selects resources; empty fields match anything.
@@ -155,312 +155,7 @@ func (t *Tx) ListResources(f ResourceFilter) ([]Resource, error) {
 		args = append(args, strings.ToLower(f.Name))
 	}
 	q += ` ORDER BY key`
-	return queryAll(t, scanResource, q, args...)
-}
-
-// ---- principals ----
-
-// Principal is a directory object that can sign in or be assigned roles:
-// a user, a service principal (application or managed identity), or a group.
-type Principal struct {
-	ObjectID     string
-	Kind         string // "User", "ServicePrincipal", "ManagedIdentity", "Group", "Application"
-	AppID        string // appId / clientId for service principals and managed identities
-	UPN          string // userPrincipalName for users, mailNickname for groups
-	DisplayName  string
-	ResourceID   string // managed identity's ARM resource ID
-	PasswordHash string // users only
-	Body         json.RawMessage
-	CreatedAt    time.Time
-}
-
-// CreatePrincipal inserts a principal; errdefs.ErrAlreadyExists if its object ID or UPN exists.
-func (t *Tx) CreatePrincipal(p Principal) error {
-	if len(p.Body) == 0 {
-		p.Body = json.RawMessage("{}")
-	}
-	ts := now()
-	if !p.CreatedAt.IsZero() {
-		ts = fmtTime(p.CreatedAt)
-	}
-	return t.insertUnique(`INSERT INTO principals(object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at) VALUES(?,?,?,?,?,?,?,?,?)`,
-		strings.ToLower(p.ObjectID), p.Kind, p.AppID, p.UPN, p.DisplayName, p.ResourceID, p.PasswordHash, string(p.Body), ts)
-}
-
-// UpdatePrincipalPassword replaces a user's password hash.
-func (t *Tx) UpdatePrincipalPassword(objectID, hash string) error {
-	_, err := t.Exec(`UPDATE principals SET password_hash = ? WHERE object_id = ?`, hash, strings.ToLower(objectID))
-	return err
-}
-
-// RenamePrincipal changes a principal's display name.
-func (t *Tx) RenamePrincipal(objectID, displayName string) error {
-	return t.execFound(`UPDATE principals SET display_name = ? WHERE object_id = ?`, displayName, strings.ToLower(objectID))
-}
-
-const principalCols = `object_id, kind, app_id, upn, display_name, resource_id, password_hash, body, created_at`
-
-func scanPrincipal(sc rowScanner) (Principal, error) {
-	var p Principal
-	var body, created string
-	err := sc.Scan(&p.ObjectID, &p.Kind, &p.AppID, &p.UPN, &p.DisplayName, &p.ResourceID, &p.PasswordHash, &body, &created)
-	p.Body = json.RawMessage(body)
-	p.CreatedAt = parseTime(created)
-	return p, err
-}
-
-func (t *Tx) onePrincipal(where string, arg any) (Principal, error) {
-	p, err := scanPrincipal(t.QueryRow(`SELECT `+principalCols+` FROM principals WHERE `+where, arg))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, errdefs.ErrNotFound
-	}
-	return p, err
-}
-
-// GetPrincipal returns a principal by object ID.
-func (t *Tx) GetPrincipal(objectID string) (Principal, error) {
-	return t.onePrincipal(`object_id = ?`, strings.ToLower(objectID))
-}
-
-// PrincipalByUPN returns a user (or group, by mail nickname) by UPN, case-insensitive.
-func (t *Tx) PrincipalByUPN(upn string) (Principal, error) {
-	return t.onePrincipal(`lower(upn) = lower(?) AND upn != ''`, upn)
-}
-
-// PrincipalByAppID returns the service principal or managed identity with
-// the given appId/clientId (applications are excluded).
-func (t *Tx) PrincipalByAppID(appID string) (Principal, error) {
-	return t.onePrincipal(`lower(app_id) = lower(?) AND app_id != '' AND kind != 'Application'`, appID)
-}
-
-// ApplicationByAppID returns the application object with the given appId.
-func (t *Tx) ApplicationByAppID(appID string) (Principal, error) {
-	return t.onePrincipal(`lower(app_id) = lower(?) AND kind = 'Application'`, appID)
-}
-
-// PrincipalByResourceID returns the managed identity with the given ARM resource ID.
-func (t *Tx) PrincipalByResourceID(id string) (Principal, error) {
-	return t.onePrincipal(`lower(resource_id) = lower(?) AND resource_id != ''`, id)
-}
-
-// ListPrincipals returns principals of the given kinds (all when none), ordered by display name.
-func (t *Tx) ListPrincipals(kinds ...string) ([]Principal, error) {
-	q := `SELECT ` + principalCols + ` FROM principals`
-	var args []any
-	if len(kinds) > 0 {
-		q += ` WHERE kind IN (?` + strings.Repeat(",?", len(kinds)-1) + `)`
-		for _, k := range kinds {
-			args = append(args, k)
-		}
-	}
-	q += ` ORDER BY lower(display_name), object_id`
-	return queryAll(t, scanPrincipal, q, args...)
-}
-
-// DeletePrincipal removes a principal with its secrets and memberships.
-func (t *Tx) DeletePrincipal(objectID string) error {
-	id := strings.ToLower(objectID)
-	if err := t.execFound(`DELETE FROM principals WHERE object_id = ?`, id); err != nil {
-		return err
-	}
-	for _, q := range []string{
-		`DELETE FROM secrets WHERE owner_id = ?`,
-		`DELETE FROM group_members WHERE group_id = ? OR member_id = ?`,
-	} {
-		args := []any{id}
-		if strings.Count(q, "?") == 2 {
-			args = append(args, id)
-		}
-		if _, err := t.Exec(q, args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ---- secrets (application passwords, host credentials, admin passwords) ----
-
-// Secret is a hashed credential owned by a directory or ARM object.
-type Secret struct {
-	KeyID       string
-	OwnerID     string // lower-cased owner: application object ID, host resource ID, ...
-	Hash        string
-	Hint        string // first characters of the secret, as Entra shows
-	DisplayName string
-	StartAt     time.Time
-	EndAt       time.Time
-	// Sealed is the secret encrypted with the data dir's key, for the few
-	// secrets that must be shown again (registry admin passwords).
-	Sealed string
-}
-
-// AddSecret stores a hashed secret, replacing one with the same key ID.
-func (t *Tx) AddSecret(s Secret) error {
-	return t.insertUnique(`INSERT INTO secrets(key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed) VALUES(?,?,?,?,?,?,?,?)
-		ON CONFLICT(key_id) DO UPDATE SET hash = excluded.hash, hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at, sealed = excluded.sealed`,
-		strings.ToLower(s.KeyID), strings.ToLower(s.OwnerID), s.Hash, s.Hint, s.DisplayName, fmtTime(s.StartAt), fmtTime(s.EndAt), s.Sealed)
-}
-
-// Secrets returns the secrets of an owner.
-func (t *Tx) Secrets(ownerID string) ([]Secret, error) {
-	return queryAll(t, scanSecret, `SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at, sealed FROM secrets WHERE owner_id = ? ORDER BY key_id`, strings.ToLower(ownerID))
-}
-
-func scanSecret(sc rowScanner) (Secret, error) {
-	var s Secret
-	var st, en string
-	err := sc.Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en, &s.Sealed)
-	s.StartAt, s.EndAt = parseTime(st), parseTime(en)
-	return s, err
-}
-
-// DeleteSecrets removes every secret of an owner (or just keyID when given).
-func (t *Tx) DeleteSecrets(ownerID, keyID string) error {
-	if keyID != "" {
-		_, err := t.Exec(`DELETE FROM secrets WHERE owner_id = ? AND key_id = ?`, strings.ToLower(ownerID), strings.ToLower(keyID))
-		return err
-	}
-	_, err := t.Exec(`DELETE FROM secrets WHERE owner_id = ?`, strings.ToLower(ownerID))
-	return err
-}
-
-// ---- group membership ----
-
-// Member is one membership edge.
-type Member struct {
-	GroupID     string
-	MemberID    string
-	AddedAt     time.Time
-	EffectiveAt time.Time
-}
-
-// AddMember adds member to group; errdefs.ErrAlreadyExists if already a member.
-func (t *Tx) AddMember(m Member) error {
-	return t.insertUnique(`INSERT INTO group_members(group_id, member_id, added_at, effective_at) VALUES(?,?,?,?)`,
-		strings.ToLower(m.GroupID), strings.ToLower(m.MemberID), fmtTime(m.AddedAt), fmtTime(m.EffectiveAt))
-}
-
-// RemoveMember removes a membership; errdefs.ErrNotFound if absent.
-func (t *Tx) RemoveMember(groupID, memberID string) error {
-	return t.execFound(`DELETE FROM group_members WHERE group_id = ? AND member_id = ?`, strings.ToLower(groupID), strings.ToLower(memberID))
-}
-
-func (t *Tx) members(where string, args ...any) ([]Member, error) {
-	return queryAll(t, scanMember, `SELECT group_id, member_id, added_at, effective_at FROM group_members WHERE `+where+` ORDER BY added_at`, args...)
-}
-
-func scanMember(sc rowScanner) (Member, error) {
-	var m Member
-	var a, e string
-	err := sc.Scan(&m.GroupID, &m.MemberID, &a, &e)
-	m.AddedAt, m.EffectiveAt = parseTime(a), parseTime(e)
-	return m, err
-}
-
-// GroupMembers lists the direct members of a group.
-func (t *Tx) GroupMembers(groupID string) ([]Member, error) {
-	return t.members(`group_id = ?`, strings.ToLower(groupID))
-}
-
-// MemberOf lists the groups a principal is a direct member of.
-func (t *Tx) MemberOf(memberID string) ([]Member, error) {
-	return t.members(`member_id = ?`, strings.ToLower(memberID))
-}
-
-// AllMemberships returns every membership edge (to build the in-memory index).
-func (t *Tx) AllMemberships() ([]Member, error) { return t.members(`1 = 1`) }
-
-// ---- role assignments ----
-
-// RoleAssignment is a stored assignment; Body is its ARM JSON.
-type RoleAssignment struct {
-	Name        string
-	Scope       string
-	RoleGUID    string
-	PrincipalID string
-	Body        json.RawMessage
-}
-
-// CreateRoleAssignment inserts an assignment. errdefs.ErrAlreadyExists when the name
-// exists or when the same principal already holds the role at the scope.
-func (t *Tx) CreateRoleAssignment(a RoleAssignment) error {
-	return t.insertUnique(`INSERT INTO role_assignments(name_key, body, scope_key, role_guid, principal_id) VALUES(?,?,?,?,?)`,
-		strings.ToLower(a.Name), string(a.Body), normScope(a.Scope), strings.ToLower(a.RoleGUID), strings.ToLower(a.PrincipalID))
-}
-
-// DeleteRoleAssignment removes an assignment by name.
-func (t *Tx) DeleteRoleAssignment(name string) error {
-	return t.execFound(`DELETE FROM role_assignments WHERE name_key = ?`, strings.ToLower(name))
-}
-
-// DeleteRoleAssignmentsBelow removes every assignment at or below scope and
-// returns their names (used when a resource or resource group is deleted).
-func (t *Tx) DeleteRoleAssignmentsBelow(scope string) ([]string, error) {
-	s := normScope(scope)
-	rows, err := t.Query(`SELECT name_key FROM role_assignments WHERE scope_key = ? OR substr(scope_key, 1, ?) = ?`, s, len(s)+1, s+"/")
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	for _, n := range names {
-		if _, err := t.Exec(`DELETE FROM role_assignments WHERE name_key = ?`, n); err != nil {
-			return nil, err
-		}
-	}
-	return names, nil
-}
-
-// EachRoleAssignment calls fn with every assignment's name and body, in no
-// particular order, reading one row at a time: loading 100,000 at start
-// holds one in memory at a time rather than all. body is valid only until
-// fn returns. An error from fn ends the walk and is returned.
-func (t *Tx) EachRoleAssignment(fn func(name string, body []byte) error) error {
-	rows, err := t.Query(`SELECT name_key, body FROM role_assignments`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var name string
-	var body sql.RawBytes // one buffer, reused for every row
-	for rows.Next() {
-		if err := rows.Scan(&name, &body); err != nil {
-			return err
-		}
-		if err := fn(name, body); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// ListRoleAssignments returns every assignment.
-func (t *Tx) ListRoleAssignments() ([]RoleAssignment, error) {
-	return queryAll(t, scanRoleAssignment, `SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments ORDER BY scope_key, name_key`)
-}
-
-func scanRoleAssignment(sc rowScanner) (RoleAssignment, error) {
-	var a RoleAssignment
-	var body string
-	err := sc.Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
-	a.Body = json.RawMessage(body)
-	return a, err
-}
-
-func normScope(s string) string {
-	s = strings.ToLower(strings.TrimSuffix(s, "/"))
-	if s == "" {
-		return "/"
-	}
-	return s
+	return QueryAll(t, scanResource, q, args...)
 }
 
 // ---- long-running operations ----
@@ -480,65 +175,4 @@ func (t *Tx) GetOperation(id string) (json.RawMessage, error) {
 		return nil, errdefs.ErrNotFound
 	}
 	return json.RawMessage(body), err
-}
-
-// ---- hosts (machines that may ask the managed-identity endpoint for tokens) ----
-
-// PutHost records which managed identities (principal object IDs) are
-// assigned to a host.
-func (t *Tx) PutHost(hostID string, identities []string) error {
-	b, _ := json.Marshal(identities)
-	_, err := t.Exec(`INSERT INTO hosts(host_id, identities) VALUES(?, ?) ON CONFLICT(host_id) DO UPDATE SET identities = excluded.identities`,
-		strings.ToLower(hostID), string(b))
-	return err
-}
-
-// HostIdentities returns the identities assigned to a host; errdefs.ErrNotFound if
-// the host is not registered.
-func (t *Tx) HostIdentities(hostID string) ([]string, error) {
-	var s string
-	err := t.QueryRow(`SELECT identities FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)).Scan(&s)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errdefs.ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	err = json.Unmarshal([]byte(s), &ids)
-	return ids, err
-}
-
-// DeleteHost unregisters a host and its credentials.
-func (t *Tx) DeleteHost(hostID string) error {
-	if _, err := t.Exec(`DELETE FROM hosts WHERE host_id = ?`, strings.ToLower(hostID)); err != nil {
-		return err
-	}
-	return t.DeleteSecrets(hostID, "")
-}
-
-// SecretByKeyID returns one secret by its key ID.
-func (t *Tx) SecretByKeyID(keyID string) (Secret, error) {
-	var s Secret
-	var st, en string
-	err := t.QueryRow(`SELECT key_id, owner_id, hash, hint, display_name, start_at, end_at FROM secrets WHERE key_id = ?`, strings.ToLower(keyID)).
-		Scan(&s.KeyID, &s.OwnerID, &s.Hash, &s.Hint, &s.DisplayName, &st, &en)
-	if errors.Is(err, sql.ErrNoRows) {
-		return s, errdefs.ErrNotFound
-	}
-	s.StartAt, s.EndAt = parseTime(st), parseTime(en)
-	return s, err
-}
-
-// GetRoleAssignment returns one assignment by name.
-func (t *Tx) GetRoleAssignment(name string) (RoleAssignment, error) {
-	var a RoleAssignment
-	var body string
-	err := t.QueryRow(`SELECT name_key, body, scope_key, role_guid, principal_id FROM role_assignments WHERE name_key = ?`, strings.ToLower(name)).
-		Scan(&a.Name, &body, &a.Scope, &a.RoleGUID, &a.PrincipalID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, errdefs.ErrNotFound
-	}
-	a.Body = json.RawMessage(body)
-	return a, err
 }

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
+	"github.com/drydock-dev/drydock/internal/domains"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -28,7 +32,7 @@ func TestUpgradeLegacyDatabase(t *testing.T) {
 	}
 	ctx := context.Background()
 	for round := range 2 { // the second open finds nothing to do
-		s, err := store.Open(path)
+		s, err := store.Open(path, domains.Migrations())
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -67,25 +71,25 @@ func checkLegacyRows(t *testing.T, s *store.Store) {
 		check("resources", len(res) == 2 && err == nil, res, err)
 		r, err := tx.GetResource(reg)
 		check("registry resource", r.Name == "Legacy1" && string(r.Body) == `{"sku":{"name":"Basic"}}` && err == nil, r, err)
-		p, err := tx.PrincipalByUPN("alice@DRYDOCK.local")
+		p, err := directorydb.PrincipalByUPN(tx, "alice@DRYDOCK.local")
 		check("user by UPN", p.ObjectID == alice && p.PasswordHash == "hash" && !p.CreatedAt.IsZero() && err == nil, p, err)
-		p, err = tx.PrincipalByAppID("55555555-5555-5555-5555-555555555555")
+		p, err = directorydb.PrincipalByAppID(tx, "55555555-5555-5555-5555-555555555555")
 		check("service principal", p.ObjectID == sp && err == nil, p, err)
-		secs, err := tx.Secrets(sp)
+		secs, err := directorydb.Secrets(tx, sp)
 		check("secret times", len(secs) == 1 && secs[0].StartAt.Equal(t0) && secs[0].EndAt.Equal(t0.AddDate(1, 0, 0)) && err == nil, secs, err)
-		ms, err := tx.GroupMembers(group)
+		ms, err := directorydb.GroupMembers(tx, group)
 		check("membership times", len(ms) == 1 && ms[0].MemberID == alice && ms[0].AddedAt.Equal(t0) && ms[0].EffectiveAt.Equal(t0.Add(time.Second/2)) && err == nil, ms, err)
-		ras, err := tx.ListRoleAssignments()
+		ras, err := accessdb.ListRoleAssignments(tx)
 		check("role assignments", len(ras) == 1 && ras[0].PrincipalID == sp && err == nil, ras, err)
 		op, err := tx.GetOperation("88888888-8888-8888-8888-888888888888")
 		check("operation", string(op) == `{"status":"Succeeded"}` && err == nil, string(op), err)
-		ids, err := tx.HostIdentities("/subscriptions/" + sub + "/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/vm1")
+		ids, err := directorydb.HostIdentities(tx, "/subscriptions/"+sub+"/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/vm1")
 		check("host", reflect.DeepEqual(ids, []string{sp}) && err == nil, ids, err)
-		m, err := tx.GetRegistryManifest(reg, "app/web", "v1", true, true)
+		m, err := metadata.GetRegistryManifest(tx, reg, "app/web", "v1", true, true)
 		check("manifest by tag", m.Digest == man && string(m.Body) == `{"schemaVersion":2}` && err == nil, m, err)
-		size, err := tx.RegistryManifestBlobSize(reg, "app/web", man)
+		size, err := metadata.RegistryManifestBlobSize(tx, reg, "app/web", man)
 		check("image size", size == 1234+56 && err == nil, size, err)
-		u, err := tx.GetRegistryUpload("99999999-9999-9999-9999-999999999999")
+		u, err := metadata.GetRegistryUpload(tx, "99999999-9999-9999-9999-999999999999")
 		check("upload", u.StartedAt.Equal(t0) && err == nil, u, err)
 		var ann json.RawMessage = m.Annotations
 		check("annotations", ann == nil, string(ann))

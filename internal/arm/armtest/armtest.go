@@ -20,6 +20,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/drydock-dev/drydock/internal/access"
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
 	"github.com/drydock-dev/drydock/internal/arm"
 	"github.com/drydock-dev/drydock/internal/authz"
 	"github.com/drydock-dev/drydock/internal/directory"
@@ -40,6 +42,9 @@ type Env struct {
 	RBAC   *arm.RBAC
 	Router *arm.Router
 	Kit    *arm.Kit
+	// Access owns the role assignments (the kit deletes a scope's
+	// through it).
+	Access *access.Service
 	// Sub is a subscription that exists.
 	Sub string
 }
@@ -62,7 +67,10 @@ func New(t testing.TB) *Env {
 	e := &Env{Store: st, Dir: d, Engine: authz.NewEngine(authz.BuiltInRoles()), Sub: uuid.NewString()}
 	e.RBAC = arm.NewRBAC(e.Engine, d)
 	e.Router = arm.NewRouter(st, d, BaseURL, log)
-	e.Kit = &arm.Kit{Store: st, Auth: e.RBAC, Ops: e.Router.Ops, Scopes: arm.NewScopes(e.Engine)}
+	if e.Access, err = access.New(ctx, st, e.Engine, e.RBAC, d); err != nil {
+		t.Fatal(err)
+	}
+	e.Kit = &arm.Kit{Store: st, Auth: e.RBAC, Ops: e.Router.Ops, Scopes: arm.NewScopes(e.Access)}
 	t.Cleanup(e.Router.Ops.Wait)
 	if err := st.Update(ctx, func(tx *store.Tx) error {
 		return tx.CreateSubscription(store.Subscription{ID: e.Sub, DisplayName: "test", TenantID: d.TenantID(), State: "Enabled"})
@@ -106,7 +114,7 @@ func (e *Env) Grant(t testing.TB, principalID, roleGUID, scope string) {
 	t.Helper()
 	a := authz.Assignment{Name: uuid.NewString(), Scope: scope, RoleDefinitionID: roleGUID, PrincipalID: principalID, PrincipalType: "User"}
 	if err := e.Store.Update(context.Background(), func(tx *store.Tx) error {
-		return tx.CreateRoleAssignment(store.RoleAssignment{Name: a.Name, Scope: scope, RoleGUID: roleGUID, PrincipalID: principalID, Body: []byte("{}")})
+		return accessdb.CreateRoleAssignment(tx, accessdb.RoleAssignment{Name: a.Name, Scope: scope, RoleGUID: roleGUID, PrincipalID: principalID, Body: []byte("{}")})
 	}); err != nil {
 		t.Fatal(err)
 	}

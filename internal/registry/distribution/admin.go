@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -59,7 +60,7 @@ type UsageInfo struct {
 // delete's transaction). Blob content and upload data are freed later by
 // garbage collection.
 func (h *Handler) DeleteRegistry(ctx context.Context, tx *store.Tx, key string) error {
-	_, err := tx.DeleteRegistryData(strings.ToLower(key))
+	_, err := metadata.DeleteRegistryData(tx, strings.ToLower(key))
 	h.manifests.invalidate()
 	return err
 }
@@ -68,7 +69,7 @@ func (h *Handler) DeleteRegistry(ctx context.Context, tx *store.Tx, key string) 
 // in byte order.
 func (h *Handler) Repositories(ctx context.Context, key string) ([]string, error) {
 	out, err := viewValue(ctx, h.st, func(tx *store.Tx) ([]string, error) {
-		return tx.ListRegistryRepositories(key, "", -1)
+		return metadata.ListRegistryRepositories(tx, key, "", -1)
 	})
 	if out == nil {
 		out = []string{}
@@ -79,7 +80,7 @@ func (h *Handler) Repositories(ctx context.Context, key string) ([]string, error
 // Repository describes one repository; ErrRepositoryNotFound if unknown.
 func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryInfo, error) {
 	var info RepositoryInfo
-	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, r store.RegistryRepository) error {
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, r metadata.Repository) error {
 		ms, tags, err := manifestsAndTags(tx, key, repo)
 		info = RepositoryInfo{Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ManifestCount: len(ms), TagCount: len(tags)}
 		return err
@@ -91,8 +92,8 @@ func (h *Handler) Repository(ctx context.Context, key, repo string) (RepositoryI
 // the repository is unknown.
 func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error) {
 	out := []TagInfo{}
-	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, _ store.RegistryRepository) error {
-		tags, err := tx.ListRegistryTags(key, repo, "", -1)
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, _ metadata.Repository) error {
+		tags, err := metadata.ListRegistryTags(tx, key, repo, "", -1)
 		for _, t := range tags {
 			out = append(out, TagInfo{Name: t.Name, Digest: t.Digest, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
 		}
@@ -105,7 +106,7 @@ func (h *Handler) Tags(ctx context.Context, key, repo string) ([]TagInfo, error)
 // ErrRepositoryNotFound if the repository is unknown.
 func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestInfo, error) {
 	out := []ManifestInfo{}
-	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, _ store.RegistryRepository) error {
+	err := h.viewRepository(ctx, key, repo, func(tx *store.Tx, _ metadata.Repository) error {
 		ms, tags, err := manifestsAndTags(tx, key, repo)
 		if err != nil {
 			return err
@@ -115,7 +116,7 @@ func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestIn
 			byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
 		}
 		for _, m := range ms {
-			size, err := tx.RegistryManifestBlobSize(key, repo, m.Digest)
+			size, err := metadata.RegistryManifestBlobSize(tx, key, repo, m.Digest)
 			if err != nil {
 				return err
 			}
@@ -133,9 +134,9 @@ func (h *Handler) Manifests(ctx context.Context, key, repo string) ([]ManifestIn
 
 // viewRepository runs fn in a read transaction on the repository repo of
 // registry key; ErrRepositoryNotFound if the repository is unknown.
-func (h *Handler) viewRepository(ctx context.Context, key, repo string, fn func(*store.Tx, store.RegistryRepository) error) error {
+func (h *Handler) viewRepository(ctx context.Context, key, repo string, fn func(*store.Tx, metadata.Repository) error) error {
 	return h.st.View(ctx, func(tx *store.Tx) error {
-		r, err := tx.GetRegistryRepository(key, repo)
+		r, err := metadata.GetRegistryRepository(tx, key, repo)
 		if err != nil {
 			return notFoundAs(err, ErrRepositoryNotFound)
 		}
@@ -144,12 +145,12 @@ func (h *Handler) viewRepository(ctx context.Context, key, repo string, fn func(
 }
 
 // manifestsAndTags lists all of a repository's manifests and tags.
-func manifestsAndTags(tx *store.Tx, key, repo string) ([]store.RegistryManifest, []store.RegistryTag, error) {
-	ms, err := tx.ListRegistryManifests(key, repo)
+func manifestsAndTags(tx *store.Tx, key, repo string) ([]metadata.Manifest, []metadata.Tag, error) {
+	ms, err := metadata.ListRegistryManifests(tx, key, repo)
 	if err != nil {
 		return nil, nil, err
 	}
-	tags, err := tx.ListRegistryTags(key, repo, "", -1)
+	tags, err := metadata.ListRegistryTags(tx, key, repo, "", -1)
 	return ms, tags, err
 }
 
@@ -159,7 +160,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 	var uploads []string
 	err := h.update(ctx, func(tx *store.Tx) error {
 		var err error
-		uploads, err = tx.DeleteRegistryRepository(key, repo)
+		uploads, err = metadata.DeleteRegistryRepository(tx, key, repo)
 		return notFoundAs(err, ErrRepositoryNotFound)
 	})
 	if err != nil {
@@ -176,7 +177,7 @@ func (h *Handler) DeleteRepository(ctx context.Context, key, repo string) error 
 // Untag removes a tag (its manifest stays); ErrTagNotFound if absent.
 func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 	return h.update(ctx, func(tx *store.Tx) error {
-		_, err := tx.DeleteRegistryTag(key, repo, tag)
+		_, err := metadata.DeleteRegistryTag(tx, key, repo, tag)
 		return notFoundAs(err, ErrTagNotFound)
 	})
 }
@@ -186,7 +187,7 @@ func (h *Handler) Untag(ctx context.Context, key, repo, tag string) error {
 // absent.
 func (h *Handler) DeleteManifest(ctx context.Context, key, repo, digest string) error {
 	return h.update(ctx, func(tx *store.Tx) error {
-		_, err := tx.DeleteRegistryManifest(key, repo, digest)
+		_, err := metadata.DeleteRegistryManifest(tx, key, repo, digest)
 		return notFoundAs(err, ErrManifestNotFound)
 	})
 }
@@ -196,7 +197,7 @@ func (h *Handler) Usage(ctx context.Context, key string) (UsageInfo, error) {
 	var u UsageInfo
 	err := h.st.View(ctx, func(tx *store.Tx) error {
 		var err error
-		u.Repositories, u.Size, err = tx.RegistryUsage(key)
+		u.Repositories, u.Size, err = metadata.RegistryUsage(tx, key)
 		return err
 	})
 	return u, err

@@ -6,12 +6,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
 // Garbage collection and blob pushes agree through the metadata database
-// (store.BlobDeletion), so that servers sharing one database and one blob
+// (metadata.DeletionState), so that servers sharing one database and one blob
 // store (replicas) never delete a blob under a link being made:
 //
 //   - the collector deletes a blob only after a write transaction that
@@ -96,7 +97,7 @@ func (h *Handler) linkStored(ctx context.Context, digest string, put func() (sto
 	for attempt := 1; ; attempt++ {
 		if h.now().Sub(readAt) < deletionRecordsKept/2 {
 			err = h.update(ctx, func(tx *store.Tx) error {
-				d, err := tx.BlobDeletion(digest)
+				d, err := metadata.BlobDeletion(tx, digest)
 				if err != nil {
 					return err
 				}
@@ -134,7 +135,7 @@ func (h *Handler) linkStored(ctx context.Context, digest string, put func() (sto
 func (h *Handler) blobGeneration(ctx context.Context, digest string) (int64, time.Time, error) {
 	deadline := h.now().Add(deletionWait)
 	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 250*time.Millisecond) {
-		d, err := viewValue(ctx, h.st, func(tx *store.Tx) (store.BlobDeletion, error) { return tx.BlobDeletion(digest) })
+		d, err := viewValue(ctx, h.st, func(tx *store.Tx) (metadata.DeletionState, error) { return metadata.BlobDeletion(tx, digest) })
 		if err != nil {
 			return 0, time.Time{}, err
 		}
@@ -191,7 +192,7 @@ func (h *Handler) deleteUnlinked(ctx context.Context, digest string) (bool, erro
 	var gen int64
 	var ok bool
 	err := h.st.Update(ctx, func(tx *store.Tx) (err error) {
-		gen, ok, err = tx.StartBlobDeletion(digest, h.now())
+		gen, ok, err = metadata.StartBlobDeletion(tx, digest, h.now())
 		return err
 	})
 	if err != nil || !ok {
@@ -204,7 +205,7 @@ func (h *Handler) deleteUnlinked(ctx context.Context, digest string) (bool, erro
 	err = h.blobs.Delete(dctx, digest)
 	cancel()
 	endErr := h.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		return tx.EndBlobDeletion(digest, gen, h.now())
+		return metadata.EndBlobDeletion(tx, digest, gen, h.now())
 	})
 	switch {
 	case errors.Is(err, storage.ErrBlobUnknown):

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -19,7 +20,7 @@ func (q *request) getBlob() {
 	if !ok {
 		return
 	}
-	_, err := q.h.st.LookupBlobLink(q.ctx, q.reg.Key, q.name, digest)
+	_, err := metadata.LookupBlobLink(q.ctx, q.h.st, q.reg.Key, q.name, digest)
 	if q.blobFailed("blob lookup", digest, err, errdefs.IsNotFound(err)) {
 		return
 	}
@@ -49,7 +50,7 @@ func (q *request) deleteBlob() {
 	if !ok {
 		return
 	}
-	err := q.update(func(tx *store.Tx) error { return tx.UnlinkBlob(q.reg.Key, q.name, digest) })
+	err := q.update(func(tx *store.Tx) error { return metadata.UnlinkBlob(tx, q.reg.Key, q.name, digest) })
 	if q.blobFailed("blob delete", digest, err, errdefs.IsNotFound(err)) {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -52,12 +53,12 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 	cutoff := now.Add(-grace)
 
 	err := h.st.Update(ctx, func(tx *store.Tx) error {
-		n, err := tx.UnlinkUnreferencedBlobs(cutoff)
+		n, err := metadata.UnlinkUnreferencedBlobs(tx, cutoff)
 		stats.LinksRemoved = n
 		if err != nil {
 			return err
 		}
-		_, err = tx.PruneBlobDeletions(now.Add(-deletionRecordsKept))
+		_, err = metadata.PruneBlobDeletions(tx, now.Add(-deletionRecordsKept))
 		return err
 	})
 	if err != nil {
@@ -68,8 +69,8 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 	if stats.UploadsPurged, err = h.blobs.PurgeUploads(ctx, uploadCutoff); err != nil {
 		return stats, err
 	}
-	old, err := viewValue(ctx, h.st, func(tx *store.Tx) ([]store.RegistryUpload, error) {
-		return tx.RegistryUploadsStartedBefore(uploadCutoff)
+	old, err := viewValue(ctx, h.st, func(tx *store.Tx) ([]metadata.Upload, error) {
+		return metadata.RegistryUploadsStartedBefore(tx, uploadCutoff)
 	})
 	if err != nil {
 		return stats, err
@@ -82,7 +83,7 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 			}
 			continue // still there (recently written), or a passing failure
 		}
-		err = h.st.Update(ctx, func(tx *store.Tx) error { return tx.DeleteRegistryUpload(u.ID) })
+		err = h.st.Update(ctx, func(tx *store.Tx) error { return metadata.DeleteRegistryUpload(tx, u.ID) })
 		if err == nil {
 			stats.SessionsRemoved++
 		} else if !errdefs.IsNotFound(err) {
@@ -91,7 +92,7 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 	}
 
 	if err := h.st.Update(ctx, func(tx *store.Tx) error {
-		n, err := tx.DeleteEmptyRegistryRepositories(cutoff)
+		n, err := metadata.DeleteEmptyRegistryRepositories(tx, cutoff)
 		stats.RepositoriesRemoved = n
 		return err
 	}); err != nil {
@@ -100,7 +101,7 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace time.Duration) (GCSt
 
 	linked := map[string]struct{}{}
 	if err := h.st.View(ctx, func(tx *store.Tx) error {
-		return tx.LinkedBlobDigests(func(d string) { linked[d] = struct{}{} })
+		return metadata.LinkedBlobDigests(tx, func(d string) { linked[d] = struct{}{} })
 	}); err != nil {
 		return stats, err
 	}
@@ -151,9 +152,9 @@ func (h *Handler) SweepUploads(ctx context.Context) (GCStats, error) {
 	if err != nil {
 		return stats, err
 	}
-	var sessions []store.RegistryUpload
+	var sessions []metadata.Upload
 	if err := h.st.View(ctx, func(tx *store.Tx) (err error) {
-		sessions, err = tx.RegistryUploads()
+		sessions, err = metadata.RegistryUploads(tx)
 		return err
 	}); err != nil {
 		return stats, err
@@ -181,7 +182,7 @@ func (h *Handler) SweepUploads(ctx context.Context) (GCStats, error) {
 	}
 	err = h.st.Update(ctx, func(tx *store.Tx) error {
 		for _, id := range gone {
-			if err := tx.DeleteRegistryUpload(id); err != nil && !errdefs.IsNotFound(err) {
+			if err := metadata.DeleteRegistryUpload(tx, id); err != nil && !errdefs.IsNotFound(err) {
 				return err
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/domains"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/registry/storage/filesystem"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -26,7 +28,7 @@ type replicaPair struct {
 func newReplicaPair(t *testing.T, open storetest.Opener) *replicaPair {
 	o := open(t)
 	openStore := func() *store.Store {
-		st, err := store.OpenDatabase(ctxBG, o, store.Migrations())
+		st, err := store.OpenDatabase(ctxBG, o, domains.Migrations())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +112,7 @@ func (p *replicaPair) markDeleting(blob []byte, at time.Time) {
 	p.t.Helper()
 	p.b.expect(p.b.do("DELETE", "/v2/app/blobs/"+sha256Digest(blob), nil), http.StatusAccepted, "")
 	err := p.b.st.Update(ctxBG, func(tx *store.Tx) error {
-		_, ok, err := tx.StartBlobDeletion(sha256Digest(blob), at)
+		_, ok, err := metadata.StartBlobDeletion(tx, sha256Digest(blob), at)
 		if err == nil && !ok {
 			p.t.Error("blob still linked")
 		}

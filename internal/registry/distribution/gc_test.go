@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -103,7 +104,7 @@ func TestCollectGarbageUploadSessions(t *testing.T) {
 	live := r.h.Get("Docker-Upload-UUID")
 	gone := "5f0c6a8e-0000-4000-8000-000000000001"
 	err := e.st.Update(ctxBG, func(tx *store.Tx) error {
-		return tx.PutRegistryUpload(store.RegistryUpload{ID: gone, Registry: testRegistryKey("one"), Repository: "app", StartedAt: time.Now().Add(-48 * time.Hour)})
+		return metadata.PutRegistryUpload(tx, metadata.Upload{ID: gone, Registry: testRegistryKey("one"), Repository: "app", StartedAt: time.Now().Add(-48 * time.Hour)})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/auth"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -54,9 +55,9 @@ func (q *request) tagsList() {
 	if !ok {
 		return
 	}
-	var tags []store.RegistryTag
+	var tags []metadata.Tag
 	err := q.view(func(tx *store.Tx) error {
-		if _, err := tx.GetRegistryRepository(q.reg.Key, q.name); err != nil {
+		if _, err := metadata.GetRegistryRepository(tx, q.reg.Key, q.name); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -67,7 +68,7 @@ func (q *request) tagsList() {
 			limit = n + 1 // one more tells whether there is a next page
 		}
 		var err error
-		tags, err = tx.ListRegistryTags(q.reg.Key, q.name, last, limit)
+		tags, err = metadata.ListRegistryTags(tx, q.reg.Key, q.name, last, limit)
 		return err
 	})
 	if errdefs.IsNotFound(err) {
@@ -107,7 +108,7 @@ func (q *request) catalog() {
 	if n > 0 {
 		err := q.view(func(tx *store.Tx) error {
 			var err error
-			repos, err = tx.ListRegistryRepositories(q.reg.Key, last, n+1)
+			repos, err = metadata.ListRegistryRepositories(tx, q.reg.Key, last, n+1)
 			return err
 		})
 		if err != nil {
@@ -151,10 +152,10 @@ func (q *request) referrers() {
 		return
 	}
 	artifactType := q.r.URL.Query().Get("artifactType")
-	var ms []store.RegistryManifest
+	var ms []metadata.Manifest
 	err := q.view(func(tx *store.Tx) error {
 		var err error
-		ms, err = tx.RegistryReferrers(q.reg.Key, q.name, digest, artifactType)
+		ms, err = metadata.RegistryReferrers(tx, q.reg.Key, q.name, digest, artifactType)
 		return err
 	})
 	if err != nil {

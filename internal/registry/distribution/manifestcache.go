@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -25,7 +26,7 @@ type manifestCache struct {
 
 type cachedManifest struct {
 	gen uint64
-	m   store.RegistryManifest
+	m   metadata.Manifest
 }
 
 const manifestCacheBytes = 64 << 20
@@ -41,9 +42,9 @@ func (c *manifestCache) key(registry, repo, ref string, withBody bool) string {
 // invalidate is called after every committed metadata write.
 func (c *manifestCache) invalidate() { c.gen.Add(1) }
 
-func (c *manifestCache) lookup(ctx context.Context, st *store.Store, registry, repo, ref string, byTag, withBody bool) (store.RegistryManifest, error) {
+func (c *manifestCache) lookup(ctx context.Context, st *store.Store, registry, repo, ref string, byTag, withBody bool) (metadata.Manifest, error) {
 	if c.off.Load() {
-		return st.LookupRegistryManifest(ctx, registry, repo, ref, byTag, withBody)
+		return metadata.LookupRegistryManifest(ctx, st, registry, repo, ref, byTag, withBody)
 	}
 	k := c.key(registry, repo, ref, withBody)
 	gen := c.gen.Load()
@@ -53,7 +54,7 @@ func (c *manifestCache) lookup(ctx context.Context, st *store.Store, registry, r
 	if ok && e.gen == gen {
 		return e.m, nil
 	}
-	m, err := st.LookupRegistryManifest(ctx, registry, repo, ref, byTag, withBody)
+	m, err := metadata.LookupRegistryManifest(ctx, st, registry, repo, ref, byTag, withBody)
 	if err != nil {
 		return m, err
 	}

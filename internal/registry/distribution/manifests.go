@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -24,7 +25,7 @@ func (q *request) getManifest() {
 	withBody := q.r.Method != http.MethodHead
 	m, err := q.h.manifests.lookup(q.ctx, q.h.st, q.reg.Key, q.name, ref.String(), ref.Tag != "", withBody)
 	if errdefs.IsNotFound(err) {
-		if exists, xerr := q.h.st.RegistryRepositoryExists(q.ctx, q.reg.Key, q.name); xerr == nil && !exists {
+		if exists, xerr := metadata.RegistryRepositoryExists(q.ctx, q.h.st, q.reg.Key, q.name); xerr == nil && !exists {
 			err = errNameUnknown
 		}
 	}
@@ -110,7 +111,7 @@ func (q *request) putManifest() {
 	}
 	var missing *Error
 	err = q.update(func(tx *store.Tx) error {
-		blobs, err := tx.MissingBlobLinks(q.reg.Key, q.name, p.Blobs)
+		blobs, err := metadata.MissingBlobLinks(tx, q.reg.Key, q.name, p.Blobs)
 		if err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ func (q *request) putManifest() {
 				WithDetail(map[string]string{"digest": blobs[0]})
 			return errMissing
 		}
-		children, err := tx.MissingRegistryManifests(q.reg.Key, q.name, p.Manifests)
+		children, err := metadata.MissingRegistryManifests(tx, q.reg.Key, q.name, p.Manifests)
 		if err != nil {
 			return err
 		}
@@ -128,14 +129,14 @@ func (q *request) putManifest() {
 				WithDetail(map[string]string{"digest": children[0]})
 			return errMissing
 		}
-		refs := make([]store.ManifestRef, 0, len(p.Blobs)+len(p.Manifests))
+		refs := make([]metadata.ManifestRef, 0, len(p.Blobs)+len(p.Manifests))
 		for _, b := range p.Blobs {
-			refs = append(refs, store.ManifestRef{Digest: b})
+			refs = append(refs, metadata.ManifestRef{Digest: b})
 		}
 		for _, c := range p.Manifests {
-			refs = append(refs, store.ManifestRef{Digest: c, Manifest: true})
+			refs = append(refs, metadata.ManifestRef{Digest: c, Manifest: true})
 		}
-		_, err = tx.PutRegistryManifest(store.RegistryManifest{
+		_, err = metadata.PutRegistryManifest(tx, metadata.Manifest{
 			Registry: q.reg.Key, Repository: q.name, Digest: digest, MediaType: p.MediaType,
 			ArtifactType: p.ArtifactType, Subject: p.Subject, Annotations: p.Annotations, Body: body,
 		}, refs)
@@ -143,7 +144,7 @@ func (q *request) putManifest() {
 			return err
 		}
 		for _, t := range tags {
-			if err := tx.PutRegistryTag(q.reg.Key, q.name, t, digest); err != nil {
+			if err := metadata.PutRegistryTag(tx, q.reg.Key, q.name, t, digest); err != nil {
 				return err
 			}
 		}
@@ -197,12 +198,12 @@ func (q *request) deleteManifest() {
 	err := q.update(func(tx *store.Tx) error {
 		var err error
 		if ref.Tag != "" {
-			_, err = tx.DeleteRegistryTag(q.reg.Key, q.name, ref.Tag)
+			_, err = metadata.DeleteRegistryTag(tx, q.reg.Key, q.name, ref.Tag)
 		} else {
-			_, err = tx.DeleteRegistryManifest(q.reg.Key, q.name, ref.Digest)
+			_, err = metadata.DeleteRegistryManifest(tx, q.reg.Key, q.name, ref.Digest)
 		}
 		if errdefs.IsNotFound(err) {
-			if _, rerr := tx.GetRegistryRepository(q.reg.Key, q.name); errdefs.IsNotFound(rerr) {
+			if _, rerr := metadata.GetRegistryRepository(tx, q.reg.Key, q.name); errdefs.IsNotFound(rerr) {
 				return errNameUnknown
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/registry/storage/filesystem"
 	"github.com/drydock-dev/drydock/internal/store"
@@ -44,7 +45,7 @@ func TestSweepUploads(t *testing.T) {
 		{"a session without data", func() string {
 			id := "5f0c6a8e-0000-4000-8000-000000000002"
 			if err := e.st.Update(ctxBG, func(tx *store.Tx) error {
-				return tx.PutRegistryUpload(store.RegistryUpload{ID: id, Registry: testRegistryKey("one"), Repository: "app", StartedAt: time.Now()})
+				return metadata.PutRegistryUpload(tx, metadata.Upload{ID: id, Registry: testRegistryKey("one"), Repository: "app", StartedAt: time.Now()})
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +70,7 @@ func TestSweepUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range cases {
-		_, err := e.st.LookupRegistryUpload(ctxBG, ids[i])
+		_, err := metadata.LookupRegistryUpload(ctxBG, e.st, ids[i])
 		hasRow := err == nil
 		if err != nil && !errdefs.IsNotFound(err) {
 			t.Fatal(err)

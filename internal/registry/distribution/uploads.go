@@ -11,6 +11,7 @@ import (
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/registry/auth"
+	"github.com/drydock-dev/drydock/internal/registry/metadata"
 	"github.com/drydock-dev/drydock/internal/registry/storage"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -62,7 +63,7 @@ func (q *request) mount(digest, from string) bool {
 		}
 		return q.h.blobs.Stat(q.ctx, digest)
 	}, func(tx *store.Tx, desc storage.Descriptor) error {
-		return tx.LinkBlob(q.reg.Key, q.name, digest, desc.Size)
+		return metadata.LinkBlob(tx, q.reg.Key, q.name, digest, desc.Size)
 	})
 	switch {
 	case errors.Is(err, errNotMountable), errors.Is(err, storage.ErrBlobUnknown), errors.Is(err, errBlobDeleted), errors.Is(err, errBlobBusy):
@@ -88,7 +89,7 @@ func (q *request) mountable(digest, from string) (bool, error) {
 		if from != "" {
 			candidates = []string{from}
 		} else {
-			repos, err := tx.BlobLinkRepositories(q.reg.Key, digest)
+			repos, err := metadata.BlobLinkRepositories(tx, q.reg.Key, digest)
 			if err != nil {
 				return err
 			}
@@ -99,7 +100,7 @@ func (q *request) mountable(digest, from string) (bool, error) {
 			}
 		}
 		for _, c := range candidates {
-			_, err := tx.BlobLink(q.reg.Key, c, digest)
+			_, err := metadata.BlobLink(tx, q.reg.Key, c, digest)
 			if errdefs.IsNotFound(err) {
 				continue
 			}
@@ -125,7 +126,7 @@ func (q *request) monolithic(d string) {
 	desc, err := q.h.linkStored(q.ctx, digest, func() (storage.Descriptor, error) {
 		return q.h.blobs.Put(q.ctx, digest, body)
 	}, func(tx *store.Tx, desc storage.Descriptor) error {
-		return tx.LinkBlob(q.reg.Key, q.name, desc.Digest, desc.Size)
+		return metadata.LinkBlob(tx, q.reg.Key, q.name, desc.Digest, desc.Size)
 	})
 	if err != nil {
 		q.linkFailed("blob upload", digest, err, body, "")
@@ -142,7 +143,7 @@ func (q *request) newSession() {
 		return
 	}
 	err = q.update(func(tx *store.Tx) error {
-		return tx.PutRegistryUpload(store.RegistryUpload{ID: id, Registry: q.reg.Key, Repository: q.name, StartedAt: q.h.now()})
+		return metadata.PutRegistryUpload(tx, metadata.Upload{ID: id, Registry: q.reg.Key, Repository: q.name, StartedAt: q.h.now()})
 	})
 	if err != nil {
 		q.h.blobs.CancelUpload(context.WithoutCancel(q.ctx), id)
@@ -182,11 +183,11 @@ func (q *request) blobCreated(digest string) {
 // upload session of the request, which must belong to this registry and
 // repository; otherwise it answers BLOB_UPLOAD_UNKNOWN. When it returns
 // false it has answered the request.
-func (q *request) session() (store.RegistryUpload, bool) {
+func (q *request) session() (metadata.Upload, bool) {
 	if !q.authorize(pullPushActions) {
-		return store.RegistryUpload{}, false
+		return metadata.Upload{}, false
 	}
-	u, err := q.h.st.LookupRegistryUpload(q.ctx, q.arg)
+	u, err := metadata.LookupRegistryUpload(q.ctx, q.h.st, q.arg)
 	if errdefs.IsNotFound(err) || (err == nil && (u.Registry != q.reg.Key || u.Repository != q.name)) {
 		q.fail(ErrBlobUploadUnknown.WithDetail(map[string]string{"uuid": truncate(q.arg, 100)}))
 		return u, false
@@ -200,7 +201,7 @@ func (q *request) session() (store.RegistryUpload, bool) {
 
 // dropSession forgets a session whose data the blob store no longer has.
 func (q *request) dropSession(id string) {
-	err := q.h.st.Update(context.WithoutCancel(q.ctx), func(tx *store.Tx) error { return tx.DeleteRegistryUpload(id) })
+	err := q.h.st.Update(context.WithoutCancel(q.ctx), func(tx *store.Tx) error { return metadata.DeleteRegistryUpload(tx, id) })
 	if err != nil && !errdefs.IsNotFound(err) {
 		q.h.log.Warn("registry upload session not removed", "upload", id, "err", err)
 	}
@@ -360,10 +361,10 @@ func (q *request) putUpload() {
 		}
 		return q.h.blobs.Commit(q.ctx, u.ID, digest, final)
 	}, func(tx *store.Tx, desc storage.Descriptor) error {
-		if err := tx.DeleteRegistryUpload(u.ID); err != nil && !errdefs.IsNotFound(err) {
+		if err := metadata.DeleteRegistryUpload(tx, u.ID); err != nil && !errdefs.IsNotFound(err) {
 			return err
 		}
-		return tx.LinkBlob(q.reg.Key, q.name, desc.Digest, desc.Size)
+		return metadata.LinkBlob(tx, q.reg.Key, q.name, desc.Digest, desc.Size)
 	})
 	if err != nil {
 		q.linkFailed("upload", digest, err, body, u.ID)

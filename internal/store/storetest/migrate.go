@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -25,13 +26,13 @@ func latest(ms []store.Migration) map[string]int {
 func testMigrationsFresh(t *testing.T, open Opener) {
 	o := open(t)
 	for range 2 {
-		s, err := store.OpenDatabase(context.Background(), o, store.Migrations())
+		s, err := store.OpenDatabase(context.Background(), o, domains.Migrations())
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.SchemaVersions(context.Background())
 		s.Close()
-		if want := latest(store.Migrations()); err != nil || !reflect.DeepEqual(got, want) {
+		if want := latest(domains.Migrations()); err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("schema versions %v %v, want %v", got, err, want)
 		}
 	}
@@ -41,12 +42,12 @@ func testMigrationsFresh(t *testing.T, open Opener) {
 // that names both versions and what to do.
 func testMigrationsSchemaTooNew(t *testing.T, open Opener) {
 	o := open(t)
-	known := latest(store.Migrations())["registry"]
-	newer := append(store.Migrations(),
+	known := latest(domains.Migrations())["registry"]
+	newer := append(domains.Migrations(),
 		store.Migration{Domain: "registry", Version: known + 1, Name: "a newer drydock's table",
 			SQL: `CREATE TABLE registry_future(x TEXT PRIMARY KEY)`})
 	openWith(t, o, newer).Close()
-	_, err := store.OpenDatabase(context.Background(), o, store.Migrations())
+	_, err := store.OpenDatabase(context.Background(), o, domains.Migrations())
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("older drydock on a newer database: %v, want ErrSchemaTooNew", err)
 	}
@@ -56,10 +57,10 @@ func testMigrationsSchemaTooNew(t *testing.T, open Opener) {
 		}
 	}
 	// A domain this drydock does not know at all is newer too.
-	other := append(store.Migrations(), store.Migration{Domain: "future", Version: 1, Name: "x", SQL: `CREATE TABLE future_x(x TEXT)`})
+	other := append(domains.Migrations(), store.Migration{Domain: "future", Version: 1, Name: "x", SQL: `CREATE TABLE future_x(x TEXT)`})
 	o2 := open(t)
 	openWith(t, o2, other).Close()
-	if _, err := store.OpenDatabase(context.Background(), o2, store.Migrations()); !errors.Is(err, store.ErrSchemaTooNew) {
+	if _, err := store.OpenDatabase(context.Background(), o2, domains.Migrations()); !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("unknown domain: %v, want ErrSchemaTooNew", err)
 	}
 }
@@ -69,7 +70,7 @@ func testMigrationsSchemaTooNew(t *testing.T, open Opener) {
 func testMigrationsAtomic(t *testing.T, open Opener) {
 	o := open(t)
 	boom := errors.New("boom")
-	failing := append(store.Migrations(), store.Migration{Domain: "test", Version: 1, Name: "fails half-way",
+	failing := append(domains.Migrations(), store.Migration{Domain: "test", Version: 1, Name: "fails half-way",
 		SQL: `CREATE TABLE test_half(x TEXT PRIMARY KEY)`,
 		Up: func(tx *store.Tx) error {
 			if _, err := tx.Exec(`INSERT INTO test_half(x) VALUES(?)`, "row"); err != nil {
@@ -80,9 +81,9 @@ func testMigrationsAtomic(t *testing.T, open Opener) {
 	if _, err := store.OpenDatabase(context.Background(), o, failing); !errors.Is(err, boom) || !strings.Contains(err.Error(), "test/1") {
 		t.Fatalf("failing migration: %v", err)
 	}
-	s := openWith(t, o, store.Migrations())
+	s := openWith(t, o, domains.Migrations())
 	got, err := s.SchemaVersions(context.Background())
-	if want := latest(store.Migrations()); err != nil || !reflect.DeepEqual(got, want) {
+	if want := latest(domains.Migrations()); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("schema versions %v %v, want %v", got, err, want)
 	}
 	err = s.View(context.Background(), func(tx *store.Tx) error {
@@ -93,7 +94,7 @@ func testMigrationsAtomic(t *testing.T, open Opener) {
 		t.Fatal("the failed migration's table exists")
 	}
 	// A migration may not destroy data.
-	drop := append(store.Migrations(), store.Migration{Domain: "test", Version: 1, Name: "drop", SQL: `DROP TABLE meta`})
+	drop := append(domains.Migrations(), store.Migration{Domain: "test", Version: 1, Name: "drop", SQL: `DROP TABLE meta`})
 	if _, err := store.OpenDatabase(context.Background(), o, drop); err == nil || !strings.Contains(err.Error(), "DROP is not allowed") {
 		t.Fatalf("destructive migration: %v", err)
 	}
@@ -108,7 +109,7 @@ func testMigrationsConcurrent(t *testing.T, open Opener) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := store.OpenDatabase(context.Background(), o, store.Migrations())
+			s, err := store.OpenDatabase(context.Background(), o, domains.Migrations())
 			if err == nil {
 				s.Close()
 			}

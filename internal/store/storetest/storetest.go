@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/drydock-dev/drydock/internal/domains"
 	"github.com/drydock-dev/drydock/internal/store"
 )
 
@@ -56,7 +57,7 @@ func Run(t *testing.T, open Opener) {
 // when t ends.
 func openStore(t *testing.T, open Opener) *store.Store {
 	t.Helper()
-	return openWith(t, open(t), store.Migrations())
+	return openWith(t, open(t), domains.Migrations())
 }
 
 func openWith(t *testing.T, o store.Options, ms []store.Migration) *store.Store {
@@ -100,7 +101,7 @@ func errOf[T any](_ T, err error) error { return err }
 // when tb ends: the store a test of another package runs against.
 func Open(tb testing.TB) *store.Store {
 	tb.Helper()
-	st, err := store.Open(filepath.Join(tb.TempDir(), "drydock.db"))
+	st, err := store.Open(filepath.Join(tb.TempDir(), "drydock.db"), domains.Migrations())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drydock-dev/drydock/internal/access/accessdb"
+	"github.com/drydock-dev/drydock/internal/directory/directorydb"
 	"github.com/drydock-dev/drydock/internal/errdefs"
 	"github.com/drydock-dev/drydock/internal/store"
 )
@@ -155,26 +157,26 @@ func testPrincipals(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	created := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	update(t, s, func(tx *store.Tx) error {
-		for _, p := range []store.Principal{
+		for _, p := range []directorydb.Principal{
 			{ObjectID: userID, Kind: "User", UPN: "Alice@Drydock.Local", DisplayName: "alice", PasswordHash: "h1", CreatedAt: created},
 			{ObjectID: spID, Kind: "ServicePrincipal", AppID: client, DisplayName: "Builder"},
 			{ObjectID: appID, Kind: "Application", AppID: client, DisplayName: "builder app"},
 			{ObjectID: grpID, Kind: "Group", UPN: "devs", DisplayName: "Devs"},
 			{ObjectID: miID, Kind: "ManagedIdentity", AppID: "2a2a2a2a-0000-4000-8000-00000000002a", ResourceID: "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/Id1", DisplayName: "id1"},
 		} {
-			if err := tx.CreatePrincipal(p); err != nil {
+			if err := directorydb.CreatePrincipal(tx, p); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	update(t, s, func(tx *store.Tx) error {
-		dups := []store.Principal{
+		dups := []directorydb.Principal{
 			{ObjectID: "0A0A0A0A-0000-4000-8000-00000000000A", Kind: "User", DisplayName: "same object ID"},
 			{ObjectID: "3b3b3b3b-0000-4000-8000-00000000003b", Kind: "User", UPN: "ALICE@drydock.local", DisplayName: "same UPN"},
 		}
 		for _, p := range dups {
-			if err := tx.CreatePrincipal(p); !errors.Is(err, errdefs.ErrAlreadyExists) {
+			if err := directorydb.CreatePrincipal(tx, p); !errors.Is(err, errdefs.ErrAlreadyExists) {
 				t.Errorf("%s: %v", p.DisplayName, err)
 			}
 		}
@@ -183,19 +185,23 @@ func testPrincipals(t *testing.T, open Opener) {
 	view(t, s, func(tx *store.Tx) error {
 		lookups := []struct {
 			name string
-			get  func() (store.Principal, error)
+			get  func() (directorydb.Principal, error)
 			want string
 		}{
-			{"by object ID", func() (store.Principal, error) { return tx.GetPrincipal("0A0A0A0A-0000-4000-8000-00000000000A") }, userID},
-			{"by UPN", func() (store.Principal, error) { return tx.PrincipalByUPN("alice@DRYDOCK.local") }, userID},
-			{"group by nickname", func() (store.Principal, error) { return tx.PrincipalByUPN("DEVS") }, grpID},
-			{"service principal by app ID", func() (store.Principal, error) { return tx.PrincipalByAppID("1F1F1F1F-0000-4000-8000-00000000001F") }, spID},
-			{"application by app ID", func() (store.Principal, error) { return tx.ApplicationByAppID(client) }, appID},
-			{"managed identity by resource ID", func() (store.Principal, error) {
-				return tx.PrincipalByResourceID("/subscriptions/X/resourcegroups/RG/providers/microsoft.managedidentity/userassignedidentities/id1")
+			{"by object ID", func() (directorydb.Principal, error) {
+				return directorydb.GetPrincipal(tx, "0A0A0A0A-0000-4000-8000-00000000000A")
+			}, userID},
+			{"by UPN", func() (directorydb.Principal, error) { return directorydb.PrincipalByUPN(tx, "alice@DRYDOCK.local") }, userID},
+			{"group by nickname", func() (directorydb.Principal, error) { return directorydb.PrincipalByUPN(tx, "DEVS") }, grpID},
+			{"service principal by app ID", func() (directorydb.Principal, error) {
+				return directorydb.PrincipalByAppID(tx, "1F1F1F1F-0000-4000-8000-00000000001F")
+			}, spID},
+			{"application by app ID", func() (directorydb.Principal, error) { return directorydb.ApplicationByAppID(tx, client) }, appID},
+			{"managed identity by resource ID", func() (directorydb.Principal, error) {
+				return directorydb.PrincipalByResourceID(tx, "/subscriptions/X/resourcegroups/RG/providers/microsoft.managedidentity/userassignedidentities/id1")
 			}, miID},
-			{"unknown UPN", func() (store.Principal, error) { return tx.PrincipalByUPN("bob@drydock.local") }, ""},
-			{"empty UPN", func() (store.Principal, error) { return tx.PrincipalByUPN("") }, ""},
+			{"unknown UPN", func() (directorydb.Principal, error) { return directorydb.PrincipalByUPN(tx, "bob@drydock.local") }, ""},
+			{"empty UPN", func() (directorydb.Principal, error) { return directorydb.PrincipalByUPN(tx, "") }, ""},
 		}
 		for _, l := range lookups {
 			p, err := l.get()
@@ -209,11 +215,11 @@ func testPrincipals(t *testing.T, open Opener) {
 				t.Errorf("%s: %q %v, want %q", l.name, p.ObjectID, err, l.want)
 			}
 		}
-		u, _ := tx.GetPrincipal(userID)
+		u, _ := directorydb.GetPrincipal(tx, userID)
 		if u.UPN != "Alice@Drydock.Local" || u.PasswordHash != "h1" || !sameTime(u.CreatedAt, created) || string(u.Body) != "{}" {
 			t.Errorf("user as written: %+v", u)
 		}
-		list, err := tx.ListPrincipals("User", "ServicePrincipal", "Application")
+		list, err := directorydb.ListPrincipals(tx, "User", "ServicePrincipal", "Application")
 		var names []string
 		for _, p := range list {
 			names = append(names, p.DisplayName)
@@ -222,37 +228,37 @@ func testPrincipals(t *testing.T, open Opener) {
 		if want := []string{"alice", "Builder", "builder app"}; err != nil || !reflect.DeepEqual(names, want) {
 			t.Errorf("list: %v %v, want %v", names, err, want)
 		}
-		if all, _ := tx.ListPrincipals(); len(all) != 5 {
+		if all, _ := directorydb.ListPrincipals(tx); len(all) != 5 {
 			t.Errorf("all principals: %d", len(all))
 		}
 		return nil
 	})
 	update(t, s, func(tx *store.Tx) error {
-		if err := tx.RenamePrincipal(userID, "Alice A."); err != nil {
+		if err := directorydb.RenamePrincipal(tx, userID, "Alice A."); err != nil {
 			return err
 		}
-		wantKind(t, "rename unknown", tx.RenamePrincipal("4c4c4c4c-0000-4000-8000-00000000004c", "x"), errdefs.ErrNotFound)
-		if err := tx.UpdatePrincipalPassword(userID, "h2"); err != nil {
+		wantKind(t, "rename unknown", directorydb.RenamePrincipal(tx, "4c4c4c4c-0000-4000-8000-00000000004c", "x"), errdefs.ErrNotFound)
+		if err := directorydb.UpdatePrincipalPassword(tx, userID, "h2"); err != nil {
 			return err
 		}
-		if err := tx.AddSecret(store.Secret{KeyID: "5d5d5d5d-0000-4000-8000-00000000005d", OwnerID: userID, Hash: "x"}); err != nil {
+		if err := directorydb.AddSecret(tx, directorydb.Secret{KeyID: "5d5d5d5d-0000-4000-8000-00000000005d", OwnerID: userID, Hash: "x"}); err != nil {
 			return err
 		}
-		return tx.AddMember(store.Member{GroupID: grpID, MemberID: userID})
+		return directorydb.AddMember(tx, directorydb.Member{GroupID: grpID, MemberID: userID})
 	})
 	update(t, s, func(tx *store.Tx) error {
-		u, _ := tx.GetPrincipal(userID)
+		u, _ := directorydb.GetPrincipal(tx, userID)
 		if u.DisplayName != "Alice A." || u.PasswordHash != "h2" {
 			t.Errorf("after rename and password: %+v", u)
 		}
-		if err := tx.DeletePrincipal(userID); err != nil {
+		if err := directorydb.DeletePrincipal(tx, userID); err != nil {
 			return err
 		}
-		wantKind(t, "delete again", tx.DeletePrincipal(userID), errdefs.ErrNotFound)
-		if sec, _ := tx.Secrets(userID); len(sec) != 0 {
+		wantKind(t, "delete again", directorydb.DeletePrincipal(tx, userID), errdefs.ErrNotFound)
+		if sec, _ := directorydb.Secrets(tx, userID); len(sec) != 0 {
 			t.Errorf("secrets of a deleted principal: %+v", sec)
 		}
-		if m, _ := tx.GroupMembers(grpID); len(m) != 0 {
+		if m, _ := directorydb.GroupMembers(tx, grpID); len(m) != 0 {
 			t.Errorf("memberships of a deleted principal: %+v", m)
 		}
 		return nil
@@ -265,38 +271,38 @@ func testSecrets(t *testing.T, open Opener) {
 	end := start.AddDate(2, 0, 0)
 	k1, k2 := "6e6e6e6e-0000-4000-8000-00000000006e", "7f7f7f7f-0000-4000-8000-00000000007f"
 	update(t, s, func(tx *store.Tx) error {
-		if err := tx.AddSecret(store.Secret{KeyID: k1, OwnerID: appID, Hash: "a", Hint: "abc", DisplayName: "one", StartAt: start, EndAt: end}); err != nil {
+		if err := directorydb.AddSecret(tx, directorydb.Secret{KeyID: k1, OwnerID: appID, Hash: "a", Hint: "abc", DisplayName: "one", StartAt: start, EndAt: end}); err != nil {
 			return err
 		}
-		if err := tx.AddSecret(store.Secret{KeyID: k2, OwnerID: appID, Hash: "b", Hint: "def", DisplayName: "two", StartAt: start, EndAt: end, Sealed: "sealed"}); err != nil {
+		if err := directorydb.AddSecret(tx, directorydb.Secret{KeyID: k2, OwnerID: appID, Hash: "b", Hint: "def", DisplayName: "two", StartAt: start, EndAt: end, Sealed: "sealed"}); err != nil {
 			return err
 		}
 		// The same key ID again replaces the secret.
-		return tx.AddSecret(store.Secret{KeyID: k1, OwnerID: appID, Hash: "a2", Hint: "ghi", DisplayName: "one", StartAt: start, EndAt: end})
+		return directorydb.AddSecret(tx, directorydb.Secret{KeyID: k1, OwnerID: appID, Hash: "a2", Hint: "ghi", DisplayName: "one", StartAt: start, EndAt: end})
 	})
 	view(t, s, func(tx *store.Tx) error {
-		list, err := tx.Secrets("0C0C0C0C-0000-4000-8000-00000000000C")
+		list, err := directorydb.Secrets(tx, "0C0C0C0C-0000-4000-8000-00000000000C")
 		if err != nil || len(list) != 2 || list[0].Hash != "a2" || list[1].Sealed != "sealed" {
 			t.Errorf("secrets: %+v %v", list, err)
 		}
-		one, err := tx.SecretByKeyID(k2)
+		one, err := directorydb.SecretByKeyID(tx, k2)
 		if err != nil || one.OwnerID != appID || !sameTime(one.StartAt, start) || !sameTime(one.EndAt, end) {
 			t.Errorf("by key ID: %+v %v (times %v %v)", one, err, start, end)
 		}
-		wantKind(t, "unknown key", errOf(tx.SecretByKeyID("nope")), errdefs.ErrNotFound)
+		wantKind(t, "unknown key", errOf(directorydb.SecretByKeyID(tx, "nope")), errdefs.ErrNotFound)
 		return nil
 	})
 	update(t, s, func(tx *store.Tx) error {
-		if err := tx.DeleteSecrets(appID, k1); err != nil {
+		if err := directorydb.DeleteSecrets(tx, appID, k1); err != nil {
 			return err
 		}
-		if list, _ := tx.Secrets(appID); len(list) != 1 || list[0].KeyID != k2 {
+		if list, _ := directorydb.Secrets(tx, appID); len(list) != 1 || list[0].KeyID != k2 {
 			t.Errorf("after deleting one: %+v", list)
 		}
-		if err := tx.DeleteSecrets(appID, ""); err != nil {
+		if err := directorydb.DeleteSecrets(tx, appID, ""); err != nil {
 			return err
 		}
-		if list, _ := tx.Secrets(appID); len(list) != 0 {
+		if list, _ := directorydb.Secrets(tx, appID); len(list) != 0 {
 			t.Errorf("after deleting all: %+v", list)
 		}
 		return nil
@@ -310,37 +316,37 @@ func testMembers(t *testing.T, open Opener) {
 	update(t, s, func(tx *store.Tx) error {
 		// Added 0.5 s apart: the listing's order is by time, which text
 		// comparison gets right only with one fixed-width encoding.
-		for i, m := range []store.Member{
+		for i, m := range []directorydb.Member{
 			{GroupID: grpID, MemberID: userID, AddedAt: t0.Add(500 * time.Millisecond), EffectiveAt: t0.Add(time.Second)},
 			{GroupID: grpID, MemberID: spID, AddedAt: t0, EffectiveAt: t0},
 			{GroupID: g2, MemberID: userID, AddedAt: t0.Add(time.Second), EffectiveAt: t0.Add(time.Second)},
 		} {
-			if err := tx.AddMember(m); err != nil {
+			if err := directorydb.AddMember(tx, m); err != nil {
 				return fmt.Errorf("member %d: %w", i, err)
 			}
 		}
-		wantKind(t, "duplicate membership", tx.AddMember(store.Member{GroupID: "0D0D0D0D-0000-4000-8000-00000000000D", MemberID: userID}), errdefs.ErrAlreadyExists)
+		wantKind(t, "duplicate membership", directorydb.AddMember(tx, directorydb.Member{GroupID: "0D0D0D0D-0000-4000-8000-00000000000D", MemberID: userID}), errdefs.ErrAlreadyExists)
 		return nil
 	})
 	view(t, s, func(tx *store.Tx) error {
-		ms, err := tx.GroupMembers(grpID)
+		ms, err := directorydb.GroupMembers(tx, grpID)
 		if err != nil || len(ms) != 2 || ms[0].MemberID != spID || ms[1].MemberID != userID || !sameTime(ms[1].AddedAt, t0.Add(500*time.Millisecond)) || !sameTime(ms[1].EffectiveAt, t0.Add(time.Second)) {
 			t.Errorf("group members: %+v %v", ms, err)
 		}
-		of, err := tx.MemberOf(userID)
+		of, err := directorydb.MemberOf(tx, userID)
 		if err != nil || len(of) != 2 || of[0].GroupID != grpID || of[1].GroupID != g2 {
 			t.Errorf("member of: %+v %v", of, err)
 		}
-		if all, err := tx.AllMemberships(); err != nil || len(all) != 3 {
+		if all, err := directorydb.AllMemberships(tx); err != nil || len(all) != 3 {
 			t.Errorf("all: %+v %v", all, err)
 		}
 		return nil
 	})
 	update(t, s, func(tx *store.Tx) error {
-		if err := tx.RemoveMember(grpID, userID); err != nil {
+		if err := directorydb.RemoveMember(tx, grpID, userID); err != nil {
 			return err
 		}
-		wantKind(t, "remove again", tx.RemoveMember(grpID, userID), errdefs.ErrNotFound)
+		wantKind(t, "remove again", directorydb.RemoveMember(tx, grpID, userID), errdefs.ErrNotFound)
 		return nil
 	})
 }
@@ -348,7 +354,7 @@ func testMembers(t *testing.T, open Opener) {
 func testRoleAssignments(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	rg := "/subscriptions/" + sub1 + "/resourceGroups/rg"
-	assignments := []store.RoleAssignment{
+	assignments := []accessdb.RoleAssignment{
 		{Name: "9a9a9a9a-0000-4000-8000-00000000009a", Scope: "/subscriptions/" + sub1, RoleGUID: "acdd72a7", PrincipalID: userID},
 		{Name: "9b9b9b9b-0000-4000-8000-00000000009b", Scope: rg, RoleGUID: "7f951dda", PrincipalID: userID},
 		{Name: "9c9c9c9c-0000-4000-8000-00000000009c", Scope: rg + "/providers/Microsoft.ContainerRegistry/registries/r1/", RoleGUID: "7f951dda", PrincipalID: spID},
@@ -357,27 +363,27 @@ func testRoleAssignments(t *testing.T, open Opener) {
 	update(t, s, func(tx *store.Tx) error {
 		for _, a := range assignments {
 			a.Body = json.RawMessage(`{"name":"` + a.Name + `"}`)
-			if err := tx.CreateRoleAssignment(a); err != nil {
+			if err := accessdb.CreateRoleAssignment(tx, a); err != nil {
 				return err
 			}
 		}
-		dups := []store.RoleAssignment{
+		dups := []accessdb.RoleAssignment{
 			{Name: "9A9A9A9A-0000-4000-8000-00000000009A", Scope: "/", RoleGUID: "x", PrincipalID: "y"},
 			{Name: "9e9e9e9e-0000-4000-8000-00000000009e", Scope: strings.ToUpper(rg), RoleGUID: "7F951DDA", PrincipalID: userID},
 		}
 		for _, a := range dups {
-			if err := tx.CreateRoleAssignment(a); !errors.Is(err, errdefs.ErrAlreadyExists) {
+			if err := accessdb.CreateRoleAssignment(tx, a); !errors.Is(err, errdefs.ErrAlreadyExists) {
 				t.Errorf("duplicate %s: %v", a.Name, err)
 			}
 		}
 		return nil
 	})
 	view(t, s, func(tx *store.Tx) error {
-		a, err := tx.GetRoleAssignment("9C9C9C9C-0000-4000-8000-00000000009C")
+		a, err := accessdb.GetRoleAssignment(tx, "9C9C9C9C-0000-4000-8000-00000000009C")
 		if err != nil || a.Scope != strings.ToLower(rg+"/providers/Microsoft.ContainerRegistry/registries/r1") || a.PrincipalID != spID {
 			t.Errorf("get: %+v %v", a, err)
 		}
-		list, err := tx.ListRoleAssignments()
+		list, err := accessdb.ListRoleAssignments(tx)
 		if err != nil || len(list) != 4 || list[0].Name != assignments[0].Name {
 			t.Errorf("list: %+v %v", list, err)
 		}
@@ -387,7 +393,7 @@ func testRoleAssignments(t *testing.T, open Opener) {
 			bodies[a.Name] = string(a.Body)
 		}
 		walked := map[string]string{}
-		if err := tx.EachRoleAssignment(func(name string, body []byte) error {
+		if err := accessdb.EachRoleAssignment(tx, func(name string, body []byte) error {
 			walked[name] = string(body)
 			return nil
 		}); err != nil || !reflect.DeepEqual(walked, bodies) {
@@ -395,22 +401,22 @@ func testRoleAssignments(t *testing.T, open Opener) {
 		}
 		stop := errors.New("stop")
 		calls := 0
-		if err := tx.EachRoleAssignment(func(string, []byte) error { calls++; return stop }); err != stop || calls != 1 {
+		if err := accessdb.EachRoleAssignment(tx, func(string, []byte) error { calls++; return stop }); err != stop || calls != 1 {
 			t.Errorf("each, stopped by fn: %v after %d calls", err, calls)
 		}
 		return nil
 	})
 	update(t, s, func(tx *store.Tx) error {
 		// At or below the group: not the subscription's, not rg2's.
-		names, err := tx.DeleteRoleAssignmentsBelow(strings.ToUpper(rg) + "/")
+		names, err := accessdb.DeleteRoleAssignmentsBelow(tx, strings.ToUpper(rg)+"/")
 		if err != nil || !reflect.DeepEqual(slices.Sorted(slices.Values(names)), []string{assignments[1].Name, assignments[2].Name}) {
 			t.Errorf("delete below: %v %v", names, err)
 		}
-		if err := tx.DeleteRoleAssignment(assignments[3].Name); err != nil {
+		if err := accessdb.DeleteRoleAssignment(tx, assignments[3].Name); err != nil {
 			return err
 		}
-		wantKind(t, "delete again", tx.DeleteRoleAssignment(assignments[3].Name), errdefs.ErrNotFound)
-		if list, _ := tx.ListRoleAssignments(); len(list) != 1 {
+		wantKind(t, "delete again", accessdb.DeleteRoleAssignment(tx, assignments[3].Name), errdefs.ErrNotFound)
+		if list, _ := accessdb.ListRoleAssignments(tx); len(list) != 1 {
 			t.Errorf("left: %+v", list)
 		}
 		return nil
@@ -439,24 +445,24 @@ func testHosts(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	host := "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/VM1"
 	update(t, s, func(tx *store.Tx) error {
-		if err := tx.PutHost(host, []string{miID}); err != nil {
+		if err := directorydb.PutHost(tx, host, []string{miID}); err != nil {
 			return err
 		}
-		if err := tx.PutHost(host, []string{miID, spID}); err != nil {
+		if err := directorydb.PutHost(tx, host, []string{miID, spID}); err != nil {
 			return err
 		}
-		return tx.AddSecret(store.Secret{KeyID: "cd34cd34-0000-4000-8000-0000000000cd", OwnerID: host, Hash: "h"})
+		return directorydb.AddSecret(tx, directorydb.Secret{KeyID: "cd34cd34-0000-4000-8000-0000000000cd", OwnerID: host, Hash: "h"})
 	})
 	update(t, s, func(tx *store.Tx) error {
-		ids, err := tx.HostIdentities(strings.ToLower(host))
+		ids, err := directorydb.HostIdentities(tx, strings.ToLower(host))
 		if err != nil || !reflect.DeepEqual(ids, []string{miID, spID}) {
 			t.Errorf("identities: %v %v", ids, err)
 		}
-		if err := tx.DeleteHost(host); err != nil {
+		if err := directorydb.DeleteHost(tx, host); err != nil {
 			return err
 		}
-		wantKind(t, "deleted host", errOf(tx.HostIdentities(host)), errdefs.ErrNotFound)
-		if sec, _ := tx.Secrets(host); len(sec) != 0 {
+		wantKind(t, "deleted host", errOf(directorydb.HostIdentities(tx, host)), errdefs.ErrNotFound)
+		if sec, _ := directorydb.Secrets(tx, host); len(sec) != 0 {
 			t.Errorf("credentials of a deleted host: %+v", sec)
 		}
 		return nil

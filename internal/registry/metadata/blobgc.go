@@ -1,9 +1,11 @@
-package store
+package metadata
 
 import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/drydock-dev/drydock/internal/store"
 )
 
 // registryBlobDeletionsSchema is the table by which garbage collection
@@ -30,10 +32,10 @@ CREATE TABLE IF NOT EXISTS registry_blob_deletions(
 CREATE INDEX IF NOT EXISTS registry_blob_deletions_updated ON registry_blob_deletions(updated_at);
 `
 
-// BlobDeletion is where garbage collection stands with one blob digest.
+// DeletionState is where garbage collection stands with one blob digest.
 // The zero value is a digest no collection ever started deleting (or whose
 // record PruneBlobDeletions removed).
-type BlobDeletion struct {
+type DeletionState struct {
 	Generation int64     // how many collections started deleting it
 	Deleting   bool      // one started and has not reported its end
 	UpdatedAt  time.Time // when the latest start or end was recorded
@@ -47,17 +49,17 @@ type BlobDeletion struct {
 // read. Write transactions run one at a time, so either that transaction
 // commits first (and StartBlobDeletion then sees the link and refuses) or
 // a collection started in between (and the generation differs).
-func (t *Tx) BlobDeletion(digest string) (BlobDeletion, error) {
-	var d BlobDeletion
+func BlobDeletion(t *store.Tx, digest string) (DeletionState, error) {
+	var d DeletionState
 	var deleting int
 	var at string
 	err := t.QueryRow(`SELECT generation, deleting, updated_at FROM registry_blob_deletions WHERE digest = ?`, digest).
 		Scan(&d.Generation, &deleting, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return BlobDeletion{}, nil
+		return DeletionState{}, nil
 	}
 	d.Deleting = deleting != 0
-	d.UpdatedAt = parseTime(at)
+	d.UpdatedAt = store.ParseTime(at)
 	return d, err
 }
 
@@ -66,26 +68,26 @@ func (t *Tx) BlobDeletion(digest string) (BlobDeletion, error) {
 // generation, marks it deleting, and returns the new generation with
 // ok=true. When a link exists it changes nothing and returns ok=false.
 // Run it in its own write transaction, before deleting the blob.
-func (t *Tx) StartBlobDeletion(digest string, at time.Time) (generation int64, ok bool, err error) {
-	linked, err := t.BlobLinked(digest)
+func StartBlobDeletion(t *store.Tx, digest string, at time.Time) (generation int64, ok bool, err error) {
+	linked, err := BlobLinked(t, digest)
 	if err != nil || linked {
 		return 0, false, err
 	}
 	if _, err := t.Exec(`INSERT INTO registry_blob_deletions(digest, generation, deleting, updated_at) VALUES(?, 1, 1, ?)
 		ON CONFLICT(digest) DO UPDATE SET generation = registry_blob_deletions.generation + 1, deleting = 1, updated_at = excluded.updated_at`,
-		digest, fmtTime(at)); err != nil {
+		digest, store.FormatTime(at)); err != nil {
 		return 0, false, err
 	}
-	d, err := t.BlobDeletion(digest)
+	d, err := BlobDeletion(t, digest)
 	return d.Generation, err == nil, err
 }
 
 // EndBlobDeletion records that the deletion StartBlobDeletion began at
 // generation has ended (whether or not the blob store's delete
 // succeeded). It changes nothing when another collection started since.
-func (t *Tx) EndBlobDeletion(digest string, generation int64, at time.Time) error {
+func EndBlobDeletion(t *store.Tx, digest string, generation int64, at time.Time) error {
 	_, err := t.Exec(`UPDATE registry_blob_deletions SET deleting = 0, updated_at = ? WHERE digest = ? AND generation = ?`,
-		fmtTime(at), digest, generation)
+		store.FormatTime(at), digest, generation)
 	return err
 }
 
@@ -93,8 +95,8 @@ func (t *Tx) EndBlobDeletion(digest string, generation int64, at time.Time) erro
 // before and returns how many it removed. A digest forgotten reads as
 // generation 0 again, so before must be older than any push's time
 // between reading a generation and linking.
-func (t *Tx) PruneBlobDeletions(before time.Time) (int64, error) {
-	res, err := t.Exec(`DELETE FROM registry_blob_deletions WHERE updated_at < ?`, fmtTime(before))
+func PruneBlobDeletions(t *store.Tx, before time.Time) (int64, error) {
+	res, err := t.Exec(`DELETE FROM registry_blob_deletions WHERE updated_at < ?`, store.FormatTime(before))
 	if err != nil {
 		return 0, err
 	}

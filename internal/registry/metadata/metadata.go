@@ -1,23 +1,23 @@
-package store
+package metadata
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"math"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/drydock-dev/drydock/internal/errdefs"
+	"github.com/drydock-dev/drydock/internal/store"
 )
 
 func regKey(registry string) string { return strings.ToLower(registry) }
 
-// RegistryManifest is a row of registry_manifests. Listing and referrer
+// Manifest is a row of registry_manifests. Listing and referrer
 // queries leave Body nil.
-type RegistryManifest struct {
+type Manifest struct {
 	Registry     string
 	Repository   string
 	Digest       string
@@ -37,23 +37,23 @@ type ManifestRef struct {
 	Manifest bool
 }
 
-// RegistryTag is a row of registry_tags.
-type RegistryTag struct {
+// Tag is a row of registry_tags.
+type Tag struct {
 	Name      string
 	Digest    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-// RegistryRepository is a row of registry_repositories.
-type RegistryRepository struct {
+// Repository is a row of registry_repositories.
+type Repository struct {
 	Name      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-// RegistryUpload is a blob upload session of one repository.
-type RegistryUpload struct {
+// Upload is a blob upload session of one repository.
+type Upload struct {
 	ID         string
 	Registry   string
 	Repository string
@@ -62,48 +62,48 @@ type RegistryUpload struct {
 
 // EnsureRegistryRepository creates the repository row if it is missing and
 // marks the repository as updated.
-func (t *Tx) EnsureRegistryRepository(registry, repo string) error {
-	ts := now()
+func EnsureRegistryRepository(t *store.Tx, registry, repo string) error {
+	ts := store.Now()
 	_, err := t.Exec(`INSERT INTO registry_repositories(registry, name, created_at, updated_at) VALUES(?,?,?,?)
 		ON CONFLICT(registry, name) DO UPDATE SET updated_at = excluded.updated_at`, regKey(registry), repo, ts, ts)
 	return err
 }
 
 // GetRegistryRepository returns a repository; errdefs.ErrNotFound if it is unknown.
-func (t *Tx) GetRegistryRepository(registry, repo string) (RegistryRepository, error) {
-	var r RegistryRepository
+func GetRegistryRepository(t *store.Tx, registry, repo string) (Repository, error) {
+	var r Repository
 	var c, u string
 	err := t.QueryRow(`SELECT name, created_at, updated_at FROM registry_repositories WHERE registry = ? AND name = ?`,
 		regKey(registry), repo).Scan(&r.Name, &c, &u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, errdefs.ErrNotFound
 	}
-	r.CreatedAt, r.UpdatedAt = parseTime(c), parseTime(u)
+	r.CreatedAt, r.UpdatedAt = store.ParseTime(c), store.ParseTime(u)
 	return r, err
 }
 
 // ListRegistryRepositories returns, in byte order, the names after last of
 // the repositories that hold at least one manifest; at most n (n < 0: all).
-func (t *Tx) ListRegistryRepositories(registry, last string, n int) ([]string, error) {
-	return queryAll(t, scanString, `SELECT r.name FROM registry_repositories r
+func ListRegistryRepositories(t *store.Tx, registry, last string, n int) ([]string, error) {
+	return store.QueryAll(t, store.ScanString, `SELECT r.name FROM registry_repositories r
 		WHERE r.registry = ? AND r.name > ?
 		AND EXISTS(SELECT 1 FROM registry_manifests m WHERE m.registry = r.registry AND m.repository = r.name)
-		ORDER BY r.name LIMIT ?`, regKey(registry), last, limit(n))
+		ORDER BY r.name LIMIT ?`, regKey(registry), last, store.Limit(n))
 }
 
 // DeleteRegistryRepository removes a repository with its manifests, tags,
 // blob links and upload sessions; errdefs.ErrNotFound if it is unknown. The upload
 // sessions' IDs are returned so that their data can be dropped.
-func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
+func DeleteRegistryRepository(t *store.Tx, registry, repo string) ([]string, error) {
 	reg := regKey(registry)
-	if err := t.execFound(`DELETE FROM registry_repositories WHERE registry = ? AND name = ?`, reg, repo); err != nil {
+	if err := t.ExecFound(`DELETE FROM registry_repositories WHERE registry = ? AND name = ?`, reg, repo); err != nil {
 		return nil, err
 	}
 	rows, err := t.Query(`SELECT id FROM registry_uploads WHERE registry = ? AND repository = ?`, reg, repo)
 	if err != nil {
 		return nil, err
 	}
-	uploads, err := scanStrings(rows)
+	uploads, err := store.ScanStrings(rows)
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +117,13 @@ func (t *Tx) DeleteRegistryRepository(registry, repo string) ([]string, error) {
 
 // DeleteRegistryData removes every row of a registry (when the registry
 // itself is deleted) and returns the IDs of its upload sessions.
-func (t *Tx) DeleteRegistryData(registry string) ([]string, error) {
+func DeleteRegistryData(t *store.Tx, registry string) ([]string, error) {
 	reg := regKey(registry)
 	rows, err := t.Query(`SELECT id FROM registry_uploads WHERE registry = ?`, reg)
 	if err != nil {
 		return nil, err
 	}
-	uploads, err := scanStrings(rows)
+	uploads, err := store.ScanStrings(rows)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func (t *Tx) DeleteRegistryData(registry string) ([]string, error) {
 
 // RegistryUsage counts a registry's repositories that hold manifests and
 // the bytes it uses: each distinct blob once, plus the manifests.
-func (t *Tx) RegistryUsage(registry string) (repositories int, size int64, err error) {
+func RegistryUsage(t *store.Tx, registry string) (repositories int, size int64, err error) {
 	reg := regKey(registry)
 	err = t.QueryRow(`SELECT
 		(SELECT COUNT(*) FROM (SELECT DISTINCT repository FROM registry_manifests WHERE registry = ?) AS r),
@@ -150,19 +150,19 @@ func (t *Tx) RegistryUsage(registry string) (repositories int, size int64, err e
 
 // LinkBlob makes a stored blob readable through a repository, creating the
 // repository if needed. Linking again refreshes the link's time.
-func (t *Tx) LinkBlob(registry, repo, digest string, size int64) error {
-	if err := t.EnsureRegistryRepository(registry, repo); err != nil {
+func LinkBlob(t *store.Tx, registry, repo, digest string, size int64) error {
+	if err := EnsureRegistryRepository(t, registry, repo); err != nil {
 		return err
 	}
 	_, err := t.Exec(`INSERT INTO registry_blobs(registry, repository, digest, size, linked_at) VALUES(?,?,?,?,?)
 		ON CONFLICT(registry, repository, digest) DO UPDATE SET size = excluded.size, linked_at = excluded.linked_at`,
-		regKey(registry), repo, digest, size, now())
+		regKey(registry), repo, digest, size, store.Now())
 	return err
 }
 
 // BlobLink returns the size of a blob linked in a repository; errdefs.ErrNotFound
 // if it is not linked there.
-func (t *Tx) BlobLink(registry, repo, digest string) (int64, error) {
+func BlobLink(t *store.Tx, registry, repo, digest string) (int64, error) {
 	var size int64
 	err := t.QueryRow(`SELECT size FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`,
 		regKey(registry), repo, digest).Scan(&size)
@@ -174,7 +174,7 @@ func (t *Tx) BlobLink(registry, repo, digest string) (int64, error) {
 
 // UnlinkBlob removes a blob's link from a repository; errdefs.ErrNotFound if it
 // was not linked.
-func (t *Tx) UnlinkBlob(registry, repo, digest string) error {
+func UnlinkBlob(t *store.Tx, registry, repo, digest string) error {
 	res, err := t.Exec(`DELETE FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`, regKey(registry), repo, digest)
 	if err != nil {
 		return err
@@ -186,27 +186,27 @@ func (t *Tx) UnlinkBlob(registry, repo, digest string) error {
 }
 
 // BlobLinkRepositories lists the repositories of a registry that link a blob.
-func (t *Tx) BlobLinkRepositories(registry, digest string) ([]string, error) {
+func BlobLinkRepositories(t *store.Tx, registry, digest string) ([]string, error) {
 	rows, err := t.Query(`SELECT repository FROM registry_blobs WHERE registry = ? AND digest = ? ORDER BY repository`, regKey(registry), digest)
 	if err != nil {
 		return nil, err
 	}
-	return scanStrings(rows)
+	return store.ScanStrings(rows)
 }
 
 // MissingBlobLinks returns those of digests that are not linked in the
 // repository, in the order given.
-func (t *Tx) MissingBlobLinks(registry, repo string, digests []string) ([]string, error) {
-	return t.missing(`SELECT 1 FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`, registry, repo, digests)
+func MissingBlobLinks(t *store.Tx, registry, repo string, digests []string) ([]string, error) {
+	return missing(t, `SELECT 1 FROM registry_blobs WHERE registry = ? AND repository = ? AND digest = ?`, registry, repo, digests)
 }
 
 // MissingRegistryManifests returns those of digests that are not manifests
 // of the repository, in the order given.
-func (t *Tx) MissingRegistryManifests(registry, repo string, digests []string) ([]string, error) {
-	return t.missing(`SELECT 1 FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, registry, repo, digests)
+func MissingRegistryManifests(t *store.Tx, registry, repo string, digests []string) ([]string, error) {
+	return missing(t, `SELECT 1 FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, registry, repo, digests)
 }
 
-func (t *Tx) missing(q, registry, repo string, digests []string) ([]string, error) {
+func missing(t *store.Tx, q, registry, repo string, digests []string) ([]string, error) {
 	if len(digests) == 0 {
 		return nil, nil
 	}
@@ -219,7 +219,7 @@ func (t *Tx) missing(q, registry, repo string, digests []string) ([]string, erro
 	var out []string
 	for _, d := range digests {
 		var one int
-		if !t.d.representable([]any{reg, repo, d}) {
+		if !t.Representable(reg, repo, d) {
 			out = append(out, d)
 			continue
 		}
@@ -236,14 +236,14 @@ func (t *Tx) missing(q, registry, repo string, digests []string) ([]string, erro
 }
 
 // BlobLinked reports whether any repository of any registry links the blob.
-func (t *Tx) BlobLinked(digest string) (bool, error) {
+func BlobLinked(t *store.Tx, digest string) (bool, error) {
 	var ok bool
 	err := t.QueryRow(`SELECT EXISTS(SELECT 1 FROM registry_blobs WHERE digest = ?)`, digest).Scan(&ok)
 	return ok, err
 }
 
 // LinkedBlobDigests calls fn with every digest linked anywhere (each once).
-func (t *Tx) LinkedBlobDigests(fn func(digest string)) error {
+func LinkedBlobDigests(t *store.Tx, fn func(digest string)) error {
 	rows, err := t.Query(`SELECT DISTINCT digest FROM registry_blobs`)
 	if err != nil {
 		return err
@@ -262,11 +262,11 @@ func (t *Tx) LinkedBlobDigests(fn func(digest string)) error {
 // UnlinkUnreferencedBlobs removes, in every registry, the blob links that
 // were made before linkedBefore and that no manifest of their repository
 // refers to; it returns how many it removed.
-func (t *Tx) UnlinkUnreferencedBlobs(linkedBefore time.Time) (int64, error) {
+func UnlinkUnreferencedBlobs(t *store.Tx, linkedBefore time.Time) (int64, error) {
 	res, err := t.Exec(`DELETE FROM registry_blobs WHERE linked_at < ? AND NOT EXISTS(
 		SELECT 1 FROM registry_manifest_refs r
 		WHERE r.registry = registry_blobs.registry AND r.repository = registry_blobs.repository AND r.ref = registry_blobs.digest)`,
-		fmtTime(linkedBefore))
+		store.FormatTime(linkedBefore))
 	if err != nil {
 		return 0, err
 	}
@@ -275,13 +275,13 @@ func (t *Tx) UnlinkUnreferencedBlobs(linkedBefore time.Time) (int64, error) {
 
 // DeleteEmptyRegistryRepositories removes repositories last updated before
 // the given time that hold no manifest, tag, blob link or upload session.
-func (t *Tx) DeleteEmptyRegistryRepositories(updatedBefore time.Time) (int64, error) {
+func DeleteEmptyRegistryRepositories(t *store.Tx, updatedBefore time.Time) (int64, error) {
 	res, err := t.Exec(`DELETE FROM registry_repositories WHERE updated_at < ?
 		AND NOT EXISTS(SELECT 1 FROM registry_manifests m WHERE m.registry = registry_repositories.registry AND m.repository = registry_repositories.name)
 		AND NOT EXISTS(SELECT 1 FROM registry_tags g WHERE g.registry = registry_repositories.registry AND g.repository = registry_repositories.name)
 		AND NOT EXISTS(SELECT 1 FROM registry_blobs b WHERE b.registry = registry_repositories.registry AND b.repository = registry_repositories.name)
 		AND NOT EXISTS(SELECT 1 FROM registry_uploads u WHERE u.registry = registry_repositories.registry AND u.repository = registry_repositories.name)`,
-		fmtTime(updatedBefore))
+		store.FormatTime(updatedBefore))
 	if err != nil {
 		return 0, err
 	}
@@ -294,9 +294,9 @@ func (t *Tx) DeleteEmptyRegistryRepositories(updatedBefore time.Time) (int64, er
 // repository if needed. A manifest that exists already (same digest, hence
 // same content) only has its media type updated. It reports whether the
 // manifest is new.
-func (t *Tx) PutRegistryManifest(m RegistryManifest, refs []ManifestRef) (bool, error) {
+func PutRegistryManifest(t *store.Tx, m Manifest, refs []ManifestRef) (bool, error) {
 	reg := regKey(m.Registry)
-	if err := t.EnsureRegistryRepository(reg, m.Repository); err != nil {
+	if err := EnsureRegistryRepository(t, reg, m.Repository); err != nil {
 		return false, err
 	}
 	ann := ""
@@ -305,7 +305,7 @@ func (t *Tx) PutRegistryManifest(m RegistryManifest, refs []ManifestRef) (bool, 
 	}
 	res, err := t.Exec(`INSERT INTO registry_manifests(registry, repository, digest, media_type, artifact_type, subject, annotations, size, body, created_at)
 		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(registry, repository, digest) DO NOTHING`,
-		reg, m.Repository, m.Digest, m.MediaType, m.ArtifactType, m.Subject, ann, int64(len(m.Body)), m.Body, now())
+		reg, m.Repository, m.Digest, m.MediaType, m.ArtifactType, m.Subject, ann, int64(len(m.Body)), m.Body, store.Now())
 	if err != nil {
 		return false, err
 	}
@@ -336,8 +336,8 @@ func (t *Tx) PutRegistryManifest(m RegistryManifest, refs []ManifestRef) (bool, 
 
 const regManifestCols = `m.digest, m.media_type, m.artifact_type, m.subject, m.annotations, m.size, m.created_at`
 
-func scanRegManifest(sc rowScanner, withBody bool) (RegistryManifest, error) {
-	var m RegistryManifest
+func scanRegManifest(sc store.RowScanner, withBody bool) (Manifest, error) {
+	var m Manifest
 	var ann, created string
 	dst := []any{&m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &ann, &m.Size, &created}
 	if withBody {
@@ -349,14 +349,14 @@ func scanRegManifest(sc rowScanner, withBody bool) (RegistryManifest, error) {
 	if ann != "" {
 		m.Annotations = json.RawMessage(ann)
 	}
-	m.CreatedAt = parseTime(created)
+	m.CreatedAt = store.ParseTime(created)
 	return m, nil
 }
 
 // GetRegistryManifest returns a manifest of a repository by digest, or by
 // tag when byTag is set, in one indexed query; the body only when withBody
 // is set. errdefs.ErrNotFound if there is no such manifest or tag.
-func (t *Tx) GetRegistryManifest(registry, repo, reference string, byTag, withBody bool) (RegistryManifest, error) {
+func GetRegistryManifest(t *store.Tx, registry, repo, reference string, byTag, withBody bool) (Manifest, error) {
 	cols := regManifestCols
 	if withBody {
 		cols += `, m.body`
@@ -380,34 +380,34 @@ func (t *Tx) GetRegistryManifest(registry, repo, reference string, byTag, withBo
 
 // DeleteRegistryManifest removes a manifest, its references and every tag
 // that points to it, and returns the tags removed; errdefs.ErrNotFound if absent.
-func (t *Tx) DeleteRegistryManifest(registry, repo, digest string) ([]string, error) {
+func DeleteRegistryManifest(t *store.Tx, registry, repo, digest string) ([]string, error) {
 	reg := regKey(registry)
-	if err := t.execFound(`DELETE FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, reg, repo, digest); err != nil {
+	if err := t.ExecFound(`DELETE FROM registry_manifests WHERE registry = ? AND repository = ? AND digest = ?`, reg, repo, digest); err != nil {
 		return nil, err
 	}
 	rows, err := t.Query(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND digest = ? RETURNING tag`, reg, repo, digest)
 	if err != nil {
 		return nil, err
 	}
-	tags, err := scanStrings(rows)
+	tags, err := store.ScanStrings(rows)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := t.Exec(`DELETE FROM registry_manifest_refs WHERE registry = ? AND repository = ? AND manifest = ?`, reg, repo, digest); err != nil {
 		return nil, err
 	}
-	return tags, t.touchRepository(reg, repo)
+	return tags, touchRepository(t, reg, repo)
 }
 
-func (t *Tx) touchRepository(reg, repo string) error {
-	_, err := t.Exec(`UPDATE registry_repositories SET updated_at = ? WHERE registry = ? AND name = ?`, now(), reg, repo)
+func touchRepository(t *store.Tx, reg, repo string) error {
+	_, err := t.Exec(`UPDATE registry_repositories SET updated_at = ? WHERE registry = ? AND name = ?`, store.Now(), reg, repo)
 	return err
 }
 
 // RegistryReferrers returns the manifests of a repository whose subject is
 // the given digest, optionally only those of one artifact type, ordered by
 // creation. Bodies are not loaded.
-func (t *Tx) RegistryReferrers(registry, repo, subject, artifactType string) ([]RegistryManifest, error) {
+func RegistryReferrers(t *store.Tx, registry, repo, subject, artifactType string) ([]Manifest, error) {
 	q := `SELECT ` + regManifestCols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? AND m.subject = ? AND m.subject != ''`
 	args := []any{regKey(registry), repo, subject}
 	if artifactType != "" {
@@ -415,18 +415,18 @@ func (t *Tx) RegistryReferrers(registry, repo, subject, artifactType string) ([]
 		args = append(args, artifactType)
 	}
 	q += ` ORDER BY m.created_at, m.digest`
-	return t.regManifests(registry, repo, q, args...)
+	return regManifests(t, registry, repo, q, args...)
 }
 
 // ListRegistryManifests returns the manifests of a repository, newest
 // first, without bodies.
-func (t *Tx) ListRegistryManifests(registry, repo string) ([]RegistryManifest, error) {
+func ListRegistryManifests(t *store.Tx, registry, repo string) ([]Manifest, error) {
 	q := `SELECT ` + regManifestCols + ` FROM registry_manifests m WHERE m.registry = ? AND m.repository = ? ORDER BY m.created_at DESC, m.digest`
-	return t.regManifests(registry, repo, q, regKey(registry), repo)
+	return regManifests(t, registry, repo, q, regKey(registry), repo)
 }
 
-func (t *Tx) regManifests(registry, repo, q string, args ...any) ([]RegistryManifest, error) {
-	return queryAll(t, func(sc rowScanner) (RegistryManifest, error) {
+func regManifests(t *store.Tx, registry, repo, q string, args ...any) ([]Manifest, error) {
+	return store.QueryAll(t, func(sc store.RowScanner) (Manifest, error) {
 		m, err := scanRegManifest(sc, false)
 		m.Registry, m.Repository = regKey(registry), repo
 		return m, err
@@ -435,7 +435,7 @@ func (t *Tx) regManifests(registry, repo, q string, args ...any) ([]RegistryMani
 
 // RegistryManifestBlobSize sums the sizes of the blobs a manifest refers to
 // that are linked in its repository (an image's size).
-func (t *Tx) RegistryManifestBlobSize(registry, repo, digest string) (int64, error) {
+func RegistryManifestBlobSize(t *store.Tx, registry, repo, digest string) (int64, error) {
 	var size int64
 	err := t.QueryRow(`SELECT COALESCE(SUM(b.size), 0) FROM registry_manifest_refs r JOIN registry_blobs b
 		ON b.registry = r.registry AND b.repository = r.repository AND b.digest = r.ref
@@ -446,21 +446,21 @@ func (t *Tx) RegistryManifestBlobSize(registry, repo, digest string) (int64, err
 // ---- tags ----
 
 // PutRegistryTag points a tag at a manifest digest (creating or moving it).
-func (t *Tx) PutRegistryTag(registry, repo, tag, digest string) error {
+func PutRegistryTag(t *store.Tx, registry, repo, tag, digest string) error {
 	reg := regKey(registry)
-	ts := now()
+	ts := store.Now()
 	_, err := t.Exec(`INSERT INTO registry_tags(registry, repository, tag, digest, created_at, updated_at) VALUES(?,?,?,?,?,?)
 		ON CONFLICT(registry, repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
 		WHERE registry_tags.digest != excluded.digest`, reg, repo, tag, digest, ts, ts)
 	if err != nil {
 		return err
 	}
-	return t.touchRepository(reg, repo)
+	return touchRepository(t, reg, repo)
 }
 
 // DeleteRegistryTag removes a tag and returns the digest it pointed to;
 // errdefs.ErrNotFound if absent.
-func (t *Tx) DeleteRegistryTag(registry, repo, tag string) (string, error) {
+func DeleteRegistryTag(t *store.Tx, registry, repo, tag string) (string, error) {
 	reg := regKey(registry)
 	var digest string
 	err := t.QueryRow(`DELETE FROM registry_tags WHERE registry = ? AND repository = ? AND tag = ? RETURNING digest`, reg, repo, tag).Scan(&digest)
@@ -470,100 +470,81 @@ func (t *Tx) DeleteRegistryTag(registry, repo, tag string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return digest, t.touchRepository(reg, repo)
+	return digest, touchRepository(t, reg, repo)
 }
 
 // ListRegistryTags returns, in byte order, the tags of a repository after
 // last; at most n (n < 0: all).
-func (t *Tx) ListRegistryTags(registry, repo, last string, n int) ([]RegistryTag, error) {
-	return queryAll(t, scanRegistryTag, `SELECT tag, digest, created_at, updated_at FROM registry_tags
-		WHERE registry = ? AND repository = ? AND tag > ? ORDER BY tag LIMIT ?`, regKey(registry), repo, last, limit(n))
+func ListRegistryTags(t *store.Tx, registry, repo, last string, n int) ([]Tag, error) {
+	return store.QueryAll(t, scanRegistryTag, `SELECT tag, digest, created_at, updated_at FROM registry_tags
+		WHERE registry = ? AND repository = ? AND tag > ? ORDER BY tag LIMIT ?`, regKey(registry), repo, last, store.Limit(n))
 }
 
-func scanRegistryTag(sc rowScanner) (RegistryTag, error) {
-	var g RegistryTag
+func scanRegistryTag(sc store.RowScanner) (Tag, error) {
+	var g Tag
 	var c, u string
 	err := sc.Scan(&g.Name, &g.Digest, &c, &u)
-	g.CreatedAt, g.UpdatedAt = parseTime(c), parseTime(u)
+	g.CreatedAt, g.UpdatedAt = store.ParseTime(c), store.ParseTime(u)
 	return g, err
 }
 
 // ---- upload sessions ----
 
 // PutRegistryUpload records an upload session.
-func (t *Tx) PutRegistryUpload(u RegistryUpload) error {
+func PutRegistryUpload(t *store.Tx, u Upload) error {
 	started := u.StartedAt
 	if started.IsZero() {
 		started = time.Now()
 	}
-	return t.insertUnique(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
-		strings.ToLower(u.ID), regKey(u.Registry), u.Repository, fmtTime(started))
+	return t.InsertUnique(`INSERT INTO registry_uploads(id, registry, repository, started_at) VALUES(?,?,?,?)`,
+		strings.ToLower(u.ID), regKey(u.Registry), u.Repository, store.FormatTime(started))
 }
 
 // GetRegistryUpload returns an upload session; errdefs.ErrNotFound if unknown.
-func (t *Tx) GetRegistryUpload(id string) (RegistryUpload, error) {
-	var u RegistryUpload
+func GetRegistryUpload(t *store.Tx, id string) (Upload, error) {
+	var u Upload
 	var s string
 	err := t.QueryRow(`SELECT id, registry, repository, started_at FROM registry_uploads WHERE id = ?`, strings.ToLower(id)).
 		Scan(&u.ID, &u.Registry, &u.Repository, &s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errdefs.ErrNotFound
 	}
-	u.StartedAt = parseTime(s)
+	u.StartedAt = store.ParseTime(s)
 	return u, err
 }
 
 // DeleteRegistryUpload removes an upload session; errdefs.ErrNotFound if unknown.
-func (t *Tx) DeleteRegistryUpload(id string) error {
-	return t.execFound(`DELETE FROM registry_uploads WHERE id = ?`, strings.ToLower(id))
+func DeleteRegistryUpload(t *store.Tx, id string) error {
+	return t.ExecFound(`DELETE FROM registry_uploads WHERE id = ?`, strings.ToLower(id))
 }
 
 // RegistryUploadsStartedBefore lists the upload sessions started before t0.
-func (t *Tx) RegistryUploadsStartedBefore(t0 time.Time) ([]RegistryUpload, error) {
-	return t.registryUploads(`WHERE started_at < ?`, fmtTime(t0))
+func RegistryUploadsStartedBefore(t *store.Tx, t0 time.Time) ([]Upload, error) {
+	return registryUploads(t, `WHERE started_at < ?`, store.FormatTime(t0))
 }
 
 // RegistryUploads lists every upload session.
-func (t *Tx) RegistryUploads() ([]RegistryUpload, error) { return t.registryUploads("") }
+func RegistryUploads(t *store.Tx) ([]Upload, error) { return registryUploads(t, "") }
 
-func (t *Tx) registryUploads(where string, args ...any) ([]RegistryUpload, error) {
-	return queryAll(t, scanRegistryUpload, `SELECT id, registry, repository, started_at FROM registry_uploads `+where+` ORDER BY started_at`, args...)
+func registryUploads(t *store.Tx, where string, args ...any) ([]Upload, error) {
+	return store.QueryAll(t, scanRegistryUpload, `SELECT id, registry, repository, started_at FROM registry_uploads `+where+` ORDER BY started_at`, args...)
 }
 
-func scanRegistryUpload(sc rowScanner) (RegistryUpload, error) {
-	var u RegistryUpload
+func scanRegistryUpload(sc store.RowScanner) (Upload, error) {
+	var u Upload
 	var s string
 	err := sc.Scan(&u.ID, &u.Registry, &u.Repository, &s)
-	u.StartedAt = parseTime(s)
+	u.StartedAt = store.ParseTime(s)
 	return u, err
-}
-
-// limit is n as a LIMIT both engines accept: PostgreSQL refuses a
-// negative one, which SQLite reads as no limit.
-func limit(n int) int64 {
-	if n < 0 {
-		return math.MaxInt64
-	}
-	return int64(n)
-}
-
-// scanStrings reads and closes rows of one string column.
-func scanStrings(rows *sql.Rows) ([]string, error) {
-	return collectRows(rows, scanString)
-}
-
-// scanString reads a row of one string column.
-func scanString(sc rowScanner) (s string, err error) {
-	err = sc.Scan(&s)
-	return s, err
 }
 
 // ---- hot-path reads ----
 //
 // A manifest or blob GET and every chunk of an upload look up one row. Run
-// through Tx, each would parse its SQL (and a BEGIN and a ROLLBACK) again;
-// these Store methods run one statement prepared once per connection, with
-// no transaction around it (a single SELECT is consistent by itself).
+// through a transaction, each would parse its SQL (and a BEGIN and a
+// ROLLBACK) again; these functions run one statement prepared once per
+// store (store.PrepareShared), with no transaction around it (a single
+// SELECT is consistent by itself).
 
 type regStatements struct {
 	once                         sync.Once
@@ -573,9 +554,9 @@ type regStatements struct {
 	blobLink, upload, repository *sql.Stmt
 }
 
-var regStatementCache sync.Map // *Store → *regStatements
+var regStatementCache sync.Map // *store.Store → *regStatements
 
-func (s *Store) regStatements() (*regStatements, error) {
+func statements(s *store.Store) (*regStatements, error) {
 	v, _ := regStatementCache.LoadOrStore(s, &regStatements{})
 	rs := v.(*regStatements)
 	rs.once.Do(func() {
@@ -583,7 +564,7 @@ func (s *Store) regStatements() (*regStatements, error) {
 			if rs.err != nil {
 				return nil
 			}
-			st, err := s.db.Prepare(s.d.rebind(q))
+			st, err := s.PrepareShared(q)
 			rs.err = err
 			return st
 		}
@@ -606,12 +587,12 @@ func (s *Store) regStatements() (*regStatements, error) {
 	return rs, rs.err
 }
 
-// LookupRegistryManifest is Tx.GetRegistryManifest outside a transaction,
+// LookupRegistryManifest is GetRegistryManifest outside a transaction,
 // for GET and HEAD of manifests.
-func (s *Store) LookupRegistryManifest(ctx context.Context, registry, repo, reference string, byTag, withBody bool) (RegistryManifest, error) {
-	rs, err := s.regStatements()
+func LookupRegistryManifest(ctx context.Context, s *store.Store, registry, repo, reference string, byTag, withBody bool) (Manifest, error) {
+	rs, err := statements(s)
 	if err != nil {
-		return RegistryManifest{}, err
+		return Manifest{}, err
 	}
 	st := rs.byDigest
 	switch {
@@ -623,7 +604,7 @@ func (s *Store) LookupRegistryManifest(ctx context.Context, registry, repo, refe
 		st = rs.byDigestBody
 	}
 	reg := regKey(registry)
-	m, err := scanRegManifest(s.queryRow(ctx, st, reg, repo, reference), withBody)
+	m, err := scanRegManifest(s.QueryRowShared(ctx, st, reg, repo, reference), withBody)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, errdefs.ErrNotFound
 	}
@@ -631,46 +612,46 @@ func (s *Store) LookupRegistryManifest(ctx context.Context, registry, repo, refe
 	return m, err
 }
 
-// LookupBlobLink is Tx.BlobLink outside a transaction, for blob GETs.
-func (s *Store) LookupBlobLink(ctx context.Context, registry, repo, digest string) (int64, error) {
-	rs, err := s.regStatements()
+// LookupBlobLink is BlobLink outside a transaction, for blob GETs.
+func LookupBlobLink(ctx context.Context, s *store.Store, registry, repo, digest string) (int64, error) {
+	rs, err := statements(s)
 	if err != nil {
 		return 0, err
 	}
 	var size int64
-	err = s.queryRow(ctx, rs.blobLink, regKey(registry), repo, digest).Scan(&size)
+	err = s.QueryRowShared(ctx, rs.blobLink, regKey(registry), repo, digest).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errdefs.ErrNotFound
 	}
 	return size, err
 }
 
-// LookupRegistryUpload is Tx.GetRegistryUpload outside a transaction, for
+// LookupRegistryUpload is GetRegistryUpload outside a transaction, for
 // every request of an upload.
-func (s *Store) LookupRegistryUpload(ctx context.Context, id string) (RegistryUpload, error) {
-	rs, err := s.regStatements()
+func LookupRegistryUpload(ctx context.Context, s *store.Store, id string) (Upload, error) {
+	rs, err := statements(s)
 	if err != nil {
-		return RegistryUpload{}, err
+		return Upload{}, err
 	}
-	var u RegistryUpload
+	var u Upload
 	var started string
-	err = s.queryRow(ctx, rs.upload, strings.ToLower(id)).Scan(&u.ID, &u.Registry, &u.Repository, &started)
+	err = s.QueryRowShared(ctx, rs.upload, strings.ToLower(id)).Scan(&u.ID, &u.Registry, &u.Repository, &started)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errdefs.ErrNotFound
 	}
-	u.StartedAt = parseTime(started)
+	u.StartedAt = store.ParseTime(started)
 	return u, err
 }
 
 // RegistryRepositoryExists reports whether a repository is known, outside
 // a transaction.
-func (s *Store) RegistryRepositoryExists(ctx context.Context, registry, repo string) (bool, error) {
-	rs, err := s.regStatements()
+func RegistryRepositoryExists(ctx context.Context, s *store.Store, registry, repo string) (bool, error) {
+	rs, err := statements(s)
 	if err != nil {
 		return false, err
 	}
 	var one int
-	err = s.queryRow(ctx, rs.repository, regKey(registry), repo).Scan(&one)
+	err = s.QueryRowShared(ctx, rs.repository, regKey(registry), repo).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
