@@ -12,8 +12,9 @@
 // files, which no blob path names. Deletes are not fsynced: a deleted file
 // that comes back after a crash is still whole.
 //
-// Streaming: writers start kernel writeback every few MiB (Linux) so that the
-// final fsync does not find the whole file dirty, and readers are *os.File,
+// Streaming: writers hand the kernel 64 KiB at a time (see writePiece), start
+// kernel writeback every few MiB (Linux) so that the final fsync does not
+// find the whole file dirty, and readers are *os.File,
 // which net/http sends with sendfile(2).
 package filesystem
 
@@ -39,6 +40,18 @@ const (
 	// writebackWindow is how many written bytes a FileWriter lets pile up
 	// before it asks the kernel to start writing them out.
 	writebackWindow = 8 << 20
+	// writePiece is the most a FileWriter hands to one write(2). The kernel
+	// sizes the page-cache folios of a buffered write by the write's length,
+	// so 1 MiB writes need order-8 blocks of free memory, and in a virtual
+	// machine with free page reporting (virtio-balloon) those large free
+	// blocks are the ones the host has taken back: every first touch of
+	// them faults on the host, and writing a blob cost 13 times more CPU
+	// (about 2.5 ms per MiB instead of 0.2) once the few still-backed large
+	// blocks were used up. 64 KiB writes get small folios, which come from
+	// the fragmented free memory the guest never reports (measured on a
+	// Firecracker VM: 0.2 ms per MiB, steady over 4 GiB). Elsewhere the cost
+	// is 16 system calls per MiB instead of one.
+	writePiece = 64 << 10
 )
 
 // Driver is a storage.Driver and storage.Seeker over a directory.
@@ -156,13 +169,21 @@ func (w *fileWriter) Write(b []byte) (int, error) {
 	if w.state != writerOpen {
 		return 0, storage.ErrWriterClosed
 	}
-	n, err := w.f.Write(b)
-	w.size += int64(n)
-	if w.size-w.flushed >= writebackWindow {
-		startWriteback(w.f, w.flushed, w.size-w.flushed)
-		w.flushed = w.size
+	written := 0
+	for written < len(b) {
+		piece := b[written:min(len(b), written+writePiece)]
+		n, err := w.f.Write(piece)
+		written += n
+		w.size += int64(n)
+		if w.size-w.flushed >= writebackWindow {
+			startWriteback(w.f, w.flushed, w.size-w.flushed)
+			w.flushed = w.size
+		}
+		if err != nil {
+			return written, err
+		}
 	}
-	return n, err
+	return written, nil
 }
 
 func (w *fileWriter) Size() int64 { return w.size }

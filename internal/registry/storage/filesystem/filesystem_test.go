@@ -180,3 +180,59 @@ func TestLayout(t *testing.T) {
 		t.Fatalf("files = %q, want %q", files, want)
 	}
 }
+
+// TestLargeWrites: a FileWriter splits a write into pieces of 64 KiB for
+// the kernel; whatever the sizes of the writes, and across the writeback
+// window, the file holds every byte in order and Size counts them.
+func TestLargeWrites(t *testing.T) {
+	const piece = 64 << 10
+	for _, tc := range []struct {
+		name   string
+		writes []int
+	}{
+		{"empty write", []int{0}},
+		{"below a piece", []int{piece - 1}},
+		{"one piece", []int{piece}},
+		{"a piece and a byte", []int{piece + 1}},
+		{"1 MiB chunks past the writeback window", []int{1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 3}},
+		{"one write past the writeback window", []int{9<<20 + 5}},
+		{"mixed", []int{7, 3*piece + 5, 1, piece}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDriverAt(t, t.TempDir())
+			ctx := context.Background()
+			w, err := d.Writer(ctx, "f", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []byte
+			for i, n := range tc.writes {
+				b := make([]byte, n)
+				for j := range b {
+					b[j] = byte(i*31 + j*7 + j>>16)
+				}
+				got, err := w.Write(b)
+				if err != nil || got != n {
+					t.Fatalf("Write(%d bytes) = %d, %v", n, got, err)
+				}
+				want = append(want, b...)
+				if w.Size() != int64(len(want)) {
+					t.Fatalf("Size = %d after %d bytes", w.Size(), len(want))
+				}
+			}
+			if err := w.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(d.Dir(), "f"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("the file holds %d bytes that differ from the %d written", len(got), len(want))
+			}
+		})
+	}
+}
