@@ -23,6 +23,7 @@ import (
 	"k8s.io/apiserver/pkg/storage/value/encrypt/identity"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 )
 
 // The apiserver's storage factory opens one etcd client, each with its own
@@ -47,7 +48,7 @@ type sharedClient struct {
 	refs      int
 }
 
-// etcd3Compactor is the compactor etcd3.StartCompactorPerEndpoint returns.
+// etcd3Compactor is the compactor etcd3.NewCompactor returns.
 type etcd3Compactor = interface {
 	etcd3.Compactor
 	Stop()
@@ -134,8 +135,13 @@ func (se *sharedETCD) acquire(t storagebackend.TransportConfig, compactionInterv
 			return nil, nil, err
 		}
 		sc = &sharedClient{client: client}
+		// A compactor of its own, not StartCompactorPerEndpoint's one per
+		// endpoint: that one the apiserver's own clients (above) share,
+		// and stop when the last of their storages goes. Compactions of
+		// two compactors are safe (a compare-and-swap on one key, as
+		// between several apiservers).
 		if compactionInterval != 0 {
-			sc.compactor = etcd3.StartCompactorPerEndpoint(client.Client, compactionInterval)
+			sc.compactor = etcd3.NewCompactor(client.Client, compactionInterval, clock.RealClock{}, nil)
 		}
 		if se.clients == nil {
 			se.clients = map[string]*sharedClient{}
