@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -97,7 +98,7 @@ func run(ctx context.Context, s *settings) error {
 		return fmt.Errorf("kube-apiserver: %w", utilerrors.NewAggregate(errs))
 	}
 	apiDone := make(chan error, 1)
-	go func() { apiDone <- apiserver.Run(apiCtx, completed) }()
+	go func() { apiDone <- runAPIServer(apiCtx, completed) }()
 	stopAPIServer := func() error {
 		stopAPI()
 		select {
@@ -161,6 +162,37 @@ func run(ctx context.Context, s *settings) error {
 		klog.ErrorS(err, "stopping kube-apiserver")
 	}
 	return failure
+}
+
+// runAPIServer is the apiserver's app.Run with every resource's storage
+// on one etcd client per transport (see sharedETCD).
+func runAPIServer(ctx context.Context, opts apiserveroptions.CompletedOptions) error {
+	config, err := apiserver.NewConfig(opts)
+	if err != nil {
+		return err
+	}
+	shared := &sharedETCD{}
+	for _, g := range []*genericregistry.RESTOptionsGetter{
+		&config.KubeAPIs.ControlPlane.Generic.RESTOptionsGetter,
+		&config.ApiExtensions.GenericConfig.RESTOptionsGetter,
+		&config.ApiExtensions.ExtraConfig.CRDRESTOptionsGetter,
+		&config.Aggregator.GenericConfig.RESTOptionsGetter,
+	} {
+		*g = shared.wrap(*g)
+	}
+	completed, err := config.Complete()
+	if err != nil {
+		return err
+	}
+	server, err := apiserver.CreateServerChain(completed)
+	if err != nil {
+		return err
+	}
+	prepared, err := server.PrepareRun()
+	if err != nil {
+		return err
+	}
+	return prepared.Run(ctx)
 }
 
 // waitReady waits until the apiserver's /readyz answers 200, the apiserver
