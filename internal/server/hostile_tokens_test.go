@@ -383,8 +383,14 @@ func TestHostileManagedIdentityEndpoint(t *testing.T) {
 		"identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{mi["id"].(string): map[string]any{}}}}, 201)
 	cred := e.mustDo(t, e.arm, "POST", vm+"/issueHostCredential?api-version=2024-07-01", nil, 200)["hostCredential"].(string)
 	keyID, secret, _ := strings.Cut(strings.TrimPrefix(cred, "dhc_"), ".")
+	// One character changed, to another printable one (flipping a bit of
+	// '~' would give DEL, which no header may carry).
 	tampered := []byte(secret)
-	tampered[len(tampered)/2] ^= 1
+	if mid := len(tampered) / 2; tampered[mid] == 'a' {
+		tampered[mid] = 'b'
+	} else {
+		tampered[mid] = 'a'
+	}
 
 	q := "api-version=2018-02-01&resource=" + url.QueryEscape("https://management.azure.com/")
 	imds := func(t *testing.T, header map[string]string) (int, map[string]any) { return e.imds(t, header, q) }
