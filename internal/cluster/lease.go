@@ -442,20 +442,22 @@ func (r *leaseRunner) tick(ctx context.Context) {
 		go r.start(key, h, res.Location, props, action)
 	}
 	r.removeStale(rows)
-	r.mu.Lock()
-	var gone []string
-	for key, h := range r.held {
-		if !seen[key] && !h.leaving {
-			gone = append(gone, key)
-		}
-	}
-	r.mu.Unlock()
-	for _, key := range gone {
-		r.mu.Lock()
-		h := r.held[key]
-		r.mu.Unlock()
+	for key, h := range r.heldWhere(func(key string, h *heldCluster) bool { return !seen[key] && !h.leaving }) {
 		r.leave(key, h, "Deleting")
 	}
+}
+
+// heldWhere returns the held clusters that match, as they are now.
+func (r *leaseRunner) heldWhere(match func(key string, h *heldCluster) bool) map[string]*heldCluster {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]*heldCluster{}
+	for key, h := range r.held {
+		if match(key, h) {
+			out[key] = h
+		}
+	}
+	return out
 }
 
 // runsHere reports whether this replica may take the cluster's lease: a
@@ -640,18 +642,8 @@ func (r *leaseRunner) start(key string, h *heldCluster, loc string, props Proper
 // dropExpired stops the clusters whose leases expired while the database
 // could not be read.
 func (r *leaseRunner) dropExpired() {
-	r.mu.Lock()
-	var expired []string
-	for key, h := range r.held {
-		if !h.leaving && time.Since(h.renewed) >= r.rep.LeaseTTL {
-			expired = append(expired, key)
-		}
-	}
-	r.mu.Unlock()
-	for _, key := range expired {
-		r.mu.Lock()
-		h := r.held[key]
-		r.mu.Unlock()
+	expired := r.heldWhere(func(_ string, h *heldCluster) bool { return !h.leaving && time.Since(h.renewed) >= r.rep.LeaseTTL })
+	for key, h := range expired {
 		r.p.log.Warn("could not renew a cluster's lease before it expired; stopping the cluster here", "cluster", h.id.String())
 		go r.drop(key, h)
 	}
