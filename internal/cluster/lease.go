@@ -521,16 +521,23 @@ func (r *leaseRunner) renewed(key string, h *heldCluster, id resourceid.ID, loc 
 	}()
 }
 
+// markLeaving marks h as leaving, once: it reports whether this call did.
+func (r *leaseRunner) markLeaving(h *heldCluster) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h.leaving {
+		return false
+	}
+	h.leaving = true
+	return true
+}
+
 // drop stops a cluster whose lease this replica lost, leaving its
 // containers (another replica runs the cluster now).
 func (r *leaseRunner) drop(key string, h *heldCluster) {
-	r.mu.Lock()
-	if h.leaving {
-		r.mu.Unlock()
+	if !r.markLeaving(h) {
 		return
 	}
-	h.leaving = true
-	r.mu.Unlock()
 	h.cancel()
 	r.p.sup.Stop(key)
 	r.mu.Lock()
@@ -542,13 +549,9 @@ func (r *leaseRunner) drop(key string, h *heldCluster) {
 // ("Deleting") or is stopped, tears its nodes down, settles a stop, and
 // gives the lease up; in the background.
 func (r *leaseRunner) leave(key string, h *heldCluster, why string) {
-	r.mu.Lock()
-	if h.leaving {
-		r.mu.Unlock()
+	if !r.markLeaving(h) {
 		return
 	}
-	h.leaving = true
-	r.mu.Unlock()
 	r.p.log.Info("stopping a cluster held here", "cluster", h.id.String(), "because", why)
 	go func() {
 		h.cancel()
